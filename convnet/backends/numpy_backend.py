@@ -1,0 +1,27 @@
+"""The CPU reference backend: NumPy arrays, the layers' NumPy forward and backward."""
+import contextlib
+
+import numpy as np
+
+
+class NumpyBackend:
+    name = "numpy"
+    gpu_path = False
+    xp = np
+    dtypes = (np.float32, np.float64)
+
+    def use_device(self, physical):
+        return contextlib.nullcontext()
+
+    def from_host(self, x, device):
+        return np.array(x, copy=True)
+
+    def to_host(self, x):
+        return np.asarray(x)
+
+    def copy(self, x, src, dst):
+        """Logical devices on the CPU are separate copies, so no layer can see another's memory."""
+        return x.copy()
+
+    def physical_devices(self):
+        return ["cpu"]

@@ -1,0 +1,222 @@
+"""Reading cuda-convnet's two INI files: the layer definitions and the layer (learning) params.
+
+Each [section] of the definition file is a layer; the params file has a section per layer that needs
+learning params. Keys are case-insensitive, `#` and `;` start comments, and a value may hold a
+per-input list (`filters=192,192`). Every error names the file, the [section] and the key.
+"""
+import configparser
+
+from .errors import ConfigError
+
+REQUIRED = object()
+
+# Sections cuda-convnet never treated specially: "[DEFAULT]" is an ordinary layer name here.
+_NO_DEFAULT_SECTION = "\x00no-default\x00"
+
+
+class Section:
+    """One [section] of one file: its keys (lower-cased) and their raw string values."""
+
+    def __init__(self, file, name, items):
+        self.file, self.name, self.items = file, name, dict(items)
+
+    def __contains__(self, key):
+        return key.lower() in self.items
+
+    def get(self, key):
+        return self.items.get(key.lower())
+
+
+def read_ini(path):
+    """The sections of an INI file in file order, as {name: Section}."""
+    parser = configparser.RawConfigParser(
+        strict=True, interpolation=None, default_section=_NO_DEFAULT_SECTION,
+        comment_prefixes=("#", ";"), inline_comment_prefixes=("#", ";"), empty_lines_in_values=False)
+    try:
+        with open(path, encoding="utf-8") as f:
+            parser.read_file(f, source=str(path))
+    except FileNotFoundError:
+        raise ConfigError("no such file", file=path) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a config file", file=path) from None
+    except UnicodeDecodeError:
+        raise ConfigError("is not a text file", file=path) from None
+    except configparser.MissingSectionHeaderError as e:
+        raise ConfigError(f"line {e.lineno}: a key before the first [section]: {e.line.strip()!r}",
+                          file=path) from None
+    except configparser.DuplicateSectionError as e:
+        raise ConfigError(f"line {e.lineno}: section defined twice", file=path, section=e.section) from None
+    except configparser.DuplicateOptionError as e:
+        raise ConfigError(f"line {e.lineno}: key given twice", file=path, section=e.section,
+                          key=e.option) from None
+    except configparser.ParsingError as e:
+        lineno, line = e.errors[0]
+        raise ConfigError(f"line {lineno}: cannot parse {line.strip()!r} (expected key=value)",
+                          file=path) from None
+    return {name: Section(str(path), name, parser.items(name)) for name in parser.sections()}
+
+
+class Key:
+    """One config key of a layer type: how to parse it, its default, where it may be written.
+
+    where: 'layers' (the definition file), 'params' (the params file) or 'either' (older files put
+    some params, such as a norm layer's scale and pow, in the definition file).
+    per_input: the value is a comma-separated list with one entry per input.
+    """
+
+    def __init__(self, name, parse, default=REQUIRED, doc="", per_input=False, where="layers"):
+        self.name, self.parse, self.default, self.doc = name, parse, default, doc
+        self.per_input, self.where = per_input, where
+
+    @property
+    def required(self):
+        return self.default is REQUIRED
+
+
+class LayerConfig:
+    """The view of one layer's keys across its two sections, with typed reads.
+
+    Every key read is remembered, so that what is left over at the end is an unknown key.
+    """
+
+    def __init__(self, name, definition, params=None, params_file=None):
+        self.name, self.definition, self.params = name, definition, params
+        self.params_file = params_file
+        self._read = set()
+
+    def _sections(self, where):
+        if where in ("layers", "either"):
+            yield self.definition
+        if where in ("params", "either") and self.params is not None:
+            yield self.params
+
+    def file_of(self, key, where="layers"):
+        """The file a key was (or should have been) written in, for error messages."""
+        for section in self._sections(where):
+            if key in section:
+                return section.file
+        return self.definition.file if where != "params" else (self.params_file or self.definition.file)
+
+    def error(self, key, message, where="either"):
+        return ConfigError(message, file=self.file_of(key, where) if key else self.definition.file,
+                           section=self.name, key=key)
+
+    def raw(self, name, where="layers"):
+        """The raw string of a key, or None; marks it as read."""
+        for section in self._sections(where):
+            if name in section:
+                self._read.add((section.file, name.lower()))
+                return section.get(name)
+        return None
+
+    def has(self, name, where="layers"):
+        return any(name in s for s in self._sections(where))
+
+    def read(self, key, n_inputs=1):
+        """The parsed value of `key`; a list of n_inputs values when the key is per input."""
+        text = self.raw(key.name, key.where)
+        if text is None:
+            if key.required:
+                where = {"layers": "the layer definition file", "params": "the layer params file",
+                         "either": "the layer definition or params file"}[key.where]
+                raise self.error(key.name, f"required key missing (give it in {where})", key.where)
+            value = key.default
+            return [value] * n_inputs if key.per_input and not isinstance(value, list) else value
+        if not key.per_input:
+            return self._parse(key, text)
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) == 1 and n_inputs > 1:
+            parts = parts * n_inputs          # one value serves every input
+        if len(parts) != n_inputs:
+            raise self.error(key.name, f"gives {len(parts)} values for {n_inputs} inputs", key.where)
+        return [self._parse(key, p) for p in parts]
+
+    def _parse(self, key, text):
+        try:
+            return key.parse(text)
+        except ValueError as e:
+            raise self.error(key.name, f"{e}", key.where) from None
+
+    def check_all_read(self):
+        """Raise for the first key that no reader asked for: an unknown key."""
+        for section in (self.definition, self.params):
+            if section is None:
+                continue
+            for key in section.items:
+                if (section.file, key) not in self._read:
+                    raise ConfigError("unknown key for a layer of this type", file=section.file,
+                                      section=self.name, key=key)
+
+
+# Value parsers: each takes the raw string and returns a value or raises ValueError with a
+# message that completes "file: [section] key: ...".
+
+def integer(text):
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError(f"expected an integer, got {text.strip()!r}") from None
+
+
+def positive_integer(text):
+    value = integer(text)
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_integer(text):
+    value = integer(text)
+    if value < 0:
+        raise ValueError(f"must not be negative, got {value}")
+    return value
+
+
+def number(text):
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a number, got {text.strip()!r}") from None
+
+
+def non_negative_number(text):
+    value = number(text)
+    if value < 0:
+        raise ValueError(f"must not be negative, got {value:g}")
+    return value
+
+
+def probability(text):
+    value = number(text)
+    if not 0 < value <= 1:
+        raise ValueError(f"must be in (0, 1], got {value:g}")
+    return value
+
+
+def boolean(text):
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true/false or 1/0, got {text.strip()!r}")
+
+
+def one_of(*choices):
+    def parse(text):
+        word = text.strip()
+        if word not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}; got {word!r}")
+        return word
+    return parse
+
+
+def text(value):
+    return value.strip()
+
+
+def name_list(value):
+    names = [n.strip() for n in value.split(",")]
+    if not all(names):
+        raise ValueError(f"has an empty name in {value.strip()!r}")
+    return names

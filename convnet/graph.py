@@ -1,0 +1,146 @@
+"""The layer graph from the two config files: layers in order, inputs resolved and checked, the
+hidden `<name>_neuron` layers made, devices assigned and output shapes inferred.
+"""
+from .config import LayerConfig, Section, read_ini
+from .errors import ConfigError
+from .registry import layer_class, layer_types
+
+
+class Graph:
+    def __init__(self, layers, layers_file, params_file):
+        self.layers = layers
+        self.by_name = {layer.name: layer for layer in layers}
+        self.layers_file, self.params_file = layers_file, params_file
+        devices = [layer.device_index for layer in layers if layer.device_index is not None]
+        self.n_devices = max(devices, default=0) + 1
+
+    def __getitem__(self, name):
+        return self.by_name[name]
+
+    def consumers(self, name):
+        return [layer for layer in self.layers if name in layer.inputs]
+
+    @property
+    def cost_layers(self):
+        return [layer for layer in self.layers if layer.is_cost]
+
+    @property
+    def data_layers(self):
+        return [layer for layer in self.layers if layer.is_data]
+
+
+def load_graph(layers_file, params_file, data_shapes):
+    """Read, check and shape a net. data_shapes[i] is the per-image shape of the data provider's
+    array i (dataIdx=i): (3, 224, 224) for images, (1,) for labels."""
+    definitions = read_ini(layers_file)
+    params = read_ini(params_file)
+    if not definitions:
+        raise ConfigError("defines no layers", file=layers_file)
+    layers = [_make_layer(name, section, params.get(name), str(params_file))
+              for name, section in definitions.items()]
+    for name, section in params.items():
+        if name not in definitions:
+            raise ConfigError(f"no layer of this name in {layers_file}", file=params_file, section=name)
+    _check_inputs(layers)
+    _check_everything_feeds(layers)
+    for layer in layers:
+        layer.cfg.check_all_read()
+    layers = _detach_neurons(layers)
+    _assign_devices(layers)
+    _infer_shapes(layers, data_shapes)
+    return Graph(layers, str(layers_file), str(params_file))
+
+
+def _make_layer(name, section, params, params_file):
+    cfg = LayerConfig(name, section, params, params_file)
+    type_name = section.get("type")
+    if type_name is None:
+        raise cfg.error("type", "required key missing (every layer needs a type)")
+    cls = layer_class(type_name.strip())
+    if cls is None:
+        known = ", ".join(layer_types())
+        raise cfg.error("type", f"unknown layer type {type_name.strip()!r} (known: {known})")
+    return cls(name, cfg)
+
+
+def _check_inputs(layers):
+    position = {layer.name: i for i, layer in enumerate(layers)}
+    by_name = {layer.name: layer for layer in layers}
+
+    def depends_on(name, target, seen=()):
+        return any(inp == target or (inp in by_name and inp not in seen
+                                     and depends_on(inp, target, seen + (inp,)))
+                   for inp in by_name[name].inputs)
+
+    for i, layer in enumerate(layers):
+        for inp in layer.inputs:
+            if inp not in position:
+                raise layer.cfg.error("inputs", f"no layer named '{inp}'", "layers")
+            if inp == layer.name or depends_on(inp, layer.name):
+                raise layer.cfg.error("inputs", f"'{inp}' makes a cycle: it depends on this layer", "layers")
+            if position[inp] > i:
+                raise layer.cfg.error("inputs", f"'{inp}' comes later in the file; a layer's inputs "
+                                                f"must be defined before it", "layers")
+
+
+def _check_everything_feeds(layers):
+    used = {inp for layer in layers for inp in layer.inputs}
+    for layer in layers:
+        if not layer.is_cost and layer.name not in used:
+            raise ConfigError(f"this {layer.type} layer feeds no other layer (only cost layers may end "
+                              f"the net)", file=layer.cfg.definition.file, section=layer.name)
+    if not any(layer.is_cost for layer in layers):
+        raise ConfigError("the net has no cost layer (for example type=cost.logreg)",
+                          file=layers[0].cfg.definition.file)
+
+
+def _detach_neurons(layers):
+    """`neuron=f` on a layer becomes a layer `<name>_neuron` of type neuron after it, as cuda-convnet
+    made it; the layers that read `<name>` read `<name>_neuron` instead."""
+    names = {layer.name for layer in layers}
+    result = []
+    for layer in layers:
+        result.append(layer)
+        if not layer.neuron:
+            continue
+        neuron_name = f"{layer.name}_neuron"
+        suffix = 1
+        while neuron_name in names:
+            neuron_name, suffix = f"{layer.name}_neuron.{suffix}", suffix + 1
+        names.add(neuron_name)
+        items = {"type": "neuron", "inputs": layer.name, "neuron": layer.neuron}
+        section = Section(layer.cfg.definition.file, layer.name, items)
+        neuron = layer_class("neuron")(neuron_name, LayerConfig(layer.name, section))
+        neuron.gpu = layer.gpu
+        neuron.source = layer.name
+        for other in layers:
+            if other is not layer:
+                other.inputs = [neuron_name if inp == layer.name else inp for inp in other.inputs]
+        result.append(neuron)
+    return result
+
+
+def _assign_devices(layers):
+    """gpu=N places a layer on logical device N; without it a layer sits with its first input.
+    Data layers live on the host and are copied to each device that reads them."""
+    device = {}
+    for layer in layers:
+        if layer.is_data:
+            layer.device_index = None
+        elif layer.gpu is not None:
+            layer.device_index = layer.gpu
+        else:
+            first = device.get(layer.inputs[0])
+            layer.device_index = 0 if first is None else first
+        device[layer.name] = layer.device_index
+
+
+def _infer_shapes(layers, data_shapes):
+    shapes = {}
+    by_name = {layer.name: layer for layer in layers}
+    for layer in layers:
+        layer.check_input_layers([by_name[inp] for inp in layer.inputs])
+        if layer.is_data:
+            shapes[layer.name] = layer.setup_data(data_shapes)
+        else:
+            shapes[layer.name] = layer.setup([shapes[inp] for inp in layer.inputs])

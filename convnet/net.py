@@ -1,0 +1,143 @@
+"""A net: the layer graph with its parameters on a backend's devices, run forward and backward.
+
+    net = Net(load_graph("layers.cfg", "params.cfg", [(3, 32, 32), (1,)]), backend="numpy", seed=1)
+    costs = net.forward([images, labels], train=True, step=0)   # {"logprob": [cost, err1, errk]}
+    net.backward()                                              # fills every parameter's .grad
+    net.activation("conv1"), net.gradient("conv1")              # what users inspect, as NumPy arrays
+
+Arrays are (channels, rows, cols, images) or (features, images). Costs are sums over the batch; the
+gradients are of that sum.
+"""
+import numpy as np
+
+from .backends import get_backend
+from .devices import make_devices, transfer
+from .errors import BackendError
+from .layer import Pass
+from .random import mix_key, name_id
+
+
+class Net:
+    def __init__(self, graph, backend="numpy", gpus=None, dtype=np.float32, seed=0):
+        self.graph = graph
+        self.layers = graph.layers
+        self.backend = get_backend(backend) if isinstance(backend, str) else backend
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in [np.dtype(t) for t in self.backend.dtypes]:
+            raise BackendError(f"the {self.backend.name} backend computes in "
+                               f"{', '.join(np.dtype(t).name for t in self.backend.dtypes)}, not {self.dtype.name}")
+        self.devices = make_devices(self.backend, graph.n_devices, gpus)
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            device = None if layer.device_index is None else self.devices[layer.device_index]
+            layer.bind(self.backend, device)
+            layer.seed = mix_key(seed, name_id(layer.name))
+            layer.init_params(rng, self.dtype)
+            for p in layer.params:
+                p.value = transfer(p.value, None, device)
+                p.inc = self._zeros_like(p.value, device)
+        self.acts, self.grads, self._copies = {}, {}, {}
+        self.ctx = Pass(train=False)
+
+    # ---- access ----------------------------------------------------------------------------
+
+    def __getitem__(self, name):
+        return self.graph[name]
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.params]
+
+    def activation(self, name):
+        """A layer's output from the last forward pass, as a NumPy array."""
+        return self.backend.to_host(self.acts[name])
+
+    def gradient(self, name):
+        """The gradient of the cost with respect to a layer's output, from the last backward pass."""
+        g = self.grads.get(name)
+        return None if g is None else self.backend.to_host(g)
+
+    def costs(self):
+        """{cost layer: its value as a NumPy array}, from the last forward pass."""
+        return {layer.name: self.activation(layer.name) for layer in self.graph.cost_layers}
+
+    # ---- passes ----------------------------------------------------------------------------
+
+    def forward(self, data, train=False, step=0, override=None):
+        """Run every layer on a batch: data[i] is the provider's array i (dataIdx=i), on the host.
+        override {name: array} replaces layers' outputs (the gradient checker perturbs them)."""
+        self.ctx = Pass(train=train, step=step)
+        self.acts, self.grads, self._copies = {}, {}, {}
+        override = override or {}
+        for layer in self.layers:
+            if layer.name in override:
+                out = override[layer.name]
+                self.acts[layer.name] = out if layer.is_data else transfer(out, None, layer.device)
+            elif layer.is_data:
+                self.acts[layer.name] = np.ascontiguousarray(data[layer.conf.dataIdx], dtype=self.dtype)
+            else:
+                xs = [self._input(inp, layer.device) for inp in layer.inputs]
+                with layer.device.activate():
+                    self.acts[layer.name] = layer.forward(xs, self.ctx)
+        return self.costs()
+
+    def backward(self, data_grads=False):
+        """Gradients of the summed cost: every parameter's .grad, and self.grads for each layer's
+        output that a parameter (or, with data_grads, the input images) depends on."""
+        needs = self._needs_grad(data_grads)
+        self.grads = {}
+        for layer in reversed(self.layers):
+            if layer.is_data or not needs[layer.name]:
+                continue
+            dy = None if layer.is_cost else self.grads.get(layer.name)
+            if dy is None and not layer.is_cost:
+                continue
+            need = [needs[inp] for inp in layer.inputs]
+            xs = [self._input(inp, layer.device) for inp in layer.inputs]
+            with layer.device.activate():
+                grads = layer.backward(xs, self.acts[layer.name], dy, need, self.ctx)
+            for inp, g, wanted in zip(layer.inputs, grads, need):
+                if g is not None and wanted:
+                    self._accumulate(inp, g, layer.device)
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _needs_grad(self, data_grads):
+        """A layer's output needs a gradient when a parameter lies at or below it."""
+        needs = {}
+        for layer in self.layers:
+            if layer.is_data:
+                needs[layer.name] = data_grads and layer.conf.dataIdx == 0
+            else:
+                needs[layer.name] = bool(layer.params) or any(needs[i] for i in layer.inputs)
+        return needs
+
+    def _input(self, name, device):
+        """Layer `name`'s output as an array on `device`, copied once per pass when it lives elsewhere."""
+        producer = self.graph[name]
+        src = None if producer.device_index is None else self.devices[producer.device_index]
+        if src is device:
+            return self.acts[name]
+        key = (name, device.index)
+        if key not in self._copies:
+            self._copies[key] = transfer(self.acts[name], src, device)
+        return self._copies[key]
+
+    def _accumulate(self, name, g, device):
+        producer = self.graph[name]
+        dst = None if producer.device_index is None else self.devices[producer.device_index]
+        if dst is None:
+            g = self.backend.to_host(g)
+        elif dst is not device:
+            g = transfer(g, device, dst)
+        if name in self.grads:
+            # A new array: the first gradient may be a view that another layer still holds.
+            self.grads[name] = self.grads[name] + g
+        else:
+            self.grads[name] = g
+
+    def _zeros_like(self, value, device):
+        if device is None:
+            return np.zeros_like(value)
+        with device.activate():
+            return self.backend.xp.zeros_like(value)

@@ -1,0 +1,54 @@
+"""cmrnorm: response normalization across maps, the paper's "local response normalization" (section 3.3)."""
+import numpy as np
+
+from convnet.config import Key, boolean, positive_integer
+from convnet.norm import NormLayer, divisor_powers
+from convnet.registry import register
+from convnet.windows import box_sum, box_sum_adjoint
+
+
+@register("cmrnorm")
+class CrossMapNorm(NormLayer):
+    """y[c] = x[c] * (minDiv + scale/size * sum_{j in W(c)} x[j]^2)^-pow   at each pixel and image,
+
+    W(c) = maps c - size//2 ... c - size//2 + size - 1, clipped to the maps that exist; with
+    blocked=1 the maps fall into consecutive blocks of `size` and W(c) is c's block. The paper's
+    k=2, n=5, alpha=1e-4, beta=0.75 is minDiv=2, size=5, scale=0.0001, pow=0.75: each of the n
+    squares is weighted alpha/n, as cuda-convnet computed it.
+
+    Config keys: channels, size, blocked; scale, pow, minDiv (default 1) in either file.
+    """
+    keys = NormLayer.keys + (
+        Key("size", positive_integer, doc="maps in each window"),
+        Key("blocked", boolean, default=False, doc="windows are disjoint blocks of size maps"),
+    )
+
+    def infer(self, shapes):
+        self.s = self.conf.scale / self.conf.size
+        return super().infer(shapes)
+
+    def macs(self):
+        return self.size(self.output_shape) * self.conf.size
+
+    def _window_sum(self, a, adjoint=False):
+        """Over axis 0 (maps): the sum over W(c), or its adjoint (the sum over the c whose W holds j)."""
+        n = self.conf.size
+        if self.conf.blocked:                     # blocks are symmetric: the adjoint is the same sum
+            C = a.shape[0]
+            blocks = -(-C // n)
+            padded = np.zeros((blocks * n,) + a.shape[1:], dtype=a.dtype)
+            padded[:C] = a
+            sums = padded.reshape((blocks, n) + a.shape[1:]).sum(axis=1, keepdims=True)
+            return np.broadcast_to(sums, (blocks, n) + a.shape[1:]).reshape(padded.shape)[:C].copy()
+        return (box_sum_adjoint if adjoint else box_sum)(a, 0, n, -(n // 2))
+
+    def forward_cpu(self, xs, ctx):
+        x = self.as_image(xs[0])
+        d = self.conf.minDiv + self.s * self._window_sum(x * x)
+        return x * d ** -self.conf.pow
+
+    def backward_cpu(self, xs, y, dy, need, ctx):
+        x, p = self.as_image(xs[0]), self.conf.pow
+        dp, dp1 = divisor_powers(self.conf.minDiv + self.s * self._window_sum(x * x), p)
+        t = self._window_sum(dy * x * dp1, adjoint=True)
+        return [dy * dp - (2 * self.s * p) * x * t]

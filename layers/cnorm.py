@@ -1,0 +1,47 @@
+"""cnorm: contrast normalization within each map, as cuda-convnet's 2012 code computed it."""
+import numpy as np
+
+from convnet.norm import SpatialNormLayer, divisor_powers
+from convnet.registry import register
+from convnet.windows import box_sum_2d, box_sum_2d_adjoint
+
+
+@register("cnorm")
+class ContrastNorm(SpatialNormLayer):
+    """m = x - mean(x over the window),  d = minDiv + scale/size^2 * sum of m^2 over the window,
+    y = x * d^-pow.
+
+    The window of pixel (r, c) covers rows r - size//2 ... r - size//2 + size - 1 (the same for
+    columns) of the same map, clipped to the image; the mean divides by the in-bounds count. Note that
+    the numerator is x itself, not m: only the divisor sees the mean-subtracted values (this is what
+    cuda-convnet's ContrastNormLayer computed). The backward is the exact gradient of this function,
+    through the mean too.
+
+    Config keys: channels, size (sizeX in older files), scale, pow, minDiv (default 1).
+    """
+
+    def infer(self, shapes):
+        shape = super().infer(shapes)
+        ones = np.ones((1,) + self.image[1:] + (1,))
+        self.counts = box_sum_2d(ones, self.n, self.start)
+        return shape
+
+    def _parts(self, x):
+        counts = self.counts.astype(x.dtype)
+        m = x - box_sum_2d(x, self.n, self.start) / counts
+        d = self.conf.minDiv + self.s * box_sum_2d(m * m, self.n, self.start)
+        return m, d, counts
+
+    def forward_cpu(self, xs, ctx):
+        x = self.as_image(xs[0])
+        return x * self._parts(x)[1] ** -self.conf.pow
+
+    def backward_cpu(self, xs, y, dy, need, ctx):
+        x = self.as_image(xs[0])
+        p = self.conf.pow
+        m, d, counts = self._parts(x)
+        dp, dp1 = divisor_powers(d, p)
+        dd = -p * dy * x * dp1                                   # dcost/dd
+        dm = 2 * self.s * m * box_sum_2d_adjoint(dd, self.n, self.start)
+        # m = x - A(x) with A the windowed mean, so dcost/dx gains dm - A^T(dm).
+        return [dy * dp + dm - box_sum_2d_adjoint(dm / counts, self.n, self.start)]

@@ -1,0 +1,27 @@
+"""cost.sum2: the sum of squares of its input, a cost for regression and for tests."""
+import numpy as np
+
+from convnet.config import Key, number
+from convnet.layer import Layer
+from convnet.registry import register
+
+
+@register("cost.sum2")
+class SumOfSquaresCost(Layer):
+    """cost = coeff * sum over the batch and every value of x^2;  dx = 2 * coeff * x.
+
+    Its value is [cost]. Params: coeff (default 1).
+    """
+    n_inputs = 1
+    is_cost = True
+    keys = (Key("coeff", number, default=1.0, where="params", doc="the cost's weight"),)
+
+    def infer(self, shapes):
+        return (1,)
+
+    def forward_cpu(self, xs, ctx):
+        x = xs[0]
+        return np.array([self.conf.coeff * np.vdot(x, x)], dtype=x.dtype)
+
+    def backward_cpu(self, xs, y, dy, need, ctx):
+        return [(2 * self.conf.coeff) * xs[0]]

@@ -1,0 +1,60 @@
+"""dropout: cuda-convnet2's inverted dropout, and the base of hs and dropout2."""
+import numpy as np
+
+from convnet.config import Key, boolean, probability
+from convnet.layer import Layer
+from convnet.random import mix_key, uniform
+from convnet.registry import register
+
+
+class DropoutBase(Layer):
+    """In training each value is kept with probability `keep` (mask m = u < keep, u uniform from
+    convnet.random, a function of the run's seed, the layer and the step) and zeroed otherwise:
+        train: y = x * m * train_scale         test: y = x * test_scale
+    With enable=false (params file) the layer passes its input through unchanged.
+    """
+    n_inputs = 1
+    keys = (
+        Key("keep", probability, doc="the probability of keeping each value"),
+        Key("enable", boolean, default=True, where="params", doc="false: pass the input through"),
+    )
+    train_scale = test_scale = 1.0
+    seed = 0               # the net sets its own seed mixed with the layer's name
+
+    def infer(self, shapes):
+        return shapes[0]
+
+    def scales(self):
+        keep = self.conf.keep
+        return (1.0 / keep if self.train_scale == "1/keep" else 1.0,
+                keep if self.test_scale == "keep" else 1.0)
+
+    def mask_key(self, step):
+        return mix_key(self.seed, step)
+
+    def mask(self, x, step):
+        return (uniform(self.mask_key(step), x.size) < np.float32(self.conf.keep)).reshape(x.shape)
+
+    def forward_cpu(self, xs, ctx):
+        x = xs[0]
+        if not self.conf.enable:
+            return x.copy()
+        train, test = self.scales()
+        if ctx.train:
+            return x * self.mask(x, ctx.step) * x.dtype.type(train)
+        return x * x.dtype.type(test)
+
+    def backward_cpu(self, xs, y, dy, need, ctx):
+        if not self.conf.enable:
+            return [dy.copy()]
+        train, test = self.scales()
+        if ctx.train:
+            return [dy * self.mask(dy, ctx.step) * dy.dtype.type(train)]
+        return [dy * dy.dtype.type(test)]
+
+
+@register("dropout")
+class Dropout(DropoutBase):
+    """Inverted dropout (cuda-convnet2): train y = x * m / keep; test y = x.
+    Config keys: keep. Params: enable."""
+    train_scale = "1/keep"

@@ -1,0 +1,41 @@
+"""fc: a fully connected layer; with several inputs, the sum of one product per input."""
+import numpy as np
+
+from convnet.config import Key, positive_integer
+from convnet.layer import Layer
+from convnet.registry import register
+from convnet.weights import WEIGHT_KEYS, WeightLayerMixin
+
+
+@register("fc")
+class FullyConnected(WeightLayerMixin, Layer):
+    """y = b + sum_i W_i x_i, each input flattened to (channel, row, col) order: x_i is (D_i, N).
+
+    Config keys: outputs, initW (per input), initB. Params: epsW, epsB, momW, momB, wc, wball.
+    Weights: (outputs, D_i) per input; biases (outputs,).
+    """
+    keys = (Key("outputs", positive_integer, doc="number of output units"),) + WEIGHT_KEYS
+
+    def infer(self, shapes):
+        self.in_sizes = [self.size(s) for s in shapes]
+        return (self.conf.outputs,)
+
+    def param_shapes(self):
+        return [(self.conf.outputs, d) for d in self.in_sizes] + [(self.conf.outputs,)]
+
+    def macs(self):
+        return self.conf.outputs * sum(self.in_sizes)
+
+    def forward_cpu(self, xs, ctx):
+        N = xs[0].shape[-1]
+        y = sum(w.value @ x.reshape(d, N) for w, x, d in zip(self.params, xs, self.in_sizes))
+        return y + self.params[-1].value[:, None]
+
+    def backward_cpu(self, xs, y, dy, need, ctx):
+        N = dy.shape[-1]
+        grads = []
+        for w, x, d, needed in zip(self.params, xs, self.in_sizes, need):
+            w.grad = dy @ x.reshape(d, N).T
+            grads.append(w.value.T @ dy if needed else None)
+        self.params[-1].grad = dy.sum(axis=1)
+        return grads

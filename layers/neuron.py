@@ -1,0 +1,116 @@
+"""neuron: an elementwise activation function, f(x) applied to every value.
+
+`neuron=relu` on any other layer makes a hidden layer `<name>_neuron` of this type after it.
+"""
+import re
+
+import numpy as np
+
+from convnet.config import Key, text
+from convnet.layer import Layer
+from convnet.registry import register
+
+# name -> (parameter names, formula). The order gives each type its code in neuron.cu.
+NEURONS = {
+    "ident": ((), "f(x) = x"),
+    "relu": ((), "f(x) = max(0, x)"),
+    "brelu": (("a",), "f(x) = min(a, max(0, x))"),
+    "softrelu": ((), "f(x) = log(1 + e^x)"),
+    "logistic": ((), "f(x) = 1 / (1 + e^-x)"),
+    "tanh": (("a", "b"), "f(x) = a * tanh(b * x)"),
+    "abs": ((), "f(x) = |x|"),
+    "square": ((), "f(x) = x^2"),
+    "sqrt": ((), "f(x) = sqrt(x)"),
+    "linear": (("a", "b"), "f(x) = a * x + b"),
+}
+_SPEC = re.compile(r"^\s*(\w+)\s*(?:\[([^\]]*)\])?\s*$")
+
+
+def parse_neuron(spec):
+    """'tanh[1.7159,0.6666]' -> ('tanh', (1.7159, 0.6666)). ValueError with the valid types."""
+    m = _SPEC.match(spec)
+    name = m.group(1) if m else None
+    if name not in NEURONS:
+        valid = ", ".join(n + (f"[{','.join(p)}]" if p else "") for n, (p, _) in NEURONS.items())
+        raise ValueError(f"unknown neuron {spec.strip()!r} (valid: {valid})")
+    names = NEURONS[name][0]
+    values = [v.strip() for v in m.group(2).split(",")] if m.group(2) is not None else []
+    if len(values) != len(names):
+        form = f"{name}[{','.join(names)}]" if names else name
+        raise ValueError(f"neuron {name} takes {len(names)} parameters, written {form}; got {spec.strip()!r}")
+    try:
+        return name, tuple(float(v) for v in values)
+    except ValueError:
+        raise ValueError(f"neuron parameters must be numbers, got {spec.strip()!r}") from None
+
+
+def neuron_key():
+    return Key("neuron", lambda s: parse_neuron(s), doc="the activation: " +
+               "; ".join(f"{n}: {f}" for n, (_, f) in NEURONS.items()))
+
+
+def forward_numpy(name, p, x):
+    if name == "ident":
+        return x.copy()
+    if name == "relu":
+        return np.maximum(x, 0)
+    if name == "brelu":
+        return np.minimum(np.maximum(x, 0), x.dtype.type(p[0]))
+    if name == "softrelu":
+        return np.logaddexp(x.dtype.type(0), x)
+    if name == "logistic":
+        return 0.5 * np.tanh(0.5 * x) + 0.5          # = 1/(1+e^-x), without overflow
+    if name == "tanh":
+        return x.dtype.type(p[0]) * np.tanh(x.dtype.type(p[1]) * x)
+    if name == "abs":
+        return np.abs(x)
+    if name == "square":
+        return x * x
+    if name == "sqrt":
+        return np.sqrt(x)
+    return x.dtype.type(p[0]) * x + x.dtype.type(p[1])   # linear
+
+
+def backward_numpy(name, p, x, y, dy):
+    if name == "ident":
+        return dy.copy()
+    if name == "relu":
+        return dy * (y > 0)
+    if name == "brelu":
+        return dy * ((y > 0) & (y < p[0]))
+    if name == "softrelu":
+        return dy * (1 - np.exp(-y))                  # f'(x) = logistic(x) = 1 - e^-f(x)
+    if name == "logistic":
+        return dy * y * (1 - y)
+    if name == "tanh":
+        t = np.tanh(x.dtype.type(p[1]) * x)
+        return dy * x.dtype.type(p[0] * p[1]) * (1 - t * t)
+    if name == "abs":
+        return dy * np.sign(x)
+    if name == "square":
+        return 2 * x * dy
+    if name == "sqrt":
+        return dy / (2 * y)
+    return dy * x.dtype.type(p[0])                    # linear
+
+
+@register("neuron")
+class Neuron(Layer):
+    """y = f(x) elementwise, f one of NEURONS (for example relu, tanh[a,b], linear[a,b]).
+
+    Config keys: neuron. The gradient of relu, brelu, logistic, softrelu and sqrt is computed from the
+    output, as cuda-convnet did; relu's gradient at exactly 0 is 0.
+    """
+    n_inputs = 1
+    keys = (neuron_key(),)
+    source = None      # the layer whose `neuron=` made this one, if any
+
+    def infer(self, shapes):
+        self.kind, self.p = self.conf.neuron
+        return shapes[0]
+
+    def forward_cpu(self, xs, ctx):
+        return forward_numpy(self.kind, self.p, xs[0])
+
+    def backward_cpu(self, xs, y, dy, need, ctx):
+        return [backward_numpy(self.kind, self.p, xs[0], y, dy)]
