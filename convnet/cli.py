@@ -67,7 +67,8 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
         click.echo(f"{r.name:<16} {r.type:<12} {r.error:>10.2e}  {status:<4} {'; '.join(parts)}")
     failed = [r.name for r in rows if not r.ok]
     if failed:
-        click.echo(f"FAILED: {len(failed)} of {len(rows)} layers above the tolerance {tolerance:g}: "
-                   f"{', '.join(failed)}", err=True)
+        click.echo(f"FAILED: {len(failed)} of {len(rows)} layers above the tolerance {tolerance:g}. "
+                   f"Look first at '{failed[-1]}', the failing layer nearest the cost: the layers "
+                   f"below a wrong backward inherit its error.", err=True)
         sys.exit(1)
     click.echo(f"all {len(rows)} layers within the tolerance {tolerance:g}")

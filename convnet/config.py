@@ -4,6 +4,7 @@ Each [section] of the definition file is a layer; the params file has a section 
 learning params. Keys are case-insensitive, `#` and `;` start comments, and a value may hold a
 per-input list (`filters=192,192`). Every error names the file, the [section] and the key.
 """
+import ast
 import configparser
 
 from .errors import ConfigError
@@ -51,6 +52,10 @@ def read_ini(path):
                           key=e.option) from None
     except configparser.ParsingError as e:
         lineno, line = e.errors[0]
+        try:
+            line = ast.literal_eval(line)      # configparser keeps the repr of the line
+        except (ValueError, SyntaxError):
+            pass
         raise ConfigError(f"line {lineno}: cannot parse {line.strip()!r} (expected key=value)",
                           file=path) from None
     return {name: Section(str(path), name, parser.items(name)) for name in parser.sections()}
@@ -116,6 +121,9 @@ class LayerConfig:
         """The parsed value of `key`; a list of n_inputs values when the key is per input."""
         text = self.raw(key.name, key.where)
         if text is None:
+            if key.required and key.where == "params" and self.params is None:
+                raise ConfigError(f"no section for this layer, which needs {key.name} and its other "
+                                  f"learning params there", file=self.params_file, section=self.name)
             if key.required:
                 where = {"layers": "the layer definition file", "params": "the layer params file",
                          "either": "the layer definition or params file"}[key.where]

@@ -63,12 +63,14 @@ class Net:
 
     # ---- passes ----------------------------------------------------------------------------
 
-    def forward(self, data, train=False, step=0, override=None):
+    def forward(self, data, train=False, step=0, override=None, override_inputs=None):
         """Run every layer on a batch: data[i] is the provider's array i (dataIdx=i), on the host.
-        override {name: array} replaces layers' outputs (the gradient checker perturbs them)."""
+        override {name: array} replaces layers' outputs; override_inputs {(name, i): array} replaces
+        what one layer reads as its input i, its other readers unaffected (the gradient checker)."""
         self.ctx = Pass(train=train, step=step)
         self.acts, self.grads, self._copies = {}, {}, {}
         override = override or {}
+        override_inputs = override_inputs or {}
         for layer in self.layers:
             if layer.name in override:
                 out = override[layer.name]
@@ -76,16 +78,20 @@ class Net:
             elif layer.is_data:
                 self.acts[layer.name] = np.ascontiguousarray(data[layer.conf.dataIdx], dtype=self.dtype)
             else:
-                xs = [self._input(inp, layer.device) for inp in layer.inputs]
+                xs = [self._input(inp, layer.device) if (layer.name, i) not in override_inputs
+                      else transfer(override_inputs[layer.name, i], None, layer.device)
+                      for i, inp in enumerate(layer.inputs)]
                 with layer.device.activate():
                     self.acts[layer.name] = layer.forward(xs, self.ctx)
         return self.costs()
 
-    def backward(self, data_grads=False):
+    def backward(self, data_grads=False, keep_input_grads=False):
         """Gradients of the summed cost: every parameter's .grad, and self.grads for each layer's
-        output that a parameter (or, with data_grads, the input images) depends on."""
+        output that a parameter (or, with data_grads, the input images) depends on. With
+        keep_input_grads, self.input_grads[(name, i)] keeps each layer's own contribution to the
+        gradient of its input i, before the contributions of a shared input are summed."""
         needs = self._needs_grad(data_grads)
-        self.grads = {}
+        self.grads, self.input_grads = {}, {}
         for layer in reversed(self.layers):
             if layer.is_data or not needs[layer.name]:
                 continue
@@ -96,8 +102,10 @@ class Net:
             xs = [self._input(inp, layer.device) for inp in layer.inputs]
             with layer.device.activate():
                 grads = layer.backward(xs, self.acts[layer.name], dy, need, self.ctx)
-            for inp, g, wanted in zip(layer.inputs, grads, need):
+            for i, (inp, g, wanted) in enumerate(zip(layer.inputs, grads, need)):
                 if g is not None and wanted:
+                    if keep_input_grads:
+                        self.input_grads[layer.name, i] = self.backend.to_host(g).copy()
                     self._accumulate(inp, g, layer.device)
 
     # ---- internals -------------------------------------------------------------------------

@@ -30,19 +30,19 @@ class Conv(WeightLayerMixin, FilterLayer):
         bias = (g0.F,) if self.conf.sharedBiases else (g0.F, g0.oy, g0.ox)
         return [(g.F, g.Cg, g.k, g.k) for g in self.geo] + [bias]
 
-    _cache = {}
+    _cache = (None, {})
 
-    def _unfolded(self, i, x, keep=False):
+    def _unfolded(self, i, x, ctx):
         """Input i unfolded and grouped: (G, Cg*k*k, oy*ox*N). A training forward keeps it for the
-        backward, which checks that it belongs to the same input array."""
-        cached = self._cache.get(i)
-        if cached is not None and cached[0] is x:
-            return cached[1]
+        backward of the same pass (the same ctx object), which saves unfolding twice."""
+        owner, kept = self._cache
+        if owner is ctx and i in kept:
+            return kept[i]
         g, N = self.geo[i], x.shape[-1]
         cols = unfold(x.reshape(g.C, g.H, g.W, N), g.k, g.s, g.p, (g.oy, g.ox))
         cols = cols.reshape(g.G, g.Cg * g.k * g.k, g.oy * g.ox * N)
-        if keep:
-            self._cache = {**self._cache, i: (x, cols)}
+        if ctx.train:
+            self._cache = (ctx, {**(kept if owner is ctx else {}), i: cols})
         return cols
 
     def forward_cpu(self, xs, ctx):
@@ -51,7 +51,7 @@ class Conv(WeightLayerMixin, FilterLayer):
         for i, x in enumerate(xs):
             g = self.geo[i]
             w = self.params[i].value.reshape(g.G, g.Fg, g.Cg * g.k * g.k)
-            out = np.matmul(w, self._unfolded(i, x, ctx.train)).reshape(g.F, g.oy, g.ox, N)
+            out = np.matmul(w, self._unfolded(i, x, ctx)).reshape(g.F, g.oy, g.ox, N)
             y = out if y is None else y + out
         b = self.params[-1].value
         y += b[:, None, None, None] if b.ndim == 1 else b[..., None]
@@ -62,7 +62,7 @@ class Conv(WeightLayerMixin, FilterLayer):
         grads = []
         for i, x in enumerate(xs):
             g, w = self.geo[i], self.params[i]
-            cols = self._unfolded(i, x)
+            cols = self._unfolded(i, x, ctx)
             dyg = dy.reshape(g.G, g.Fg, g.oy * g.ox * N)
             w.grad = np.matmul(dyg, cols.transpose(0, 2, 1)).reshape(w.value.shape)
             if need[i]:
@@ -73,5 +73,5 @@ class Conv(WeightLayerMixin, FilterLayer):
                 grads.append(None)
         b = self.params[-1]
         b.grad = dy.sum(axis=(1, 2, 3)) if b.value.ndim == 1 else dy.sum(axis=3)
-        self._cache = {}
+        self._cache = (None, {})
         return grads

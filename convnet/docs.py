@@ -1,0 +1,43 @@
+"""The config reference of the README, written from the layer types' key schemas.
+
+    python -m convnet.docs      prints it; tests/convnet/test_docs.py checks the README holds it.
+"""
+import inspect
+
+from .config import REQUIRED
+from .registry import layer_types
+
+BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
+FILES = {"layers": "definition", "params": "params", "either": "either"}
+
+
+def _default(key):
+    if key.default is REQUIRED:
+        return "required"
+    if key.default is None:
+        return "-"
+    if isinstance(key.default, bool):
+        return str(int(key.default))
+    return f"{key.default:g}" if isinstance(key.default, float) else str(key.default)
+
+
+def config_reference():
+    out = [BEGIN]
+    for name, cls in layer_types().items():
+        summary = inspect.getdoc(inspect.getmodule(cls)).splitlines()[0].split(": ", 1)[-1]
+        out.append(f"\n**{name}**: {summary}\n")
+        keys = list(cls.keys)
+        if not keys:
+            out.append("No keys besides `type` and `inputs`.")
+            continue
+        out.append("| key | file | default | per input | meaning |")
+        out.append("|---|---|---|---|---|")
+        for key in keys:
+            out.append(f"| {key.name} | {FILES[key.where]} | {_default(key)} | "
+                       f"{'yes' if key.per_input else ''} | {key.doc} |")
+    out.append(END)
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(config_reference())

@@ -1,0 +1,160 @@
+"""Reading the two INI files: the dialect of the 2012 files, and one clear line for every broken file."""
+import pytest
+from click.testing import CliRunner
+
+from convnet.cli import main
+from convnet.config import read_ini
+from convnet.errors import ConfigError
+from convnet.graph import load_graph
+from tests.helpers import write
+
+GOOD_LAYERS = """
+    [data]
+    type=data
+    dataIdx=0
+
+    [labels]
+    type=data
+    dataIdx=1
+
+    [conv1]
+    type=conv
+    inputs=data
+    channels=3
+    filters=8
+    filterSize=3
+    padding=1
+
+    [fc1]
+    type=fc
+    inputs=conv1
+    outputs=4
+
+    [probs]
+    type=softmax
+    inputs=fc1
+
+    [cost]
+    type=cost.logreg
+    inputs=labels,probs
+"""
+GOOD_PARAMS = """
+    [conv1]
+    epsW=0.01
+    epsB=0.02
+    momW=0.9
+    momB=0.9
+    wc=0.0005
+
+    [fc1]
+    epsW=0.01
+    epsB=0.02
+    momW=0.9
+    momB=0.9
+"""
+
+
+def describe(tmp_path, layers=GOOD_LAYERS, params=GOOD_PARAMS):
+    args = ["describe", "--layers", write(tmp_path, "layers.cfg", layers),
+            "--params", write(tmp_path, "params.cfg", params), "--input-size", "8"]
+    return CliRunner().invoke(main, args)
+
+
+def test_good_files_describe(tmp_path):
+    result = describe(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "8x8x8" in result.output and "total" in result.output
+
+
+def test_keys_are_case_insensitive_and_comments_are_allowed(tmp_path):
+    layers = GOOD_LAYERS.replace("filterSize=3", "FILTERSIZE = 3   ; the filter\n    # a comment line")
+    layers = layers.replace("outputs=4", "Outputs=4 # four classes")
+    result = describe(tmp_path, layers)
+    assert result.exit_code == 0, result.output
+
+
+def one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("convnet: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+
+
+BROKEN = [  # (what to break, replacement, fragments of the message)
+    ("type=softmax", "type=softmaxx", ["layers.cfg:", "[probs]", "type:", "unknown layer type 'softmaxx'"]),
+    ("outputs=4", "outputs=4\n    colour=blue", ["layers.cfg:", "[fc1]", "colour:", "unknown key"]),
+    ("    filterSize=3\n", "", ["layers.cfg:", "[conv1]", "filterSize:", "required key missing"]),
+    ("inputs=conv1", "inputs=conv9", ["[fc1]", "inputs:", "no layer named 'conv9'"]),
+    ("inputs=data", "inputs=late", ["[conv1]", "inputs:", "'late' comes later"]),
+    ("inputs=data", "inputs=fc1", ["[conv1]", "inputs:", "cycle"]),
+    ("type=softmax", "type=neuron\n    neuron=logistic", ["[cost]", "second input must be a softmax"]),
+    ("channels=3", "channels=4", ["[conv1]", "channels:", "is 4 but input 'data' has 3 channels"]),
+    ("filterSize=3", "filterSize=11", ["[conv1]", "filterSize:", "larger than input 'data' (8x8) with padding 1"]),
+    ("padding=1", "padding=one", ["[conv1]", "padding:", "expected an integer, got 'one'"]),
+    ("outputs=4", "outputs=-4", ["[fc1]", "outputs:", "must be at least 1"]),
+    ("[labels]", "[labels]\n    junk", ["layers.cfg:", "cannot parse 'junk'"]),
+    ("[fc1]\n    type=fc", "[fc1]\n    type=fc\n    type=conv", ["[fc1]", "type:", "key given twice"]),
+]
+
+
+@pytest.mark.parametrize("old,new,fragments", BROKEN, ids=[b[2][-1][:30] for b in BROKEN])
+def test_broken_layer_file(tmp_path, old, new, fragments):
+    assert old in GOOD_LAYERS
+    late = "\n    [late]\n    type=data\n    dataIdx=0\n" if new == "inputs=late" else ""
+    one_line_error(describe(tmp_path, GOOD_LAYERS.replace(old, new, 1) + late), *fragments)
+
+
+def test_layer_that_feeds_nothing(tmp_path):
+    layers = GOOD_LAYERS + "\n    [extra]\n    type=neuron\n    inputs=conv1\n    neuron=relu\n"
+    one_line_error(describe(tmp_path, layers), "[extra]", "feeds no other layer")
+
+
+def test_params_file_without_a_weight_layers_section(tmp_path):
+    params = GOOD_PARAMS.split("[fc1]")[0]
+    one_line_error(describe(tmp_path, params=params), "params.cfg:", "[fc1]", "no section for this layer")
+
+
+def test_params_key_missing_or_wrong(tmp_path):
+    one_line_error(describe(tmp_path, params=GOOD_PARAMS.replace("    momB=0.9\n", "", 1)),
+                   "params.cfg:", "[conv1]", "momB:", "required key missing")
+    one_line_error(describe(tmp_path, params=GOOD_PARAMS.replace("epsW=0.01", "epsW=fast", 1)),
+                   "params.cfg:", "[conv1]", "epsW:", "expected a number")
+    one_line_error(describe(tmp_path, params=GOOD_PARAMS + "\n    [fc9]\n    epsW=1\n"),
+                   "params.cfg:", "[fc9]", "no layer of this name")
+
+
+def test_per_input_list_of_the_wrong_length(tmp_path):
+    params = GOOD_PARAMS.replace("epsW=0.01\n    epsB=0.02\n    momW=0.9\n    momB=0.9\n    wc", "epsW=0.01,0.1\n    epsB=0.02\n    momW=0.9\n    momB=0.9\n    wc", 1)
+    one_line_error(describe(tmp_path, params=params), "[conv1]", "epsW:", "gives 2 values for 1 inputs")
+
+
+def test_missing_and_empty_files(tmp_path):
+    result = CliRunner().invoke(main, ["describe", "--layers", str(tmp_path / "none.cfg"), "--params",
+                                       str(tmp_path / "none.cfg"), "--input-size", "8"])
+    one_line_error(result, "none.cfg: no such file")
+    one_line_error(describe(tmp_path, layers="# nothing\n"), "defines no layers")
+
+
+def test_default_section_name_is_an_ordinary_layer(tmp_path):
+    path = write(tmp_path, "x.cfg", "[DEFAULT]\ntype=data\ndataIdx=0\n")
+    assert list(read_ini(path)) == ["DEFAULT"]
+
+
+def test_config_error_names_file_section_and_key():
+    e = ConfigError("is bad", file="a.cfg", section="conv1", key="stride")
+    assert str(e) == "a.cfg: [conv1] stride: is bad"
+
+
+def test_real_console_script_prints_no_traceback(tmp_path):
+    import subprocess
+    import sys
+    layers = write(tmp_path, "layers.cfg", GOOD_LAYERS.replace("type=softmax", "type=nope"))
+    params = write(tmp_path, "params.cfg", GOOD_PARAMS)
+    run = subprocess.run([sys.executable, "-m", "convnet", "describe", "--layers", layers, "--params", params,
+                          "--input-size", "8"], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0 and "Traceback" not in run.stderr
+    assert "unknown layer type 'nope'" in run.stderr

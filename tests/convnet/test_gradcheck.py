@@ -1,0 +1,53 @@
+"""convnet check-grads: passes on layers.gc.cfg and on the every-layer config; fails on a broken layer."""
+import numpy as np
+from click.testing import CliRunner
+
+from convnet.cli import main
+from convnet.gradcheck import check_gradients
+from convnet.registry import layer_class
+from convnet.layers.neuron import NEURONS
+from tests.helpers import REFERENCE, ROOT
+
+EVERY = (ROOT / "configs/every-layer.cfg", ROOT / "configs/every-layer-params.cfg")
+
+
+def test_gc_config_passes_on_the_cli():
+    result = CliRunner().invoke(main, ["check-grads", "--layers", str(REFERENCE / "cifar/layers.gc.cfg"),
+                                       "--params", str(REFERENCE / "cifar/layer-params.gc.cfg")])
+    assert result.exit_code == 0, result.output
+    assert "all 16 layers within the tolerance 1e-06" in result.output
+
+
+def test_every_layer_config_uses_every_type_and_neuron_and_passes():
+    from convnet.graph import load_graph
+    from convnet.registry import layer_types
+    graph = load_graph(*EVERY, [(3, 9, 9), (1,)])
+    assert {layer.type for layer in graph.layers} == set(layer_types())
+    used = {layer.kind for layer in graph.layers if layer.type == "neuron"}
+    assert used == set(NEURONS)
+    result = CliRunner().invoke(main, ["check-grads", "--layers", str(EVERY[0]), "--params", str(EVERY[1]),
+                                       "--input-size", "9"])
+    assert result.exit_code == 0, result.output
+
+
+def test_an_off_by_one_window_fails(monkeypatch):
+    """cmrnorm's backward summing over W(c) instead of its transpose: wrong only for even sizes
+    (every-layer.cfg has size=4), and the checker must see it."""
+    cls = layer_class("cmrnorm")
+    original = cls._window_sum
+    monkeypatch.setattr(cls, "_window_sum", lambda self, a, adjoint=False: original(self, a, False))
+    rows, _ = check_gradients(*EVERY, input_size=9)
+    failed = [r.name for r in rows if not r.ok]
+    assert failed[-1] == "cmr1"          # the topmost failure is the broken layer; those below inherit it
+    assert "cmr2" not in failed          # cmr2 shares cmr1's input, but its own backward is checked
+    assert all(np.isfinite(r.error) for r in rows)
+
+
+def test_a_dropped_term_fails(monkeypatch):
+    """rnorm's backward without the divisor's term."""
+    cls = layer_class("rnorm")
+    monkeypatch.setattr(cls, "backward_cpu", lambda self, xs, y, dy, need, ctx:
+                        [dy * self._divisor(self.as_image(xs[0])) ** -self.conf.pow])
+    rows, _ = check_gradients(*EVERY, input_size=9)
+    failed = [r.name for r in rows if not r.ok]
+    assert failed[-1] == "rnorm1" and set(failed) <= {"conv1", "conv1_neuron", "rnorm1"}

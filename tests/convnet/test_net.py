@@ -1,0 +1,72 @@
+"""The net: forward and backward over the graph; logical devices do not change the numbers."""
+import numpy as np
+
+from convnet.graph import load_graph
+from convnet.net import Net
+from tests.helpers import REFERENCE, write
+
+GC = (REFERENCE / "cifar/layers.gc.cfg", REFERENCE / "cifar/layer-params.gc.cfg")
+
+
+def batch(size=8, n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((3, size, size, n)).astype(np.float32),
+            rng.integers(0, 10, (1, n)).astype(np.float32)]
+
+
+def run(layers_file, params_file, **kw):
+    net = Net(load_graph(layers_file, params_file, [(3, 8, 8), (1,)]), seed=5, **kw)
+    costs = net.forward(batch(), train=True, step=2)
+    net.backward(data_grads=True)
+    return net, costs
+
+
+def test_logical_devices_give_the_numbers_of_one_device(tmp_path):
+    text = GC[0].read_text()
+    one_device = write(tmp_path, "one.cfg", "\n".join(l for l in text.splitlines() if not l.startswith("gpu=")))
+    multi, costs_multi = run(*GC)
+    single, costs_single = run(one_device, GC[1])
+    assert multi.graph.n_devices == 3 and single.graph.n_devices == 1
+    np.testing.assert_array_equal(costs_multi["logreg"], costs_single["logreg"])
+    for p, q in zip(multi.parameters(), single.parameters()):
+        np.testing.assert_array_equal(p.grad, q.grad)
+    np.testing.assert_array_equal(multi.gradient("data"), single.gradient("data"))
+
+
+def test_devices_hold_separate_copies(tmp_path):
+    net, _ = run(*GC)
+    # fc16b (device 1) reads rnorm1a (device 0) through a copy, not the same memory.
+    copy = net._copies[("rnorm1a", 1)]
+    assert copy is not net.acts["rnorm1a"] and np.array_equal(copy, net.acts["rnorm1a"])
+
+
+def test_gradients_are_summed_where_a_layer_feeds_several():
+    net, _ = run(*GC)
+    # rnorm1a feeds fc16a, fc16b and twice fc16c: its gradient is the sum of the four contributions.
+    g = net.graph
+    contributions = 0
+    for consumer in ("fc16a", "fc16b", "fc16c"):
+        layer = g[consumer]
+        dy = net.gradient(consumer)
+        for inp, p in zip(layer.inputs, layer.params):
+            if inp == "rnorm1a":
+                contributions = contributions + (p.value.T @ dy).reshape(net.acts["rnorm1a"].shape)
+    np.testing.assert_allclose(net.gradient("rnorm1a"), contributions, rtol=1e-5, atol=1e-7)
+
+
+def test_every_activation_and_gradient_is_reachable_by_name():
+    net, costs = run(*GC)
+    for layer in net.layers:
+        assert net.activation(layer.name) is not None
+        if not layer.is_cost and layer.name != "labels":
+            assert net.gradient(layer.name) is not None, layer.name
+    cost, errors, _ = costs["logreg"]
+    assert cost > 0 and 0 <= errors <= 4
+
+
+def test_same_seed_same_weights_and_float64_copies_float32_exactly():
+    a = Net(load_graph(*GC, [(3, 8, 8), (1,)]), seed=3)
+    b = Net(load_graph(*GC, [(3, 8, 8), (1,)]), seed=3, dtype=np.float64)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert q.value.dtype == np.float64
+        np.testing.assert_array_equal(p.value, q.value)

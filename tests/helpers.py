@@ -1,0 +1,91 @@
+"""Test helpers: one layer built from config text, and float64 central differences written for the tests."""
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from convnet.backends import get_backend
+from convnet.config import LayerConfig, Section
+from convnet.devices import Device
+from convnet.layer import Pass
+from convnet.registry import layer_class
+
+# The 2012 files, copied unmodified from ../shared/reference (test_reference_files.py checks it).
+REFERENCE = Path(__file__).resolve().parent / "reference" / "alexnet-2012"
+ROOT = Path(__file__).resolve().parents[1]
+
+TRAIN = Pass(train=True, step=3)
+TEST = Pass(train=False, step=3)
+
+
+def make_layer(type_name, input_shapes, keys=None, params=None, inputs=None, backend="numpy",
+               dtype=np.float64, seed=0, name="layer"):
+    """A layer of `type_name` with the given definition keys and params-file keys, set up for
+    input_shapes and bound to one device of the backend."""
+    items = {"type": type_name}
+    if type_name != "data":
+        items["inputs"] = ",".join(inputs or [f"in{i}" for i in range(len(input_shapes))])
+    items.update({k.lower(): str(v) for k, v in (keys or {}).items()})
+    params_section = Section("params.cfg", name, {k.lower(): str(v) for k, v in params.items()}) if params else None
+    cfg = LayerConfig(name, Section("layers.cfg", name, items), params_section, "params.cfg")
+    layer = layer_class(type_name)(name, cfg)
+    cfg.check_all_read()
+    layer.setup(input_shapes)
+    be = get_backend(backend)
+    layer.bind(be, Device(0, be, be.physical_devices()[0]))
+    layer.init_params(np.random.default_rng(seed), dtype)
+    return layer
+
+
+WEIGHT_PARAMS = {"epsW": 0.01, "epsB": 0.02, "momW": 0.9, "momB": 0.9}
+
+
+def numeric_grad(f, array, h=1e-6):
+    """d f() / d array by central differences, every element, in float64."""
+    grad = np.zeros(array.shape)
+    flat, g = array.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f()
+        flat[i] = old - h
+        minus = f()
+        flat[i] = old
+        g[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def rel_error(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = max(np.linalg.norm(a), np.linalg.norm(b))
+    return np.linalg.norm(a - b) / scale if scale else 0.0
+
+
+def check_layer_gradients(layer, xs, ctx=TRAIN, tol=1e-7):
+    """The layer's backward against central differences of L = sum(R * y) for a random R: every
+    input and every parameter, every element. Returns the worst relative error."""
+    rng = np.random.default_rng(7)
+    y = layer.forward(xs, ctx)
+    R = rng.standard_normal(y.shape)
+
+    def loss():   # a new Pass each time: nothing computed for an earlier pass may be reused
+        return float(np.sum(R * layer.forward(xs, Pass(ctx.train, ctx.step))))
+
+    grads = layer.backward(xs, layer.forward(xs, ctx), R, [True] * len(xs), ctx)
+    worst = 0.0
+    for x, g in zip(xs, grads):
+        err = rel_error(g, numeric_grad(loss, x))
+        assert err < tol, f"input gradient of {layer.type}: relative error {err:.2e}"
+        worst = max(worst, err)
+    for p in layer.params:
+        analytic = p.grad.copy()
+        err = rel_error(analytic, numeric_grad(loss, p.value))
+        assert err < tol, f"{p.name} gradient of {layer.type}: relative error {err:.2e}"
+        worst = max(worst, err)
+    return worst
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)

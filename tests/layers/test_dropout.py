@@ -1,0 +1,46 @@
+"""hs, dropout and dropout2: train and test behaviour, and masks that depend only on seed, layer and step."""
+import numpy as np
+import pytest
+
+from convnet.layer import Pass
+from convnet.random import GOLDEN, fmix32_int, uniform
+from tests.helpers import TRAIN, TEST, check_layer_gradients, make_layer
+
+X = np.random.default_rng(0).standard_normal((50, 40)) + 3.0       # no zeros: a zero means dropped
+
+
+@pytest.mark.parametrize("kind,train_scale,test_scale", [("hs", 1.0, 0.6), ("dropout2", 1.0, 0.6),
+                                                         ("dropout", 1 / 0.6, 1.0)])
+def test_train_and_test(kind, train_scale, test_scale):
+    layer = make_layer(kind, [(50,)], dict(keep=0.6))
+    y = layer.forward([X], TRAIN)
+    kept = y != 0
+    assert abs(kept.mean() - 0.6) < 0.03                 # 2000 draws: 4.5 standard deviations
+    np.testing.assert_allclose(y[kept], X[kept] * train_scale, rtol=1e-15)
+    np.testing.assert_allclose(layer.forward([X], TEST), X * test_scale, rtol=1e-15)
+    (dx,) = layer.backward([X], y, np.ones_like(X), [True], TRAIN)
+    np.testing.assert_array_equal(dx != 0, kept)         # the backward uses the forward's mask
+    check_layer_gradients(layer, [X])
+    check_layer_gradients(layer, [X], ctx=TEST)
+
+
+def test_masks_depend_on_the_step_and_the_seed_only():
+    a, b = make_layer("hs", [(50,)], dict(keep=0.5)), make_layer("hs", [(50,)], dict(keep=0.5))
+    same = [a.forward([X], Pass(True, 7)), b.forward([X], Pass(True, 7))]
+    np.testing.assert_array_equal(same[0], same[1])
+    assert np.any(a.forward([X], Pass(True, 8)) != same[0])
+    b.seed = 12345
+    assert np.any(b.forward([X], Pass(True, 7)) != same[0])
+
+
+def test_disabled_layer_passes_its_input():
+    layer = make_layer("hs", [(50,)], dict(keep=0.5), params=dict(enable="false"))
+    np.testing.assert_array_equal(layer.forward([X], TRAIN), X)
+
+
+def test_uniform_numbers_match_a_plain_python_hash():
+    key = 0xDEADBEEF
+    expected = [(fmix32_int((i * GOLDEN + key) & 0xFFFFFFFF) >> 8) / 2 ** 24 for i in range(1000)]
+    np.testing.assert_array_equal(uniform(key, 1000), np.array(expected, dtype=np.float32))
+    u = uniform(99, 100000)
+    assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.003

@@ -1,0 +1,61 @@
+"""softmax, cost.logreg and cost.sum2 against closed forms and hand-worked numbers."""
+import numpy as np
+import pytest
+
+from convnet.errors import ConfigError
+from tests.helpers import TRAIN, check_layer_gradients, make_layer, rel_error, numeric_grad
+
+
+def test_softmax_closed_form_and_gradient():
+    layer = make_layer("softmax", [(5,)])
+    x = np.random.default_rng(0).standard_normal((5, 3)) * 3
+    e = np.exp(x)
+    np.testing.assert_allclose(layer.forward([x], TRAIN), e / e.sum(axis=0), rtol=1e-14)
+    check_layer_gradients(layer, [x])
+
+
+def test_softmax_of_large_scores_is_finite():
+    x = np.array([[1000.0], [999.0]], dtype=np.float32)
+    y = make_layer("softmax", [(2,)], dtype=np.float32).forward([x], TRAIN)
+    np.testing.assert_allclose(y.reshape(-1), [1 / (1 + np.exp(-1)), 1 / (1 + np.exp(1))], rtol=1e-6)
+
+
+def test_logreg_cost_and_errors_by_hand():
+    layer = make_layer("cost.logreg", [(1,), (4,)], params=dict(coeff=2, topk=2))
+    probs = np.array([[0.1, 0.5, 0.25],
+                      [0.6, 0.2, 0.25],
+                      [0.2, 0.2, 0.25],
+                      [0.1, 0.1, 0.25]])
+    labels = np.array([[1.0, 1.0, 3.0]])
+    cost, top1, top2 = layer.forward([labels, probs], TRAIN)
+    assert cost == pytest.approx(-2 * (np.log(0.6) + np.log(0.2) + np.log(0.25)), rel=1e-14)
+    # image 0: label prob is the max -> right; image 1: one class above (0.5) -> top-1 wrong, top-2 right;
+    # image 2: all tied -> none strictly above -> right.
+    assert (top1, top2) == (1, 0)
+
+
+def test_logreg_gradient():
+    layer = make_layer("cost.logreg", [(1,), (4,)], params=dict(coeff=1.5))
+    probs = np.random.default_rng(1).uniform(0.1, 1, (4, 3))
+    labels = np.array([[0.0, 3.0, 2.0]])
+    _, dprobs = layer.backward([labels, probs], layer.forward([labels, probs], TRAIN), None, [False, True], TRAIN)
+    numeric = numeric_grad(lambda: float(layer.forward([labels, probs], TRAIN)[0]), probs)
+    assert rel_error(dprobs, numeric) < 1e-8
+
+
+def test_logreg_checks_its_inputs():
+    with pytest.raises(ConfigError) as e:
+        make_layer("cost.logreg", [(2,), (4,)])
+    assert "labels" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        make_layer("cost.logreg", [(1,), (4,)], params=dict(topk=5))
+    assert e.value.key == "topk"
+
+
+def test_sum_of_squares():
+    layer = make_layer("cost.sum2", [(3, 2, 2)], params=dict(coeff=0.25))
+    x = np.random.default_rng(2).standard_normal((3, 2, 2, 2))
+    (cost,) = layer.forward([x], TRAIN)
+    assert cost == pytest.approx(0.25 * np.sum(x ** 2), rel=1e-14)
+    (dx,) = layer.backward([x], None, None, [True], TRAIN)
+    np.testing.assert_allclose(dx, 0.5 * x)
