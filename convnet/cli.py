@@ -1,7 +1,10 @@
 """The `convnet` command. Every user error is one line on stderr and a non-zero exit, never a traceback."""
+import os
 import sys
+import time
 
 import click
+from click.core import ParameterSource
 
 from .errors import ConvnetError
 
@@ -72,3 +75,123 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
                    f"below a wrong backward inherit its error.", err=True)
         sys.exit(1)
     click.echo(f"all {len(rows)} layers within the tolerance {tolerance:g}")
+
+
+# ---- training -------------------------------------------------------------------------------
+
+TRAIN_OPTIONS = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini",
+                 "epochs", "test_freq", "color_noise", "lr_plateau", "lr_drops", "backend", "gpu", "seed")
+
+
+def data_options(f):
+    for option in reversed([
+        click.option("--data-provider", default="default", show_default=True,
+                     help="default (the embedded shapes), cifar (cuda-convnet batch files) or imagenet (HDF5 batches)."),
+        click.option("--data-path", type=click.Path(), help="The provider's folder (not for default)."),
+        click.option("--image-size", type=click.IntRange(8), default=32, show_default=True,
+                     help="The embedded data's image size (256 for the paper's nets)."),
+        click.option("--crop", type=click.IntRange(1), help="Train on random crops of this size, test on the centre crop."),
+        click.option("--train-range", help="Training batches, e.g. 1-5 (default: the provider's)."),
+        click.option("--test-range", help="Test batches, e.g. 6 (default: the provider's)."),
+        click.option("--mini", type=click.IntRange(1), default=128, show_default=True, help="Images per minibatch."),
+        click.option("--backend", type=click.Choice(["numpy", "cuda", "emulated"]), default="numpy", show_default=True,
+                     help="numpy (CPU), cuda (GPU), emulated (the GPU code on the CPU, for tests)."),
+        click.option("--gpu", help="Physical GPUs for the logical ones, e.g. 0,1 (several may share one)."),
+    ]):
+        f = option(f)
+    return f
+
+
+@main.command()
+@click.option("--layers", "layers_file", type=click.Path(dir_okay=False), help="The layer definition file.")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False), help="The layer params file.")
+@data_options
+@click.option("--save-path", type=click.Path(file_okay=False), help="Where checkpoints go (default: runs/<config>-<time>).")
+@click.option("--epochs", type=click.IntRange(1), default=10, show_default=True, help="Passes over the training range.")
+@click.option("--test-freq", type=click.IntRange(1), help="Minibatches between test points (default: one epoch).")
+@click.option("--color-noise", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="PCA colour noise: the standard deviation of alpha (the paper: 0.1).")
+@click.option("--lr-plateau", type=click.IntRange(0), default=0, show_default=True,
+              help="Divide every learning rate by 10 when the test error has not improved for this many test points (0: never).")
+@click.option("--lr-drops", type=click.IntRange(0), default=3, show_default=True, help="At most this many divisions.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the weights, the data order, augmentation and dropout.")
+@click.option("--load", type=click.Path(dir_okay=False), help="Resume from this checkpoint, exactly where it stopped.")
+def train(layers_file, params_file, save_path, load, **given):
+    """Train a net: a line of numbers and a checkpoint at every test point."""
+    from .checkpoint import Checkpoint
+    from .session import DEFAULTS, config_texts
+    from .config import read_text
+    from .trainer import Trainer
+    ctx = click.get_current_context()
+    explicit = {k for k in given if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    checkpoint = None
+    if load:
+        checkpoint = Checkpoint(load)
+        options = {**DEFAULTS, **checkpoint.options, **{k: given[k] for k in explicit}}
+        if layers_file:
+            raise ConvnetError("--layers cannot change when resuming: the checkpoint's net is used "
+                               "(--params may, to change the learning params)")
+        configs = (checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file, checkpoint.params_cfg)
+        if params_file:
+            configs = configs[:2] + (params_file, read_text(params_file))
+        save_path = save_path or os.path.dirname(os.path.abspath(load))
+    else:
+        if not layers_file or not params_file:
+            raise ConvnetError("give --layers and --params (or --load a checkpoint to resume)")
+        options = {**DEFAULTS, **{k: given[k] for k in TRAIN_OPTIONS}}
+        configs = config_texts(layers_file, params_file)
+        stem = os.path.splitext(os.path.basename(layers_file))[0]
+        save_path = save_path or os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    code = Trainer(options, configs, checkpoint, echo=click.echo, save_path=save_path).run()
+    sys.exit(code)
+
+
+def _open_checkpoint(load, overrides):
+    """(checkpoint, data, net) for test and features: the checkpoint's net and data, as overridden."""
+    from .checkpoint import Checkpoint
+    from .session import DEFAULTS, Data, build_net
+    checkpoint = Checkpoint(load)
+    ctx = click.get_current_context()
+    explicit = {k: v for k, v in overrides.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    options = {**DEFAULTS, **checkpoint.options, **explicit}
+    data = Data(options, need_train=False)
+    net = build_net(data, checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file,
+                    checkpoint.params_cfg, options)
+    checkpoint.restore(net)
+    return checkpoint, data, net, options
+
+
+@main.command()
+@click.option("--load", required=True, type=click.Path(dir_okay=False), help="The checkpoint to test.")
+@data_options
+@click.option("--multiview", is_flag=True, help="Average the softmax over ten views: 4 corners, centre, and reflections.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def test(load, multiview, as_json, **overrides):
+    """Cost, top-1 and top-5 error of a checkpoint on the test range."""
+    import json
+    from .evaluate import evaluate
+    checkpoint, data, net, options = _open_checkpoint(load, overrides)
+    result = evaluate(net, data, multiview=multiview, mini=options["mini"])
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    views = "multiview (10 views)" if multiview else "centre crop"
+    top1 = "n/a" if result["top1_error"] is None else f"{100 * result['top1_error']:.2f}%"
+    top5 = "n/a" if result["top5_error"] is None else f"{100 * result['top5_error']:.2f}%"
+    click.echo(f"{load} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {result['cost']:.4f}, "
+               f"top-1 error {top1}, top-5 error {top5} on {result['cases']} images, {views}"
+               if checkpoint.history else f"cost {result['cost']:.4f}, top-1 error {top1}, top-5 error {top5}")
+
+
+@main.command()
+@click.option("--load", required=True, type=click.Path(dir_okay=False), help="The checkpoint.")
+@click.option("--layer", required=True, help="The layer whose outputs to write.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The HDF5 file to write.")
+@data_options
+def features(load, layer, out, **overrides):
+    """Write a layer's outputs on the test range to HDF5: /features (cases, dims) and /labels."""
+    from .features import extract, write_features
+    _, data, net, options = _open_checkpoint(load, overrides)
+    feats, labels = extract(net, data, layer, options["mini"])
+    write_features(out, feats, labels, layer, net[layer].output_shape)
+    click.echo(f"wrote {out}: /features {feats.shape[0]} x {feats.shape[1]} of layer {layer}, /labels")

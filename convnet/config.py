@@ -28,14 +28,31 @@ class Section:
         return self.items.get(key.lower())
 
 
-def read_ini(path):
-    """The sections of an INI file in file order, as {name: Section}."""
+def read_text(path):
+    """A config file's text, for keeping in checkpoints; ConfigError if it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ConfigError("no such file", file=path) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a config file", file=path) from None
+    except UnicodeDecodeError:
+        raise ConfigError("is not a text file", file=path) from None
+
+
+def read_ini(path, text=None):
+    """The sections of an INI file in file order, as {name: Section}. With `text`, parse that
+    (a checkpoint's copy of the file) and use `path` only as its name in messages."""
     parser = configparser.RawConfigParser(
         strict=True, interpolation=None, default_section=_NO_DEFAULT_SECTION,
         comment_prefixes=("#", ";"), inline_comment_prefixes=("#", ";"), empty_lines_in_values=False)
     try:
-        with open(path, encoding="utf-8") as f:
-            parser.read_file(f, source=str(path))
+        if text is not None:
+            parser.read_string(text, source=str(path))
+        else:
+            with open(path, encoding="utf-8") as f:
+                parser.read_file(f, source=str(path))
     except FileNotFoundError:
         raise ConfigError("no such file", file=path) from None
     except IsADirectoryError:

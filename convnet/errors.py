@@ -24,6 +24,10 @@ class ConfigError(ConvnetError):
         super().__init__(" ".join(where + [message]))
 
 
+class ShapeError(ConfigError):
+    """A config that does not fit the shapes of its inputs (or of the data)."""
+
+
 class DataError(ConvnetError):
     """A missing, corrupt or ill-fitting dataset."""
 

@@ -2,7 +2,7 @@
 hidden `<name>_neuron` layers made, devices assigned and output shapes inferred.
 """
 from .config import LayerConfig, Section, read_ini
-from .errors import ConfigError
+from .errors import ConfigError, ShapeError
 from .registry import layer_class, layer_types
 
 
@@ -29,11 +29,12 @@ class Graph:
         return [layer for layer in self.layers if layer.is_data]
 
 
-def load_graph(layers_file, params_file, data_shapes):
+def load_graph(layers_file, params_file, data_shapes, layers_text=None, params_text=None):
     """Read, check and shape a net. data_shapes[i] is the per-image shape of the data provider's
-    array i (dataIdx=i): (3, 224, 224) for images, (1,) for labels."""
-    definitions = read_ini(layers_file)
-    params = read_ini(params_file)
+    array i (dataIdx=i): (3, 224, 224) for images, (1,) for labels. The texts, when given, are the
+    files' contents (from a checkpoint); the names then only label messages."""
+    definitions = read_ini(layers_file, layers_text)
+    params = read_ini(params_file, params_text)
     if not definitions:
         raise ConfigError("defines no layers", file=layers_file)
     layers = [_make_layer(name, section, params.get(name), str(params_file))
@@ -136,6 +137,13 @@ def _assign_devices(layers):
 
 
 def _infer_shapes(layers, data_shapes):
+    try:
+        _infer(layers, data_shapes)
+    except ConfigError as e:
+        raise ShapeError(e.message, e.file, e.section, e.key) from None
+
+
+def _infer(layers, data_shapes):
     shapes = {}
     by_name = {layer.name: layer for layer in layers}
     for layer in layers:

@@ -1,0 +1,108 @@
+"""Checkpoints: one HDF5 file, written to a temporary name and renamed, so a crash never leaves half
+a file and the previous checkpoint survives until the new one is whole.
+
+/                       attrs: format, version, epoch, batch (the next minibatch of the epoch), step
+                        (minibatches trained), seed, the two config files' names and text, options
+                        (JSON), state (JSON: learning-rate scale, plateau counters, running sums)
+/layers/<name>/weights/<i>, /layers/<name>/biases                 learned arrays (float32)
+/layers/<name>/weights_inc/<i>, /layers/<name>/biases_inc         momentum buffers
+/history/<field>        one value per test point: epoch, step, train_cost, train_error, test_cost,
+                        test_top1, test_top5, lr_scale
+
+Weight shapes: conv (filters, channels/groups, size, size); fc (outputs, inputs of input i); local
+(rows, cols, filters, channels/groups, size, size). Biases (filters,), or (filters, rows, cols).
+Everything needed to continue the run exactly is here: the random streams are counter-based, drawn
+from (seed, epoch, batch, step).
+"""
+import json
+import os
+
+import h5py
+import numpy as np
+
+from .errors import CheckpointError
+
+FORMAT, VERSION = "convnet-checkpoint", 1
+HISTORY_FIELDS = ("epoch", "step", "train_cost", "train_error", "test_cost", "test_top1", "test_top5", "lr_scale")
+
+
+def _inc_name(param_name):
+    kind, _, index = param_name.partition("/")
+    return f"{kind}_inc/{index}" if index else f"{kind}_inc"
+
+
+def save(path, net, position, configs, options, state, history):
+    """Write a checkpoint atomically. position: (epoch, batch, step); configs: (layers name, layers
+    text, params name, params text)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"], f.attrs["version"] = FORMAT, VERSION
+            f.attrs["epoch"], f.attrs["batch"], f.attrs["step"] = position
+            f.attrs["seed"] = net.seed
+            f.attrs["layers_file"], f.attrs["layers_cfg"], f.attrs["params_file"], f.attrs["params_cfg"] = configs
+            f.attrs["options"] = json.dumps(options)
+            f.attrs["state"] = json.dumps(state)
+            for p in net.parameters():
+                group = f"layers/{p.layer.name}"
+                f[f"{group}/{p.name}"] = net.backend.to_host(p.value)
+                f[f"{group}/{_inc_name(p.name)}"] = net.backend.to_host(p.inc)
+            for field in HISTORY_FIELDS:
+                f[f"history/{field}"] = np.array([h[field] for h in history], dtype=np.float64)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+class Checkpoint:
+    """A checkpoint read whole into memory; every problem is a one-line CheckpointError."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        if not os.path.exists(path):
+            raise CheckpointError(f"{path}: no such checkpoint")
+        try:
+            with h5py.File(path, "r") as f:
+                if f.attrs.get("format") != FORMAT:
+                    raise CheckpointError(f"{path}: not a convnet checkpoint")
+                if int(f.attrs["version"]) > VERSION:
+                    raise CheckpointError(f"{path}: written by a newer convnet (format {f.attrs['version']})")
+                self.epoch, self.batch, self.step = (int(f.attrs[k]) for k in ("epoch", "batch", "step"))
+                self.seed = int(f.attrs["seed"])
+                self.layers_file, self.layers_cfg = str(f.attrs["layers_file"]), str(f.attrs["layers_cfg"])
+                self.params_file, self.params_cfg = str(f.attrs["params_file"]), str(f.attrs["params_cfg"])
+                self.options = json.loads(f.attrs["options"])
+                self.state = json.loads(f.attrs["state"])
+                self.arrays = {}
+                f["layers"].visititems(lambda name, obj: self.arrays.__setitem__(name, obj[()])
+                                       if isinstance(obj, h5py.Dataset) else None)
+                columns = {field: f[f"history/{field}"][()] for field in HISTORY_FIELDS}
+                self.history = [{field: float(columns[field][i]) for field in HISTORY_FIELDS}
+                                for i in range(len(columns["epoch"]))]
+        except CheckpointError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({_short(e)})") from None
+
+    def restore(self, net):
+        """Copy the learned arrays and momentum buffers into net, checking every shape."""
+        from .devices import transfer
+        for p in net.parameters():
+            for attr, name in (("value", p.name), ("inc", _inc_name(p.name))):
+                key = f"{p.layer.name}/{name}"
+                if key not in self.arrays:
+                    raise CheckpointError(f"{self.path}: has no {key}: it was saved from another net")
+                array = self.arrays[key]
+                if array.shape != tuple(p.value.shape):
+                    raise CheckpointError(f"{self.path}: {key} is {array.shape}, the net needs "
+                                          f"{tuple(p.value.shape)}")
+                setattr(p, attr, transfer(array.astype(net.dtype), None, p.layer.device))
+
+
+def _short(e):
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text[:160]

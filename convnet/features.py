@@ -1,0 +1,37 @@
+"""`convnet features`: a layer's outputs on the test range, written to HDF5 for analysis."""
+import os
+
+import h5py
+import numpy as np
+
+from .errors import ConvnetError
+from convnet.data.loader import evaluation_minibatches, labels_row
+
+
+def extract(net, data, layer, mini=128):
+    """(features (cases, dims), labels (cases,)) of `layer` on the test range, centre crops."""
+    if layer not in net.graph.by_name:
+        names = ", ".join(l.name for l in net.layers)
+        raise ConvnetError(f"no layer named {layer!r} (the net has: {names})")
+    features, labels = [], []
+    for number, indices in evaluation_minibatches(data.provider, data.test, mini):
+        images, batch_labels = data.provider.read_batch(number)
+        images, batch_labels = images[..., indices], batch_labels[indices]
+        net.forward([data.augmentation.test(images), labels_row(batch_labels)], train=False)
+        out = net.activation(layer)
+        features.append(out.reshape(-1, out.shape[-1]).T.astype(np.float32))
+        labels.append(batch_labels)
+    return np.concatenate(features), np.concatenate(labels)
+
+
+def write_features(path, features, labels, layer, shape):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with h5py.File(tmp, "w") as f:
+            f["features"], f["labels"] = features, labels
+            f.attrs["layer"], f.attrs["shape"] = layer, list(shape)
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise ConvnetError(f"{path}: cannot write ({e.strerror or e})") from None

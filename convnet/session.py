@@ -1,0 +1,55 @@
+"""What train, test and features share: the data (provider, ranges, augmentation) and the net built
+for it, from options or from a checkpoint."""
+from .config import read_text
+from .errors import DataError, ShapeError
+from .graph import load_graph
+from .net import Net
+
+DEFAULTS = dict(data_provider="default", data_path=None, image_size=32, crop=None, train_range=None,
+                test_range=None, mini=128, epochs=10, test_freq=None, color_noise=0.0, lr_plateau=0,
+                lr_drops=3, backend="numpy", gpu=None, seed=0, save_path=None)
+
+
+class Data:
+    """The provider with its training and test batches and the augmentation the net sees."""
+
+    def __init__(self, options, need_train=True):
+        from convnet.data import get_provider
+        from convnet.data.augment import Augmentation
+        o = options
+        extra = {"image_size": o["image_size"]} if o["data_provider"] == "default" else {}
+        self.provider = get_provider(o["data_provider"], o["data_path"], **extra)
+        p = self.provider
+        self.train = p.parse_range(o["train_range"], "--train-range") if o["train_range"] else list(p.default_train_range)
+        self.test = p.parse_range(o["test_range"], "--test-range") if o["test_range"] else list(p.default_test_range)
+        crop = o["crop"] if o["crop"] is not None else getattr(p, "default_crop", None)
+        pca = p.color_pca(self.train) if o["color_noise"] > 0 and need_train else None
+        self.augmentation = Augmentation(p.mean_image(self.train), crop, o["color_noise"], pca)
+
+    def describe(self):
+        from convnet.data.provider import format_range
+        count = lambda batches: sum(self.provider.batch_size(n) for n in batches)
+        shape = "x".join(map(str, self.augmentation.shape))
+        return (f"{self.provider.describe()} (train {format_range(self.train)}: {count(self.train)} images, "
+                f"test {format_range(self.test)}: {count(self.test)}), net input {shape}")
+
+
+def build_net(data, layers_file, layers_text, params_file, params_text, options):
+    """The net for this data's images; a net that does not fit them is one clear line."""
+    shape = data.augmentation.shape
+    try:
+        graph = load_graph(layers_file, params_file, [shape, (1,)], layers_text, params_text)
+    except ShapeError as e:
+        raise DataError(f"the net does not fit the data's {'x'.join(map(str, shape))} images: {e}"
+                        + (" (the paper's nets take --image-size 256 --crop 224 on the embedded data)"
+                           if options["data_provider"] == "default" and shape[1] < 200 else "")) from None
+    for cost in graph.cost_layers:
+        if hasattr(cost, "classes") and data.provider.num_classes > cost.classes:
+            raise DataError(f"the data has {data.provider.num_classes} classes but [{cost.inputs[1]}] gives "
+                            f"{cost.classes} probabilities (in {layers_file})")
+    gpus = [int(g) for g in str(options["gpu"]).split(",")] if options["gpu"] not in (None, "") else None
+    return Net(graph, backend=options["backend"], gpus=gpus, seed=options["seed"])
+
+
+def config_texts(layers_file, params_file):
+    return layers_file, read_text(layers_file), params_file, read_text(params_file)

@@ -1,0 +1,200 @@
+"""The training loop of `convnet train`: epochs over the training range in minibatches, a test point
+every test_freq minibatches (a line of numbers and a checkpoint), the plateau heuristic, Ctrl-C, and
+divergence. A run resumed from a checkpoint continues exactly as if it had never stopped.
+"""
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+
+import numpy as np
+
+from .checkpoint import save
+from .errors import DivergenceError
+from .evaluate import evaluate, logreg_layer
+from .session import Data, build_net
+from .solver import Solver
+from convnet.data.loader import TrainStream
+
+
+class Trainer:
+    def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None):
+        self.o, self.configs, self.echo = options, configs, echo
+        self.data = Data(options)
+        self.net = build_net(self.data, *configs, options)
+        self.solver = Solver(self.net)
+        self.cost_layer = logreg_layer(self.net)
+        self.epoch, self.batch, self.step = 1, 0, 0
+        self.history = []
+        self.state = dict(lr_scale=1.0, best=None, since_best=0, drops=0, cost=0.0, errors=0, cases=0)
+        if checkpoint is not None:
+            checkpoint.restore(self.net)
+            self.epoch, self.batch, self.step = checkpoint.epoch, checkpoint.batch, checkpoint.step
+            self.history, self.state = checkpoint.history, checkpoint.state
+        self.solver.lr_scale = self.state["lr_scale"]
+        self.save_dir = save_path
+        os.makedirs(self.save_dir, exist_ok=True)
+        self.latest = os.path.join(self.save_dir, "latest.h5")
+        self.best = os.path.join(self.save_dir, "best.h5")
+        self._stop_requested = False
+        self._timer = (time.perf_counter(), 0)
+
+    # ---- the loop ---------------------------------------------------------------------------
+
+    def run(self):
+        previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        try:
+            self._header()
+            while self.epoch <= self.o["epochs"]:
+                self._train_epoch()
+                if self._stop_requested:
+                    self.echo(f"interrupted: saved {self.latest} at {self._label()}; "
+                              f"continue with --load {self.latest}")
+                    return 130
+            return 0
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _train_epoch(self):
+        stream = TrainStream(self.data.provider, self.data.train, self.data.augmentation, self.o["mini"],
+                             self.o["seed"], self.epoch, start=self.batch)
+        freq = self.o["test_freq"] or len(stream)
+        try:
+            for k, batch in stream:
+                self._train_step(batch, k, len(stream))
+                last = self.epoch == self.o["epochs"] and k == len(stream) - 1
+                self.batch = k + 1
+                if self.batch == len(stream):
+                    self.epoch, self.batch = self.epoch + 1, 0
+                if self.step % freq == 0 or last:
+                    self._test_point()
+                elif self._stop_requested:
+                    self._save()
+                if self._stop_requested:
+                    return
+                self._progress(k + 1, len(stream))
+        finally:
+            stream.close()
+
+    def _train_step(self, batch, k, per_epoch):
+        n = batch[1].shape[1]
+        with np.errstate(all="ignore"):        # a diverging run is reported below, in one line
+            costs = self.net.forward(batch, train=True, step=self.step)
+        values = np.concatenate([np.asarray(v, dtype=np.float64) for v in costs.values()])
+        if not np.all(np.isfinite(values)):
+            where = f"{self.epoch}.{k + 1} (step {self.step + 1})"
+            kept = f"the last good checkpoint is {self.latest}" if os.path.exists(self.latest) else "no checkpoint was written yet"
+            raise DivergenceError(f"the cost became {values[~np.isfinite(values)][0]} at minibatch {where}: "
+                                  f"training stopped; {kept}. Lower the learning rates (epsW, epsB) and resume.")
+        with np.errstate(all="ignore"):
+            self.net.backward()
+        progress = (self.epoch - 1 + (k + 1) / per_epoch) / self.o["epochs"]
+        self.solver.update(n, progress)
+        self.step += 1
+        if self.cost_layer is not None:
+            cost, errors, _ = costs[self.cost_layer.name]
+            self.state["cost"] += float(cost)
+            self.state["errors"] += int(errors)
+        self.state["cases"] += n
+        start, images = self._timer
+        self._timer = (start, images + n)
+
+    # ---- test points ------------------------------------------------------------------------
+
+    def _test_point(self):
+        start, images = self._timer
+        rate = images / max(time.perf_counter() - start, 1e-9)
+        self._clear_progress()
+        result = evaluate(self.net, self.data, mini=self.o["mini"])
+        s = self.state
+        cases = max(s["cases"], 1)
+        point = dict(epoch=self._epoch_float(),
+                     step=self.step, train_cost=s["cost"] / cases, train_error=s["errors"] / cases,
+                     test_cost=result["cost"], test_top1=_nan(result["top1_error"]),
+                     test_top5=_nan(result["top5_error"]), lr_scale=self.solver.lr_scale)
+        self.history.append(point)
+        s.update(cost=0.0, errors=0, cases=0)
+        improved = s["best"] is None or point["test_top1"] < s["best"]
+        if improved:
+            s["best"], s["since_best"] = point["test_top1"], 0
+        else:
+            s["since_best"] += 1
+        self._save()
+        if improved:
+            shutil.copyfile(self.latest, self.best + ".tmp")
+            os.replace(self.best + ".tmp", self.best)
+        self.echo(f"{self._label():>8} {point['train_cost']:>10.4f} {100 * point['train_error']:>9.2f}% "
+                  f"{point['test_cost']:>10.4f} {100 * point['test_top1']:>9.2f}% {100 * point['test_top5']:>9.2f}% "
+                  f"{rate:>9.0f}" + ("   best" if improved else ""))
+        self._plateau()
+        self._timer = (time.perf_counter(), 0)
+
+    def _plateau(self):
+        """--lr-plateau K: every rate divided by 10 when the test error has not improved for K test
+        points, at most --lr-drops times: the paper's heuristic (section 5), automated."""
+        s, k = self.state, self.o["lr_plateau"]
+        if k and s["since_best"] >= k and s["drops"] < self.o["lr_drops"]:
+            self.solver.lr_scale /= 10
+            s["lr_scale"], s["since_best"], s["drops"] = self.solver.lr_scale, 0, s["drops"] + 1
+            self.echo(f"test error has not improved for {k} test points: every learning rate divided by 10 "
+                      f"(now x{self.solver.lr_scale:g}, drop {s['drops']} of {self.o['lr_drops']})")
+
+    def _save(self):
+        self.state["lr_scale"] = self.solver.lr_scale
+        save(self.latest, self.net, (self.epoch, self.batch, self.step), self.configs, self.o,
+             self.state, self.history)
+
+    # ---- output -----------------------------------------------------------------------------
+
+    def _epoch_float(self):
+        """Epochs done: the position (epoch, next minibatch) as one number."""
+        return self.epoch - 1 + self.batch / self._per_epoch()
+
+    def _per_epoch(self):
+        if not hasattr(self, "_minibatches"):
+            mini = self.o["mini"]
+            self._minibatches = sum(math.ceil(self.data.provider.batch_size(n) / mini) for n in self.data.train)
+        return self._minibatches
+
+    def _label(self):
+        """epoch.minibatch, as cuda-convnet printed epoch.batch: the last minibatch trained."""
+        if self.batch == 0:
+            return f"{self.epoch - 1}.{self._per_epoch()}" if self.epoch > 1 else "0.0"
+        return f"{self.epoch}.{self.batch}"
+
+    def _header(self):
+        o = self.o
+        self.echo(f"training {self.configs[0]} on {self.data.describe()}")
+        self.echo(f"{o['epochs']} epochs of {self._per_epoch()} minibatches of {o['mini']}, on {o['backend']}; "
+                  f"checkpoints in {self.save_dir}")
+        self.echo(f"{'epoch':>8} {'train cost':>10} {'train err':>10} {'test cost':>10} {'top-1 err':>10} "
+                  f"{'top-5 err':>10} {'images/s':>9}")
+
+    def _progress(self, done, total):
+        if not sys.stderr.isatty():
+            return
+        width = 30
+        filled = int(width * done / total)
+        start, images = self._timer
+        rate = images / max(time.perf_counter() - start, 1e-9)
+        sys.stderr.write(f"\r  epoch {self.epoch} [{'=' * filled}{' ' * (width - filled)}] {done}/{total} "
+                         f"{rate:.0f} images/s ")
+        sys.stderr.flush()
+
+    def _clear_progress(self):
+        if sys.stderr.isatty():
+            sys.stderr.write("\r" + " " * 78 + "\r")
+            sys.stderr.flush()
+
+    def _on_interrupt(self, signum, frame):
+        if self._stop_requested:          # a second Ctrl-C: stop now, without saving
+            raise KeyboardInterrupt
+        self._stop_requested = True
+        self._clear_progress()
+        self.echo("Ctrl-C: finishing this minibatch, then saving (Ctrl-C again to quit without saving)")
+
+
+def _nan(value):
+    return float("nan") if value is None else float(value)

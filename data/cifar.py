@@ -1,0 +1,108 @@
+"""cuda-convnet's batch files, as cifar-10-py-colmajor has them.
+
+A folder of `data_batch_N` pickles, each a dict with 'data' (num_vis x images, uint8, one image a
+column in channel, row, col order: the engine's layout already) and 'labels'; and `batches.meta`
+with 'data_mean' (num_vis x 1), 'label_names' and 'num_vis'. cuda-convnet wrote them with Python 2:
+they are read with encoding latin1, and by an unpickler that only builds NumPy arrays and plain
+containers, so a data file cannot run code.
+"""
+import math
+import os
+import pickle
+import re
+import threading
+
+import numpy as np
+
+from convnet.errors import DataError
+
+from . import register_provider
+from .provider import Provider
+
+_SAFE = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"),
+    ("__builtin__", "object"), ("builtins", "object"),
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in _SAFE:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        module = {"numpy.core.multiarray": "numpy._core.multiarray" if hasattr(np, "_core")
+                  else "numpy.core.multiarray", "copy_reg": "copyreg", "__builtin__": "builtins"}.get(module, module)
+        return super().find_class(module, name)
+
+
+def unpickle(path):
+    try:
+        with open(path, "rb") as f:
+            return _SafeUnpickler(f, encoding="latin1").load()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
+        raise DataError(f"{path}: not a readable cuda-convnet batch file ({e})") from None
+
+
+@register_provider("cifar")
+class CifarProvider(Provider):
+    """Options: channels (3)."""
+
+    def __init__(self, path=None, channels=3, **_):
+        if path is None:
+            raise DataError("the cifar provider reads a folder of data_batch_N files: give --data-path")
+        if not os.path.isdir(path):
+            raise DataError(f"{path}: no such folder")
+        self.path = path
+        meta = unpickle(os.path.join(path, "batches.meta"))
+        if not isinstance(meta, dict) or "num_vis" not in meta:
+            raise DataError(f"{os.path.join(path, 'batches.meta')}: has no num_vis")
+        num_vis = int(meta["num_vis"])
+        side = math.isqrt(num_vis // channels)
+        if channels * side * side != num_vis:
+            raise DataError(f"{path}: num_vis {num_vis} is not {channels}-channel square images")
+        self.image_shape = (channels, side, side)
+        self.label_names = [str(n) for n in meta.get("label_names", [])]
+        self.num_classes = len(self.label_names)
+        mean = meta.get("data_mean")
+        self._mean = None if mean is None else np.asarray(mean, dtype=np.float32).reshape(self.image_shape)
+        self.batch_numbers = sorted(int(m.group(1)) for f in os.listdir(path)
+                                    if (m := re.fullmatch(r"data_batch_(\d+)", f)))
+        if not self.batch_numbers:
+            raise DataError(f"{path}: no data_batch_N files")
+        self.default_train_range = self.batch_numbers[:-1] or self.batch_numbers
+        self.default_test_range = self.batch_numbers[-1:]
+        self._cache, self._lock = {}, threading.Lock()
+
+    def describe(self):
+        return f"cuda-convnet batches in {self.path}"
+
+    def read_batch(self, number):
+        with self._lock:
+            if number not in self._cache:
+                self._cache[number] = self._load(number)
+            return self._cache[number]
+
+    def _load(self, number):
+        path = os.path.join(self.path, f"data_batch_{number}")
+        batch = unpickle(path)
+        try:
+            data = np.asarray(batch["data"])
+            labels = np.asarray(batch["labels"], dtype=np.int64).reshape(-1)
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{path}: needs 'data' and 'labels'") from None
+        size = int(np.prod(self.image_shape))
+        if data.ndim != 2 or data.shape[0] != size or data.shape[1] != labels.size:
+            raise DataError(f"{path}: data is {data.shape}, expected ({size}, {labels.size}) "
+                            f"for {labels.size} labels")
+        if labels.size and (labels.min() < 0 or (self.num_classes and labels.max() >= self.num_classes)):
+            raise DataError(f"{path}: labels must lie in 0..{self.num_classes - 1}")
+        self.num_classes = max(self.num_classes, int(labels.max()) + 1 if labels.size else 0)
+        return np.ascontiguousarray(data, dtype=np.uint8).reshape(self.image_shape + (labels.size,)), labels
+
+    def mean_image(self, train_batches):
+        """batches.meta's data_mean, as cuda-convnet subtracted it; else computed."""
+        return self._mean if self._mean is not None else super().mean_image(train_batches)

@@ -1,0 +1,92 @@
+"""The provider interface: numbered batches of uint8 images with labels, the training mean image,
+and the principal components of the training pixels' RGB colours."""
+import re
+
+import numpy as np
+
+from convnet.errors import DataError
+
+
+class Provider:
+    name = None
+    image_shape = None          # (channels, rows, cols) as stored
+    num_classes = 0
+    label_names = ()
+    batch_numbers = ()
+    default_train_range = default_test_range = ()
+
+    def read_batch(self, number):
+        """(images uint8 (C, H, W, N), labels int64 (N,)) of batch `number`."""
+        raise NotImplementedError
+
+    def batch_size(self, number):
+        return self.read_batch(number)[1].size
+
+    def mean_image(self, train_batches):
+        """The mean training image, float32 (C, H, W): what the paper subtracts from every image."""
+        key = ("mean", tuple(train_batches))
+        if key not in self._stats:
+            total, count = np.zeros(self.image_shape, dtype=np.float64), 0
+            for n in train_batches:
+                images, labels = self.read_batch(n)
+                total += images.sum(axis=3, dtype=np.float64)
+                count += labels.size
+            self._stats[key] = (total / max(count, 1)).astype(np.float32)
+        return self._stats[key]
+
+    def color_pca(self, train_batches):
+        """(stdevs (3,), vectors (3, 3)): the principal components of the RGB values of every
+        training pixel, columns of `vectors`, and the standard deviation along each."""
+        key = ("pca", tuple(train_batches))
+        if key not in self._stats:
+            if self.image_shape[0] != 3:
+                raise DataError(f"colour noise needs RGB images; the {self.name} data has "
+                                f"{self.image_shape[0]} channels")
+            s, ss, count = np.zeros(3), np.zeros((3, 3)), 0
+            for n in train_batches:
+                pixels = self.read_batch(n)[0].reshape(3, -1).astype(np.float64)
+                s += pixels.sum(axis=1)
+                ss += pixels @ pixels.T
+                count += pixels.shape[1]
+            mean = s / count
+            cov = ss / count - np.outer(mean, mean)
+            values, vectors = np.linalg.eigh(cov)
+            order = np.argsort(values)[::-1]
+            self._stats[key] = (np.sqrt(np.maximum(values[order], 0)).astype(np.float32),
+                                vectors[:, order].astype(np.float32))
+        return self._stats[key]
+
+    @property
+    def _stats(self):
+        if "_stats_cache" not in self.__dict__:
+            self.__dict__["_stats_cache"] = {}
+        return self.__dict__["_stats_cache"]
+
+    def parse_range(self, text, option):
+        """'1-5' -> [1, 2, 3, 4, 5]; '6' -> [6]; '1-3,7' -> [1, 2, 3, 7]; checked against the batches."""
+        numbers = []
+        for part in str(text).split(","):
+            m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+            if not m:
+                raise DataError(f"{option} {text!r}: expected batch numbers like 1-5 or 6 or 1-3,7")
+            lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+            if hi < lo:
+                raise DataError(f"{option} {text!r}: {lo}-{hi} is an empty range")
+            numbers.extend(range(lo, hi + 1))
+        missing = [n for n in numbers if n not in self.batch_numbers]
+        if missing:
+            raise DataError(f"{option} {text}: batch {missing[0]} is not in the {self.name} data "
+                            f"(it has {format_range(self.batch_numbers)})")
+        return numbers
+
+
+def format_range(numbers):
+    numbers = sorted(numbers)
+    if not numbers:
+        return "no batches"
+    parts, start = [], numbers[0]
+    for a, b in zip(numbers, numbers[1:] + [None]):
+        if b != a + 1:
+            parts.append(f"{start}" if start == a else f"{start}-{a}")
+            start = b
+    return ",".join(parts)
