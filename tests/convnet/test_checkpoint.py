@@ -1,0 +1,82 @@
+"""Checkpoints: exact round trips, atomic writes, and one clear line for a broken file."""
+import h5py
+import numpy as np
+import pytest
+
+from convnet.checkpoint import Checkpoint, save
+from convnet.errors import CheckpointError
+from convnet.graph import load_graph
+from convnet.net import Net
+from tests.helpers import REFERENCE
+
+GC = (REFERENCE / "cifar/layers.gc.cfg", REFERENCE / "cifar/layer-params.gc.cfg")
+HISTORY = [dict(epoch=1.0, step=10, train_cost=2.1, train_error=0.8, test_cost=2.0, test_top1=0.7,
+                test_top5=0.2, lr_scale=1.0)]
+
+
+def make_net(seed):
+    return Net(load_graph(*GC, [(3, 8, 8), (1,)]), seed=seed)
+
+
+def write_checkpoint(path, net):
+    save(str(path), net, (2, 5, 17), ("l.cfg", GC[0].read_text(), "p.cfg", GC[1].read_text()),
+         {"seed": 3}, {"lr_scale": 0.1}, HISTORY)
+
+
+def test_round_trip(tmp_path):
+    a, b = make_net(1), make_net(2)
+    for p in a.parameters():
+        p.inc = np.random.default_rng(0).standard_normal(p.value.shape).astype(np.float32)
+    write_checkpoint(tmp_path / "c.h5", a)
+    c = Checkpoint(tmp_path / "c.h5")
+    assert (c.epoch, c.batch, c.step, c.seed) == (2, 5, 17, 1)
+    assert c.options == {"seed": 3} and c.state == {"lr_scale": 0.1} and c.history == HISTORY
+    assert c.layers_cfg == GC[0].read_text()
+    c.restore(b)
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+        np.testing.assert_array_equal(p.inc, q.inc)
+    with h5py.File(tmp_path / "c.h5") as f:
+        assert f["layers/conv32a/weights/0"].shape == (16, 3, 3, 3)
+        assert f["layers/fc16c/weights/2"].shape == (16, 16 * 6 * 6)
+        assert f["layers/fc10/biases_inc"].shape == (10,)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]       # no temporary left behind
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "missing"])
+def test_broken_checkpoints(tmp_path, damage):
+    path = tmp_path / "c.h5"
+    write_checkpoint(path, make_net(1))
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"not an hdf5 file" * 100)
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+    with pytest.raises(CheckpointError) as e:
+        Checkpoint(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "c.h5"
+    write_checkpoint(path, make_net(1))
+    before = path.read_bytes()
+    net = make_net(2)
+    monkeypatch.setattr(net.backend, "to_host", lambda x: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        write_checkpoint(path, net)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
+
+
+def test_checkpoint_of_another_net(tmp_path):
+    write_checkpoint(tmp_path / "c.h5", make_net(1))
+    other = Net(load_graph(REFERENCE / "cifar/layers-80sec.cfg", REFERENCE / "cifar/layer-params-80sec.cfg",
+                           [(3, 32, 32), (1,)]))
+    with pytest.raises(CheckpointError) as e:
+        Checkpoint(tmp_path / "c.h5").restore(other)
+    assert "another net" in str(e.value)

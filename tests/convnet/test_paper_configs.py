@@ -1,0 +1,47 @@
+"""configs/alexnet*.cfg: the paper's net in our files, its parameter count, and a few minibatches of
+training on the embedded data at 256x256 (slow)."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from convnet.cli import main
+from tests.helpers import REFERENCE, ROOT
+from tests.training import convnet
+
+VARIANTS = ["alexnet", "alexnet-nolrn", "alexnet-nonoverlap", "alexnet-onecolumn"]
+
+
+def describe(layers, params):
+    out = CliRunner().invoke(main, ["describe", "--layers", str(layers), "--params", str(params),
+                                    "--input-size", "224", "--json"])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.output)
+
+
+@pytest.mark.parametrize("variant,reference", [("alexnet", "145"), ("alexnet-nolrn", "148"),
+                                               ("alexnet-nonoverlap", "147"), ("alexnet-onecolumn", "145-half")])
+def test_parameter_counts_match_the_2012_files(variant, reference):
+    ours = describe(ROOT / f"configs/{variant}.cfg", ROOT / f"configs/{variant}-params.cfg")
+    theirs = describe(REFERENCE / f"imagenet/layers-{reference}.cfg", REFERENCE / f"imagenet/layer-params-{reference}.cfg")
+    assert ours["total_params"] == theirs["total_params"]
+    sizes = {r["name"]: r["output_shape"] for r in ours["layers"]}
+    assert sizes["pool2a"][1:] == [13, 13] and sizes["pool5a"][1:] == [6, 6] and sizes["fc8"] == [1000]
+
+
+def test_the_paper_net_is_two_columns_that_meet_at_conv3_and_the_fc_layers():
+    rows = {r["name"]: r for r in describe(ROOT / "configs/alexnet.cfg", ROOT / "configs/alexnet-params.cfg")["layers"]}
+    assert rows["conv3a"]["inputs"] == ["pool2a", "pool2b"] and rows["conv3b"]["inputs"] == ["pool2b", "pool2a"]
+    assert rows["conv4a"]["inputs"] == ["conv3a_neuron"]
+    assert rows["conv1a"]["gpu"] == 0 and rows["conv1b"]["gpu"] == 1 and rows["fc8"]["gpu"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_few_minibatches_on_the_embedded_data_at_256(variant, tmp_path):
+    out = convnet("train", "--layers", ROOT / f"configs/{variant}.cfg", "--params", ROOT / f"configs/{variant}-params.cfg",
+                  "--image-size", "256", "--crop", "224", "--mini", "8", "--train-range", "1", "--test-range", "6",
+                  "--epochs", "1", "--test-freq", "2", "--color-noise", "0.1", "--save-path", tmp_path, check=False)
+    # One epoch over batch 1 (64 images at 256x256): 8 minibatches of 8, a test point every 2.
+    assert out.returncode == 0, out.stderr
+    assert "net input 3x224x224" in out.stdout and (tmp_path / "latest.h5").exists()

@@ -1,0 +1,49 @@
+"""A run stopped by SIGKILL or Ctrl-C and resumed with --load ends with the weights, bit for bit, of
+the same run never stopped: the data order, the crops, the colour noise and the dropout masks are all
+drawn again exactly."""
+import signal
+import time
+
+from convnet.checkpoint import Checkpoint
+from tests.training import FAST, TINY, assert_same_arrays, convnet, start
+
+ARGS = [*TINY, *FAST, "--epochs", "3", "--test-freq", "7", "--crop", "28", "--color-noise", "0.1"]
+TOTAL_STEPS = 3 * 20
+
+
+def wait_for_checkpoint(proc, path, timeout=120):
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.005)
+
+
+def test_sigkill_then_resume_equals_the_uninterrupted_run(tmp_path):
+    convnet("train", *ARGS, "--save-path", tmp_path / "whole")
+    proc = start("train", *ARGS, "--save-path", tmp_path / "cut")
+    latest = tmp_path / "cut/latest.h5"
+    wait_for_checkpoint(proc, latest)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    stopped_at = Checkpoint(latest).step
+    assert 7 <= stopped_at < TOTAL_STEPS
+    convnet("train", "--load", latest)
+    assert Checkpoint(latest).step == TOTAL_STEPS
+    assert_same_arrays(tmp_path / "whole/latest.h5", latest)
+    assert Checkpoint(latest).history == Checkpoint(tmp_path / "whole/latest.h5").history
+
+
+def test_ctrl_c_saves_and_the_resumed_run_ends_the_same(tmp_path):
+    convnet("train", *ARGS, "--save-path", tmp_path / "whole")
+    proc = start("train", *ARGS, "--save-path", tmp_path / "cut")
+    latest = tmp_path / "cut/latest.h5"
+    wait_for_checkpoint(proc, latest)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "interrupted: saved" in stdout and "Traceback" not in stderr
+    assert Checkpoint(latest).step < TOTAL_STEPS
+    convnet("train", "--load", latest)
+    assert_same_arrays(tmp_path / "whole/latest.h5", latest)

@@ -1,0 +1,124 @@
+"""convnet train, test and features through the console script: behaviour and every failure mode."""
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from convnet.checkpoint import Checkpoint
+from tests.helpers import ROOT
+from tests.training import FAST, TINY, convnet, evaluate, parse_test_lines
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("run")
+    out = convnet("train", *TINY, *FAST, "--epochs", "2", "--test-freq", "10", "--save-path", path)
+    return path, out.stdout
+
+
+def test_a_run_prints_test_lines_and_keeps_latest_and_best(run):
+    path, stdout = run
+    lines = parse_test_lines(stdout)
+    assert [l[0] for l in lines] == ["1.10", "1.20", "2.10", "2.20"]
+    assert sorted(os.listdir(path)) == ["best.h5", "latest.h5"]
+    history = Checkpoint(path / "latest.h5").history
+    assert len(history) == 4 and history[-1]["step"] == 40 and history[-1]["epoch"] == 2.0
+    best = min(range(4), key=lambda i: (history[i]["test_top1"], i))
+    assert Checkpoint(path / "best.h5").step == history[best]["step"]
+    assert lines[-1][3] < lines[0][3] and lines[-1][4] < 88     # it learns a little in 40 minibatches
+
+
+def test_convnet_test_agrees_with_the_last_test_line(run):
+    path, stdout = run
+    last = parse_test_lines(stdout)[-1]
+    result = evaluate(path / "latest.h5")
+    assert result["cases"] == 2000
+    assert round(result["cost"], 4) == last[3]
+    assert round(100 * result["top1_error"], 2) == last[4] and round(100 * result["top5_error"], 2) == last[5]
+    h = Checkpoint(path / "latest.h5").history[-1]
+    assert (h["test_cost"], h["test_top1"], h["test_top5"]) == (result["cost"], result["top1_error"], result["top5_error"])
+
+
+def test_multiview_test(run):
+    path, _ = run
+    out = convnet("test", "--load", path / "latest.h5", "--multiview")
+    assert "multiview (10 views)" in out.stdout and "2000 images" in out.stdout
+
+
+def test_features(run, tmp_path):
+    path, _ = run
+    out = convnet("features", "--load", path / "latest.h5", "--layer", "pool1", "--out", tmp_path / "f.h5")
+    assert "2000 x 512" in out.stdout
+    with h5py.File(tmp_path / "f.h5") as f:
+        assert f["features"].shape == (2000, 8 * 8 * 8) and f["labels"].shape == (2000,)
+        from convnet.data import get_provider
+        np.testing.assert_array_equal(f["labels"][()], get_provider("default").read_batch(6)[1])
+    bad = convnet("features", "--load", path / "latest.h5", "--layer", "pool9", "--out", tmp_path / "g.h5", check=False)
+    assert bad.returncode == 1 and "no layer named 'pool9'" in bad.stderr
+
+
+def one_line(run, fragment):
+    assert run.returncode != 0
+    assert run.stderr.strip().count("\n") == 0 and "Traceback" not in run.stderr, run.stderr
+    assert fragment in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_corrupt_checkpoint(run, tmp_path, damage):
+    path, _ = run
+    broken = tmp_path / "broken.h5"
+    data = (path / "latest.h5").read_bytes()
+    broken.write_bytes(data[: len(data) // 3] if damage == "truncate" else os.urandom(4096))
+    before = {p: (path / p).read_bytes() for p in os.listdir(path)}
+    one_line(convnet("train", "--load", broken, check=False), "unreadable or truncated checkpoint")
+    one_line(convnet("test", "--load", broken, check=False), "unreadable or truncated checkpoint")
+    assert {p: (path / p).read_bytes() for p in os.listdir(path)} == before
+
+
+def test_missing_data_folder(tmp_path):
+    one_line(convnet("train", *TINY, "--data-provider", "cifar", "--data-path", tmp_path / "nowhere", check=False),
+             "nowhere: no such folder")
+
+
+def test_wrong_sized_data_for_the_config(tmp_path):
+    run = convnet("train", "--layers", ROOT / "configs/alexnet.cfg", "--params", ROOT / "configs/alexnet-params.cfg",
+                  "--save-path", tmp_path, check=False)
+    one_line(run, "the net does not fit the data's 3x32x32 images")
+    assert "--image-size 256 --crop 224" in run.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(run, tmp_path):
+    path, _ = run
+    resumed = tmp_path / "resumed"
+    convnet("train", "--load", path / "latest.h5", "--epochs", "3", "--save-path", resumed, "--test-freq", "5")
+    good = (resumed / "latest.h5").read_bytes()
+    wild = tmp_path / "wild.cfg"
+    wild.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text().replace("epsW=0.001", "epsW=1e6"))
+    run = convnet("train", "--load", resumed / "latest.h5", "--params", wild, "--epochs", "4",
+                  "--test-freq", "1000", check=False)
+    one_line(run, "training stopped; the last good checkpoint is")
+    assert "the cost became" in run.stderr
+    assert (resumed / "latest.h5").read_bytes() == good
+
+
+def test_plateau_divides_the_rates(tmp_path):
+    frozen = tmp_path / "frozen.cfg"      # nothing learns, so the test error never improves
+    frozen.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text()
+                      .replace("epsW=0.001", "epsW=0").replace("epsB=0.002", "epsB=0"))
+    out = convnet("train", "--layers", ROOT / "tests/configs/tiny.cfg", "--params", frozen, *FAST, "--epochs", "1",
+                  "--test-freq", "4", "--lr-plateau", "2", "--lr-drops", "1", "--save-path", tmp_path / "r")
+    assert out.stdout.count("every learning rate divided by 10") == 1
+    assert "now x0.1, drop 1 of 1" in out.stdout
+    assert Checkpoint(tmp_path / "r/latest.h5").history[-1]["lr_scale"] == pytest.approx(0.1)
+
+
+def test_layers_and_params_are_needed():
+    one_line(convnet("train", check=False), "give --layers and --params")
+
+
+def test_test_json_fields(run):
+    path, _ = run
+    assert set(evaluate(path / "best.h5")) == {"cost", "top1_error", "top5_error", "cases"}

@@ -1,0 +1,71 @@
+"""Augmentation: crops, reflections, the ten views and the colour noise, against direct computations."""
+import numpy as np
+import pytest
+
+from convnet.data import get_provider
+from convnet.data.augment import Augmentation
+
+RNG = np.random.default_rng(0)
+IMAGES = RNG.integers(0, 256, (3, 12, 12, 40)).astype(np.uint8)
+MEAN = RNG.uniform(0, 255, (3, 12, 12)).astype(np.float32)
+
+
+def test_training_crops_are_windows_of_the_mean_subtracted_image_or_their_mirrors():
+    aug = Augmentation(MEAN, crop=8)
+    out = aug.train(IMAGES, np.random.default_rng(1))
+    assert out.shape == (3, 8, 8, 40) and out.dtype == np.float32
+    centred = IMAGES.astype(np.float32) - MEAN[..., None]
+    flips = 0
+    for n in range(40):
+        matches = [(y, x, f) for y in range(5) for x in range(5) for f in (False, True)
+                   if np.array_equal(out[..., n], (lambda w: w[:, :, ::-1] if f else w)(centred[:, y:y + 8, x:x + 8, n]))]
+        assert matches, f"image {n} is no crop"
+        flips += matches[0][2]
+    assert 8 <= flips <= 32          # about half reflected
+
+
+def test_same_generator_same_crops():
+    aug = Augmentation(MEAN, crop=8)
+    np.testing.assert_array_equal(aug.train(IMAGES, np.random.default_rng(5)), aug.train(IMAGES, np.random.default_rng(5)))
+
+
+def test_centre_crop_and_the_ten_views():
+    aug = Augmentation(MEAN, crop=8)
+    centred = IMAGES.astype(np.float32) - MEAN[..., None]
+    np.testing.assert_array_equal(aug.test(IMAGES), centred[:, 2:10, 2:10])
+    views = aug.views(IMAGES)
+    assert len(views) == 10
+    for view, (y, x) in zip(views[:5], [(0, 0), (0, 4), (2, 2), (4, 0), (4, 4)]):
+        np.testing.assert_array_equal(view, centred[:, y:y + 8, x:x + 8])
+    for plain, mirrored in zip(views[:5], views[5:]):
+        np.testing.assert_array_equal(mirrored, plain[:, :, ::-1])
+
+
+def test_colour_noise_is_one_shift_per_image_with_the_principal_components_covariance():
+    stdevs = np.array([30.0, 8.0, 2.0], dtype=np.float32)
+    vectors = np.linalg.qr(RNG.standard_normal((3, 3)))[0].astype(np.float32)
+    aug = Augmentation(np.zeros((3, 4, 4), np.float32), color_noise=0.1, pca=(stdevs, vectors))
+    images = np.zeros((3, 4, 4, 20000), dtype=np.uint8)
+    shift = aug.train(images, np.random.default_rng(3))
+    assert np.allclose(shift, shift[:, :1, :1])                  # the same shift at every pixel
+    delta = shift[:, 0, 0].astype(np.float64)
+    expected = vectors @ np.diag((0.1 * stdevs) ** 2) @ vectors.T
+    np.testing.assert_allclose(np.cov(delta), expected, atol=0.03 * expected.max())
+
+
+def test_provider_colour_pca_matches_a_direct_computation():
+    p = get_provider("default")
+    stdevs, vectors = p.color_pca([1, 2])
+    pixels = np.concatenate([p.read_batch(n)[0].reshape(3, -1) for n in (1, 2)], axis=1).astype(np.float64)
+    values, direct = np.linalg.eigh(np.cov(pixels, bias=True))
+    np.testing.assert_allclose(stdevs, np.sqrt(values[::-1]), rtol=1e-4)
+    for i in range(3):                       # the same axes, up to sign
+        assert abs(abs(vectors[:, i] @ direct[:, 2 - i]) - 1) < 1e-4
+    images = np.concatenate([p.read_batch(n)[0] for n in (1, 2)], axis=3).astype(np.float64)
+    np.testing.assert_allclose(p.mean_image([1, 2]), images.mean(axis=3), rtol=1e-5)
+
+
+def test_crop_larger_than_the_images():
+    from convnet.errors import DataError
+    with pytest.raises(DataError):
+        Augmentation(MEAN, crop=13)

@@ -1,0 +1,49 @@
+"""Minibatch order and preparation depend only on (seed, epoch, minibatch)."""
+import numpy as np
+
+from convnet.data import get_provider
+from convnet.data.augment import Augmentation
+from convnet.data.loader import TrainStream, epoch_plan
+
+P = get_provider("default")
+
+
+def test_an_epoch_visits_every_training_image_once():
+    plan = epoch_plan(P, [1, 2, 3], 128, seed=4, epoch=1)
+    seen = sorted((n, int(i)) for n, idx in plan for i in idx)
+    assert seen == sorted((n, i) for n in (1, 2, 3) for i in range(P.batch_size(n)))
+    assert len(plan) == 3 * 16           # 2000 images a batch: 15 of 128 and one of 80
+
+
+def test_the_order_depends_on_seed_and_epoch_only():
+    first = epoch_plan(P, [1, 2], 100, seed=4, epoch=1)
+    again = epoch_plan(P, [1, 2], 100, seed=4, epoch=1)
+    assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(first, again))
+    other = epoch_plan(P, [1, 2], 100, seed=4, epoch=2)
+    assert any(not np.array_equal(a[1], b[1]) for a, b in zip(first, other))
+
+
+def test_a_stream_started_midway_prepares_the_same_minibatches():
+    aug = Augmentation(P.mean_image([1]), crop=28)
+    full = TrainStream(P, [1], aug, 256, seed=1, epoch=3)
+    batches = dict(full)
+    late = TrainStream(P, [1], aug, 256, seed=1, epoch=3, start=5)
+    for k, (images, labels) in late:
+        np.testing.assert_array_equal(images, batches[k][0])
+        np.testing.assert_array_equal(labels, batches[k][1])
+    assert sorted(batches) == list(range(8))
+
+
+def test_an_error_in_the_loader_thread_reaches_the_trainer():
+    class Broken:
+        batch_size = P.batch_size
+
+        def read_batch(self, n):
+            raise OSError("disk on fire")
+    stream = TrainStream(Broken(), [1], Augmentation(P.mean_image([1])), 256, seed=1, epoch=1)
+    try:
+        next(iter(stream))
+    except OSError as e:
+        assert "disk on fire" in str(e)
+    else:
+        raise AssertionError("no error")

@@ -1,0 +1,36 @@
+"""The README's promises, run as the README writes them (slow: minutes)."""
+import glob
+import re
+
+import pytest
+
+from tests.helpers import ROOT
+from tests.training import convnet, evaluate, parse_test_lines
+
+
+def readme_command(name):
+    """The README's command that starts with `convnet <name>`, as written there."""
+    text = (ROOT / "README.md").read_text()
+    m = re.search(rf"^(convnet {name} [^\n]*)$", text, re.M)
+    assert m, f"the README has no `convnet {name}` command"
+    return m.group(1).split()[1:]
+
+
+@pytest.mark.slow
+def test_quick_start_reaches_90_percent_and_convnet_test_agrees(tmp_path):
+    args = readme_command("train --layers configs/layers.cfg")
+    out = convnet(*[str(ROOT / a) if a.startswith("configs/") else a for a in args], cwd=tmp_path)
+    last = parse_test_lines(out.stdout)[-1]
+    assert last[4] <= 10.0, out.stdout                   # top-1 error of the last test line
+    (checkpoint,) = glob.glob(str(tmp_path / "runs/*/latest.h5"))
+    result = evaluate(checkpoint)
+    assert (round(result["cost"], 4), round(100 * result["top1_error"], 2)) == (last[3], last[4])
+
+
+@pytest.mark.slow
+def test_softmax_regression_on_raw_pixels_stays_under_50_percent(tmp_path):
+    out = convnet("train", "--layers", ROOT / "configs/softmax-regression.cfg",
+                  "--params", ROOT / "configs/softmax-regression-params.cfg", "--epochs", "10",
+                  "--save-path", tmp_path)
+    accuracy = 100 - min(line[4] for line in parse_test_lines(out.stdout))
+    assert accuracy < 50, out.stdout

@@ -1,0 +1,54 @@
+"""Running the real `convnet` console script in tests."""
+import json
+import re
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+from tests.helpers import ROOT
+
+TINY = ["--layers", str(ROOT / "tests/configs/tiny.cfg"), "--params", str(ROOT / "tests/configs/tiny-params.cfg")]
+FAST = ["--train-range", "1", "--mini", "100", "--seed", "7"]
+
+
+def convnet(*args, cwd=None, check=True):
+    run = subprocess.run([sys.executable, "-m", "convnet", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    if check and run.returncode != 0:
+        raise AssertionError(f"convnet {' '.join(map(str, args))} exited {run.returncode}:\n{run.stdout}\n{run.stderr}")
+    return run
+
+
+def start(*args, cwd=None):
+    return subprocess.Popen([sys.executable, "-m", "convnet", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=cwd)
+
+
+def parse_test_lines(stdout):
+    """The numbers of each test line: (epoch label, train cost, train err, test cost, top-1, top-5)."""
+    rows = []
+    for line in stdout.splitlines():
+        m = re.match(r"\s*(\d+\.\d+)\s+([\d.]+)\s+([\d.]+)%\s+([\d.]+)\s+([\d.]+)%\s+([\d.]+)%", line)
+        if m:
+            rows.append((m.group(1),) + tuple(float(v) for v in m.groups()[1:]))
+    return rows
+
+
+def evaluate(checkpoint, *extra):
+    return json.loads(convnet("test", "--load", checkpoint, "--json", *extra).stdout)
+
+
+def arrays(path):
+    with h5py.File(path) as f:
+        out = {}
+        f["layers"].visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+        return out, dict(f.attrs)
+
+
+def assert_same_arrays(a, b):
+    (x, ax), (y, ay) = arrays(a), arrays(b)
+    assert sorted(x) == sorted(y)
+    for k in x:
+        assert np.array_equal(x[k], y[k]), f"{k} differs"
+    assert (ax["epoch"], ax["batch"], ax["step"]) == (ay["epoch"], ay["batch"], ay["step"])
