@@ -10,8 +10,9 @@ class Device:
         self.index, self.backend, self.physical = index, backend, physical
 
     def activate(self):
-        """A context in which allocations and launches go to this device."""
-        return self.backend.use_device(self.physical)
+        """A context in which allocations and launches go to this device (and, on the cuda backend,
+        to this logical device's stream)."""
+        return self.backend.use_device(self)
 
     def __repr__(self):
         return f"<logical device {self.index} on {self.backend.name}:{self.physical}>"

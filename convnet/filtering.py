@@ -9,6 +9,7 @@ same output size and number of maps.
 from types import SimpleNamespace
 
 from .config import Key, boolean, non_negative_integer, positive_integer
+from .kernels import ELEMENTWISE, UNFOLD, i32, kernels, row_sums
 from .layer import Layer
 from .weights import WEIGHT_KEYS
 from .windows import conv_output_size
@@ -55,3 +56,35 @@ class FilterLayer(Layer):
 
     def macs(self):
         return sum(g.F * g.oy * g.ox * g.Cg * g.k * g.k for g in self.geo)
+
+
+def unfold_gpu(be, x, g, out, positions_outer=0, channels=None):
+    """The unfolded input on the GPU path (unfold.cu): (C, k, k, oy, ox, N) or, with positions_outer,
+    (oy, ox, C, k, k, N). x is one input's (C, H, W, N), or a group's slice of its channels."""
+    C = channels or g.C
+    N = x.size // (C * g.H * g.W)
+    kernels(be, UNFOLD).unfold_forward.launch(out.size, x, out, *map(i32, (C, g.H, g.W, N, g.k, g.s, g.p, g.oy,
+                                                                             g.ox, positions_outer, out.size)))
+    return out
+
+
+def fold_gpu(be, dcols, g, dx, positions_outer=0, channels=None):
+    """The adjoint of unfold_gpu, into dx: each pixel gathers the unfolded entries that read it."""
+    C = channels or g.C
+    N = dx.size // (C * g.H * g.W)
+    kernels(be, UNFOLD).unfold_backward.launch(dx.size, dcols, dx, *map(i32, (C, g.H, g.W, N, g.k, g.s, g.p, g.oy,
+                                                                                g.ox, positions_outer, dx.size)))
+
+
+def add_biases(be, y, b, positions, per_position):
+    """y (F, positions, N) += b, one bias per filter or per filter and position."""
+    N = y.size // (b.shape[0] * positions)
+    kernels(be, ELEMENTWISE).bias_add.launch(y.size, y, b, i32(positions), i32(N), i32(per_position), i32(y.size))
+
+
+def bias_gradient(be, dy, b, positions, per_position):
+    """The biases' gradient: dy summed over images (and positions when shared), as a GEMM with ones."""
+    grad = be.empty(b.shape)
+    rows = grad.size
+    row_sums(be, dy.reshape(rows, dy.size // rows), grad.reshape(rows, 1))
+    return grad

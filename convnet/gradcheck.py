@@ -18,7 +18,7 @@ import numpy as np
 from .graph import load_graph
 from .net import Net
 
-TOLERANCE = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-3}
+TOLERANCE = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
 KINK = 1e-3   # |D(2h) - 4 D(h)| above this fraction of the slope's change over h marks a kink
 
 

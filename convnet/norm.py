@@ -7,6 +7,7 @@ paper's "k = 2, n = 5, alpha = 1e-4, beta = 0.75" is minDiv=2, size=5, scale=0.0
 Older files wrote scale and pow in the definition file; both files are accepted.
 """
 from .config import Key, boolean, non_negative_number, number, positive_integer
+from .kernels import ELEMENTWISE, f32, i32, kernels
 from .layer import Layer
 
 SCALE_KEYS = (
@@ -30,6 +31,25 @@ class NormLayer(Layer):
 
     def as_image(self, x):
         return x.reshape(self.image + x.shape[-1:])
+
+    # The GPU twins keep the divisor d (and cnorm its centred values) from a training forward for the
+    # backward of the same pass.
+    _kept = (None, None)
+
+    def keep(self, ctx, *arrays):
+        if ctx.train:
+            self._kept = (ctx, arrays)
+
+    def kept(self, ctx, recompute):
+        owner, arrays = self._kept
+        self._kept = (None, None)
+        return arrays if owner is ctx else recompute()
+
+    def ratio(self, x, dy, d):
+        """r = dy * x * d^(-pow-1), elementwise.cu's norm_ratio."""
+        r = self.be.empty(x.shape)
+        kernels(self.be, ELEMENTWISE).norm_ratio.launch(x.size, x, dy, d, r, f32(self.conf.pow), i32(x.size))
+        return r
 
 
 class SpatialNormLayer(NormLayer):

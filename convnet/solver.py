@@ -10,6 +10,10 @@ squared weight is bounded by wball after the step: a filter over it is scaled ba
 """
 import numpy as np
 
+from .kernels import beside, f32, i32, kernels
+
+SOLVER = beside(__file__, "solver.cu")
+
 
 class Solver:
     def __init__(self, net, lr_scale=1.0):
@@ -43,8 +47,9 @@ class Solver:
         p.value += p.inc
 
     def _update_gpu(self, p, eps, batch_size):
-        from .kernels import solver_kernels
-        solver_kernels(self.net.backend).update(p, eps, batch_size)
+        """solver.cu's sgd_update: the same arithmetic in one pass over w, inc and grad."""
+        kernels(self.net.backend, SOLVER).sgd_update.launch(
+            p.value.size, p.value, p.inc, p.grad, f32(p.mom), f32(p.wc * eps), f32(eps / batch_size), i32(p.value.size))
 
     @staticmethod
     def _bound_filters(p):

@@ -2,9 +2,12 @@
 import numpy as np
 
 from convnet.config import Key, boolean, positive_integer
+from convnet.kernels import beside, f32, i32, kernels
 from convnet.norm import NormLayer, divisor_powers
 from convnet.registry import register
 from convnet.windows import box_sum, box_sum_adjoint
+
+CU = beside(__file__, "cmrnorm.cu")
 
 
 @register("cmrnorm")
@@ -52,3 +55,26 @@ class CrossMapNorm(NormLayer):
         dp, dp1 = divisor_powers(self.conf.minDiv + self.s * self._window_sum(x * x), p)
         t = self._window_sum(dy * x * dp1, adjoint=True)
         return [dy * dp - (2 * self.s * p) * x * t]
+
+    def _forward_gpu(self, x):
+        c = self.conf
+        C, Q = self.image[0], x.size // self.image[0]
+        y, d = self.be.empty(x.shape), self.be.empty(x.shape)
+        kernels(self.be, CU).cmrnorm_forward.launch(x.size, x, y, d, i32(C), i32(Q), i32(c.size), i32(c.blocked),
+                                                    f32(self.s), f32(c.minDiv), f32(c.pow))
+        return y, d
+
+    def forward_gpu(self, xs, ctx):
+        y, d = self._forward_gpu(xs[0])
+        self.keep(ctx, d)
+        return y
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        x, c = xs[0], self.conf
+        (d,) = self.kept(ctx, lambda: self._forward_gpu(x)[1:])
+        r = self.ratio(x, dy, d)
+        dx = self.be.empty(x.shape)
+        C, Q = self.image[0], x.size // self.image[0]
+        kernels(self.be, CU).cmrnorm_backward.launch(x.size, x, dy, d, r, dx, i32(C), i32(Q), i32(c.size),
+                                                     i32(c.blocked), f32(self.s), f32(c.pow))
+        return [dx]

@@ -1,9 +1,12 @@
 """cnorm: contrast normalization within each map, as cuda-convnet's 2012 code computed it."""
 import numpy as np
 
+from convnet.kernels import beside, f32, i32, kernels
 from convnet.norm import SpatialNormLayer, divisor_powers
 from convnet.registry import register
 from convnet.windows import box_sum_2d, box_sum_2d_adjoint
+
+CU = beside(__file__, "cnorm.cu")
 
 
 @register("cnorm")
@@ -45,3 +48,29 @@ class ContrastNorm(SpatialNormLayer):
         dm = 2 * self.s * m * box_sum_2d_adjoint(dd, self.n, self.start)
         # m = x - A(x) with A the windowed mean, so dcost/dx gains dm - A^T(dm).
         return [dy * dp + dm - box_sum_2d_adjoint(dm / counts, self.n, self.start)]
+
+    def _forward_gpu(self, x):
+        c, k = self.conf, kernels(self.be, CU)
+        geometry = tuple(map(i32, self.image + (x.shape[-1], self.n)))
+        centred, squares = self.be.empty(x.shape), self.be.empty(x.shape)
+        k.cnorm_centre.launch(x.size, x, centred, squares, *geometry, i32(x.size))
+        y, d = self.be.empty(x.shape), self.be.empty(x.shape)
+        k.cnorm_forward.launch(x.size, x, squares, y, d, *geometry, f32(self.s), f32(c.minDiv), f32(c.pow),
+                               i32(x.size))
+        return y, d, centred
+
+    def forward_gpu(self, xs, ctx):
+        y, d, centred = self._forward_gpu(xs[0])
+        self.keep(ctx, d, centred)
+        return y
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        x, k = xs[0], kernels(self.be, CU)
+        d, centred = self.kept(ctx, lambda: self._forward_gpu(x)[1:])
+        geometry = tuple(map(i32, self.image + (x.shape[-1], self.n)))
+        r = self.ratio(x, dy, d)
+        dcentred, dx = self.be.empty(x.shape), self.be.empty(x.shape)
+        k.cnorm_backward_centred.launch(x.size, centred, r, dcentred, *geometry, f32(self.s), f32(self.conf.pow),
+                                        i32(x.size))
+        k.cnorm_backward.launch(x.size, dy, d, dcentred, dx, *geometry, f32(self.conf.pow), i32(x.size))
+        return [dx]

@@ -2,7 +2,7 @@
 import numpy as np
 
 from convnet.config import Key, boolean, integer
-from convnet.filtering import GEOMETRY_KEYS, FilterLayer
+from convnet.filtering import GEOMETRY_KEYS, FilterLayer, add_biases, bias_gradient, fold_gpu, unfold_gpu
 from convnet.registry import register
 from convnet.weights import WeightLayerMixin
 from convnet.windows import fold, unfold
@@ -73,5 +73,57 @@ class Conv(WeightLayerMixin, FilterLayer):
                 grads.append(None)
         b = self.params[-1]
         b.grad = dy.sum(axis=(1, 2, 3)) if b.value.ndim == 1 else dy.sum(axis=3)
+        self._cache = (None, {})
+        return grads
+
+    # ---- the GPU twin: unfold.cu and one cuBLAS GEMM per group ------------------------------
+
+    def _unfolded_gpu(self, i, grp, x, ctx):
+        """Group grp of input i unfolded: (Cg*k*k, oy*ox*N); kept from a training forward."""
+        owner, kept = self._cache
+        if owner is ctx and (i, grp) in kept:
+            return kept[i, grp]
+        g, N = self.geo[i], x.shape[-1]
+        channels = x.reshape(g.C, -1)[grp * g.Cg:(grp + 1) * g.Cg]
+        cols = unfold_gpu(self.be, channels, g, self.be.empty((g.Cg * g.k * g.k, g.oy * g.ox * N)), channels=g.Cg)
+        if ctx.train:
+            self._cache = (ctx, {**(kept if owner is ctx else {}), (i, grp): cols})
+        return cols
+
+    def forward_gpu(self, xs, ctx):
+        be, g0, N = self.be, self.geo[0], xs[0].shape[-1]
+        y = be.empty((g0.F, g0.oy * g0.ox * N))
+        for i, x in enumerate(xs):
+            g = self.geo[i]
+            w = self.params[i].value.reshape(g.G, g.Fg, g.Cg * g.k * g.k)
+            for grp in range(g.G):
+                # beta=1 sums the inputs' products in place
+                be.gemm(w[grp], self._unfolded_gpu(i, grp, x, ctx), y[grp * g.Fg:(grp + 1) * g.Fg],
+                        beta=0.0 if i == 0 else 1.0)
+        b = self.params[-1].value
+        add_biases(be, y, b, g0.oy * g0.ox, b.ndim > 1)
+        return y.reshape(g0.F, g0.oy, g0.ox, N)
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        be, N = self.be, dy.shape[-1]
+        dy2 = dy.reshape(dy.shape[0], -1)
+        grads = []
+        for i, x in enumerate(xs):
+            g, w = self.geo[i], self.params[i]
+            ckk = g.Cg * g.k * g.k
+            w.grad = be.empty(w.value.shape)
+            wg, wgrad = w.value.reshape(g.G, g.Fg, ckk), w.grad.reshape(g.G, g.Fg, ckk)
+            dx = be.empty(x.shape) if need[i] else None
+            for grp in range(g.G):
+                cols = self._unfolded_gpu(i, grp, x, ctx)
+                dyg = dy2[grp * g.Fg:(grp + 1) * g.Fg]
+                be.gemm(dyg, cols, wgrad[grp], trans_b=True)
+                if need[i]:
+                    dcols = be.empty((ckk, g.oy * g.ox * N))
+                    be.gemm(wg[grp], dyg, dcols, trans_a=True)
+                    fold_gpu(be, dcols, g, dx.reshape(g.C, -1)[grp * g.Cg:(grp + 1) * g.Cg], channels=g.Cg)
+            grads.append(dx)
+        b = self.params[-1]
+        b.grad = bias_gradient(be, dy, b.value, self.geo[0].oy * self.geo[0].ox, b.value.ndim > 1)
         self._cache = (None, {})
         return grads

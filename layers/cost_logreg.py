@@ -2,8 +2,11 @@
 import numpy as np
 
 from convnet.config import Key, number, positive_integer
+from convnet.kernels import beside, f32, i32, kernels, row_sums
 from convnet.layer import Layer
 from convnet.registry import register
+
+CU = beside(__file__, "cost_logreg.cu")
 
 
 @register("cost.logreg")
@@ -48,4 +51,21 @@ class LogregCost(Layer):
         cases = np.arange(probs.shape[1])
         dprobs = np.zeros_like(probs)
         dprobs[labels, cases] = -self.conf.coeff / probs[labels, cases]
+        return [None, dprobs]
+
+    def forward_gpu(self, xs, ctx):
+        labels, probs = xs[0], xs[1]
+        K, N = probs.shape
+        per_image = self.be.empty((3, N))
+        kernels(self.be, CU).logreg_forward.launch(N, labels, probs, per_image, i32(K), i32(N),
+                                                   i32(self.conf.topk), f32(self.conf.coeff))
+        totals = self.be.empty((3, 1))
+        row_sums(self.be, per_image, totals)
+        return totals.reshape(3)
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        labels, probs = xs[0], xs[1]
+        K, N = probs.shape
+        dprobs = self.be.empty((K, N))
+        kernels(self.be, CU).logreg_backward.launch(K * N, labels, probs, dprobs, i32(K), i32(N), f32(self.conf.coeff))
         return [None, dprobs]

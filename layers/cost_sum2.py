@@ -2,6 +2,7 @@
 import numpy as np
 
 from convnet.config import Key, number
+from convnet.kernels import ELEMENTWISE, f32, i32, kernels
 from convnet.layer import Layer
 from convnet.registry import register
 
@@ -25,3 +26,15 @@ class SumOfSquaresCost(Layer):
 
     def backward_cpu(self, xs, y, dy, need, ctx):
         return [(2 * self.conf.coeff) * xs[0]]
+
+    def forward_gpu(self, xs, ctx):
+        x = xs[0].reshape(1, -1)
+        out = self.be.empty((1, 1))
+        self.be.gemm(x, x, out, trans_b=True, alpha=self.conf.coeff)        # coeff * x . x, by cuBLAS
+        return out.reshape(1)
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        x = xs[0]
+        dx = self.be.empty(x.shape)
+        kernels(self.be, ELEMENTWISE).scale.launch(x.size, x, dx, f32(2 * self.conf.coeff), i32(x.size))
+        return [dx]

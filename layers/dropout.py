@@ -2,9 +2,12 @@
 import numpy as np
 
 from convnet.config import Key, boolean, probability
+from convnet.kernels import ELEMENTWISE, beside, f32, i32, kernels
 from convnet.layer import Layer
 from convnet.random import mix_key, uniform
 from convnet.registry import register
+
+CU = beside(__file__, "dropout.cu")
 
 
 class DropoutBase(Layer):
@@ -51,6 +54,26 @@ class DropoutBase(Layer):
         if ctx.train:
             return [dy * self.mask(dy, ctx.step) * dy.dtype.type(train)]
         return [dy * dy.dtype.type(test)]
+
+    def _apply_gpu(self, a, ctx):
+        """The forward and the backward are the same map: mask (training) or scale (test)."""
+        out = self.be.empty(a.shape)
+        if not self.conf.enable:
+            self.be.copy_into(out, a)
+            return out
+        train, test = self.scales()
+        if ctx.train:
+            kernels(self.be, CU).dropout_apply.launch(a.size, a, out, np.uint32(self.mask_key(ctx.step)),
+                                                      f32(self.conf.keep), f32(train), i32(a.size))
+        else:
+            kernels(self.be, ELEMENTWISE).scale.launch(a.size, a, out, f32(test), i32(a.size))
+        return out
+
+    def forward_gpu(self, xs, ctx):
+        return self._apply_gpu(xs[0], ctx)
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        return [self._apply_gpu(dy, ctx)]
 
 
 @register("dropout")

@@ -1,5 +1,6 @@
 """eltsum: a weighted elementwise sum of inputs of one size."""
 from convnet.config import Key, number
+from convnet.kernels import ELEMENTWISE, f32, i32, kernels
 from convnet.layer import Layer
 from convnet.registry import register
 
@@ -20,6 +21,25 @@ class EltwiseSum(Layer):
 
     def backward_cpu(self, xs, y, dy, need, ctx):
         return [c * dy if needed else None for c, needed in zip(self.conf.coeffs, need)]
+
+    def forward_gpu(self, xs, ctx):
+        k = kernels(self.be, ELEMENTWISE)
+        n = xs[0].size
+        y = self.be.empty(self.output_shape + xs[0].shape[-1:])
+        k.scale.launch(n, xs[0], y, f32(self.conf.coeffs[0]), i32(n))
+        for c, x in zip(self.conf.coeffs[1:], xs[1:]):
+            k.axpby.launch(n, x, y, f32(c), f32(1.0), i32(n))
+        return y
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        grads = []
+        for c, needed in zip(self.conf.coeffs, need):
+            dx = None
+            if needed:
+                dx = self.be.empty(dy.shape)
+                kernels(self.be, ELEMENTWISE).scale.launch(dy.size, dy, dx, f32(c), i32(dy.size))
+            grads.append(dx)
+        return grads
 
 
 def check_same_sizes(layer, shapes):

@@ -2,6 +2,7 @@
 import numpy as np
 
 from convnet.config import Key, positive_integer
+from convnet.filtering import add_biases, bias_gradient
 from convnet.layer import Layer
 from convnet.registry import register
 from convnet.weights import WEIGHT_KEYS, WeightLayerMixin
@@ -38,4 +39,29 @@ class FullyConnected(WeightLayerMixin, Layer):
             w.grad = dy @ x.reshape(d, N).T
             grads.append(w.value.T @ dy if needed else None)
         self.params[-1].grad = dy.sum(axis=1)
+        return grads
+
+    # ---- the GPU twin: cuBLAS GEMMs, beta=1 summing the inputs in place ----------------------
+
+    def forward_gpu(self, xs, ctx):
+        be, N = self.be, xs[0].shape[-1]
+        y = be.empty((self.conf.outputs, N))
+        for i, (w, x, d) in enumerate(zip(self.params, xs, self.in_sizes)):
+            be.gemm(w.value, x.reshape(d, N), y, beta=0.0 if i == 0 else 1.0)
+        add_biases(be, y, self.params[-1].value, 1, False)
+        return y
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        be, N = self.be, dy.shape[-1]
+        grads = []
+        for w, x, d, needed in zip(self.params, xs, self.in_sizes, need):
+            w.grad = be.empty(w.value.shape)
+            be.gemm(dy, x.reshape(d, N), w.grad, trans_b=True)
+            dx = None
+            if needed:
+                dx = be.empty((d, N))
+                be.gemm(w.value, dy, dx, trans_a=True)
+            grads.append(dx)
+        b = self.params[-1]
+        b.grad = bias_gradient(be, dy, b.value, 1, False)
         return grads

@@ -1,7 +1,8 @@
 """local: a locally connected layer, like conv but with its own filters at every position."""
 import numpy as np
 
-from convnet.filtering import GEOMETRY_KEYS, FilterLayer
+from convnet.filtering import GEOMETRY_KEYS, FilterLayer, add_biases, bias_gradient, fold_gpu, unfold_gpu
+from convnet.kernels import ELEMENTWISE, i32, kernels
 from convnet.registry import register
 from convnet.weights import WeightLayerMixin
 from convnet.windows import fold, unfold
@@ -61,4 +62,51 @@ class Local(WeightLayerMixin, FilterLayer):
             else:
                 grads.append(None)
         self.params[-1].grad = dy.sum(axis=3)
+        return grads
+
+    # ---- the GPU twin: unfold.cu by positions, and a batched GEMM per position and group -----
+
+    def _unfolded_gpu(self, i, x):
+        g, N = self.geo[i], x.shape[-1]
+        cols = unfold_gpu(self.be, x, g, self.be.empty((g.oy * g.ox, g.C * g.k * g.k, N)), positions_outer=1)
+        return cols.reshape(g.oy * g.ox, g.G, g.Cg * g.k * g.k, N)
+
+    def _swap(self, a, A, B, N):
+        """(A, B, N) -> (B, A, N): positions-outer to filters-outer and back."""
+        out = self.be.empty((B, A, N))
+        kernels(self.be, ELEMENTWISE).swap_outer.launch(out.size, a, out, i32(A), i32(B), i32(N), i32(out.size))
+        return out
+
+    def forward_gpu(self, xs, ctx):
+        be, g0, N = self.be, self.geo[0], xs[0].shape[-1]
+        P = g0.oy * g0.ox
+        acc = None
+        for i, x in enumerate(xs):
+            part = be.matmul(self._filters(i), self._unfolded_gpu(i, x)).reshape(P, g0.F, N)
+            if acc is None:
+                acc = part
+            else:
+                kernels(be, ELEMENTWISE).axpby.launch(acc.size, part, acc, np.float32(1), np.float32(1), i32(acc.size))
+        y = self._swap(acc, P, g0.F, N)
+        add_biases(be, y, self.params[-1].value, P, True)
+        return y.reshape(g0.F, g0.oy, g0.ox, N)
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        be, g0, N = self.be, self.geo[0], dy.shape[-1]
+        P = g0.oy * g0.ox
+        dyp = self._swap(dy, g0.F, P, N).reshape(P, g0.G, g0.Fg, N)
+        grads = []
+        for i, x in enumerate(xs):
+            g, w = self.geo[i], self.params[i]
+            cols = self._unfolded_gpu(i, x)
+            w.grad = be.empty(w.value.shape)
+            be.matmul(dyp, cols.transpose(0, 1, 3, 2), out=w.grad.reshape(P, g.G, g.Fg, g.Cg * g.k * g.k))
+            dx = None
+            if need[i]:
+                dcols = be.matmul(self._filters(i).transpose(0, 1, 3, 2), dyp)      # (P, G, Ckk, N)
+                dx = be.empty(x.shape)
+                fold_gpu(be, be.xp.ascontiguousarray(dcols), g, dx, positions_outer=1)
+            grads.append(dx)
+        b = self.params[-1]
+        b.grad = bias_gradient(be, dy, b.value, P, True)
         return grads

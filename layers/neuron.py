@@ -6,9 +6,12 @@ import re
 
 import numpy as np
 
-from convnet.config import Key, text
+from convnet.config import Key
+from convnet.kernels import beside, f32, i32, kernels
 from convnet.layer import Layer
 from convnet.registry import register
+
+CU = beside(__file__, "neuron.cu")
 
 # name -> (parameter names, formula). The order gives each type its code in neuron.cu.
 NEURONS = {
@@ -114,3 +117,18 @@ class Neuron(Layer):
 
     def backward_cpu(self, xs, y, dy, need, ctx):
         return [backward_numpy(self.kind, self.p, xs[0], y, dy)]
+
+    def _codes(self):
+        a, b = (tuple(self.p) + (0.0, 0.0))[:2]
+        return i32(list(NEURONS).index(self.kind)), f32(a), f32(b)
+
+    def forward_gpu(self, xs, ctx):
+        x = xs[0]
+        y = self.be.empty(x.shape)
+        kernels(self.be, CU).neuron_forward.launch(x.size, x, y, *self._codes(), i32(x.size))
+        return y
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        dx = self.be.empty(dy.shape)
+        kernels(self.be, CU).neuron_backward.launch(dy.size, xs[0], y, dy, dx, *self._codes(), i32(dy.size))
+        return [dx]

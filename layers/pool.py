@@ -2,9 +2,12 @@
 import numpy as np
 
 from convnet.config import Key, integer, non_negative_integer, one_of, positive_integer
+from convnet.kernels import beside, i32, kernels
 from convnet.layer import Layer
 from convnet.registry import register
 from convnet.windows import framed, offsets, pool_output_size, unframed
+
+CU = beside(__file__, "pool.cu")
 
 
 @register("pool")
@@ -73,3 +76,21 @@ class Pool(Layer):
         for _, _, rows, cols in offsets(c.sizeX, c.stride, self.outputs):
             dframe[:, rows, cols] += dy * (frame[:, rows, cols] == y) if c.pool == "max" else dy
         return [unframed(dframe, shape, c.start)]
+
+    def _geometry(self, N):
+        c = self.conf
+        C, H, W = self.image
+        return tuple(map(i32, (C, H, W, N, c.sizeX, c.start, c.stride) + self.outputs + (c.pool == "max",)))
+
+    def forward_gpu(self, xs, ctx):
+        x = xs[0]
+        N = x.shape[-1]
+        y = self.be.empty(self.output_shape + (N,))
+        kernels(self.be, CU).pool_forward.launch(y.size, x, y, *self._geometry(N), i32(y.size))
+        return y
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        x = xs[0]
+        dx = self.be.empty(x.shape)
+        kernels(self.be, CU).pool_backward.launch(dx.size, x, y, dy, dx, *self._geometry(x.shape[-1]), i32(dx.size))
+        return [dx]

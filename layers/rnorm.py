@@ -1,7 +1,10 @@
 """rnorm: response normalization within each map, over a square neighbourhood of pixels."""
+from convnet.kernels import beside, f32, i32, kernels
 from convnet.norm import SpatialNormLayer, divisor_powers
 from convnet.registry import register
 from convnet.windows import box_sum_2d, box_sum_2d_adjoint
+
+CU = beside(__file__, "rnorm.cu")
 
 
 @register("rnorm")
@@ -28,3 +31,27 @@ class ResponseNorm(SpatialNormLayer):
         # Through the divisor: x_j is in the windows of its neighbours i, each scaling x_j^2 by s.
         t = box_sum_2d_adjoint(dy * x * dp1, self.n, self.start)
         return [dy * dp - (2 * self.s * p) * x * t]
+
+    def _geometry(self, x):
+        return tuple(map(i32, self.image + (x.shape[-1], self.n)))
+
+    def _forward_gpu(self, x):
+        c = self.conf
+        y, d = self.be.empty(x.shape), self.be.empty(x.shape)
+        kernels(self.be, CU).rnorm_forward.launch(x.size, x, y, d, *self._geometry(x), f32(self.s), f32(c.minDiv),
+                                                  f32(c.pow), i32(x.size))
+        return y, d
+
+    def forward_gpu(self, xs, ctx):
+        y, d = self._forward_gpu(xs[0])
+        self.keep(ctx, d)
+        return y
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        x = xs[0]
+        (d,) = self.kept(ctx, lambda: self._forward_gpu(x)[1:])
+        r = self.ratio(x, dy, d)
+        dx = self.be.empty(x.shape)
+        kernels(self.be, CU).rnorm_backward.launch(x.size, x, dy, d, r, dx, *self._geometry(x), f32(self.s),
+                                                   f32(self.conf.pow), i32(x.size))
+        return [dx]

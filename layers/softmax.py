@@ -1,8 +1,11 @@
 """softmax: turns scores into probabilities over the classes, per image."""
 import numpy as np
 
+from convnet.kernels import beside, i32, kernels
 from convnet.layer import Layer
 from convnet.registry import register
+
+CU = beside(__file__, "softmax.cu")
 
 
 @register("softmax")
@@ -23,3 +26,15 @@ class Softmax(Layer):
 
     def backward_cpu(self, xs, y, dy, need, ctx):
         return [y * (dy - (dy * y).sum(axis=0))]
+
+    def forward_gpu(self, xs, ctx):
+        K, N = self.output_shape[0], xs[0].shape[-1]
+        y = self.be.empty((K, N))
+        kernels(self.be, CU).softmax_forward.launch(N, xs[0], y, i32(K), i32(N))
+        return y
+
+    def backward_gpu(self, xs, y, dy, need, ctx):
+        K, N = y.shape
+        dx = self.be.empty((K, N))
+        kernels(self.be, CU).softmax_backward.launch(N, y, dy, dx, i32(K), i32(N))
+        return [dx]

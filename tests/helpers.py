@@ -89,3 +89,42 @@ def write(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
     return str(path)
+
+
+def gpu_twin(type_name, input_shapes, keys=None, params=None, backend="emulated", seed=0):
+    """(NumPy layer, GPU-path layer) of one config, float32, with the same parameters."""
+    cpu = make_layer(type_name, input_shapes, keys, params, backend="numpy", dtype=np.float32, seed=seed)
+    gpu = make_layer(type_name, input_shapes, keys, params, backend=backend, dtype=np.float32, seed=seed)
+    be = gpu.be
+    for p, q in zip(cpu.params, gpu.params):
+        q.value = be.from_host(p.value, gpu.device)
+    return cpu, gpu
+
+
+# Float32 on both sides, summed in different orders (a GEMM over k terms rounds about sqrt(k) * 6e-8
+# apart): 1e-5 of the norm leaves a wide margin for that and none for a wrong index.
+PARITY = 1e-5
+
+
+def check_parity(cpu, gpu, xs, ctx=TRAIN, need=None, tol=PARITY):
+    """The GPU path's output and every gradient against the NumPy path's, relative error < tol."""
+    be = gpu.be
+    rng = np.random.default_rng(11)
+    xs = [np.asarray(x, dtype=np.float32) for x in xs]
+    gx = [be.from_host(x, gpu.device) for x in xs]
+    y_cpu, y_gpu = cpu.forward(xs, ctx), gpu.forward(gx, ctx)
+    assert y_gpu.shape == y_cpu.shape and y_gpu.dtype == np.float32
+    errors = {"output": rel_error(be.to_host(y_gpu), y_cpu)}
+    need = need or [True] * len(xs)
+    dy = None if cpu.is_cost else rng.standard_normal(y_cpu.shape).astype(np.float32)
+    g_cpu = cpu.backward(xs, y_cpu, dy, need, ctx)
+    g_gpu = gpu.backward(gx, y_gpu, None if dy is None else be.from_host(dy, gpu.device), need, ctx)
+    for i, (a, b) in enumerate(zip(g_cpu, g_gpu)):
+        if a is not None:
+            assert b is not None and b.shape == a.shape
+            errors[f"input {i}"] = rel_error(be.to_host(b), a)
+    for p, q in zip(cpu.params, gpu.params):
+        errors[p.name] = rel_error(be.to_host(q.grad), p.grad)
+    bad = {k: v for k, v in errors.items() if not v < tol}
+    assert not bad, f"{cpu.type}: GPU path differs from NumPy: {bad}"
+    return errors

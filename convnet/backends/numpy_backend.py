@@ -10,8 +10,13 @@ class NumpyBackend:
     xp = np
     dtypes = (np.float32, np.float64)
 
-    def use_device(self, physical):
+    array_types = (np.ndarray,)
+
+    def use_device(self, device):
         return contextlib.nullcontext()
+
+    def current_device(self):
+        return 0
 
     def from_host(self, x, device):
         return np.array(x, copy=True)

@@ -1,0 +1,182 @@
+"""The emulated backend: the cuda backend's code path and .cu sources, run on the CPU.
+
+Each .cu file is compiled by the host C++ compiler against cuda_compat.h, with a launcher per kernel
+that runs every thread of the grid (blocks in parallel over OpenMP threads where the compiler has
+OpenMP); launchers are called through ctypes on NumPy memory, and NumPy stands in for cuBLAS. It
+exists so that CI, which has no GPU, executes every kernel. It is slow, and only for tests.
+
+Compiled libraries are cached in $CONVNET_CACHE (default ~/.cache/convnet), keyed by a hash of
+everything that went into them.
+"""
+import contextlib
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+
+import numpy as np
+
+from ..errors import BackendError
+from ..kernels import INCLUDE
+
+HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_compat.h")
+_CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.int32): ctypes.c_int,
+           np.dtype(np.uint32): ctypes.c_uint}
+
+
+def cache_dir():
+    return os.environ.get("CONVNET_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "convnet")
+
+
+def _launcher_source(name, params):
+    """C++ that runs kernel `name` for every block and thread of a grid."""
+    decl = ", ".join(f"{_c_type(p)}{'*' if p.pointer else ''} {p.name}" for p in params)
+    call = ", ".join(p.name for p in params)
+    # Every local name starts with emu_, so that no kernel parameter can shadow it.
+    return f"""
+extern "C" void emu_{name}(unsigned emu_gx, unsigned emu_gy, unsigned emu_gz, unsigned emu_bx, unsigned emu_by,
+                           unsigned emu_bz{", " + decl if decl else ""}) {{
+    long long emu_blocks = (long long)emu_gx * emu_gy * emu_gz;
+    #pragma omp parallel for schedule(static)
+    for (long long emu_b = 0; emu_b < emu_blocks; ++emu_b) {{
+        gridDim = emu_dim3{{emu_gx, emu_gy, emu_gz}};
+        blockDim = emu_dim3{{emu_bx, emu_by, emu_bz}};
+        blockIdx = emu_dim3{{(unsigned)(emu_b % emu_gx), (unsigned)(emu_b / emu_gx % emu_gy),
+                             (unsigned)(emu_b / emu_gx / emu_gy)}};
+        for (unsigned emu_tz = 0; emu_tz < emu_bz; ++emu_tz)
+            for (unsigned emu_ty = 0; emu_ty < emu_by; ++emu_ty)
+                for (unsigned emu_tx = 0; emu_tx < emu_bx; ++emu_tx) {{
+                    threadIdx = emu_dim3{{emu_tx, emu_ty, emu_tz}};
+                    {name}({call});
+                }}
+    }}
+}}
+"""
+
+
+def _c_type(p):
+    return {np.dtype(np.float32): "float", np.dtype(np.int32): "int", np.dtype(np.uint32): "unsigned int"}[p.dtype]
+
+
+class EmulatedBackend:
+    name = "emulated"
+    gpu_path = True
+    xp = np
+    dtypes = (np.float32,)
+    array_types = (np.ndarray,)
+
+    def __init__(self):
+        self.compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+        if not self.compiler:
+            raise BackendError("the emulated backend compiles the CUDA kernels with a C++ compiler; "
+                               "none found (install g++ or set CXX)")
+        self._lock = threading.Lock()
+
+    # ---- devices and memory ------------------------------------------------------------------
+
+    def use_device(self, device):
+        return contextlib.nullcontext()
+
+    def current_device(self):
+        return 0
+
+    def physical_devices(self):
+        return ["cpu"]
+
+    def empty(self, shape):
+        return np.empty(shape, dtype=np.float32)
+
+    def zeros(self, shape):
+        return np.zeros(shape, dtype=np.float32)
+
+    def from_host(self, x, device):
+        return np.array(x, dtype=np.float32, copy=True)
+
+    def to_host(self, x):
+        return np.asarray(x)
+
+    def copy(self, x, src, dst):
+        return x.copy()
+
+    def copy_into(self, dst, src):
+        np.copyto(dst, src.reshape(dst.shape))
+
+    def synchronize(self):
+        pass
+
+    # ---- cuBLAS stand-ins ------------------------------------------------------------------
+
+    def gemm(self, a, b, out, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
+        """out = alpha * op(a) @ op(b) + beta * out, for 2-D float32 arrays."""
+        product = (a.T if trans_a else a) @ (b.T if trans_b else b)
+        if beta == 0:
+            np.multiply(product, np.float32(alpha), out=out) if alpha != 1 else np.copyto(out, product)
+        else:
+            out *= np.float32(beta)
+            out += np.float32(alpha) * product if alpha != 1 else product
+
+    def matmul(self, a, b, out=None):
+        return np.matmul(a, b, out=out)
+
+    # ---- kernels -------------------------------------------------------------------------
+
+    def grid_size(self, n, block):
+        # Few blocks: each emulated thread then loops over many elements, which costs less here.
+        return max(1, min(-(-n // block), 64))
+
+    def compile(self, src):
+        """{kernel name: launcher(grid, block, args)} for a kernels.Source."""
+        library = self._library(src)
+        launchers = {}
+        for name, params in src.kernels.items():
+            fn = getattr(library, f"emu_{name}")
+            fn.restype = None
+            fn.argtypes = [ctypes.c_uint] * 6 + [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
+            launchers[name] = self._launcher(fn, params)
+        return launchers
+
+    @staticmethod
+    def _launcher(fn, params):
+        def launch(grid, block, args):
+            converted = [a.ctypes.data if p.pointer else a.item() for p, a in zip(params, args)]
+            fn(*grid, *block, *converted)
+        return launch
+
+    def _library(self, src):
+        text = "".join(f"\n{_launcher_source(n, p)}" for n, p in src.kernels.items())
+        program = f'#include "{HEADER}"\n#include "{src.path}"\n{text}'
+        flags = ["-O2", "-std=c++14", "-shared", "-fPIC", "-fopenmp", f"-I{INCLUDE}"]
+        digest = hashlib.sha256()
+        for part in [program, self.compiler, " ".join(flags), _read(HEADER), src.text] + \
+                [_read(p) for p in src.includes() if os.path.exists(p)]:
+            digest.update(part.encode())
+        path = os.path.join(cache_dir(), "emulated", f"{os.path.basename(src.path)}-{digest.hexdigest()[:16]}.so")
+        with self._lock:
+            if not os.path.exists(path):
+                self._build(program, flags, path)
+            return ctypes.CDLL(path)
+
+    def _build(self, program, flags, path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            cpp = os.path.join(tmp, "kernels.cpp")
+            with open(cpp, "w") as f:
+                f.write(program)
+            out = os.path.join(tmp, "kernels.so")
+            run = subprocess.run([self.compiler, *flags, cpp, "-o", out], capture_output=True, text=True)
+            if run.returncode != 0 and "-fopenmp" in flags:       # a compiler without OpenMP: one thread
+                run = subprocess.run([self.compiler, *[f for f in flags if f != "-fopenmp"], cpp, "-o", out],
+                                     capture_output=True, text=True)
+            if run.returncode != 0:
+                errors = [line for line in run.stderr.splitlines() if "error" in line] or run.stderr.splitlines() or [""]
+                raise BackendError(f"the emulated backend could not compile {program.splitlines()[1][10:-1]}: "
+                                   f"{errors[0].strip()}")
+            os.replace(out, path)
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()

@@ -1,0 +1,140 @@
+"""The raw CUDA kernels: loading them once per device and launching them, the same way on the cuda
+backend (CuPy RawModule on a GPU) and on the emulated backend (the host compiler on the CPU).
+
+A .cu file declares its kernels `extern "C" __global__ void name(params)`. Their signatures are read
+from the source, so every launch is checked before it happens: arrays must be C-contiguous arrays of
+the backend with the parameter's element type, scalars exactly numpy.int32, numpy.uint32 or
+numpy.float32 (what the kernel's parameter is), and sizes must fit the kernels' int indices.
+"""
+import os
+import re
+
+import numpy as np
+
+INCLUDE = os.path.dirname(os.path.abspath(__file__))       # common.cuh lives here
+BLOCK = 256
+
+_SIGNATURE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', re.S)
+_TYPES = {"float": np.float32, "int": np.int32, "unsigned int": np.uint32, "unsigned": np.uint32}
+
+
+class Param:
+    def __init__(self, text):
+        words = text.replace("*", " * ").split()
+        self.name = words[-1]
+        self.pointer = "*" in words
+        base = " ".join(w for w in words[:-1] if w not in ("const", "*", "__restrict__"))
+        if base not in _TYPES:
+            raise ValueError(f"kernel parameter type {base!r} is not supported (float, int, unsigned int)")
+        self.dtype = np.dtype(_TYPES[base])
+
+    def describe(self):
+        return f"{self.dtype.name}* array" if self.pointer else f"numpy.{self.dtype.name}"
+
+
+class Source:
+    """A .cu file: its text and the parameters of each of its kernels."""
+
+    def __init__(self, path):
+        self.path = path
+        with open(path, encoding="utf-8") as f:
+            self.text = f.read()
+        self.kernels = {name: [Param(p) for p in params.split(",") if p.strip()]
+                        for name, params in _SIGNATURE.findall(self.text)}
+        if not self.kernels:
+            raise ValueError(f"{path}: no extern \"C\" __global__ kernels")
+
+    def includes(self):
+        """The files this one includes (for cache keys)."""
+        return [os.path.join(INCLUDE, name) for name in re.findall(r'#include\s+"([^"]+)"', self.text)]
+
+
+_sources = {}
+
+
+def source(path):
+    if path not in _sources:
+        _sources[path] = Source(path)
+    return _sources[path]
+
+
+class Kernel:
+    def __init__(self, backend, name, params, launcher):
+        self.backend, self.name, self.params, self.launcher = backend, name, params, launcher
+
+    def __call__(self, grid, block, *args):
+        self.check(args)
+        self.launcher(grid, block, args)
+
+    def launch(self, n, *args):
+        """One thread per element of n, in a 1-D grid-stride launch."""
+        if n >= 2 ** 31:
+            raise ValueError(f"kernel {self.name}: {n} elements is more than its int indices reach")
+        if n > 0:
+            self((self.backend.grid_size(n, BLOCK), 1, 1), (BLOCK, 1, 1), *args)
+
+    def check(self, args):
+        if len(args) != len(self.params):
+            raise TypeError(f"kernel {self.name} takes {len(self.params)} arguments, got {len(args)}")
+        for i, (p, a) in enumerate(zip(self.params, args)):
+            if p.pointer:
+                ok = (isinstance(a, self.backend.array_types) and a.dtype == p.dtype and a.flags.c_contiguous)
+            else:
+                ok = type(a) is p.dtype.type
+            if not ok:
+                got = (f"{type(a).__name__} {getattr(a, 'dtype', '')}"
+                       f"{' (not contiguous)' if hasattr(a, 'flags') and not a.flags.c_contiguous else ''}")
+                raise TypeError(f"kernel {self.name}: argument {i} ({p.name}) must be a {p.describe()}, got {got}")
+
+
+class Module:
+    def __init__(self, backend, src, launchers):
+        for name, params in src.kernels.items():
+            setattr(self, name, Kernel(backend, name, params, launchers[name]))
+
+
+_modules = {}
+
+
+def kernels(backend, path):
+    """The kernels of the .cu file at path, compiled and loaded once per backend and device."""
+    key = (backend.name, backend.current_device(), path)
+    if key not in _modules:
+        src = source(path)
+        _modules[key] = Module(backend, src, backend.compile(src))
+    return _modules[key]
+
+
+def beside(module_file, name):
+    """The path of the .cu file `name` beside a Python module (a layer's own kernels)."""
+    return os.path.join(os.path.dirname(os.path.abspath(module_file)), name)
+
+
+ELEMENTWISE = beside(__file__, "elementwise.cu")
+UNFOLD = beside(__file__, "unfold.cu")
+
+
+def i32(v):
+    return np.int32(v)
+
+
+def f32(v):
+    return np.float32(v)
+
+
+_ones = {}
+
+
+def ones(backend, n):
+    """A cached (n, 1) column of ones on the current device: a GEMM with it sums rows."""
+    key = (backend.name, backend.current_device(), n)
+    if key not in _ones:
+        column = backend.empty((n, 1))
+        kernels(backend, ELEMENTWISE).fill.launch(n, column, f32(1.0), i32(n))
+        _ones[key] = column
+    return _ones[key]
+
+
+def row_sums(backend, a, out):
+    """out (rows, 1) = the sums of the rows of a 2-D array, as a GEMM with ones (cuBLAS on a GPU)."""
+    backend.gemm(a, ones(backend, a.shape[1]), out)

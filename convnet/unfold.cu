@@ -1,0 +1,52 @@
+// Unfolding an image batch for a convolution, and its adjoint. The twin of windows.unfold/fold.
+// x is (C, H, W, N); filter positions (py, px) start at (py*stride - pad, px*stride - pad).
+// The unfolded input has one entry per (channel, tap ky, tap kx, position, image), in one of two layouts:
+//   positions_outer = 0: (C, k, k, oy, ox, N), conv's: filters (F, C*k*k) times it is the output;
+//   positions_outer = 1: (oy, ox, C, k, k, N), local's: one (C*k*k, N) matrix per position.
+#include "common.cuh"
+
+// Thread mapping: one thread per unfolded entry; taps outside the image read zero.
+extern "C" __global__ void unfold_forward(const float* __restrict__ x, float* __restrict__ cols, int C, int H,
+                                          int W, int N, int k, int stride, int pad, int oy, int ox,
+                                          int positions_outer, int total) {
+    FOR_EACH(i, total) {
+        int n = i % N, t = i / N;
+        int c, ky, kx, py, px;
+        if (positions_outer) {
+            kx = t % k; t /= k; ky = t % k; t /= k; c = t % C; t /= C; px = t % ox; py = t / ox;
+        } else {
+            px = t % ox; t /= ox; py = t % oy; t /= oy; kx = t % k; t /= k; ky = t % k; c = t / k;
+        }
+        int yy = py * stride - pad + ky, xx = px * stride - pad + kx;
+        cols[i] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? x[((c * H + yy) * W + xx) * N + n] : 0.0f;
+    }
+}
+
+// Thread mapping: one thread per input pixel (c, y, x, n), gathering the unfolded entries that read it
+// (no two threads write one place, so no atomics).
+extern "C" __global__ void unfold_backward(const float* __restrict__ dcols, float* __restrict__ dx, int C, int H,
+                                           int W, int N, int k, int stride, int pad, int oy, int ox,
+                                           int positions_outer, int total) {
+    FOR_EACH(i, total) {
+        int n = i % N, t = i / N;
+        int xx = t % W; t /= W;
+        int yy = t % H, c = t / H;
+        float acc = 0.0f;
+        for (int ky = 0; ky < k; ++ky) {
+            int sy = yy + pad - ky;
+            if (sy < 0 || sy % stride) continue;
+            int py = sy / stride;
+            if (py >= oy) continue;
+            for (int kx = 0; kx < k; ++kx) {
+                int sx = xx + pad - kx;
+                if (sx < 0 || sx % stride) continue;
+                int px = sx / stride;
+                if (px >= ox) continue;
+                int j = positions_outer ? ((((py * ox + px) * C + c) * k + ky) * k + kx) * N + n
+                                        : ((((c * k + ky) * k + kx) * oy + py) * ox + px) * N + n;
+                acc += dcols[j];
+            }
+        }
+        dx[i] = acc;
+    }
+}

@@ -1,0 +1,84 @@
+"""The kernel machinery: every .cu compiles with nvcc for sm_80 and sm_90; every launch is checked."""
+import glob
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from convnet.backends import get_backend
+from convnet.errors import BackendError
+from convnet.kernels import ELEMENTWISE, INCLUDE, f32, i32, kernels, source
+from tests.helpers import ROOT
+
+CU_FILES = sorted(glob.glob(str(ROOT / "convnet/*.cu")) + glob.glob(str(ROOT / "layers/*.cu")))
+
+
+def test_every_kernel_file_is_found_and_parsed():
+    names = {os.path.basename(p) for p in CU_FILES}
+    assert {"unfold.cu", "elementwise.cu", "solver.cu", "pool.cu", "cmrnorm.cu", "rnorm.cu", "cnorm.cu",
+            "neuron.cu", "softmax.cu", "cost_logreg.cu", "dropout.cu", "eltmax.cu"} <= names
+    for path in CU_FILES:
+        assert source(path).kernels, path
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="no nvcc on this machine")
+def test_every_cu_file_compiles_with_nvcc_for_sm80_and_sm90(tmp_path):
+    def compile(job):
+        path, arch = job
+        out = tmp_path / f"{os.path.basename(path)}.{arch}.ptx"
+        run = subprocess.run(["nvcc", "-ptx", f"-arch={arch}", f"-I{INCLUDE}", path, "-o", str(out)],
+                             capture_output=True, text=True)
+        return path, arch, run.returncode, run.stderr, out
+    with ThreadPoolExecutor(4) as pool:
+        for path, arch, code, stderr, out in pool.map(compile, [(p, a) for p in CU_FILES for a in ("sm_80", "sm_90")]):
+            assert code == 0 and "warning" not in stderr, f"{path} {arch}: {stderr}"
+            ptx = out.read_text()
+            for name in source(path).kernels:
+                assert f".entry {name}(" in ptx, f"{name} missing from {path} for {arch}"
+
+
+def test_launches_are_checked():
+    be = get_backend("emulated")
+    k = kernels(be, ELEMENTWISE)
+    x, y = np.ones(8, np.float32), np.empty(8, np.float32)
+    k.scale.launch(8, x, y, f32(3), i32(8))
+    assert np.all(y == 3)
+    with pytest.raises(TypeError, match=r"argument 2 \(alpha\) must be a numpy.float32, got float"):
+        k.scale.launch(8, x, y, 3.0, i32(8))
+    with pytest.raises(TypeError, match=r"argument 0 \(x\) must be a float32\* array, got ndarray float64"):
+        k.scale.launch(8, x.astype(np.float64), y, f32(3), i32(8))
+    with pytest.raises(TypeError, match="not contiguous"):
+        k.scale.launch(4, x[::2], y[:4], f32(3), i32(4))
+    with pytest.raises(TypeError, match="takes 4 arguments"):
+        k.scale.launch(8, x, y, f32(3))
+    with pytest.raises(ValueError, match="int indices"):
+        k.scale.launch(2 ** 31, x, y, f32(3), i32(8))
+
+
+def test_grid_stride_covers_any_size():
+    be = get_backend("emulated")
+    for n in (1, 255, 256, 257, 100_000):
+        out = np.zeros(n, np.float32)
+        kernels(be, ELEMENTWISE).fill.launch(n, out, f32(2), i32(n))
+        assert np.all(out == 2)
+
+
+def test_cuda_backend_without_a_gpu_is_one_clear_error():
+    from tests.conftest import HAS_GPU
+    if HAS_GPU:
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(BackendError) as e:
+        get_backend("cuda")
+    assert "\n" not in str(e.value)
+
+
+def test_emulated_gemm():
+    be = get_backend("emulated")
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32)
+    out = np.ones((5, 4), np.float32)
+    be.gemm(a, b, out, trans_b=True, alpha=2.0, beta=0.5)
+    np.testing.assert_allclose(out, 2 * a @ b.T + 0.5, rtol=1e-6)

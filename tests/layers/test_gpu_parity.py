@@ -1,0 +1,150 @@
+"""Every layer's GPU forward and backward against its NumPy twin, at several shapes, on every GPU
+backend present: the emulated one (the .cu kernels compiled for the CPU) always, cuda on a GPU."""
+import numpy as np
+import pytest
+
+from tests.conftest import GPU_BACKENDS
+from tests.helpers import PARITY, TEST, TRAIN, WEIGHT_PARAMS, check_parity, gpu_twin
+
+RNG = np.random.default_rng(0)
+
+
+def data(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+@pytest.fixture(params=GPU_BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.mark.parametrize("kind,S,k,s,start,outputs", [
+    ("max", 13, 3, 2, 0, 0), ("avg", 8, 3, 2, 0, 0), ("max", 9, 2, 2, 0, 0), ("avg", 7, 3, 2, -1, 4),
+    ("max", 6, 4, 3, 1, 2), ("avg", 11, 3, 1, 0, 0)])
+def test_pool(backend, kind, S, k, s, start, outputs):
+    cpu, gpu = gpu_twin("pool", [(3, S, S)], dict(pool=kind, sizeX=k, stride=s, start=start, outputsX=outputs,
+                                                  channels=3), backend=backend)
+    check_parity(cpu, gpu, [data(3, S, S, 5)])
+
+
+def test_pool_ties(backend):
+    cpu, gpu = gpu_twin("pool", [(2, 4, 4)], dict(pool="max", sizeX=2, stride=2, channels=2), backend=backend)
+    x = np.round(data(2, 4, 4, 3))              # many equal values: the tie rule is compared too
+    check_parity(cpu, gpu, [x])
+
+
+@pytest.mark.parametrize("C,S,F,k,p,s,G,shared", [
+    (3, 7, 4, 3, 0, 1, 1, 1), (3, 8, 2, 3, 1, 2, 1, 1), (4, 9, 3, 5, 2, 3, 2, 0), (2, 6, 2, 6, 0, 1, 1, 1),
+    (6, 11, 4, 3, 1, 2, 3, 1)])
+def test_conv(backend, C, S, F, k, p, s, G, shared):
+    cpu, gpu = gpu_twin("conv", [(C, S, S)], dict(channels=C, filters=F, filterSize=k, padding=p, stride=s, groups=G,
+                                                  sharedBiases=shared, initW=0.3, initB=0.1), WEIGHT_PARAMS, backend)
+    check_parity(cpu, gpu, [data(C, S, S, 3)])
+
+
+def test_conv_with_two_inputs(backend):
+    keys = dict(channels="2,4", filters="3,6", groups="2,1", filterSize="3,5", padding="1,2", stride="1,1",
+                initW="0.3,0.3")
+    cpu, gpu = gpu_twin("conv", [(2, 6, 6), (4, 6, 6)], keys, WEIGHT_PARAMS, backend)
+    check_parity(cpu, gpu, [data(2, 6, 6, 2), data(4, 6, 6, 2)])
+    check_parity(cpu, gpu, [data(2, 6, 6, 2), data(4, 6, 6, 2)], need=[False, True])
+
+
+@pytest.mark.parametrize("C,S,F,k,p,s,G", [(3, 6, 4, 3, 1, 1, 1), (4, 7, 2, 3, 0, 2, 2), (2, 5, 3, 2, 1, 2, 1)])
+def test_local(backend, C, S, F, k, p, s, G):
+    cpu, gpu = gpu_twin("local", [(C, S, S)], dict(channels=C, filters=F, filterSize=k, padding=p, stride=s,
+                                                   groups=G, initW=0.3, initB=0.1), WEIGHT_PARAMS, backend)
+    check_parity(cpu, gpu, [data(C, S, S, 3)])
+
+
+def test_local_with_two_inputs(backend):
+    keys = dict(channels="2,3", filters="4,4", filterSize="3,3", padding="1,1", stride="1,1", initW="0.3,0.3")
+    cpu, gpu = gpu_twin("local", [(2, 5, 5), (3, 5, 5)], keys, WEIGHT_PARAMS, backend)
+    check_parity(cpu, gpu, [data(2, 5, 5, 2), data(3, 5, 5, 2)])
+
+
+def test_fc(backend):
+    cpu, gpu = gpu_twin("fc", [(2, 3, 3), (7,)], dict(outputs=5, initW="0.3,0.3", initB=0.2), WEIGHT_PARAMS, backend)
+    check_parity(cpu, gpu, [data(2, 3, 3, 4), data(7, 4)])
+
+
+NEURONS = ["ident", "relu", "brelu[1.5]", "softrelu", "logistic", "tanh[1.7159,0.6666]", "abs", "square", "sqrt",
+           "linear[0.5,-2]"]
+
+
+@pytest.mark.parametrize("spec", NEURONS)
+def test_neuron(backend, spec):
+    cpu, gpu = gpu_twin("neuron", [(4, 3, 3)], dict(neuron=spec), backend=backend)
+    x = data(4, 3, 3, 5) * 3
+    check_parity(cpu, gpu, [np.abs(x) + 0.1 if spec == "sqrt" else x])
+
+
+def test_softmax(backend):
+    cpu, gpu = gpu_twin("softmax", [(10,)], backend=backend)
+    check_parity(cpu, gpu, [data(10, 7) * 4])
+
+
+def test_logreg(backend):
+    cpu, gpu = gpu_twin("cost.logreg", [(1,), (6,)], params=dict(coeff=1.5, topk=3), backend=backend)
+    probs = RNG.uniform(0.05, 1, (6, 40)).astype(np.float32)
+    probs /= probs.sum(axis=0)
+    labels = RNG.integers(0, 6, (1, 40)).astype(np.float32)
+    errors = check_parity(cpu, gpu, [labels, probs], need=[False, True])
+    assert errors["output"] < PARITY
+
+
+def test_sum_of_squares(backend):
+    cpu, gpu = gpu_twin("cost.sum2", [(3, 4, 4)], params=dict(coeff=0.3), backend=backend)
+    check_parity(cpu, gpu, [data(3, 4, 4, 6)])
+
+
+@pytest.mark.parametrize("kind", ["hs", "dropout", "dropout2"])
+@pytest.mark.parametrize("ctx", [TRAIN, TEST], ids=["train", "test"])
+def test_dropout(backend, kind, ctx):
+    cpu, gpu = gpu_twin(kind, [(50,)], dict(keep=0.6), backend=backend)
+    gpu.seed = cpu.seed = 1234
+    errors = check_parity(cpu, gpu, [data(50, 30) + 3], ctx=ctx)
+    assert errors["output"] == 0          # the same mask, bit for bit: the same counter-based numbers
+
+
+def test_dropout_disabled(backend):
+    cpu, gpu = gpu_twin("hs", [(50,)], dict(keep=0.6), params=dict(enable="false"), backend=backend)
+    check_parity(cpu, gpu, [data(50, 3)])
+
+
+def test_concat(backend):
+    cpu, gpu = gpu_twin("concat", [(2, 3, 3), (5,), (4, 3, 3)], backend=backend)
+    check_parity(cpu, gpu, [data(2, 3, 3, 4), data(5, 4), data(4, 3, 3, 4)], need=[True, False, True])
+
+
+def test_eltsum(backend):
+    cpu, gpu = gpu_twin("eltsum", [(3, 2, 2), (12,), (12,)], dict(coeffs="0.5,-2,1.25"), backend=backend)
+    check_parity(cpu, gpu, [data(3, 2, 2, 4), data(12, 4), data(12, 4)])
+
+
+def test_eltmax(backend):
+    cpu, gpu = gpu_twin("eltmax", [(6,), (6,), (6,)], backend=backend)
+    check_parity(cpu, gpu, [np.round(data(6, 5)), np.round(data(6, 5)), data(6, 5)])
+
+
+@pytest.mark.parametrize("size,blocked", [(5, 0), (4, 0), (3, 1), (1, 0), (9, 0)])
+def test_cmrnorm(backend, size, blocked):
+    cpu, gpu = gpu_twin("cmrnorm", [(7, 3, 3)], dict(channels=7, size=size, blocked=blocked),
+                        dict(scale=1.3, pow=0.75, minDiv=2), backend)
+    check_parity(cpu, gpu, [data(7, 3, 3, 4)])
+
+
+@pytest.mark.parametrize("kind", ["rnorm", "cnorm"])
+@pytest.mark.parametrize("size", [3, 4, 1])
+def test_spatial_norms(backend, kind, size):
+    cpu, gpu = gpu_twin(kind, [(2, 5, 6)[:1] + (5, 5)], dict(channels=2, size=size),
+                        dict(scale=2.0, pow=0.6, minDiv=1.5), backend)
+    check_parity(cpu, gpu, [data(2, 5, 5, 3)])
+
+
+@pytest.mark.parametrize("kind", ["cmrnorm", "rnorm", "cnorm"])
+def test_norm_backward_without_the_forwards_divisor(backend, kind):
+    """A backward in a pass whose forward kept nothing (a test-mode forward) recomputes it."""
+    keys = dict(channels=4, size=3)
+    cpu, gpu = gpu_twin(kind, [(4, 4, 4)], keys, dict(scale=1.0, pow=0.75), backend)
+    check_parity(cpu, gpu, [data(4, 4, 4, 2)], ctx=TEST)
