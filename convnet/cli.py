@@ -80,7 +80,7 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
 # ---- training -------------------------------------------------------------------------------
 
 TRAIN_OPTIONS = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini",
-                 "epochs", "test_freq", "color_noise", "lr_plateau", "lr_drops", "backend", "gpu", "seed")
+                 "epochs", "test_freq", "color_noise", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed")
 
 
 def data_options(f):
@@ -97,6 +97,7 @@ def data_options(f):
         click.option("--backend", type=click.Choice(["numpy", "cuda", "emulated"]), default="numpy", show_default=True,
                      help="numpy (CPU), cuda (GPU), emulated (the GPU code on the CPU, for tests)."),
         click.option("--gpu", help="Physical GPUs for the logical ones, e.g. 0,1 (several may share one)."),
+        click.option("--tf32", is_flag=True, help="Allow TF32 in cuBLAS on the cuda backend (default: FP32)."),
     ]):
         f = option(f)
     return f
@@ -195,3 +196,22 @@ def features(load, layer, out, **overrides):
     feats, labels = extract(net, data, layer, options["mini"])
     write_features(out, feats, labels, layer, net[layer].output_shape)
     click.echo(f"wrote {out}: /features {feats.shape[0]} x {feats.shape[1]} of layer {layer}, /labels")
+
+
+@main.command()
+@config_options
+@click.option("--input-size", type=click.IntRange(1), default=224, show_default=True, help="Images are SIZE x SIZE.")
+@click.option("--mini", type=click.IntRange(1), default=128, show_default=True, help="Images per minibatch.")
+@click.option("--backend", type=click.Choice(["numpy", "cuda", "emulated"]), default="cuda", show_default=True)
+@click.option("--gpu", help="Physical GPUs for the logical ones, e.g. 0 (both columns on one GPU) or 0,1.")
+@click.option("--warmup", type=click.IntRange(0), default=3, show_default=True, help="Untimed steps first.")
+@click.option("--repeat", type=click.IntRange(1), default=10, show_default=True, help="Timed steps (the median is reported).")
+@click.option("--tf32", is_flag=True, help="Allow TF32 in cuBLAS (default: FP32).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench(layers_file, params_file, input_size, mini, backend, gpu, warmup, repeat, tf32, as_json):
+    """Time full training steps (forward, backward, update): per-layer milliseconds, images/s, share of peak."""
+    import json
+    from .bench import report, run
+    from .session import parse_gpus
+    result = run(layers_file, params_file, input_size, mini, backend, parse_gpus(gpu), warmup, repeat, tf32)
+    click.echo(json.dumps(result, indent=2) if as_json else report(result))

@@ -7,7 +7,7 @@ from .net import Net
 
 DEFAULTS = dict(data_provider="default", data_path=None, image_size=32, crop=None, train_range=None,
                 test_range=None, mini=128, epochs=10, test_freq=None, color_noise=0.0, lr_plateau=0,
-                lr_drops=3, backend="numpy", gpu=None, seed=0, save_path=None)
+                lr_drops=3, backend="numpy", gpu=None, tf32=False, seed=0, save_path=None)
 
 
 class Data:
@@ -47,8 +47,19 @@ def build_net(data, layers_file, layers_text, params_file, params_text, options)
         if hasattr(cost, "classes") and data.provider.num_classes > cost.classes:
             raise DataError(f"the data has {data.provider.num_classes} classes but [{cost.inputs[1]}] gives "
                             f"{cost.classes} probabilities (in {layers_file})")
-    gpus = [int(g) for g in str(options["gpu"]).split(",")] if options["gpu"] not in (None, "") else None
-    return Net(graph, backend=options["backend"], gpus=gpus, seed=options["seed"])
+    net = Net(graph, backend=options["backend"], gpus=parse_gpus(options["gpu"]), seed=options["seed"])
+    net.backend.tf32 = bool(options["tf32"])
+    return net
+
+
+def parse_gpus(text):
+    """'0,1' -> [0, 1]: the physical GPUs that the logical ones map onto."""
+    if text in (None, ""):
+        return None
+    try:
+        return [int(g) for g in str(text).split(",")]
+    except ValueError:
+        raise DataError(f"--gpu {text!r}: expected GPU numbers like 0 or 0,1") from None
 
 
 def config_texts(layers_file, params_file):

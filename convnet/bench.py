@@ -1,0 +1,150 @@
+"""`convnet bench`: the speed of full training steps (forward, backward, update) on random data.
+
+Warm-up steps first (kernel compilation, cuBLAS handles, memory pools), then the median of repeated
+steps: timed with CUDA events on the GPU and the host clock on the CPU. A second series times each
+layer's forward and backward on its own. The FP32 work is the multiply-adds of describe (x2 FLOPs, x3
+for forward + backward); the share of peak divides the achieved rate by the GPU's FP32 peak (SMs x
+FP32 lanes x clock x 2) or, on the CPU, by the measured rate of one large float32 GEMM.
+"""
+import statistics
+import time
+
+import numpy as np
+
+from .graph import load_graph
+from .net import Net
+from .solver import Solver
+
+
+class Clock:
+    """Elapsed milliseconds between marks: CUDA events on the cuda backend, the host clock elsewhere."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.cuda = backend.name == "cuda"
+
+    def mark(self):
+        if self.cuda:
+            event = self.backend.cupy.cuda.Event()
+            event.record(self.backend.cupy.cuda.get_current_stream())
+            return event
+        return time.perf_counter()
+
+    def between(self, start, end):
+        if self.cuda:
+            end.synchronize()
+            return self.backend.cupy.cuda.get_elapsed_time(start, end)
+        return (end - start) * 1000.0
+
+    def sync(self):
+        self.backend.synchronize() if hasattr(self.backend, "synchronize") else None
+
+
+def random_batch(graph, mini, rng):
+    images = rng.standard_normal(graph.data_layers[0].output_shape + (mini,)).astype(np.float32) * 50
+    classes = min((c.classes for c in graph.cost_layers if hasattr(c, "classes")), default=2)
+    return [images, rng.integers(0, classes, (1, mini)).astype(np.float32)]
+
+
+def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpus=None, warmup=3, repeat=10,
+        tf32=False):
+    graph = load_graph(layers_file, params_file, [(3, input_size, input_size), (1,)])
+    net = Net(graph, backend=backend, gpus=gpus, seed=0)
+    net.backend.tf32 = tf32
+    solver = Solver(net)
+    batch = random_batch(graph, mini, np.random.default_rng(0))
+    clock = Clock(net.backend)
+
+    def step(i):
+        net.forward(batch, train=True, step=i)
+        net.backward()
+        solver.update(mini, 0.0)
+
+    for i in range(warmup):
+        step(i)
+    clock.sync()
+    steps = []
+    for i in range(repeat):
+        start = clock.mark()
+        step(warmup + i)
+        clock.sync()
+        steps.append(clock.between(start, clock.mark()))
+    per_layer = time_layers(net, batch, clock, repeat=max(3, repeat // 2))
+    median = statistics.median(steps)
+    flops = 2 * 3 * sum(layer.macs() for layer in graph.layers) * mini
+    peak, peak_kind = peak_flops(net.backend)
+    return {
+        "device": device_name(net.backend), "backend": backend, "layers": str(layers_file), "mini": mini,
+        "input_size": input_size, "tf32": tf32, "step_ms": median, "steps_ms": steps,
+        "images_per_s": mini / (median / 1000), "tflops": flops / (median / 1000) / 1e12,
+        "peak_tflops": peak / 1e12, "peak_kind": peak_kind, "share_of_peak": flops / (median / 1000) / peak,
+        "per_layer": per_layer,
+    }
+
+
+def time_layers(net, batch, clock, repeat):
+    """{layer: {"forward_ms", "backward_ms"}}: each layer timed alone, its median over `repeat` passes."""
+    times = {layer.name: {"forward_ms": [], "backward_ms": []} for layer in net.layers if not layer.is_data}
+    originals = {}
+    for layer in net.layers:
+        if layer.is_data:
+            continue
+        originals[layer.name] = (layer.forward, layer.backward)
+
+        def timed(fn, name, key):
+            def wrapper(*args):
+                clock.sync()
+                start = clock.mark()
+                out = fn(*args)
+                clock.sync()
+                times[name][key].append(clock.between(start, clock.mark()))
+                return out
+            return wrapper
+        layer.forward = timed(layer.forward, layer.name, "forward_ms")
+        layer.backward = timed(layer.backward, layer.name, "backward_ms")
+    try:
+        for i in range(repeat):
+            net.forward(batch, train=True, step=i)
+            net.backward()
+    finally:
+        for layer in net.layers:
+            if layer.name in originals:
+                layer.forward, layer.backward = originals[layer.name]
+    return {name: {k: (statistics.median(v) if v else 0.0) for k, v in t.items()} for name, t in times.items()}
+
+
+def peak_flops(backend):
+    if backend.name == "cuda":
+        cupy = backend.cupy
+        attrs = cupy.cuda.Device(backend.current_device()).attributes
+        major = cupy.cuda.Device(backend.current_device()).compute_capability[0]
+        lanes = {"7": 64, "8": 64, "9": 128}.get(major, 128)     # FP32 lanes per SM (A100: 64, H100: 128)
+        return attrs["MultiProcessorCount"] * lanes * attrs["ClockRate"] * 1e3 * 2, "GPU FP32 peak (SMs x lanes x clock x 2)"
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
+    a @ a
+    start = time.perf_counter()
+    for _ in range(3):
+        a @ a
+    return 3 * 2 * 2048 ** 3 / (time.perf_counter() - start), "measured CPU float32 GEMM (2048^3)"
+
+
+def device_name(backend):
+    if backend.name == "cuda":
+        props = backend.cupy.cuda.runtime.getDeviceProperties(backend.current_device())
+        name = props["name"]
+        return name.decode() if isinstance(name, bytes) else name
+    import os
+    import platform
+    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def report(result):
+    lines = [f"{result['device']}, backend {result['backend']}, batch {result['mini']}, "
+             f"{result['input_size']}x{result['input_size']} input, {'TF32' if result['tf32'] else 'FP32'}",
+             f"training step {result['step_ms']:.1f} ms (median of {len(result['steps_ms'])}), "
+             f"{result['images_per_s']:.0f} images/s, {result['tflops']:.2f} TFLOP/s = "
+             f"{100 * result['share_of_peak']:.1f}% of {result['peak_tflops']:.2f} TFLOP/s ({result['peak_kind']})",
+             f"{'layer':<18} {'forward ms':>11} {'backward ms':>12}"]
+    for name, t in result["per_layer"].items():
+        lines.append(f"{name:<18} {t['forward_ms']:>11.2f} {t['backward_ms']:>12.2f}")
+    return "\n".join(lines)
