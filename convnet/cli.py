@@ -215,3 +215,20 @@ def bench(layers_file, params_file, input_size, mini, backend, gpu, warmup, repe
     from .session import parse_gpus
     result = run(layers_file, params_file, input_size, mini, backend, parse_gpus(gpu), warmup, repeat, tf32)
     click.echo(json.dumps(result, indent=2) if as_json else report(result))
+
+
+@main.command("make-data")
+@click.option("--images", required=True, type=click.Path(), help="The training images: one folder per class (synset).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Where the HDF5 batches go.")
+@click.option("--val-images", type=click.Path(), help="The validation images (a folder; or one with class subfolders).")
+@click.option("--val-labels", type=click.Path(dir_okay=False),
+              help="Validation labels: lines 'name synset' (or 'name class-number'), or one synset per line.")
+@click.option("--size", type=click.IntRange(8), default=256, show_default=True, help="Images are rescaled and cropped to SIZE x SIZE.")
+@click.option("--workers", type=click.IntRange(1), help="Decoding processes (default: one per core).")
+@click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True, help="Images per batch file.")
+def make_data(images, out, val_images, val_labels, size, workers, batch_size):
+    """Prepare ImageNet-style JPEG folders: rescale, centre-crop, and write HDF5 batches (resumable)."""
+    from convnet.data.make_data import make_data as run
+    if val_labels and not val_images:
+        raise ConvnetError("--val-labels needs --val-images")
+    run(images, out, val_images, val_labels, size, workers, batch_size, echo=click.echo)

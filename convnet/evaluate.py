@@ -22,7 +22,7 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None):
     totals = dict(cost=0.0, top1=0, top5=0, cases=0)
     for number, indices in evaluation_minibatches(data.provider, batches or data.test, mini):
         images, labels = data.provider.read_batch(number)
-        images, labels = images[..., indices], labels[indices]
+        images, labels = data.augmentation.select(images, indices), labels[indices]
         views = data.augmentation.views(images) if multiview else [data.augmentation.test(images)]
         probs = None
         for view in views:

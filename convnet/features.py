@@ -16,7 +16,7 @@ def extract(net, data, layer, mini=128):
     features, labels = [], []
     for number, indices in evaluation_minibatches(data.provider, data.test, mini):
         images, batch_labels = data.provider.read_batch(number)
-        images, batch_labels = images[..., indices], batch_labels[indices]
+        images, batch_labels = data.augmentation.select(images, indices), batch_labels[indices]
         net.forward([data.augmentation.test(images), labels_row(batch_labels)], train=False)
         out = net.activation(layer)
         features.append(out.reshape(-1, out.shape[-1]).T.astype(np.float32))

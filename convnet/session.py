@@ -24,7 +24,7 @@ class Data:
         self.test = p.parse_range(o["test_range"], "--test-range") if o["test_range"] else list(p.default_test_range)
         crop = o["crop"] if o["crop"] is not None else getattr(p, "default_crop", None)
         pca = p.color_pca(self.train) if o["color_noise"] > 0 and need_train else None
-        self.augmentation = Augmentation(p.mean_image(self.train), crop, o["color_noise"], pca)
+        self.augmentation = Augmentation(p.mean_image(self.train), crop, o["color_noise"], pca, p.images_first)
 
     def describe(self):
         from convnet.data.provider import format_range

@@ -31,8 +31,4 @@ def get_provider(name, path=None, **options):
 
 
 def _load():
-    from . import cifar, default  # noqa: F401  (each module registers its provider)
-    try:
-        from . import imagenet  # noqa: F401
-    except ImportError:
-        pass
+    from . import cifar, default, imagenet  # noqa: F401  (each module registers its provider)

@@ -11,14 +11,19 @@
 - test: the centre crop; multiview: the four corner crops and the centre crop and their
   reflections, ten views whose softmax outputs are averaged.
 
-Images stay in the engine's layout, (channels, rows, cols, images).
+What comes out is in the engine's layout, (channels, rows, cols, images), float32. What goes in is a
+provider's batch: the same layout, or images first, (images, channels, rows, cols), which is faster for
+large images (a minibatch is a contiguous selection, each crop a slice, and only the crop is converted).
+Both layouts draw the same numbers in the same order, so a seed gives the same crops either way.
 """
 import numpy as np
 
 
 class Augmentation:
-    def __init__(self, mean, crop=None, color_noise=0.0, pca=None):
-        self.mean = mean.astype(np.float32)[..., None]
+    def __init__(self, mean, crop=None, color_noise=0.0, pca=None, images_first=False):
+        self.images_first = images_first
+        self.mean_image = mean.astype(np.float32)
+        self.mean = self.mean_image[..., None]
         C, H, W = mean.shape
         self.crop = crop or min(H, W)
         if self.crop > min(H, W):
@@ -33,38 +38,68 @@ class Augmentation:
         """The per-image shape the net sees."""
         return (self.mean.shape[0], self.crop, self.crop)
 
+    def select(self, images, indices):
+        """The images `indices` of a provider's batch, in its layout."""
+        return images[indices] if self.images_first else images[..., indices]
+
     def _centred(self, images):
         return images.astype(np.float32) - self.mean
 
     def train(self, images, rng):
         """Random crops, random reflections and colour noise; rng drives every draw."""
-        x = self._centred(images)
-        n = x.shape[3]
+        n = images.shape[0] if self.images_first else images.shape[3]
         oy = rng.integers(0, self.border[0] + 1, n)
         ox = rng.integers(0, self.border[1] + 1, n)
         flip = rng.integers(0, 2, n).astype(bool)
+        alpha = rng.normal(0.0, self.color_noise, (3, n)).astype(np.float32) if self.color_noise > 0 else None
+        if self.images_first:
+            return self._train_images_first(images, oy, ox, flip, alpha)
+        x = self._centred(images)
         steps = np.arange(self.crop)
         rows = oy[None, :] + steps[:, None]                                    # (crop, n)
         cols = ox[None, :] + np.where(flip[None, :], self.crop - 1 - steps[:, None], steps[:, None])
         out = x[:, rows[:, None, :], cols[None, :, :], np.arange(n)[None, None, :]]
-        if self.color_noise > 0:
-            stdevs, vectors = self.pca
-            alpha = rng.normal(0.0, self.color_noise, (3, n)).astype(np.float32)
-            out += (vectors @ (alpha * stdevs[:, None]))[:, None, None, :]
+        if alpha is not None:
+            out += self._noise(alpha)[:, None, None, :]
         return np.ascontiguousarray(out)
 
-    def _crop(self, x, y0, x0):
-        return x[:, y0:y0 + self.crop, x0:x0 + self.crop, :]
+    def _noise(self, alpha):
+        """(3, n): P (alpha * sigma) for each image."""
+        stdevs, vectors = self.pca
+        return vectors @ (alpha * stdevs[:, None])
+
+    def _train_images_first(self, images, oy, ox, flip, alpha):
+        c = self.crop
+        noise = self._noise(alpha) if alpha is not None else None
+        out = np.empty((len(images), 3, c, c), dtype=np.float32)
+        for j in range(len(images)):          # a slice per image: no gather, only the crop converted
+            window = (slice(None), slice(oy[j], oy[j] + c), slice(ox[j], ox[j] + c))
+            image, mean = images[j][window], self.mean_image[window]
+            if flip[j]:
+                image, mean = image[..., ::-1], mean[..., ::-1]
+            np.subtract(image, mean, out=out[j])
+            if noise is not None:
+                out[j] += noise[:, j, None, None]
+        return np.ascontiguousarray(out.transpose(1, 2, 3, 0))
+
+    def _crop(self, images, y0, x0, flip=False):
+        """One window of every image, mean subtracted, in the engine's layout."""
+        c = self.crop
+        window = (slice(None), slice(y0, y0 + c), slice(x0, x0 + c))
+        mean = self.mean_image[window]
+        if self.images_first:
+            crop = images[(slice(None),) + window].astype(np.float32) - mean
+            crop = crop.transpose(1, 2, 3, 0)
+        else:
+            crop = images[window].astype(np.float32) - mean[..., None]
+        return np.ascontiguousarray(crop[:, :, ::-1] if flip else crop)
 
     def test(self, images):
         """The centre crop."""
-        x = self._centred(images)
-        return np.ascontiguousarray(self._crop(x, self.border[0] // 2, self.border[1] // 2))
+        return self._crop(images, self.border[0] // 2, self.border[1] // 2)
 
     def views(self, images):
         """The ten views of the multiview test: four corners and the centre, then their reflections."""
-        x = self._centred(images)
         by, bx = self.border
         corners = [(0, 0), (0, bx), (by // 2, bx // 2), (by, 0), (by, bx)]
-        crops = [self._crop(x, y0, x0) for y0, x0 in corners]
-        return [np.ascontiguousarray(c) for c in crops] + [np.ascontiguousarray(c[:, :, ::-1]) for c in crops]
+        return [self._crop(images, y0, x0, flip) for flip in (False, True) for y0, x0 in corners]

@@ -1,12 +1,14 @@
-"""Minibatches in a deterministic order, prepared in a background thread.
+"""Minibatches in a deterministic order, prepared by background threads.
 
 An epoch visits the training batches in an order drawn from (seed, epoch), and the images of each
 batch in an order drawn the same way, mini at a time; minibatch k of epoch e is augmented with a
 generator seeded by (seed, e, k). So any minibatch can be made again from three numbers: a resumed
-run sees exactly what an uninterrupted run would have, whichever thread prepared it.
+run sees exactly what an uninterrupted run would have, whichever thread prepared it and however many
+threads there are. The threads work ahead of the trainer (NumPy releases the GIL in its copies and
+arithmetic), and the trainer takes their minibatches in order.
 """
-import queue
-import threading
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -27,17 +29,20 @@ def labels_row(labels):
     return labels.astype(np.float32).reshape(1, -1)
 
 
+def default_threads():
+    """One loader thread per core but one, at most eight."""
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
 class TrainStream:
     """The training minibatches of one epoch from minibatch `start` on: (k, [images, labels])."""
 
-    def __init__(self, provider, batches, augmentation, mini, seed, epoch, start=0, prefetch=2):
+    def __init__(self, provider, batches, augmentation, mini, seed, epoch, start=0, threads=None):
         self.plan = epoch_plan(provider, batches, mini, seed, epoch)
         self.provider, self.augmentation = provider, augmentation
         self.seed, self.epoch, self.start = seed, epoch, start
-        self._queue = queue.Queue(maxsize=prefetch)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._produce, daemon=True, name="convnet-loader")
-        self._thread.start()
+        self.threads = threads or default_threads()
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="convnet-loader")
 
     def __len__(self):
         return len(self.plan)
@@ -46,37 +51,20 @@ class TrainStream:
         number, indices = self.plan[k]
         images, labels = self.provider.read_batch(number)
         rng = np.random.default_rng([self.seed, self.epoch, k, AUGMENT])
-        return [self.augmentation.train(images[..., indices], rng), labels_row(labels[indices])]
-
-    def _produce(self):
-        try:
-            for k in range(self.start, len(self.plan)):
-                item = (k, self.make(k))
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    return
-        except BaseException as e:        # handed to the consumer, raised there
-            self._queue.put(e)
-            return
-        self._queue.put(None)
+        return [self.augmentation.train(self.augmentation.select(images, indices), rng),
+                labels_row(labels[indices])]
 
     def __iter__(self):
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        ahead = 2 * self.threads           # minibatches in the making at once
+        pending = {}
+        for k in range(self.start, len(self.plan)):
+            for j in range(k, min(k + ahead, len(self.plan))):
+                if j not in pending:
+                    pending[j] = self._pool.submit(self.make, j)
+            yield k, pending.pop(k).result()           # an error in a loader thread is raised here
 
     def close(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def evaluation_minibatches(provider, batches, mini):

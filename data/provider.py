@@ -10,13 +10,14 @@ from convnet.errors import DataError
 class Provider:
     name = None
     image_shape = None          # (channels, rows, cols) as stored
+    images_first = False        # batches are (images, C, H, W) rather than the engine's (C, H, W, images)
     num_classes = 0
     label_names = ()
     batch_numbers = ()
     default_train_range = default_test_range = ()
 
     def read_batch(self, number):
-        """(images uint8 (C, H, W, N), labels int64 (N,)) of batch `number`."""
+        """(images uint8 (C, H, W, N), or (N, C, H, W) when images_first, labels int64 (N,))."""
         raise NotImplementedError
 
     def batch_size(self, number):
@@ -29,7 +30,7 @@ class Provider:
             total, count = np.zeros(self.image_shape, dtype=np.float64), 0
             for n in train_batches:
                 images, labels = self.read_batch(n)
-                total += images.sum(axis=3, dtype=np.float64)
+                total += images.sum(axis=0 if self.images_first else 3, dtype=np.float64)
                 count += labels.size
             self._stats[key] = (total / max(count, 1)).astype(np.float32)
         return self._stats[key]
@@ -44,7 +45,8 @@ class Provider:
                                 f"{self.image_shape[0]} channels")
             s, ss, count = np.zeros(3), np.zeros((3, 3)), 0
             for n in train_batches:
-                pixels = self.read_batch(n)[0].reshape(3, -1).astype(np.float64)
+                images = self.read_batch(n)[0]
+                pixels = (images.transpose(1, 0, 2, 3) if self.images_first else images).reshape(3, -1).astype(np.float64)
                 s += pixels.sum(axis=1)
                 ss += pixels @ pixels.T
                 count += pixels.shape[1]

@@ -34,3 +34,25 @@ def test_softmax_regression_on_raw_pixels_stays_under_50_percent(tmp_path):
                   "--save-path", tmp_path)
     accuracy = 100 - min(line[4] for line in parse_test_lines(out.stdout))
     assert accuracy < 50, out.stdout
+
+
+@pytest.mark.slow
+def test_the_readme_imagenet_commands(tmp_path):
+    """Generate the sample tree, prepare it, train the paper's net on it for a few minibatches, and
+    test it with --multiview, with the README's commands as written."""
+    import subprocess
+    import sys
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("## ImageNet"):]
+    block = block[block.index("```") + 3:]
+    commands = block[:block.index("```")].split("\n")
+    commands = [c.split() for c in commands if c.strip()]
+    assert [c[:2] for c in commands] == [["python", "-m"], ["convnet", "make-data"], ["convnet", "train"],
+                                          ["convnet", "test"]]
+    subprocess.run([sys.executable, *commands[0][1:]], cwd=tmp_path, check=True, capture_output=True)
+    out = convnet(*commands[1][1:], cwd=tmp_path).stdout
+    assert "23 images found, 20 written, 3 skipped, 3 converted" in out
+    out = convnet(*[str(ROOT / a) if a.startswith("configs/") else a for a in commands[2][1:]], cwd=tmp_path).stdout
+    assert "net input 3x224x224" in out and len(parse_test_lines(out)) == 1
+    out = convnet(*commands[3][1:], cwd=tmp_path).stdout
+    assert "multiview (10 views)" in out and "on 5 images" in out

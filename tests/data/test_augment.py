@@ -69,3 +69,18 @@ def test_crop_larger_than_the_images():
     from convnet.errors import DataError
     with pytest.raises(DataError):
         Augmentation(MEAN, crop=13)
+
+
+def test_both_layouts_give_the_same_crops_noise_and_views():
+    stdevs = np.array([30.0, 8.0, 2.0], dtype=np.float32)
+    vectors = np.linalg.qr(RNG.standard_normal((3, 3)))[0].astype(np.float32)
+    engine = Augmentation(MEAN, crop=8, color_noise=0.1, pca=(stdevs, vectors))
+    first = Augmentation(MEAN, crop=8, color_noise=0.1, pca=(stdevs, vectors), images_first=True)
+    stored = np.ascontiguousarray(IMAGES.transpose(3, 0, 1, 2))
+    idx = np.array([5, 0, 17, 3])
+    np.testing.assert_array_equal(first.select(stored, idx), engine.select(IMAGES, idx).transpose(3, 0, 1, 2))
+    np.testing.assert_allclose(first.train(stored, np.random.default_rng(9)), engine.train(IMAGES, np.random.default_rng(9)),
+                               rtol=1e-6, atol=1e-4)
+    np.testing.assert_array_equal(first.test(stored), engine.test(IMAGES))
+    for a, b in zip(first.views(stored), engine.views(IMAGES)):
+        np.testing.assert_array_equal(a, b)

@@ -40,10 +40,19 @@ def test_an_error_in_the_loader_thread_reaches_the_trainer():
 
         def read_batch(self, n):
             raise OSError("disk on fire")
-    stream = TrainStream(Broken(), [1], Augmentation(P.mean_image([1])), 256, seed=1, epoch=1)
+    stream = TrainStream(Broken(), [1], Augmentation(P.mean_image([1])), 256, seed=1, epoch=1, threads=3)
     try:
         next(iter(stream))
     except OSError as e:
         assert "disk on fire" in str(e)
     else:
         raise AssertionError("no error")
+
+
+def test_the_number_of_loader_threads_does_not_change_the_minibatches():
+    aug = Augmentation(P.mean_image([1]), crop=28, color_noise=0.1, pca=P.color_pca([1]))
+    one = dict(TrainStream(P, [1, 2], aug, 300, seed=2, epoch=1, threads=1))
+    four = dict(TrainStream(P, [1, 2], aug, 300, seed=2, epoch=1, threads=4))
+    assert sorted(one) == sorted(four) == list(range(14))
+    for k in one:
+        np.testing.assert_array_equal(one[k][0], four[k][0])

@@ -1,0 +1,85 @@
+"""imagenet: the HDF5 batches that `convnet make-data` writes (see make_data.py for the format).
+
+Batches 1..T are the training images, T+1.. the validation images; the mean image and the colour
+principal components come from meta.h5. Training takes random crops of 7/8 of the size (224 of 256,
+as the paper) unless --crop says otherwise. Batches are read whole, images first (n, 3, S, S), by the
+loader's threads, and the last three are kept.
+"""
+import os
+import threading
+from collections import OrderedDict
+
+import h5py
+import numpy as np
+
+from convnet.errors import DataError
+
+from . import register_provider
+from .provider import Provider
+
+
+@register_provider("imagenet")
+class ImagenetProvider(Provider):
+    images_first = True
+
+    def __init__(self, path=None, **_):
+        if path is None:
+            raise DataError("the imagenet provider reads what convnet make-data wrote: give --data-path")
+        if not os.path.isdir(path):
+            raise DataError(f"{path}: no such folder")
+        meta = os.path.join(path, "meta.h5")
+        if not os.path.exists(meta):
+            raise DataError(f"{path}: no meta.h5: make-data has not finished there (run it again to continue)")
+        try:
+            with h5py.File(meta, "r") as f:
+                self.label_names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["class_names"][()]]
+                self._mean = f["mean"][()].astype(np.float32)
+                values, vectors = f["eigenvalues"][()], f["eigenvectors"][()]
+                sizes = f["batch_sizes"][()]
+                train, val = list(map(int, f["train_batches"][()])), list(map(int, f["val_batches"][()]))
+        except (OSError, KeyError) as e:
+            raise DataError(f"{meta}: unreadable ({str(e).splitlines()[0]})") from None
+        self.path = path
+        self.image_shape = tuple(self._mean.shape)
+        self.num_classes = len(self.label_names)
+        self._pca = (np.sqrt(np.maximum(values, 0)).astype(np.float32), vectors.astype(np.float32))
+        self.batch_numbers = train + val
+        self._sizes = dict(zip(self.batch_numbers, map(int, sizes)))
+        self.default_train_range = train
+        self.default_test_range = val or train[-1:]
+        self.default_crop = self.image_shape[1] * 7 // 8
+        self._cache, self._lock = OrderedDict(), threading.Lock()
+
+    def describe(self):
+        return f"ImageNet batches in {self.path}, {self.image_shape[1]}x{self.image_shape[2]}"
+
+    def batch_size(self, number):
+        return self._sizes[number]
+
+    def read_batch(self, number):
+        """(images uint8 (n, 3, S, S), labels int64 (n,)). One read at a time: h5py serializes them anyway,
+        and a batch that several loader threads want is read once."""
+        with self._lock:
+            if number in self._cache:
+                self._cache.move_to_end(number)
+                return self._cache[number]
+            path = os.path.join(self.path, f"data_batch_{number}.h5")
+            try:
+                with h5py.File(path, "r") as f:
+                    batch = f["images"][()], f["labels"][()].astype(np.int64)
+            except (OSError, KeyError) as e:
+                raise DataError(f"{path}: unreadable ({str(e).splitlines()[0]}); "
+                                f"run make-data again to remake it") from None
+            expected = (self._sizes[number],) + self.image_shape
+            if batch[0].shape != expected:
+                raise DataError(f"{path}: holds {batch[0].shape}, meta.h5 says {expected}")
+            self._cache[number] = batch
+            while len(self._cache) > 3:
+                self._cache.popitem(last=False)
+            return batch
+
+    def mean_image(self, train_batches):
+        return self._mean
+
+    def color_pca(self, train_batches):
+        return self._pca

@@ -1,0 +1,286 @@
+"""`convnet make-data`: from ILSVRC JPEG folders to HDF5 batches that the imagenet provider reads.
+
+Training images are read from one folder per class (named by synset; classes in sorted order),
+validation images from one folder with a labels file (or with class subfolders). Each image is
+rescaled so that its shorter side is `size` and the centre size x size is cropped (section 2 of the
+paper), by parallel worker processes that each make whole batches (no pixel crosses between
+processes). Batches of `batch_size` images (the training images shuffled once, with a fixed seed, so
+that each batch mixes the classes) are written as OUT/data_batch_N.h5:
+
+    images (n, 3, size, size) uint8, each image contiguous (so that a minibatch is a contiguous
+    selection and each crop a slice); labels (n,) int32; names (n,) relative paths
+    attrs: split, digest (of the batch's file list), skipped and converted (JSON)
+    sums for the statistics: pixel_sum (3, size, size), rgb_sum (3,), rgb_outer (3, 3), pixel_count
+
+then OUT/meta.h5 with the class names, the mean training image, and the eigenvalues and eigenvectors of
+the RGB covariance of the training pixels; OUT/report.txt lists every image skipped or converted.
+A rerun continues where a crash stopped: batches whose file holds the same digest are not redone.
+"""
+import hashlib
+import json
+import os
+import sys
+import time
+from multiprocessing import Pool
+
+import h5py
+import numpy as np
+from PIL import Image
+
+from convnet.errors import DataError
+
+EXTENSIONS = (".jpeg", ".jpg", ".png")
+SHUFFLE_SEED = 1281167            # ILSVRC-2012's training images: any fixed number would do
+
+
+def list_images(folder):
+    return sorted(f for f in os.listdir(folder) if f.lower().endswith(EXTENSIONS)
+                  and os.path.isfile(os.path.join(folder, f)))
+
+
+def discover_training(images):
+    if not os.path.isdir(images):
+        raise DataError(f"{images}: no such folder")
+    classes = sorted(d for d in os.listdir(images) if os.path.isdir(os.path.join(images, d)))
+    if not classes:
+        raise DataError(f"{images}: no class folders (expected one folder of images per synset)")
+    files = [(os.path.join(c, f), label) for label, c in enumerate(classes) for f in list_images(os.path.join(images, c))]
+    if not files:
+        raise DataError(f"{images}: the class folders hold no images")
+    return classes, files
+
+
+def discover_validation(folder, labels_file, classes):
+    """[(relative path, label)]: from class subfolders, or from a labels file whose lines are
+    `name synset` or `name class-number` (commas or spaces; a header line is skipped), or one synset
+    per line for the images in sorted order."""
+    if not os.path.isdir(folder):
+        raise DataError(f"{folder}: no such folder")
+    index = {c: i for i, c in enumerate(classes)}
+    subfolders = [d for d in sorted(os.listdir(folder)) if os.path.isdir(os.path.join(folder, d))]
+    if subfolders and not labels_file:
+        unknown = [d for d in subfolders if d not in index]
+        if unknown:
+            raise DataError(f"{folder}: class folder {unknown[0]} is not among the training classes")
+        return [(os.path.join(d, f), index[d]) for d in subfolders for f in list_images(os.path.join(folder, d))]
+    if not labels_file:
+        raise DataError(f"{folder}: give --val-labels (or put the validation images in class subfolders)")
+    names = list_images(folder)
+    try:
+        with open(labels_file, encoding="utf-8") as f:
+            lines = [line.replace(",", " ").split() for line in f if line.strip()]
+    except OSError as e:
+        raise DataError(f"{labels_file}: {e.strerror}") from None
+
+    def label_of(word, where):
+        if word in index:
+            return index[word]
+        if word.isdigit() and int(word) < len(classes):
+            return int(word)
+        raise DataError(f"{labels_file}:{where}: {word!r} is neither a training synset nor a class number "
+                        f"below {len(classes)}")
+
+    if all(len(line) == 1 for line in lines):
+        if len(lines) != len(names):
+            raise DataError(f"{labels_file}: {len(lines)} labels for {len(names)} images in {folder}")
+        return [(n, label_of(line[0], i + 1)) for i, (n, line) in enumerate(zip(names, lines))]
+    by_stem = {os.path.splitext(n)[0]: n for n in names}
+    out = []
+    for i, line in enumerate(lines):
+        stem = os.path.splitext(line[0])[0]
+        if i == 0 and stem not in by_stem:        # a header, as in LOC_val_solution.csv
+            continue
+        if stem not in by_stem:
+            raise DataError(f"{labels_file}:{i + 1}: no image {line[0]!r} in {folder}")
+        out.append((by_stem[stem], label_of(line[1], i + 1)))
+    return sorted(out)
+
+
+def load_image(path, size):
+    """(pixels uint8 (3, size, size), note) or (None, why it was skipped)."""
+    try:
+        if os.path.getsize(path) == 0:
+            return None, "empty file"
+        with Image.open(path) as img:
+            notes = []
+            extension = os.path.splitext(path)[1].lower()
+            if img.format == "PNG" and extension != ".png":
+                notes.append(f"PNG data in a {extension} file")
+            mode = img.mode
+            if img.format == "JPEG":
+                img.draft("RGB" if mode == "RGB" else mode, (size, size))   # decode at a reduced scale
+            img.load()
+            if img.mode != "RGB":
+                notes.append(f"converted from {mode}")
+                img = img.convert("RGB")
+            w, h = img.size
+            scale = size / min(w, h)
+            new = (max(size, round(w * scale)), max(size, round(h * scale)))
+            img = img.resize(new, Image.Resampling.LANCZOS)
+            left, top = (new[0] - size) // 2, (new[1] - size) // 2
+            pixels = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+            return np.ascontiguousarray(pixels.transpose(2, 0, 1)), "; ".join(notes)
+    except Image.DecompressionBombError:
+        return None, "too many pixels"
+    except (OSError, SyntaxError, ValueError) as e:
+        text = str(e)
+        if "truncated" in text:
+            return None, "truncated file"
+        if "cannot identify image file" in text:
+            return None, "not an image"
+        return None, f"unreadable ({text.splitlines()[0][:80] if text else type(e).__name__})"
+
+
+def load_with_sums(path, size):
+    """The image, its note, and its RGB sums for the colour covariance."""
+    pixels, note = load_image(path, size)
+    if pixels is None:
+        return None, note, None
+    rgb = pixels.reshape(3, -1).astype(np.float64)
+    return pixels, note, (rgb.sum(axis=1), rgb @ rgb.T)
+
+
+def _make_batch(job):
+    """In a worker: a whole batch, read and written there, so that no pixel crosses between processes.
+    Returns (number of files, written, skipped, converted)."""
+    path, split, root, files, size, expected_digest = job
+    results = [load_with_sums(os.path.join(root, name), size) for name, _ in files]
+    return (len(files),) + write_batch(path, split, files, results, size, expected_digest)
+
+
+def plan_batches(train, val, batch_size):
+    """[(number, split, [(relative path, label)])]: the training files shuffled once, then the validation files."""
+    order = np.random.default_rng(SHUFFLE_SEED).permutation(len(train))
+    train = [train[i] for i in order]
+    batches = []
+    for split, files in (("train", train), ("val", val)):
+        for i in range(0, len(files), batch_size):
+            batches.append((len(batches) + 1, split, files[i:i + batch_size]))
+    return batches
+
+
+def digest(split, files, size):
+    h = hashlib.sha256(f"{split} {size}\n".encode())
+    for path, label in files:
+        h.update(f"{path}\t{label}\n".encode())
+    return h.hexdigest()
+
+
+def batch_is_done(path, expected):
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("digest") == expected and "images" in f
+    except OSError:
+        return False
+
+
+def write_batch(path, split, files, results, size, expected_digest):
+    """Write one batch atomically from the workers' (pixels, note, RGB sums); return (written, skipped,
+    converted)."""
+    kept = [(name, label, pixels) for (name, label), (pixels, _, _) in zip(files, results) if pixels is not None]
+    skipped = [(name, why) for (name, _), (pixels, why, _) in zip(files, results) if pixels is None]
+    converted = [(name, note) for (name, _), (pixels, note, _) in zip(files, results) if pixels is not None and note]
+    sums = [s for _, _, s in results if s is not None]
+    images = np.empty((len(kept), 3, size, size), dtype=np.uint8)
+    for i, (_, _, pixels) in enumerate(kept):
+        images[i] = pixels
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with h5py.File(tmp, "w") as f:
+        f["images"] = images
+        f["labels"] = np.array([label for _, label, _ in kept], dtype=np.int32)
+        f["names"] = np.array([name for name, _, _ in kept], dtype=h5py.string_dtype())
+        f.attrs["split"], f.attrs["size"] = split, size
+        f.attrs["skipped"], f.attrs["converted"] = json.dumps(skipped), json.dumps(converted)
+        if split == "train":     # the sums for the mean image and the colour covariance
+            f["pixel_sum"] = images.sum(axis=0, dtype=np.uint64).astype(np.float64)
+            f["rgb_sum"] = np.sum([s for s, _ in sums], axis=0) if sums else np.zeros(3)
+            f["rgb_outer"] = np.sum([o for _, o in sums], axis=0) if sums else np.zeros((3, 3))
+            f.attrs["pixel_count"] = len(kept) * size * size
+        f.attrs["digest"] = expected_digest          # last: a batch with its digest is whole
+    os.replace(tmp, path)
+    return len(kept), skipped, converted
+
+
+def combine(out, batches, classes, size, found):
+    """meta.h5 and report.txt from the finished batches' sums and lists."""
+    pixel_sum, rgb_sum, rgb_outer, pixels, images = 0.0, 0.0, 0.0, 0, 0
+    counts, skipped, converted = [], [], []
+    for number, split, _ in batches:
+        with h5py.File(os.path.join(out, f"data_batch_{number}.h5"), "r") as f:
+            counts.append(int(f["labels"].shape[0]))
+            skipped += json.loads(f.attrs["skipped"])
+            converted += json.loads(f.attrs["converted"])
+            if split == "train":
+                pixel_sum = pixel_sum + f["pixel_sum"][()]
+                rgb_sum, rgb_outer = rgb_sum + f["rgb_sum"][()], rgb_outer + f["rgb_outer"][()]
+                pixels += int(f.attrs["pixel_count"])
+                images += counts[-1]
+    if images == 0:
+        raise DataError(f"{out}: no training image could be read (see {os.path.join(out, 'report.txt')})")
+    mean_rgb = rgb_sum / pixels
+    values, vectors = np.linalg.eigh(rgb_outer / pixels - np.outer(mean_rgb, mean_rgb))
+    order = np.argsort(values)[::-1]
+    tmp = os.path.join(out, f"meta.h5.tmp-{os.getpid()}")
+    with h5py.File(tmp, "w") as f:
+        f["class_names"] = np.array(classes, dtype=h5py.string_dtype())
+        f["mean"] = (pixel_sum / images).astype(np.float32)
+        f["eigenvalues"], f["eigenvectors"] = values[order], vectors[:, order]
+        f["batch_sizes"] = np.array(counts, dtype=np.int64)
+        f["train_batches"] = np.array([n for n, s, _ in batches if s == "train"], dtype=np.int64)
+        f["val_batches"] = np.array([n for n, s, _ in batches if s == "val"], dtype=np.int64)
+        f.attrs["size"], f.attrs["found"], f.attrs["written"], f.attrs["skipped"] = size, found, sum(counts), len(skipped)
+    os.replace(tmp, os.path.join(out, "meta.h5"))
+    with open(os.path.join(out, "report.txt"), "w") as f:
+        f.write(f"{found} images found, {sum(counts)} written, {len(skipped)} skipped, {len(converted)} converted\n")
+        f.writelines(f"skipped   {name}: {why}\n" for name, why in skipped)
+        f.writelines(f"converted {name}: {note}\n" for name, note in converted)
+    return sum(counts), skipped, converted
+
+
+def make_data(images, out, val_images=None, val_labels=None, size=256, workers=None, batch_size=1024, echo=print):
+    classes, train = discover_training(images)
+    val = discover_validation(val_images, val_labels, classes) if val_images else []
+    roots = {"train": images, "val": val_images}
+    batches = plan_batches(train, val, batch_size)
+    os.makedirs(out, exist_ok=True)
+    for name in os.listdir(out):          # what a crash mid-write left
+        if ".tmp-" in name:
+            os.remove(os.path.join(out, name))
+    todo = [(n, s, files) for n, s, files in batches
+            if not batch_is_done(os.path.join(out, f"data_batch_{n}.h5"), digest(s, files, size))]
+    found = len(train) + len(val)
+    echo(f"{len(classes)} classes, {len(train)} training and {len(val)} validation images: {len(batches)} batches "
+         f"of {batch_size}; {len(batches) - len(todo)} already done, {len(todo)} to make")
+    progress = Progress(sum(len(f) for _, _, f in todo))
+    jobs = [(os.path.join(out, f"data_batch_{number}.h5"), split, roots[split], files, size,
+             digest(split, files, size)) for number, split, files in todo]
+    with Pool(min(workers or os.cpu_count(), max(len(jobs), 1))) as pool:
+        for done in pool.imap_unordered(_make_batch, jobs):
+            progress.advance(done[0])
+    progress.done()
+    written, skipped, converted = combine(out, batches, classes, size, found)
+    echo(f"{found} images found, {written} written, {len(skipped)} skipped, {len(converted)} converted "
+         f"(report: {os.path.join(out, 'report.txt')})")
+    return written, skipped, converted
+
+
+class Progress:
+    """A progress line on a terminal: images done, rate, and the time left."""
+
+    def __init__(self, total):
+        self.total, self.count, self.start, self.shown = total, 0, time.time(), 0.0
+
+    def advance(self, n):
+        self.count += n
+        now = time.time()
+        if sys.stderr.isatty() and (now - self.shown > 0.5 or self.count == self.total):
+            rate = self.count / max(now - self.start, 1e-9)
+            left = (self.total - self.count) / max(rate, 1e-9)
+            sys.stderr.write(f"\r  {self.count}/{self.total} images ({100 * self.count / max(self.total, 1):.1f}%), "
+                             f"{rate:.0f} images/s, {int(left // 60)}m{int(left % 60):02d}s left  ")
+            sys.stderr.flush()
+            self.shown = now
+
+    def done(self):
+        if sys.stderr.isatty() and self.total:
+            sys.stderr.write("\n")

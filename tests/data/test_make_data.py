@@ -1,0 +1,206 @@
+"""convnet make-data on a generated ImageNet-shaped tree, and the imagenet provider that reads its output."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from convnet.data import get_provider
+from convnet.data.make_data import load_image, make_data
+from convnet.data.sample_tree import CLASSES, make_tree
+from convnet.errors import DataError
+from tests.helpers import ROOT
+from tests.training import TINY, convnet, evaluate
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tree")
+    return root, make_tree(root)
+
+
+@pytest.fixture(scope="module")
+def made(tree, tmp_path_factory):
+    root, expected = tree
+    out = tmp_path_factory.mktemp("out")
+    make_data(str(root / "train"), str(out), str(root / "val"), str(root / "val_labels.csv"), size=64, workers=2,
+              batch_size=4, echo=lambda *_: None)
+    return out, expected
+
+
+def batches(out):
+    with h5py.File(out / "meta.h5") as m:
+        numbers = list(m["train_batches"][()]) + list(m["val_batches"][()])
+    for n in numbers:
+        with h5py.File(out / f"data_batch_{n}.h5") as f:
+            yield n, f.attrs["split"], f["images"][()], f["labels"][()], [s.decode() for s in f["names"][()]]
+
+
+def test_shapes_labels_and_the_resize_and_crop(made, tree):
+    out, _ = made
+    root, _ = tree
+    seen = {}
+    for n, split, images, labels, names in batches(out):
+        assert images.shape == (len(names), 3, 64, 64) and images.dtype == np.uint8 and len(labels) == len(names)
+        for i, (name, label) in enumerate(zip(names, labels)):
+            seen[name] = split
+            if split == "train":
+                assert CLASSES[label] == name.split("/")[0]
+            expected, _ = load_image(str(root / split / name), 64)
+            np.testing.assert_array_equal(images[i], expected)
+    assert sum(s == "train" for s in seen.values()) == 15 and sum(s == "val" for s in seen.values()) == 5
+
+
+def test_validation_labels_come_from_the_labels_file(made):
+    out, _ = made
+    for _, split, _, labels, names in batches(out):
+        if split == "val":
+            for name, label in zip(names, labels):
+                index = int(name.split("_")[-1].split(".")[0]) - 1
+                assert label == index % 3
+
+
+def test_training_batches_mix_the_classes(made):
+    out, _ = made
+    first = next(b for b in batches(out) if b[1] == "train")
+    assert len(set(first[3])) > 1
+
+
+def test_mean_and_colour_covariance_against_a_direct_computation(made):
+    out, _ = made
+    train = np.concatenate([images for _, split, images, _, _ in batches(out) if split == "train"])
+    train = train.transpose(1, 2, 3, 0).astype(np.float64)
+    p = get_provider("imagenet", str(out))
+    np.testing.assert_allclose(p.mean_image(p.default_train_range), train.mean(axis=3), rtol=1e-5)
+    stdevs, vectors = p.color_pca(p.default_train_range)
+    values, direct = np.linalg.eigh(np.cov(train.reshape(3, -1), bias=True))
+    np.testing.assert_allclose(stdevs, np.sqrt(values[::-1]), rtol=1e-4)
+    for i in range(3):
+        assert abs(abs(vectors[:, i] @ direct[:, 2 - i]) - 1) < 1e-4
+
+
+def test_broken_files_are_reported_and_the_counts_add_up(made):
+    out, expected = made
+    report = (out / "report.txt").read_text().splitlines()
+    assert report[0] == f"{expected['found']} images found, 20 written, 3 skipped, 3 converted"
+    for name, why in expected["skipped"].items():
+        assert any(line.startswith("skipped") and line.endswith(f"{name}: {why}") for line in report), name
+    for name, note in expected["converted"].items():
+        assert any(line.startswith("converted") and line.endswith(f"{name}: {note}") for line in report), name
+    with h5py.File(out / "meta.h5") as m:
+        assert m.attrs["found"] == m.attrs["written"] + m.attrs["skipped"] == expected["found"]
+
+
+def test_the_provider(made):
+    out, _ = made
+    p = get_provider("imagenet", str(out))
+    assert p.image_shape == (3, 64, 64) and p.num_classes == 3 and p.label_names == CLASSES
+    # 18 training files (3 of them unreadable) in batches of 4, then 5 validation files
+    assert p.default_train_range == [1, 2, 3, 4, 5] and p.default_test_range == [6, 7]
+    sizes = [p.batch_size(n) for n in p.batch_numbers]
+    assert sum(sizes[:5]) == 15 and sizes[5:] == [4, 1] and p.default_crop == 56
+    images, labels = p.read_batch(6)
+    assert images.shape == (4, 3, 64, 64) and labels.dtype == np.int64 and p.images_first
+
+
+def test_train_and_multiview_test_through_the_provider(made, tmp_path):
+    out, _ = made
+    gentle = tmp_path / "gentle.cfg"          # these pictures have large flat areas: smaller steps
+    gentle.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text().replace("epsW=0.001", "epsW=0.0001"))
+    convnet("train", TINY[0], TINY[1], "--params", gentle, "--data-provider", "imagenet", "--data-path", out,
+            "--crop", "32", "--mini", "4", "--epochs", "2", "--color-noise", "0.1", "--save-path", tmp_path / "run")
+    tmp_path = tmp_path / "run"
+    single, multi = evaluate(tmp_path / "latest.h5"), evaluate(tmp_path / "latest.h5", "--multiview")
+    assert single["cases"] == multi["cases"] == 5 and single["cost"] != multi["cost"]
+
+
+def rerun(tree, out, **kw):
+    root, _ = tree
+    lines = []
+    make_data(str(root / "train"), str(out), str(root / "val"), str(root / "val_labels.csv"), size=64, workers=2,
+              batch_size=4, echo=lines.append, **kw)
+    return lines
+
+
+def snapshot(out):
+    return {n: (images.tobytes(), labels.tobytes(), names) for n, _, images, labels, names in batches(out)}
+
+
+def test_rerun_makes_only_what_is_missing_or_broken(tree, made, tmp_path):
+    out = tmp_path / "out"
+    rerun(tree, out)
+    before = snapshot(out)
+    mtimes = {p: os.path.getmtime(out / p) for p in os.listdir(out)}
+    time.sleep(0.05)
+    os.remove(out / "data_batch_3.h5")
+    os.remove(out / "meta.h5")
+    data = (out / "data_batch_5.h5").read_bytes()
+    (out / "data_batch_5.h5").write_bytes(data[: len(data) // 2])       # a half-written batch
+    (out / "data_batch_6.h5.tmp-999").write_bytes(b"left by a crash")
+    lines = rerun(tree, out)
+    assert "7 batches of 4; 5 already done, 2 to make" in lines[0]
+    assert not (out / "data_batch_6.h5.tmp-999").exists()
+    for name in ("data_batch_1.h5", "data_batch_2.h5", "data_batch_4.h5", "data_batch_6.h5", "data_batch_7.h5"):
+        assert os.path.getmtime(out / name) == mtimes[name], name
+    assert snapshot(out) == before
+
+
+def test_sigkill_then_rerun_gives_what_one_run_gives(tmp_path, made):
+    root = tmp_path / "big"
+    make_tree(root, per_class=40, val=10)
+    args = ["make-data", "--images", root / "train", "--val-images", root / "val", "--val-labels",
+            root / "val_labels.csv", "--size", "128", "--batch-size", "8", "--workers", "1"]
+    convnet(*args, "--out", tmp_path / "whole")
+    proc = subprocess.Popen([sys.executable, "-m", "convnet", *map(str, args), "--out", str(tmp_path / "cut")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    while not (tmp_path / "cut/data_batch_2.h5").exists():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert not (tmp_path / "cut/meta.h5").exists()
+    out = convnet(*args, "--out", tmp_path / "cut").stdout
+    assert "already done" in out and " 0 already done" not in out
+    assert snapshot(tmp_path / "cut") == snapshot(tmp_path / "whole")
+
+
+@pytest.mark.parametrize("labels,fragment", [
+    ("ILSVRC2012_val_00000001 n99999999\n", "neither a training synset nor a class number"),
+    ("ILSVRC2012_val_00000001 n01440764\nmissing_image n01440764\n", "no image 'missing_image'"),
+    ("n01440764\n", "1 labels for 5 images"),
+])
+def test_bad_validation_labels(tree, tmp_path, labels, fragment):
+    root, _ = tree
+    (tmp_path / "labels.txt").write_text(labels)
+    with pytest.raises(DataError) as e:
+        make_data(str(root / "train"), str(tmp_path / "o"), str(root / "val"), str(tmp_path / "labels.txt"),
+                  size=32, workers=1, echo=lambda *_: None)
+    assert fragment in str(e.value) and "\n" not in str(e.value)
+
+
+def test_validation_in_class_subfolders_and_one_synset_per_line(tree, tmp_path):
+    root, _ = tree
+    val = tmp_path / "val"
+    for i, c in enumerate(CLASSES):
+        os.makedirs(val / c)
+        (val / c / "a.JPEG").write_bytes((root / "val" / f"ILSVRC2012_val_{i + 1:08d}.JPEG").read_bytes())
+    make_data(str(root / "train"), str(tmp_path / "o1"), str(val), None, size=32, workers=1, echo=lambda *_: None)
+    (tmp_path / "synsets.txt").write_text("\n".join(CLASSES[i % 3] for i in range(5)) + "\n")
+    make_data(str(root / "train"), str(tmp_path / "o2"), str(root / "val"), str(tmp_path / "synsets.txt"), size=32,
+              workers=1, echo=lambda *_: None)
+    for out in ("o1", "o2"):
+        p = get_provider("imagenet", str(tmp_path / out))
+        labels = np.concatenate([p.read_batch(n)[1] for n in p.default_test_range])
+        assert sorted(labels) == ([0, 1, 2] if out == "o1" else [0, 0, 1, 1, 2])
+
+
+def test_missing_folders_and_unfinished_output(tmp_path):
+    with pytest.raises(DataError, match="no such folder"):
+        make_data(str(tmp_path / "none"), str(tmp_path / "o"), echo=lambda *_: None)
+    os.makedirs(tmp_path / "half")
+    with pytest.raises(DataError, match="make-data has not finished there"):
+        get_provider("imagenet", str(tmp_path / "half"))
