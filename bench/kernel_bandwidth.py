@@ -72,8 +72,9 @@ def main():
             y = layer.forward([x], ctx)
             dy = be.from_host(rng.standard_normal(y.shape).astype(np.float32), device)
             n = x.size * 4
-            for direction, fn, nbytes in (("forward", lambda: layer.forward([x], ctx), fwd_bytes * n),
-                                          ("backward", lambda: layer.backward([x], y, dy, [True], ctx), bwd_bytes * n)):
+            forward = lambda layer=layer, x=x, ctx=ctx: layer.forward([x], ctx)                  # noqa: E731
+            backward = lambda layer=layer, x=x, y=y, dy=dy, ctx=ctx: layer.backward([x], y, dy, [True], ctx)  # noqa: E731
+            for direction, fn, nbytes in (("forward", forward, fwd_bytes * n), ("backward", backward, bwd_bytes * n)):
                 ms = median_ms(clock, fn, args.repeat)
                 rows.append(dict(kernel=f"{name} {direction}", ms=ms, gb_per_s=nbytes / (ms / 1000) / 1e9,
                                  share_of_copy=nbytes / (ms / 1000) / copy))

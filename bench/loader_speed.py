@@ -37,7 +37,7 @@ def main():
         for epoch in (1, 2, 3):
             stream = TrainStream(p, p.default_train_range, aug, args.mini, seed=1, epoch=epoch, threads=args.threads)
             start, count = time.perf_counter(), 0
-            for _, (images, labels) in stream:
+            for _, (_, labels) in stream:
                 count += labels.shape[1]
             rates.append(count / (time.perf_counter() - start))
             stream.close()

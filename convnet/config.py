@@ -47,18 +47,10 @@ def read_ini(path, text=None):
     parser = configparser.RawConfigParser(
         strict=True, interpolation=None, default_section=_NO_DEFAULT_SECTION,
         comment_prefixes=("#", ";"), inline_comment_prefixes=("#", ";"), empty_lines_in_values=False)
+    if text is None:
+        text = read_text(path)
     try:
-        if text is not None:
-            parser.read_string(text, source=str(path))
-        else:
-            with open(path, encoding="utf-8") as f:
-                parser.read_file(f, source=str(path))
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=path) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a config file", file=path) from None
-    except UnicodeDecodeError:
-        raise ConfigError("is not a text file", file=path) from None
+        parser.read_string(text, source=str(path))
     except configparser.MissingSectionHeaderError as e:
         raise ConfigError(f"line {e.lineno}: a key before the first [section]: {e.line.strip()!r}",
                           file=path) from None

@@ -113,7 +113,7 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
             analytic = net.input_grads.get((layer.name, i))
             if analytic is not None:
                 x = acts[inp].copy()
-                checks.append((f"input {inp}",) + compare(analytic, x, lambda x=x, i=i: {(layer.name, i): x}))
+                checks.append((f"input {inp}",) + compare(analytic, x, lambda x=x, i=i, name=layer.name: {(name, i): x}))
         for p, ref_p in zip(layer.params, ref_layer.params):
             checks.append((p.name,) + compare(net.backend.to_host(p.grad), ref_p.value, lambda: None))
         worst = max((c[1] for c in checks), default=0.0)

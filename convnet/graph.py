@@ -39,7 +39,7 @@ def load_graph(layers_file, params_file, data_shapes, layers_text=None, params_t
         raise ConfigError("defines no layers", file=layers_file)
     layers = [_make_layer(name, section, params.get(name), str(params_file))
               for name, section in definitions.items()]
-    for name, section in params.items():
+    for name in params:
         if name not in definitions:
             raise ConfigError(f"no layer of this name in {layers_file}", file=params_file, section=name)
     _check_inputs(layers)

@@ -45,6 +45,12 @@ class NormLayer(Layer):
         self._kept = (None, None)
         return arrays if owner is ctx else recompute()
 
+    def forward_gpu(self, xs, ctx):
+        """_forward_gpu gives (y, what the backward needs): kept for this pass's backward."""
+        y, *kept = self._forward_gpu(xs[0])
+        self.keep(ctx, *kept)
+        return y
+
     def ratio(self, x, dy, d):
         """r = dy * x * d^(-pow-1), elementwise.cu's norm_ratio."""
         r = self.be.empty(x.shape)

@@ -35,7 +35,7 @@ class Solver:
                 else:
                     self._update_cpu(p, eps, batch_size)
                 if p.wball > 0:
-                    self._bound_filters(p)
+                    self._bound_filters(p, self.net.backend.xp)
 
     @staticmethod
     def _update_cpu(p, eps, batch_size):
@@ -52,8 +52,7 @@ class Solver:
             p.value.size, p.value, p.inc, p.grad, f32(p.mom), f32(p.wc * eps), f32(eps / batch_size), i32(p.value.size))
 
     @staticmethod
-    def _bound_filters(p):
-        xp = np if isinstance(p.value, np.ndarray) else __import__("cupy")
+    def _bound_filters(p, xp):
         filters = p.value.reshape(int(np.prod(p.value.shape[:p.filter_axes])), -1)
         mean_square = (filters * filters).mean(axis=1, keepdims=True)
         scale = xp.sqrt(xp.minimum(1, p.wball / xp.maximum(mean_square, 1e-30)))

@@ -64,11 +64,6 @@ class CrossMapNorm(NormLayer):
                                                     f32(self.s), f32(c.minDiv), f32(c.pow))
         return y, d
 
-    def forward_gpu(self, xs, ctx):
-        y, d = self._forward_gpu(xs[0])
-        self.keep(ctx, d)
-        return y
-
     def backward_gpu(self, xs, y, dy, need, ctx):
         x, c = xs[0], self.conf
         (d,) = self.kept(ctx, lambda: self._forward_gpu(x)[1:])

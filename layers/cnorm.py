@@ -59,11 +59,6 @@ class ContrastNorm(SpatialNormLayer):
                                i32(x.size))
         return y, d, centred
 
-    def forward_gpu(self, xs, ctx):
-        y, d, centred = self._forward_gpu(xs[0])
-        self.keep(ctx, d, centred)
-        return y
-
     def backward_gpu(self, xs, y, dy, need, ctx):
         x, k = xs[0], kernels(self.be, CU)
         d, centred = self.kept(ctx, lambda: self._forward_gpu(x)[1:])

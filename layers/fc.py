@@ -1,5 +1,4 @@
 """fc: a fully connected layer; with several inputs, the sum of one product per input."""
-import numpy as np
 
 from convnet.config import Key, positive_integer
 from convnet.filtering import add_biases, bias_gradient

@@ -42,11 +42,6 @@ class ResponseNorm(SpatialNormLayer):
                                                   f32(c.pow), i32(x.size))
         return y, d
 
-    def forward_gpu(self, xs, ctx):
-        y, d = self._forward_gpu(xs[0])
-        self.keep(ctx, d)
-        return y
-
     def backward_gpu(self, xs, y, dy, need, ctx):
         x = xs[0]
         (d,) = self.kept(ctx, lambda: self._forward_gpu(x)[1:])

@@ -5,7 +5,6 @@ from click.testing import CliRunner
 from convnet.cli import main
 from convnet.config import read_ini
 from convnet.errors import ConfigError
-from convnet.graph import load_graph
 from tests.helpers import write
 
 GOOD_LAYERS = """

@@ -1,5 +1,4 @@
 """The paper's update, written out in the test, and the learning-rate schedules."""
-import math
 
 import numpy as np
 import pytest

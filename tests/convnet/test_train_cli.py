@@ -1,5 +1,4 @@
 """convnet train, test and features through the console script: behaviour and every failure mode."""
-import json
 import os
 
 import h5py

@@ -44,7 +44,7 @@ def test_shapes_labels_and_the_resize_and_crop(made, tree):
     out, _ = made
     root, _ = tree
     seen = {}
-    for n, split, images, labels, names in batches(out):
+    for _, split, images, labels, names in batches(out):
         assert images.shape == (len(names), 3, 64, 64) and images.dtype == np.uint8 and len(labels) == len(names)
         for i, (name, label) in enumerate(zip(names, labels)):
             seen[name] = split
