@@ -143,6 +143,8 @@ def train(layers_file, params_file, save_path, load, **given):
         configs = config_texts(layers_file, params_file)
         stem = os.path.splitext(os.path.basename(layers_file))[0]
         save_path = save_path or os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if options["data_path"]:         # a checkpoint must find its data from anywhere
+        options["data_path"] = os.path.abspath(options["data_path"])
     code = Trainer(options, configs, checkpoint, echo=click.echo, save_path=save_path).run()
     sys.exit(code)
 
@@ -232,3 +234,27 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
     if val_labels and not val_images:
         raise ConvnetError("--val-labels needs --val-images")
     run(images, out, val_images, val_labels, size, workers, batch_size, echo=click.echo)
+
+
+@main.command()
+@click.option("--load", required=True, type=click.Path(dir_okay=False), help="The checkpoint.")
+@click.option("--filters", help="Layers whose filters to draw, e.g. conv1a,conv1b (the paper's Figure 3).")
+@click.option("--preds", is_flag=True, help="Test images with their top-5 predictions (the paper's Figure 4).")
+@click.option("--cost", is_flag=True, help="Train and test cost and error over the run.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
+@data_options
+def show(load, filters, preds, cost, out, **overrides):
+    """Draw what a net learned into a PNG: its filters, its predictions, its learning curves."""
+    from . import show as draw
+    if not (filters or preds or cost):
+        raise ConvnetError("choose what to show: --filters LAYER, --preds and/or --cost")
+    checkpoint, data, net, _ = _open_checkpoint(load, overrides)
+    panels = []
+    if filters:
+        panels.append(draw.filters_panel(net, [n.strip() for n in filters.split(",")]))
+    if preds:
+        panels.append(draw.preds_panel(net, data))
+    if cost:
+        panels.append(draw.cost_panel(checkpoint.history))
+    draw.save(draw.stack(panels), out)
+    click.echo(f"wrote {out}")

@@ -1,0 +1,171 @@
+"""`convnet show`: pictures of what a net learned, drawn with Pillow into one PNG.
+
+--filters L1,L2   each layer's filters as tiles: RGB tiles where they see 3 channels (the paper's
+                  Figure 3 is --filters conv1a,conv1b), otherwise a grey tile per filter and channel
+                  (the first 16 channels of the first 32 filters); each tile scaled to its own range
+--preds           test images (centre crops) with their true label and the top 5 predicted classes
+                  as bars of probability (the paper's Figure 4, left)
+--cost            train and test cost, and top-1 error, at each test point of the run
+Panels are stacked in that order.
+"""
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import ConvnetError
+
+BACKGROUND, INK, GRID = (255, 255, 255), (20, 20, 20), (210, 210, 210)
+FONT = ImageFont.load_default()
+
+
+def _scaled(a):
+    lo, hi = float(a.min()), float(a.max())
+    return np.zeros(a.shape, np.uint8) if hi == lo else np.round((a - lo) / (hi - lo) * 255).astype(np.uint8)
+
+
+def _grid(tiles, columns, gap=2):
+    """One image from equal-sized HxW or HxWx3 uint8 tiles, `columns` wide."""
+    h, w = tiles[0].shape[:2]
+    rows = -(-len(tiles) // columns)
+    out = np.full((rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 255, np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, columns)
+        out[gap + r * (h + gap):gap + r * (h + gap) + h, gap + c * (w + gap):gap + c * (w + gap) + w] = \
+            t if t.ndim == 3 else t[..., None]
+    return Image.fromarray(out)
+
+
+def filter_tiles(layer):
+    """The layer's filters as tiles: (tiles, columns)."""
+    w = np.asarray(layer.params[0].value if layer.params else None)
+    if layer.type == "local":                       # the filters at the middle position
+        w = w[w.shape[0] // 2, w.shape[1] // 2]
+    elif layer.type == "fc":
+        shape = layer.input_shapes[0]
+        if len(shape) != 3:
+            raise ConvnetError(f"layer '{layer.name}' reads flat features: it has no filters to show")
+        w = w.reshape((w.shape[0],) + shape)
+    elif layer.type != "conv":
+        raise ConvnetError(f"layer '{layer.name}' is a {layer.type} layer: it has no filters to show")
+    zoom = max(1, 44 // w.shape[-1])
+    grow = lambda t: np.kron(t, np.ones((zoom, zoom) + (1,) * (t.ndim - 2), np.uint8))
+    if w.shape[1] == 3:
+        return [grow(_scaled(f.transpose(1, 2, 0))) for f in w], 16
+    channels = min(w.shape[1], 16)
+    return [grow(_scaled(w[f, c])) for f in range(min(w.shape[0], 32)) for c in range(channels)], channels
+
+
+def titled(image, title):
+    out = Image.new("RGB", (max(image.width, 8 * len(title) + 8), image.height + 16), BACKGROUND)
+    ImageDraw.Draw(out).text((4, 2), title, fill=INK, font=FONT)
+    out.paste(image, (0, 16))
+    return out
+
+
+def filters_panel(net, names):
+    panels = []
+    for name in names:
+        if name not in net.graph.by_name:
+            raise ConvnetError(f"no layer named {name!r}")
+        layer = net[name]
+        tiles, columns = filter_tiles(layer)
+        panels.append(titled(_grid(tiles, columns), f"{name}: {layer.params[0].value.shape[0]} filters"))
+    return stack(panels)
+
+
+def preds_panel(net, data, count=8):
+    """The first `count` test images with their top-5 predictions."""
+    from .evaluate import logreg_layer
+    from convnet.data.loader import labels_row
+    cost = logreg_layer(net)
+    if cost is None:
+        raise ConvnetError("--preds needs a net with a cost.logreg layer")
+    number = data.test[0]
+    images, labels = data.provider.read_batch(number)
+    indices = np.arange(min(count, data.provider.batch_size(number)))
+    images, labels = data.augmentation.select(images, indices), labels[indices]
+    view = data.augmentation.test(images)
+    net.forward([view, labels_row(labels)], train=False)
+    probs = net.activation(cost.inputs[1])
+    names = list(data.provider.label_names) or [str(i) for i in range(probs.shape[0])]
+    name = lambda k: names[k] if k < len(names) else str(k)
+    mean = data.augmentation.test(np.zeros_like(images)) * -1          # the mean crop, to add back
+    cells = []
+    for j in range(view.shape[-1]):
+        picture = np.clip(view[..., j] + mean[..., j], 0, 255).astype(np.uint8).transpose(1, 2, 0)
+        picture = Image.fromarray(picture if picture.shape[2] == 3 else picture[..., 0]).convert("RGB")
+        picture = picture.resize((96, 96 * picture.height // picture.width), Image.Resampling.NEAREST)
+        cell = Image.new("RGB", (200, picture.height + 92), BACKGROUND)
+        cell.paste(picture, (52, 0))
+        draw = ImageDraw.Draw(cell)
+        draw.text((4, picture.height + 2), name(int(labels[j]))[:32], fill=INK, font=FONT)
+        for rank, k in enumerate(np.argsort(-probs[:, j])[:5]):
+            y = picture.height + 18 + 14 * rank
+            colour = (60, 160, 60) if k == labels[j] else (200, 90, 60)
+            draw.rectangle([4, y, 4 + int(90 * probs[k, j]), y + 10], fill=colour)
+            draw.text((98, y), name(int(k))[:16], fill=INK, font=FONT)
+        cells.append(cell)
+    row = Image.new("RGB", (sum(c.width for c in cells), max(c.height for c in cells)), BACKGROUND)
+    for i, c in enumerate(cells):
+        row.paste(c, (i * c.width, 0))
+    return titled(row, "predictions on the first test images (true label, then the top 5)")
+
+
+def _plot(points, series, title, height=220, width=420):
+    """A line plot of one or more series against the x values."""
+    image = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    left, right, top, bottom = 48, width - 10, 20, height - 30
+    xs = np.asarray(points, float)
+    ys = np.concatenate([np.asarray(v, float) for _, v, _ in series])
+    ys = ys[np.isfinite(ys)]
+    x0, x1 = xs.min(), max(xs.max(), xs.min() + 1e-9)
+    y0, y1 = (0.0, 1.0) if ys.size == 0 else (min(0.0, ys.min()), max(ys.max(), 1e-9))
+    px = lambda x: left + (x - x0) / (x1 - x0) * (right - left)
+    py = lambda y: bottom - (y - y0) / (y1 - y0) * (bottom - top)
+    for k in range(5):
+        y = y0 + (y1 - y0) * k / 4
+        draw.line([left, py(y), right, py(y)], fill=GRID)
+        draw.text((4, py(y) - 6), f"{y:.3g}", fill=INK, font=FONT)
+    draw.text((left, 4), title, fill=INK, font=FONT)
+    draw.text((right - 60, bottom + 12), "epochs", fill=INK, font=FONT)
+    draw.text((left, bottom + 12), f"{x0:.3g}", fill=INK, font=FONT)
+    for i, (label, values, colour) in enumerate(series):
+        line = [(px(x), py(y)) for x, y in zip(xs, values) if np.isfinite(y)]
+        if len(line) > 1:
+            draw.line(line, fill=colour, width=2)
+        for p in line:
+            draw.ellipse([p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2], fill=colour)
+        draw.text((right - 150, top + 14 * i), label, fill=colour, font=FONT)
+    return image
+
+
+def cost_panel(history):
+    if not history:
+        raise ConvnetError("the checkpoint has no test points yet: nothing to plot")
+    epochs = [h["epoch"] for h in history]
+    cost = _plot(epochs, [("train cost", [h["train_cost"] for h in history], (40, 90, 200)),
+                          ("test cost", [h["test_cost"] for h in history], (200, 70, 40))], "cost")
+    error = _plot(epochs, [("train top-1 error", [h["train_error"] for h in history], (40, 90, 200)),
+                           ("test top-1 error", [h["test_top1"] for h in history], (200, 70, 40)),
+                           ("test top-5 error", [h["test_top5"] for h in history], (120, 120, 120))], "error")
+    both = Image.new("RGB", (cost.width + error.width, cost.height), BACKGROUND)
+    both.paste(cost, (0, 0))
+    both.paste(error, (cost.width, 0))
+    return both
+
+
+def stack(panels):
+    out = Image.new("RGB", (max(p.width for p in panels), sum(p.height for p in panels) + 8 * (len(panels) - 1)),
+                    BACKGROUND)
+    y = 0
+    for p in panels:
+        out.paste(p, (0, y))
+        y += p.height + 8
+    return out
+
+
+def save(image, path):
+    try:
+        image.save(path, format="PNG")
+    except (OSError, ValueError) as e:
+        raise ConvnetError(f"{path}: cannot write ({e})") from None

@@ -1,0 +1,58 @@
+"""convnet show: filters, predictions and learning curves, drawn into one PNG."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from convnet.checkpoint import Checkpoint
+from convnet.show import _scaled, filter_tiles
+from tests.helpers import make_layer, WEIGHT_PARAMS
+from tests.training import FAST, TINY, convnet
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("show")
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--test-freq", "7", "--save-path", path)
+    return path / "latest.h5"
+
+
+def test_rgb_filters_are_each_scaled_to_their_own_range():
+    layer = make_layer("conv", [(3, 8, 8)], dict(channels=3, filters=4, filterSize=5), WEIGHT_PARAMS)
+    tiles, columns = filter_tiles(layer)
+    assert len(tiles) == 4 and columns == 16
+    w = layer.params[0].value
+    zoom = tiles[0].shape[0] // 5
+    np.testing.assert_array_equal(tiles[2][::zoom, ::zoom], _scaled(w[2].transpose(1, 2, 0)))
+    assert tiles[2].min() == 0 and tiles[2].max() == 255
+
+
+def test_grey_tiles_per_filter_and_channel():
+    layer = make_layer("conv", [(20, 8, 8)], dict(channels=20, filters=40, filterSize=3), WEIGHT_PARAMS)
+    tiles, columns = filter_tiles(layer)
+    assert columns == 16 and len(tiles) == 32 * 16 and tiles[0].ndim == 2
+
+
+def test_every_panel(run, tmp_path):
+    out = tmp_path / "all.png"
+    convnet("show", "--load", run, "--filters", "conv1", "--preds", "--cost", "--out", out)
+    image = Image.open(out)
+    assert image.format == "PNG" and image.width >= 8 * 200 and image.height > 400
+    only_cost = tmp_path / "cost.png"
+    convnet("show", "--load", run, "--cost", "--out", only_cost)
+    assert Image.open(only_cost).size == (840, 220)
+
+
+@pytest.mark.parametrize("args,fragment", [([], "choose what to show"), (["--filters", "conv9"], "no layer named 'conv9'"),
+                                           (["--filters", "pool1"], "pool layer: it has no filters")])
+def test_show_errors(run, tmp_path, args, fragment):
+    result = convnet("show", "--load", run, *args, "--out", tmp_path / "x.png", check=False)
+    assert result.returncode == 1 and fragment in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_checkpoints_keep_an_absolute_data_path(tmp_path):
+    from tests.data.test_cifar import make_batches
+    make_batches(tmp_path / "batches")
+    convnet("train", *TINY, "--data-provider", "cifar", "--data-path", "batches", "--epochs", "1", "--mini", "100",
+            "--save-path", tmp_path / "run", cwd=tmp_path)
+    assert Checkpoint(tmp_path / "run/latest.h5").options["data_path"] == str(tmp_path / "batches")
+    convnet("test", "--load", tmp_path / "run/latest.h5")          # from another directory
