@@ -16,6 +16,9 @@ class Group(click.Group):
         except ConvnetError as e:
             click.echo(f"convnet: error: {e}", err=True)
             sys.exit(e.exit_code)
+        except KeyboardInterrupt:        # outside the training loop, which saves first
+            click.echo("convnet: interrupted", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,14 +39,26 @@ def config_options(f):
 @config_options
 @click.option("--input-size", type=click.IntRange(1), help="Images are SIZE x SIZE (when no data provider says).")
 @click.option("--channels", type=click.IntRange(1), default=3, show_default=True, help="Channels of the input images.")
+@click.option("--data-provider", help="Take the image size from this provider (and --data-path, --crop).")
+@click.option("--data-path", type=click.Path(), help="The provider's folder.")
+@click.option("--image-size", type=click.IntRange(8), help="The embedded data's image size.")
+@click.option("--crop", type=click.IntRange(1), help="The crop the net sees.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def describe(layers_file, params_file, input_size, channels, as_json):
+def describe(layers_file, params_file, input_size, channels, data_provider, data_path, image_size, crop, as_json):
     """The net's layers: type, inputs, device, output shape, parameters and multiply-adds per image."""
     from .describe import describe_json, describe_table
     from .graph import load_graph
-    if input_size is None:
-        raise ConvnetError("give the image size with --input-size (224 for the paper's nets, 32 for CIFAR)")
-    graph = load_graph(layers_file, params_file, [(channels, input_size, input_size), (1,)])
+    if data_provider or data_path:
+        from .session import DEFAULTS, Data
+        options = {**DEFAULTS, "data_provider": data_provider or "default", "data_path": data_path,
+                   "image_size": image_size or DEFAULTS["image_size"], "crop": crop}
+        shape = Data(options, need_train=False).augmentation.shape
+    elif input_size is not None:
+        shape = (channels, input_size, input_size)
+    else:
+        raise ConvnetError("give the image size with --input-size (224 for the paper's nets, 32 for CIFAR), "
+                           "or a --data-provider to take it from")
+    graph = load_graph(layers_file, params_file, [shape, (1,)])
     click.echo(describe_json(graph) if as_json else describe_table(graph))
 
 

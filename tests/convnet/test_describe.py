@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from convnet.cli import main
-from tests.helpers import REFERENCE
+from tests.helpers import REFERENCE, ROOT
 
 PAIRS = [(f"imagenet/layers-{n}.cfg", f"imagenet/layer-params-{n}.cfg", 224) for n in
          ["145", "147", "148", "150", "145-half"]] + \
@@ -39,6 +39,21 @@ def test_json_for_the_paper_net():
                               "macs": 48 * 55 * 55 * 3 * 121}
     assert rows["fc2048a"]["params"] == 2048 * 9216 + 2048
     assert out["total_macs"] == sum(r["macs"] for r in out["layers"])
+
+
+def test_image_size_from_a_data_provider(tmp_path):
+    from tests.data.test_cifar import make_batches
+    make_batches(tmp_path / "b")
+    result = CliRunner().invoke(main, ["describe", "--layers", str(REFERENCE / "cifar/layers-18pct.cfg"), "--params",
+                                       str(REFERENCE / "cifar/layer-params-18pct.cfg"), "--data-provider", "cifar",
+                                       "--data-path", str(tmp_path / "b"), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output)["layers"]}
+    assert rows["data"]["output_shape"] == [3, 32, 32] and rows["conv1"]["output_shape"] == [32, 32, 32]
+    result = CliRunner().invoke(main, ["describe", "--layers", str(ROOT / "configs/alexnet.cfg"), "--params",
+                                       str(ROOT / "configs/alexnet-params.cfg"), "--data-provider", "default",
+                                       "--image-size", "256", "--crop", "224", "--json"])
+    assert json.loads(result.output)["layers"][0]["output_shape"] == [3, 224, 224]
 
 
 def test_input_size_is_needed():
