@@ -131,6 +131,7 @@ def ones(backend, n):
     if key not in _ones:
         column = backend.empty((n, 1))
         kernels(backend, ELEMENTWISE).fill.launch(n, column, f32(1.0), i32(n))
+        backend.synchronize()            # filled on this stream, read later from any stream of the device
         _ones[key] = column
     return _ones[key]
 

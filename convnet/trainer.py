@@ -92,6 +92,9 @@ class Trainer:
             self.net.backward()
         progress = (self.epoch - 1 + (k + 1) / per_epoch) / self.o["epochs"]
         self.solver.update(n, progress)
+        # Every device's stream done before the next step frees this step's arrays: memory that one
+        # stream frees must not still be read by a copy on another.
+        self.net.backend.synchronize()
         self.step += 1
         if self.cost_layer is not None:
             cost, errors, _ = costs[self.cost_layer.name]

@@ -94,8 +94,8 @@ class CudaBackend:
     def copy(self, x, src, dst):
         """x (on logical device src) on dst, in dst's context: ordered after src's pending work."""
         cupy = self.cupy
-        done = cupy.cuda.Event(disable_timing=True)
-        with cupy.cuda.Device(src.physical):
+        with cupy.cuda.Device(src.physical):         # an event belongs to the device it is recorded on
+            done = cupy.cuda.Event(disable_timing=True)
             done.record(self.stream(src))
         stream = self.stream(dst)
         stream.wait_event(done)
