@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from .checkpoint import save
-from .errors import DivergenceError
+from .errors import CheckpointError, DivergenceError
 from .evaluate import evaluate, logreg_layer
 from .session import Data, build_net
 from .solver import Solver
@@ -146,8 +146,12 @@ class Trainer:
 
     def _save(self):
         self.state["lr_scale"] = self.solver.lr_scale
-        save(self.latest, self.net, (self.epoch, self.batch, self.step), self.configs, self.o,
-             self.state, self.history)
+        try:
+            save(self.latest, self.net, (self.epoch, self.batch, self.step), self.configs, self.o,
+                 self.state, self.history)
+        except OSError as e:           # a full disk: the previous checkpoint is still whole
+            raise CheckpointError(f"{self.latest}: cannot write the checkpoint ({e.strerror or e}); "
+                                  f"the previous one is kept") from None
 
     # ---- output -----------------------------------------------------------------------------
 

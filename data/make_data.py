@@ -255,8 +255,11 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
     jobs = [(os.path.join(out, f"data_batch_{number}.h5"), split, roots[split], files, size,
              digest(split, files, size)) for number, split, files in todo]
     with Pool(min(workers or os.cpu_count(), max(len(jobs), 1))) as pool:
-        for done in pool.imap_unordered(_make_batch, jobs):
-            progress.advance(done[0])
+        try:
+            for done in pool.imap_unordered(_make_batch, jobs):
+                progress.advance(done[0])
+        except OSError as e:           # a full disk, a vanished folder: the batches written so far stay
+            raise DataError(f"{out}: cannot write a batch ({e.strerror or e}); run make-data again to continue") from None
     progress.done()
     written, skipped, converted = combine(out, batches, classes, size, found)
     echo(f"{found} images found, {written} written, {len(skipped)} skipped, {len(converted)} converted "

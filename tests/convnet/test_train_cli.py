@@ -121,3 +121,23 @@ def test_layers_and_params_are_needed():
 def test_test_json_fields(run):
     path, _ = run
     assert set(evaluate(path / "best.h5")) == {"cost", "top1_error", "top5_error", "cases"}
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    """A full disk at a test point: one line, and the previous checkpoint stays whole."""
+    from click.testing import CliRunner
+    import convnet.trainer
+    from convnet.cli import main
+    args = ["train", *TINY, *FAST, "--epochs", "1", "--test-freq", "10", "--save-path", str(tmp_path)]
+    calls = []
+    real = convnet.trainer.save
+
+    def full_disk(path, *rest):
+        calls.append(path)
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        real(path, *rest)
+    monkeypatch.setattr(convnet.trainer, "save", full_disk)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "cannot write the checkpoint (No space left on device)" in result.output
+    assert Checkpoint(tmp_path / "latest.h5").step == 10
