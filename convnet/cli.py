@@ -95,7 +95,7 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
 # ---- training -------------------------------------------------------------------------------
 
 TRAIN_OPTIONS = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini",
-                 "epochs", "test_freq", "color_noise", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed")
+                 "epochs", "test_freq", "color_noise", "flip", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed")
 
 
 def data_options(f):
@@ -127,6 +127,8 @@ def data_options(f):
 @click.option("--test-freq", type=click.IntRange(1), help="Minibatches between test points (default: one epoch).")
 @click.option("--color-noise", type=click.FloatRange(0), default=0.0, show_default=True,
               help="PCA colour noise: the standard deviation of alpha (the paper: 0.1).")
+@click.option("--flip/--no-flip", default=None,
+              help="Random horizontal reflections of the training images (default: with --crop only, as cuda-convnet).")
 @click.option("--lr-plateau", type=click.IntRange(0), default=0, show_default=True,
               help="Divide every learning rate by 10 when the test error has not improved for this many test points (0: never).")
 @click.option("--lr-drops", type=click.IntRange(0), default=3, show_default=True, help="At most this many divisions.")

@@ -6,7 +6,7 @@ from .graph import load_graph
 from .net import Net
 
 DEFAULTS = dict(data_provider="default", data_path=None, image_size=32, crop=None, train_range=None,
-                test_range=None, mini=128, epochs=10, test_freq=None, color_noise=0.0, lr_plateau=0,
+                test_range=None, mini=128, epochs=10, test_freq=None, color_noise=0.0, flip=None, lr_plateau=0,
                 lr_drops=3, backend="numpy", gpu=None, tf32=False, seed=0, save_path=None)
 
 
@@ -24,14 +24,16 @@ class Data:
         self.test = p.parse_range(o["test_range"], "--test-range") if o["test_range"] else list(p.default_test_range)
         crop = o["crop"] if o["crop"] is not None else getattr(p, "default_crop", None)
         pca = p.color_pca(self.train) if o["color_noise"] > 0 and need_train else None
-        self.augmentation = Augmentation(p.mean_image(self.train), crop, o["color_noise"], pca, p.images_first)
+        self.augmentation = Augmentation(p.mean_image(self.train), crop, o["color_noise"], pca, p.images_first,
+                                         flip=o.get("flip"))
 
     def describe(self):
         from convnet.data.provider import format_range
         count = lambda batches: sum(self.provider.batch_size(n) for n in batches)
         shape = "x".join(map(str, self.augmentation.shape))
         return (f"{self.provider.describe()} (train {format_range(self.train)}: {count(self.train)} images, "
-                f"test {format_range(self.test)}: {count(self.test)}), net input {shape}")
+                f"test {format_range(self.test)}: {count(self.test)}), net input {shape}, "
+                f"{self.augmentation.describe()}")
 
 
 def build_net(data, layers_file, layers_text, params_file, params_text, options):

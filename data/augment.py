@@ -3,10 +3,12 @@
 
 - the training set's mean image is subtracted from every image;
 - training: a random crop of inner x inner pixels and, with probability 1/2, its horizontal
-  reflection; and PCA colour noise: every pixel of an image gets P (alpha * sigma) added, where the
-  columns of P are the principal components of the training pixels' RGB values, sigma the standard
-  deviation along each, and alpha ~ N(0, c^2) drawn once per image per use, c = --color-noise (the
-  paper: 0.1). The paper's text says eigenvalues; its 2012 code scaled by the standard deviations,
+  reflection, as cuda-convnet's providers did: reflections come with crops, so a net trained on
+  whole images (no --crop) sees them as they are, unless flip=True asks for reflections anyway
+  (--flip; --no-flip turns them off under crops); and PCA colour noise: every pixel of an image
+  gets P (alpha * sigma) added, where the columns of P are the principal components of the training
+  pixels' RGB values, sigma the standard deviation along each, and alpha ~ N(0, c^2) drawn once per
+  image per use, c = --color-noise (the paper: 0.1). The paper's text says eigenvalues; its 2012 code scaled by the standard deviations,
   which is what this does;
 - test: the centre crop; multiview: the four corner crops and the centre crop and their
   reflections, ten views whose softmax outputs are averaged.
@@ -20,7 +22,7 @@ import numpy as np
 
 
 class Augmentation:
-    def __init__(self, mean, crop=None, color_noise=0.0, pca=None, images_first=False):
+    def __init__(self, mean, crop=None, color_noise=0.0, pca=None, images_first=False, flip=None):
         self.images_first = images_first
         self.mean_image = mean.astype(np.float32)
         self.mean = self.mean_image[..., None]
@@ -30,6 +32,8 @@ class Augmentation:
             from convnet.errors import DataError
             raise DataError(f"--crop {crop} is larger than the {H}x{W} images")
         self.border = (H - self.crop, W - self.crop)
+        # None: reflect exactly when cropping, as cuda-convnet did (convdata_cifar.py, convdata.py)
+        self.flip = self.crop < min(H, W) if flip is None else bool(flip)
         self.color_noise = color_noise
         self.pca = pca
 
@@ -37,6 +41,14 @@ class Augmentation:
     def shape(self):
         """The per-image shape the net sees."""
         return (self.mean.shape[0], self.crop, self.crop)
+
+    def describe(self):
+        """What training does to the images, in a few words (for the run's header)."""
+        cropping = self.border != (0, 0)
+        what = ("crops" if cropping else "whole images") + (
+            " and reflections" if self.flip and cropping else ", reflections" if self.flip else
+            ", no reflections" if cropping else "")
+        return what + (f", colour noise {self.color_noise:g}" if self.color_noise > 0 else "")
 
     def select(self, images, indices):
         """The images `indices` of a provider's batch, in its layout."""
@@ -50,7 +62,7 @@ class Augmentation:
         n = images.shape[0] if self.images_first else images.shape[3]
         oy = rng.integers(0, self.border[0] + 1, n)
         ox = rng.integers(0, self.border[1] + 1, n)
-        flip = rng.integers(0, 2, n).astype(bool)
+        flip = rng.integers(0, 2, n).astype(bool) & self.flip     # drawn either way: the same crops
         alpha = rng.normal(0.0, self.color_noise, (3, n)).astype(np.float32) if self.color_noise > 0 else None
         if self.images_first:
             return self._train_images_first(images, oy, ox, flip, alpha)
