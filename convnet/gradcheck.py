@@ -5,7 +5,8 @@ float32 on the GPU backends) gives the analytic gradients of the summed cost; on
 gives the 4-point central difference for sampled elements of every weight, every bias, and every
 layer's input. A layer's input is perturbed as that layer alone reads it, so each row checks the layer's own
 backward: a broken layer is the topmost failing row, and the rows below it inherit its error.
-Dropout masks are fixed by the step, so every evaluation sees the same function.
+Dropout masks are fixed by the step, so every evaluation sees the same function; the net runs without
+training's deliberate noise (nrelu's noise, float16 quantization), which no backward differentiates.
 
 The error of a tensor is ||analytic - numeric|| / max(||analytic||, ||numeric||) over its samples.
 Elements at a kink (relu at 0, tied maxima) are skipped and counted, as Caffe's checker skips them;
@@ -45,14 +46,14 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
     rng = np.random.default_rng(seed + 1)
     data = random_batch(ref.graph, mini, rng)
 
-    net.forward(data, train=True, step=1)
+    net.forward(data, train=True, step=1, noise=False)
     net.backward(data_grads=True, keep_input_grads=True)
-    ref.forward(data, train=True, step=1)
+    ref.forward(data, train=True, step=1, noise=False)
     acts = {name: a.copy() for name, a in ref.acts.items()}
 
     def total_cost(override_inputs=None):
         with np.errstate(invalid="ignore", divide="ignore"):
-            costs = ref.forward(data, train=True, step=1, override_inputs=override_inputs)
+            costs = ref.forward(data, train=True, step=1, override_inputs=override_inputs, noise=False)
         return sum(float(v[0]) for v in costs.values())
 
     f0 = total_cost()

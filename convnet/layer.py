@@ -18,9 +18,14 @@ from .config import Key, name_list, non_negative_integer, text
 
 
 class Pass(NamedTuple):
-    """What a forward pass is: training (dropout on) or test, and the step that seeds random masks."""
+    """What a forward pass is: training (dropout on) or test, and the step that seeds random masks.
+
+    noise=False turns off what training adds on purpose and no backward differentiates: nrelu's
+    noise and the float16 rounding of quantF/quantB. The gradient check runs so, to compare each
+    backward with the derivative of a deterministic, exact forward."""
     train: bool
     step: int = 0
+    noise: bool = True
 
 
 class Parameter:

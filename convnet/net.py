@@ -63,11 +63,12 @@ class Net:
 
     # ---- passes ----------------------------------------------------------------------------
 
-    def forward(self, data, train=False, step=0, override=None, override_inputs=None):
+    def forward(self, data, train=False, step=0, override=None, override_inputs=None, noise=True):
         """Run every layer on a batch: data[i] is the provider's array i (dataIdx=i), on the host.
         override {name: array} replaces layers' outputs; override_inputs {(name, i): array} replaces
-        what one layer reads as its input i, its other readers unaffected (the gradient checker)."""
-        self.ctx = Pass(train=train, step=step)
+        what one layer reads as its input i, its other readers unaffected (the gradient checker);
+        noise=False runs without training's deliberate noise (see layer.Pass)."""
+        self.ctx = Pass(train=train, step=step, noise=noise)
         self.acts, self.grads, self._copies = {}, {}, {}
         override = override or {}
         override_inputs = override_inputs or {}

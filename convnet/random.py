@@ -3,7 +3,8 @@
 u(key, i) = (fmix32(i * 0x9E3779B9 + key) >> 8) / 2^24, a float in [0, 1) exact in float32, where
 fmix32 is MurmurHash3's finalizer and key mixes the run's seed, the layer and the training step. A
 mask therefore depends only on (seed, layer, step, index): it is the same on every backend and
-device, and a resumed run draws exactly what the uninterrupted one would have. dropout.cu has the twin.
+device, and a resumed run draws exactly what the uninterrupted one would have. random.cuh has the
+twins for the kernels.
 """
 import zlib
 
@@ -52,3 +53,16 @@ def uniform(key, n):
     h += np.uint32(key)
     fmix32(h)
     return (h >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / 16777216.0)
+
+
+def second_key(key):
+    """The key of a second, independent stream (for the normal's second uniform)."""
+    return mix_key(key, 0x5EC0)
+
+
+def normal(key, n):
+    """n standard normals, float32, by Box-Muller from u(key, i) and u(second_key(key), i), computed in
+    float32 as random.cuh's normal01 computes them."""
+    u1, u2 = uniform(key, n), uniform(second_key(key), n)
+    r = np.sqrt(np.float32(-2) * np.log(np.float32(1) - u1))
+    return r * np.cos(np.float32(6.2831853071795865) * u2)

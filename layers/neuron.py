@@ -9,6 +9,7 @@ import numpy as np
 from convnet.config import Key
 from convnet.kernels import beside, f32, i32, kernels
 from convnet.layer import Layer
+from convnet.random import mix_key, normal, second_key
 from convnet.registry import register
 
 CU = beside(__file__, "neuron.cu")
@@ -18,13 +19,15 @@ NEURONS = {
     "ident": ((), "f(x) = x"),
     "relu": ((), "f(x) = max(0, x)"),
     "brelu": (("a",), "f(x) = min(a, max(0, x))"),
-    "softrelu": ((), "f(x) = log(1 + e^x)"),
+    "softrelu": ((), "f(x) = log(1 + e^x), and x above 4 (as the 2012 code)"),
     "logistic": ((), "f(x) = 1 / (1 + e^-x)"),
     "tanh": (("a", "b"), "f(x) = a * tanh(b * x)"),
     "abs": ((), "f(x) = |x|"),
     "square": ((), "f(x) = x^2"),
     "sqrt": ((), "f(x) = sqrt(x)"),
     "linear": (("a", "b"), "f(x) = a * x + b"),
+    "nrelu": ((), "f(x) = max(0, r + r z) with r = max(0, x), z ~ N(0, 1), in training; max(0, x) at test"),
+    "drelu": (("a",), "f(x) = x - a * tanh(x / a)"),
 }
 _SPEC = re.compile(r"^\s*(\w+)\s*(?:\[([^\]]*)\])?\s*$")
 
@@ -52,15 +55,22 @@ def neuron_key():
                "; ".join(f"{n}: {f}" for n, (_, f) in NEURONS.items()))
 
 
-def forward_numpy(name, p, x):
+def forward_numpy(name, p, x, z=None):
+    """f(x); z: nrelu's standard normals (None: no noise)."""
     if name == "ident":
         return x.copy()
-    if name == "relu":
+    if name == "relu" or (name == "nrelu" and z is None):
         return np.maximum(x, 0)
+    if name == "nrelu":
+        r = np.maximum(x, 0)
+        return np.maximum(r + r * z.reshape(x.shape).astype(x.dtype), 0)
+    if name == "drelu":
+        a = x.dtype.type(p[0])
+        return x - a * np.tanh(x / a)
     if name == "brelu":
         return np.minimum(np.maximum(x, 0), x.dtype.type(p[0]))
     if name == "softrelu":
-        return np.logaddexp(x.dtype.type(0), x)
+        return np.where(x > 4, x, np.log1p(np.exp(np.minimum(x, 4))))
     if name == "logistic":
         return 0.5 * np.tanh(0.5 * x) + 0.5          # = 1/(1+e^-x), without overflow
     if name == "tanh":
@@ -77,19 +87,22 @@ def forward_numpy(name, p, x):
 def backward_numpy(name, p, x, y, dy):
     if name == "ident":
         return dy.copy()
-    if name == "relu":
+    if name in ("relu", "nrelu"):       # nrelu: the noise held fixed, as the 2012 code
         return dy * (y > 0)
+    if name == "drelu":
+        t = np.tanh(x / x.dtype.type(p[0]))
+        return dy * t * t
     if name == "brelu":
         return dy * ((y > 0) & (y < p[0]))
-    if name == "softrelu":
-        return dy * (1 - np.exp(-y))                  # f'(x) = logistic(x) = 1 - e^-f(x)
+    if name == "softrelu":                            # 1 above 4, where f is x; logistic(x) below
+        return dy * np.where(x > 4, 1, 0.5 * np.tanh(0.5 * np.minimum(x, 4)) + 0.5)
     if name == "logistic":
         return dy * y * (1 - y)
     if name == "tanh":
         t = np.tanh(x.dtype.type(p[1]) * x)
         return dy * x.dtype.type(p[0] * p[1]) * (1 - t * t)
-    if name == "abs":
-        return dy * np.sign(x)
+    if name == "abs":                                 # -1 at 0, as the 2012 code
+        return dy * np.where(x > 0, 1, -1).astype(dy.dtype)
     if name == "square":
         return 2 * x * dy
     if name == "sqrt":
@@ -101,8 +114,11 @@ def backward_numpy(name, p, x, y, dy):
 class Neuron(Layer):
     """y = f(x) elementwise, f one of NEURONS (for example relu, tanh[a,b], linear[a,b]).
 
-    Config keys: neuron. The gradient of relu, brelu, logistic, softrelu and sqrt is computed from the
-    output, as cuda-convnet did; relu's gradient at exactly 0 is 0.
+    Config keys: neuron. As the 2012 code (include/neuron.cuh): the gradient of relu, brelu, logistic
+    and sqrt is computed from the output, relu's at exactly 0 is 0, abs's at 0 is -1, softrelu is x
+    above 4 with gradient 1. nrelu adds Gaussian noise of standard deviation max(0, x) in training
+    (the 2012 code added it at test too) and its gradient holds the noise fixed: dy where y > 0. The
+    noise is counter-based (convnet.random), a function of the run's seed, the layer and the step.
     """
     n_inputs = 1
     keys = (neuron_key(),)
@@ -110,13 +126,26 @@ class Neuron(Layer):
 
     def infer(self, shapes):
         self.kind, self.p = self.conf.neuron
+        if self.kind == "drelu" and self.p[0] == 0:
+            raise self.cfg.error("neuron", "drelu[a] needs a != 0 (it computes tanh(x / a))")
         return shapes[0]
 
+    def noise_keys(self, ctx):
+        """nrelu's two noise keys for this pass, or None when it adds no noise."""
+        if self.kind != "nrelu" or not (ctx.train and ctx.noise):
+            return None
+        key = mix_key(self.seed, ctx.step)
+        return key, second_key(key)
+
     def forward_cpu(self, xs, ctx):
-        return forward_numpy(self.kind, self.p, xs[0])
+        keys = self.noise_keys(ctx)
+        z = None if keys is None else normal(keys[0], xs[0].size)
+        return forward_numpy(self.kind, self.p, xs[0], z)
 
     def backward_cpu(self, xs, y, dy, need, ctx):
         return [backward_numpy(self.kind, self.p, xs[0], y, dy)]
+
+    seed = 0               # the net sets its own seed mixed with the layer's name
 
     def _codes(self):
         a, b = (tuple(self.p) + (0.0, 0.0))[:2]
@@ -125,7 +154,9 @@ class Neuron(Layer):
     def forward_gpu(self, xs, ctx):
         x = xs[0]
         y = self.be.empty(x.shape)
-        kernels(self.be, CU).neuron_forward.launch(x.size, x, y, *self._codes(), i32(x.size))
+        keys = self.noise_keys(ctx)
+        noise = (i32(1), np.uint32(keys[0]), np.uint32(keys[1])) if keys else (i32(0), np.uint32(0), np.uint32(0))
+        kernels(self.be, CU).neuron_forward.launch(x.size, x, y, *self._codes(), *noise, i32(x.size))
         return y
 
     def backward_gpu(self, xs, y, dy, need, ctx):

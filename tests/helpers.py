@@ -69,7 +69,7 @@ def check_layer_gradients(layer, xs, ctx=TRAIN, tol=1e-7):
     R = rng.standard_normal(y.shape)
 
     def loss():   # a new Pass each time: nothing computed for an earlier pass may be reused
-        return float(np.sum(R * layer.forward(xs, Pass(ctx.train, ctx.step))))
+        return float(np.sum(R * layer.forward(xs, Pass(ctx.train, ctx.step, ctx.noise))))
 
     grads = layer.backward(xs, layer.forward(xs, ctx), R, [True] * len(xs), ctx)
     worst = 0.0

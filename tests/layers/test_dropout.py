@@ -33,9 +33,19 @@ def test_masks_depend_on_the_step_and_the_seed_only():
     assert np.any(b.forward([X], Pass(True, 7)) != same[0])
 
 
-def test_disabled_layer_passes_its_input():
+def test_disabled_hs_scales_by_keep_in_training_too_as_the_2012_code():
     layer = make_layer("hs", [(50,)], dict(keep=0.5), params=dict(enable="false"))
-    np.testing.assert_array_equal(layer.forward([X], TRAIN), X)
+    for ctx in (TRAIN, TEST):
+        np.testing.assert_array_equal(layer.forward([X], ctx), X * 0.5)
+        np.testing.assert_array_equal(layer.backward([X], None, np.ones_like(X), [True], ctx)[0], np.full_like(X, 0.5))
+    check_layer_gradients(layer, [X])
+
+
+@pytest.mark.parametrize("kind", ["dropout", "dropout2"])
+def test_disabled_cuda_convnet2_dropouts_pass_their_input(kind):
+    layer = make_layer(kind, [(50,)], dict(keep=0.5), params=dict(enable="false"))
+    for ctx in (TRAIN, TEST):
+        np.testing.assert_array_equal(layer.forward([X], ctx), X)
 
 
 def test_uniform_numbers_match_a_plain_python_hash():

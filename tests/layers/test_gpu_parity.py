@@ -69,14 +69,17 @@ def test_fc(backend):
 
 
 NEURONS = ["ident", "relu", "brelu[1.5]", "softrelu", "logistic", "tanh[1.7159,0.6666]", "abs", "square", "sqrt",
-           "linear[0.5,-2]"]
+           "linear[0.5,-2]", "nrelu", "drelu[1.5]"]
 
 
 @pytest.mark.parametrize("spec", NEURONS)
-def test_neuron(backend, spec):
+@pytest.mark.parametrize("ctx", [TRAIN, TEST], ids=["train", "test"])
+def test_neuron(backend, spec, ctx):
     cpu, gpu = gpu_twin("neuron", [(4, 3, 3)], dict(neuron=spec), backend=backend)
+    gpu.seed = cpu.seed = 4321
     x = data(4, 3, 3, 5) * 3
-    check_parity(cpu, gpu, [np.abs(x) + 0.1 if spec == "sqrt" else x])
+    x[0, 0, 0] = 0                                        # abs at 0
+    check_parity(cpu, gpu, [np.abs(x) + 0.1 if spec == "sqrt" else x], ctx=ctx)
 
 
 def test_softmax(backend):
