@@ -7,7 +7,7 @@ a file and the previous checkpoint survives until the new one is whole.
 /layers/<name>/weights/<i>, /layers/<name>/biases                 learned arrays (float32)
 /layers/<name>/weights_inc/<i>, /layers/<name>/biases_inc         momentum buffers
 /history/<field>        one value per test point: epoch, step, train_cost, train_error, test_cost,
-                        test_top1, test_top5, lr_scale
+                        test_top1, test_topk (the cost layer's topk; test_top5 before version 2), lr_scale
 
 Weight shapes: conv (filters, channels/groups, size, size); fc (outputs, inputs of input i); local
 (rows, cols, filters, channels/groups, size, size). Biases (filters,), or (filters, rows, cols).
@@ -22,8 +22,9 @@ import numpy as np
 
 from .errors import CheckpointError
 
-FORMAT, VERSION = "convnet-checkpoint", 1
-HISTORY_FIELDS = ("epoch", "step", "train_cost", "train_error", "test_cost", "test_top1", "test_top5", "lr_scale")
+FORMAT, VERSION = "convnet-checkpoint", 2
+HISTORY_FIELDS = ("epoch", "step", "train_cost", "train_error", "test_cost", "test_top1", "test_topk", "lr_scale")
+RENAMED = {"test_topk": "test_top5"}         # version 1's names
 
 
 def _inc_name(param_name):
@@ -80,7 +81,8 @@ class Checkpoint:
                 self.arrays = {}
                 f["layers"].visititems(lambda name, obj: self.arrays.__setitem__(name, obj[()])
                                        if isinstance(obj, h5py.Dataset) else None)
-                columns = {field: f[f"history/{field}"][()] for field in HISTORY_FIELDS}
+                columns = {field: f[f"history/{field if field in f['history'] else RENAMED.get(field, field)}"][()]
+                           for field in HISTORY_FIELDS}
                 self.history = [{field: float(columns[field][i]) for field in HISTORY_FIELDS}
                                 for i in range(len(columns["epoch"]))]
         except CheckpointError:

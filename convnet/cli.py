@@ -197,10 +197,11 @@ def test(load, multiview, as_json, **overrides):
         return
     views = "multiview (10 views)" if multiview else "centre crop"
     top1 = "n/a" if result["top1_error"] is None else f"{100 * result['top1_error']:.2f}%"
-    top5 = "n/a" if result["top5_error"] is None else f"{100 * result['top5_error']:.2f}%"
+    topk = "n/a" if result["topk_error"] is None else f"{100 * result['topk_error']:.2f}%"
+    k = result["topk"] or 5
     click.echo(f"{load} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {result['cost']:.4f}, "
-               f"top-1 error {top1}, top-5 error {top5} on {result['cases']} images, {views}"
-               if checkpoint.history else f"cost {result['cost']:.4f}, top-1 error {top1}, top-5 error {top5}")
+               f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}"
+               if checkpoint.history else f"cost {result['cost']:.4f}, top-1 error {top1}, top-{k} error {topk}")
 
 
 @main.command()
@@ -272,6 +273,8 @@ def show(load, filters, preds, cost, out, **overrides):
     if preds:
         panels.append(draw.preds_panel(net, data))
     if cost:
-        panels.append(draw.cost_panel(checkpoint.history))
+        from .evaluate import logreg_layer
+        layer = logreg_layer(net)
+        panels.append(draw.cost_panel(checkpoint.history, layer.conf.topk if layer else 5))
     draw.save(draw.stack(panels), out)
     click.echo(f"wrote {out}")

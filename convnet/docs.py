@@ -1,8 +1,10 @@
 """The config reference of the README, written from the layer types' key schemas.
 
-    python -m convnet.docs      prints it; tests/convnet/test_docs.py checks the README holds it.
+    python -m convnet.docs            prints it; tests/convnet/test_docs.py checks the README holds it
+    python -m convnet.docs --write    writes it into README.md, between its markers
 """
 import inspect
+import sys
 
 from .config import REQUIRED
 from .registry import layer_types
@@ -39,5 +41,16 @@ def config_reference():
     return "\n".join(out)
 
 
+def write(readme="README.md"):
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    with open(readme, "w", encoding="utf-8") as f:
+        f.write(text[:start] + config_reference() + text[end:])
+
+
 if __name__ == "__main__":
-    print(config_reference())
+    if sys.argv[1:] == ["--write"]:
+        write()
+    else:
+        print(config_reference())

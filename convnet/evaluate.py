@@ -1,12 +1,15 @@
-"""The test protocol: cost, top-1 and top-5 error on a range of batches, from the centre crop or
+"""The test protocol: cost, top-1 and top-k error on a range of batches, from the centre crop or
 averaged over the ten views of the multiview test (section 4.1 of the paper).
 
 The numbers are computed here, on the host in float64, from the softmax that feeds the first
 cost.logreg layer, so that a test point during training and `convnet test` on its checkpoint agree.
+They are the layer's own: k is its topk, ties count as fractions, and the cost leaves out coeff, as
+the 2012 code reported them.
 """
 import numpy as np
 
 from convnet.data.loader import evaluation_minibatches, labels_row
+from convnet.layers.cost_logreg import correct_fractions
 
 
 def logreg_layer(net):
@@ -17,9 +20,10 @@ def logreg_layer(net):
 
 
 def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None):
-    """{"cost", "top1_error", "top5_error", "cases"}: cost is per image (with the layer's coeff)."""
+    """{"cost", "top1_error", "topk_error", "topk", "cases"}: the cost and errors per image."""
     cost_layer = logreg_layer(net)
-    totals = dict(cost=0.0, top1=0, top5=0, cases=0)
+    k = cost_layer.conf.topk if cost_layer else None
+    totals = dict(cost=0.0, top1=0.0, topk=0.0, cases=0)
     for number, indices in evaluation_minibatches(data.provider, batches or data.test, mini):
         images, labels = data.provider.read_batch(number)
         images, labels = data.augmentation.select(images, indices), labels[indices]
@@ -35,16 +39,15 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None):
         if cost_layer is not None:
             probs /= len(views)
             p_true = probs[labels, np.arange(labels.size)]
-            above = (probs > p_true).sum(axis=0)
             with np.errstate(divide="ignore"):
-                totals["cost"] += float(-cost_layer.conf.coeff * np.log(p_true).sum())
-            totals["top1"] += int((above >= 1).sum())
-            totals["top5"] += int((above >= 5).sum())
+                totals["cost"] += float(-np.log(p_true).sum())
+            totals["top1"] += float(labels.size - correct_fractions(probs, labels, 1).sum())
+            totals["topk"] += float(labels.size - correct_fractions(probs, labels, k).sum())
         totals["cases"] += labels.size
         if on_batch:
             on_batch(labels.size)
     n = max(totals["cases"], 1)
     return {"cost": totals["cost"] / n,
             "top1_error": totals["top1"] / n if cost_layer else None,
-            "top5_error": totals["top5"] / n if cost_layer else None,
+            "topk_error": totals["topk"] / n if cost_layer else None, "topk": k,
             "cases": totals["cases"]}

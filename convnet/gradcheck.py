@@ -54,7 +54,8 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
     def total_cost(override_inputs=None):
         with np.errstate(invalid="ignore", divide="ignore"):
             costs = ref.forward(data, train=True, step=1, override_inputs=override_inputs, noise=False)
-        return sum(float(v[0]) for v in costs.values())
+        # a cost's value leaves out its coeff, which its gradient carries (as the 2012 code)
+        return sum(ref[name].conf.coeff * float(v[0]) for name, v in costs.items())
 
     f0 = total_cost()
     noise = 100 * np.finfo(np.float64).eps * abs(f0)     # rounding in a combination of costs

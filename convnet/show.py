@@ -139,7 +139,7 @@ def _plot(points, series, title, height=220, width=420):
     return image
 
 
-def cost_panel(history):
+def cost_panel(history, topk=5):
     if not history:
         raise ConvnetError("the checkpoint has no test points yet: nothing to plot")
     epochs = [h["epoch"] for h in history]
@@ -147,7 +147,7 @@ def cost_panel(history):
                           ("test cost", [h["test_cost"] for h in history], (200, 70, 40))], "cost")
     error = _plot(epochs, [("train top-1 error", [h["train_error"] for h in history], (40, 90, 200)),
                            ("test top-1 error", [h["test_top1"] for h in history], (200, 70, 40)),
-                           ("test top-5 error", [h["test_top5"] for h in history], (120, 120, 120))], "error")
+                           (f"test top-{topk} error", [h["test_topk"] for h in history], (120, 120, 120))], "error")
     both = Image.new("RGB", (cost.width + error.width, cost.height), BACKGROUND)
     both.paste(cost, (0, 0))
     both.paste(error, (cost.width, 0))

@@ -99,7 +99,7 @@ class Trainer:
         if self.cost_layer is not None:
             cost, errors, _ = costs[self.cost_layer.name]
             self.state["cost"] += float(cost)
-            self.state["errors"] += int(errors)
+            self.state["errors"] += float(errors)
         self.state["cases"] += n
         start, images = self._timer
         self._timer = (start, images + n)
@@ -116,7 +116,7 @@ class Trainer:
         point = dict(epoch=self._epoch_float(),
                      step=self.step, train_cost=s["cost"] / cases, train_error=s["errors"] / cases,
                      test_cost=result["cost"], test_top1=_nan(result["top1_error"]),
-                     test_top5=_nan(result["top5_error"]), lr_scale=self.solver.lr_scale)
+                     test_topk=_nan(result["topk_error"]), lr_scale=self.solver.lr_scale)
         self.history.append(point)
         s.update(cost=0.0, errors=0, cases=0)
         improved = s["best"] is None or point["test_top1"] < s["best"]
@@ -129,7 +129,7 @@ class Trainer:
             shutil.copyfile(self.latest, self.best + ".tmp")
             os.replace(self.best + ".tmp", self.best)
         self.echo(f"{self._label():>8} {point['train_cost']:>10.4f} {100 * point['train_error']:>9.2f}% "
-                  f"{point['test_cost']:>10.4f} {100 * point['test_top1']:>9.2f}% {100 * point['test_top5']:>9.2f}% "
+                  f"{point['test_cost']:>10.4f} {100 * point['test_top1']:>9.2f}% {100 * point['test_topk']:>9.2f}% "
                   f"{rate:>9.0f}" + ("   best" if improved else ""))
         self._plateau()
         self._timer = (time.perf_counter(), 0)
@@ -176,8 +176,9 @@ class Trainer:
         self.echo(f"training {self.configs[0]} on {self.data.describe()}")
         self.echo(f"{o['epochs']} epochs of {self._per_epoch()} minibatches of {o['mini']}, on {o['backend']}; "
                   f"checkpoints in {self.save_dir}")
+        k = self.cost_layer.conf.topk if self.cost_layer else 5
         self.echo(f"{'epoch':>8} {'train cost':>10} {'train err':>10} {'test cost':>10} {'top-1 err':>10} "
-                  f"{'top-5 err':>10} {'images/s':>9}")
+                  f"{f'top-{k} err':>10} {'images/s':>9}")
 
     def _progress(self, done, total):
         if not sys.stderr.isatty():

@@ -9,20 +9,34 @@ from convnet.registry import register
 CU = beside(__file__, "cost_logreg.cu")
 
 
+def correct_fractions(probs, labels, k):
+    """Per image, how much of a top-k hit it is, counting ties as the 2012 code did
+    (kMultiSoftmaxCost, kLogregCost in src/layer_kernels.cu): with b classes strictly more probable
+    than the label and e classes (the label included) exactly as probable, k - b slots are left for
+    e candidates, so the hit is clip(k - b, 0, e) / e. A unique top class gives 1 or 0."""
+    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    p_true = probs[labels, np.arange(labels.size)]
+    bigger = (probs > p_true).sum(axis=0)
+    equal = (probs == p_true).sum(axis=0)
+    return np.clip(k - bigger, 0, equal) / equal
+
+
 @register("cost.logreg")
 class LogregCost(Layer):
     """inputs=labels,probs.  cost = -coeff * sum_n log probs[label_n, n]   (a sum over the batch)
 
-    Its value is [cost, top-1 errors, top-k errors], counts over the batch: an image is a top-k error
-    when k or more classes have a probability strictly above its label's.
+    Its value is [-sum_n log probs[label_n, n], top-1 errors, top-k errors] over the batch, as the
+    2012 code reported it: without coeff (which scales only the gradient), and with ties counted as
+    fractions (an image whose label ties with 2 other classes for the top is a third right).
 
-    Config keys: inputs (labels, then a softmax). Params: coeff (default 1), topk (default 1).
+    Config keys: inputs (labels, then a softmax). Params: coeff (default 1), topk (default 1; the
+    third value and the trainer's third error column are top-k errors).
     """
     n_inputs = 2
     is_cost = True
     keys = (
-        Key("coeff", number, default=1.0, where="params", doc="the cost's weight"),
-        Key("topk", positive_integer, default=1, where="params", doc="k of the top-k error"),
+        Key("coeff", number, default=1.0, where="params", doc="the cost's weight (in the gradient; not in the value)"),
+        Key("topk", positive_integer, default=1, where="params", doc="k of the reported top-k error"),
     )
 
     def infer(self, shapes):
@@ -42,9 +56,10 @@ class LogregCost(Layer):
     def forward_cpu(self, xs, ctx):
         labels, probs = xs[0].reshape(-1).astype(np.int64), xs[1]
         p_true = probs[labels, np.arange(probs.shape[1])]
-        above = (probs > p_true).sum(axis=0)
-        cost = -self.conf.coeff * np.log(p_true).sum()
-        return np.array([cost, (above >= 1).sum(), (above >= self.conf.topk).sum()], dtype=probs.dtype)
+        n = labels.size
+        top1 = correct_fractions(probs, labels, 1).sum()
+        topk = correct_fractions(probs, labels, self.conf.topk).sum()
+        return np.array([-np.log(p_true).sum(), n - top1, n - topk], dtype=probs.dtype)
 
     def backward_cpu(self, xs, y, dy, need, ctx):
         labels, probs = xs[0].reshape(-1).astype(np.int64), xs[1]
@@ -57,8 +72,7 @@ class LogregCost(Layer):
         labels, probs = xs[0], xs[1]
         K, N = probs.shape
         per_image = self.be.empty((3, N))
-        kernels(self.be, CU).logreg_forward.launch(N, labels, probs, per_image, i32(K), i32(N),
-                                                   i32(self.conf.topk), f32(self.conf.coeff))
+        kernels(self.be, CU).logreg_forward.launch(N, labels, probs, per_image, i32(K), i32(N), i32(self.conf.topk))
         totals = self.be.empty((3, 1))
         row_sums(self.be, per_image, totals)
         return totals.reshape(3)

@@ -11,7 +11,7 @@ from tests.helpers import REFERENCE
 
 GC = (REFERENCE / "cifar/layers.gc.cfg", REFERENCE / "cifar/layer-params.gc.cfg")
 HISTORY = [dict(epoch=1.0, step=10, train_cost=2.1, train_error=0.8, test_cost=2.0, test_top1=0.7,
-                test_top5=0.2, lr_scale=1.0)]
+                test_topk=0.2, lr_scale=1.0)]
 
 
 def make_net(seed):

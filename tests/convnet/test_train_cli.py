@@ -35,9 +35,9 @@ def test_convnet_test_agrees_with_the_last_test_line(run):
     result = evaluate(path / "latest.h5")
     assert result["cases"] == 2000
     assert round(result["cost"], 4) == last[3]
-    assert round(100 * result["top1_error"], 2) == last[4] and round(100 * result["top5_error"], 2) == last[5]
+    assert round(100 * result["top1_error"], 2) == last[4] and round(100 * result["topk_error"], 2) == last[5]
     h = Checkpoint(path / "latest.h5").history[-1]
-    assert (h["test_cost"], h["test_top1"], h["test_top5"]) == (result["cost"], result["top1_error"], result["top5_error"])
+    assert (h["test_cost"], h["test_top1"], h["test_topk"]) == (result["cost"], result["top1_error"], result["topk_error"])
 
 
 def test_multiview_test(run):
@@ -120,7 +120,7 @@ def test_layers_and_params_are_needed():
 
 def test_test_json_fields(run):
     path, _ = run
-    assert set(evaluate(path / "best.h5")) == {"cost", "top1_error", "top5_error", "cases"}
+    assert set(evaluate(path / "best.h5")) == {"cost", "top1_error", "topk_error", "topk", "cases"}
 
 
 def test_a_checkpoint_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):

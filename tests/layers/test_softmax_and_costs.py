@@ -22,16 +22,20 @@ def test_softmax_of_large_scores_is_finite():
 
 def test_logreg_cost_and_errors_by_hand():
     layer = make_layer("cost.logreg", [(1,), (4,)], params=dict(coeff=2, topk=2))
-    probs = np.array([[0.1, 0.5, 0.25],
-                      [0.6, 0.2, 0.25],
-                      [0.2, 0.2, 0.25],
-                      [0.1, 0.1, 0.25]])
-    labels = np.array([[1.0, 1.0, 3.0]])
+    probs = np.array([[0.1, 0.5, 0.25, 0.3],
+                      [0.6, 0.2, 0.25, 0.3],
+                      [0.2, 0.2, 0.25, 0.3],
+                      [0.1, 0.1, 0.25, 0.1]])
+    labels = np.array([[1.0, 1.0, 3.0, 2.0]])
     cost, top1, top2 = layer.forward([labels, probs], TRAIN)
-    assert cost == pytest.approx(-2 * (np.log(0.6) + np.log(0.2) + np.log(0.25)), rel=1e-14)
-    # image 0: label prob is the max -> right; image 1: one class above (0.5) -> top-1 wrong, top-2 right;
-    # image 2: all tied -> none strictly above -> right.
-    assert (top1, top2) == (1, 0)
+    # the value leaves out coeff, as the 2012 code reported it
+    assert cost == pytest.approx(-(np.log(0.6) + np.log(0.2) + np.log(0.25) + np.log(0.3)), rel=1e-14)
+    # image 0: the label is the unique top -> right; image 1: 0.5 above it, and it ties with class 2
+    #   for second place -> top-1 wrong, half a top-2 hit; image 2: four-way tie -> a quarter of a
+    #   top-1 hit, half a top-2 hit; image 3: three-way tie at the top -> a third of a top-1 hit, two
+    #   thirds of a top-2 hit (the 2012 code's fractions).
+    assert top1 == pytest.approx(0 + 1 + 0.75 + 2 / 3, rel=1e-14)
+    assert top2 == pytest.approx(0 + 0.5 + 0.5 + 1 / 3, rel=1e-14)
 
 
 def test_logreg_gradient():
@@ -39,7 +43,7 @@ def test_logreg_gradient():
     probs = np.random.default_rng(1).uniform(0.1, 1, (4, 3))
     labels = np.array([[0.0, 3.0, 2.0]])
     _, dprobs = layer.backward([labels, probs], layer.forward([labels, probs], TRAIN), None, [False, True], TRAIN)
-    numeric = numeric_grad(lambda: float(layer.forward([labels, probs], TRAIN)[0]), probs)
+    numeric = numeric_grad(lambda: 1.5 * float(layer.forward([labels, probs], TRAIN)[0]), probs)
     assert rel_error(dprobs, numeric) < 1e-8
 
 
@@ -56,6 +60,6 @@ def test_sum_of_squares():
     layer = make_layer("cost.sum2", [(3, 2, 2)], params=dict(coeff=0.25))
     x = np.random.default_rng(2).standard_normal((3, 2, 2, 2))
     (cost,) = layer.forward([x], TRAIN)
-    assert cost == pytest.approx(0.25 * np.sum(x ** 2), rel=1e-14)
+    assert cost == pytest.approx(np.sum(x ** 2), rel=1e-14)                 # without coeff
     (dx,) = layer.backward([x], None, None, [True], TRAIN)
     np.testing.assert_allclose(dx, 0.5 * x)
