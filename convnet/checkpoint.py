@@ -6,6 +6,7 @@ a file and the previous checkpoint survives until the new one is whole.
                         (JSON), state (JSON: learning-rate scale, plateau counters, running sums)
 /layers/<name>/weights/<i>, /layers/<name>/biases                 learned arrays (float32)
 /layers/<name>/weights_inc/<i>, /layers/<name>/biases_inc         momentum buffers
+/layers/<name>/conns/<i>                                         randSparse's connections (int32)
 /history/<field>        one value per test point: epoch, step, train_cost, train_error, test_cost,
                         test_top1, test_topk (the cost layer's topk; test_top5 before version 2), lr_scale
 
@@ -48,6 +49,9 @@ def save(path, net, position, configs, options, state, history):
                 group = f"layers/{p.layer.name}"
                 f[f"{group}/{p.name}"] = net.backend.to_host(p.value)
                 f[f"{group}/{_inc_name(p.name)}"] = net.backend.to_host(p.inc)
+            for layer in net.layers:
+                for name, array in getattr(layer, "state_arrays", dict)().items():
+                    f[f"layers/{layer.name}/{name}"] = array
             for field in HISTORY_FIELDS:
                 f[f"history/{field}"] = np.array([h[field] for h in history], dtype=np.float64)
         with open(tmp, "rb") as f:
@@ -103,6 +107,14 @@ class Checkpoint:
                     raise CheckpointError(f"{self.path}: {key} is {array.shape}, the net needs "
                                           f"{tuple(p.value.shape)}")
                 setattr(p, attr, transfer(array.astype(net.dtype), None, p.layer.device))
+        for layer in net.layers:
+            wanted = getattr(layer, "state_arrays", dict)()
+            found = {name: self.arrays[f"{layer.name}/{name}"] for name in wanted if f"{layer.name}/{name}" in self.arrays}
+            if len(found) != len(wanted):
+                missing = next(name for name in wanted if name not in found)
+                raise CheckpointError(f"{self.path}: has no {layer.name}/{missing}: it was saved from another net")
+            if found:
+                layer.load_state_arrays(found)
 
 
 def _short(e):

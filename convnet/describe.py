@@ -22,8 +22,10 @@ def layer_rows(graph):
 
 
 def parameter_count(layer):
-    """Weights and biases, from their shapes (nothing is allocated)."""
-    return sum(int(np.prod(shape)) for shape in layer.param_shapes())
+    """Weights and biases, from their shapes (nothing is allocated); a shared matrix (weightSource)
+    counts once, in its owner."""
+    shared = getattr(layer, "weight_sources", {})
+    return sum(int(np.prod(shape)) for i, shape in enumerate(layer.param_shapes()) if i not in shared)
 
 
 def describe_json(graph):

@@ -49,6 +49,7 @@ def load_graph(layers_file, params_file, data_shapes, layers_text=None, params_t
     layers = _detach_neurons(layers)
     _assign_devices(layers)
     _infer_shapes(layers, data_shapes)
+    _resolve_weight_sources(layers)
     return Graph(layers, str(layers_file), str(params_file))
 
 
@@ -134,6 +135,45 @@ def _assign_devices(layers):
             first = device.get(layer.inputs[0])
             layer.device_index = 0 if first is None else first
         device[layer.name] = layer.device_index
+
+
+def _resolve_weight_sources(layers):
+    """weightSource=layer[i]: checked as the 2012 parser checked it (WeightLayerParser.parse): the
+    source is this layer or an earlier one, of the same type, on the same device, with a matrix i of
+    the same shape (and for this layer, an earlier input)."""
+    from .weights import parse_source
+    position = {layer.name: n for n, layer in enumerate(layers)}
+    by_name = {layer.name: layer for layer in layers}
+    for n, layer in enumerate(layers):
+        sources = {}
+        for i in range(len(getattr(getattr(layer, "conf", None), "weightSource", None) or [])):
+            found = parse_source(layer, i)
+            if found is None:
+                continue
+            name, j = found
+            error = lambda message: layer.cfg.error("weightSource", message, "layers")
+            if name not in by_name or position[name] > n:
+                raise error(f"weight sharing source layer '{name}' does not exist (or comes later in the file)")
+            source = by_name[name]
+            if source.type != layer.type:
+                raise error(f"weight sharing source layer '{name}' is of type {source.type}; should be {layer.type}")
+            if source.device_index != layer.device_index:
+                raise error(f"weight sharing source layer '{name}' runs on GPU {source.device_index}, this layer on "
+                            f"GPU {layer.device_index}")
+            count = len(source.inputs)
+            if j >= count or (source is layer and j >= i):
+                raise error(f"'{name}[{j}]' is not a weight matrix defined before input {i} "
+                            f"('{name}' has {count})")
+            if source is not layer and j in getattr(source, "weight_sources", {}):
+                name, j = source.weight_sources[j]
+            mine, theirs = layer.param_shapes()[i], by_name[name].param_shapes()[j]
+            if tuple(mine) != tuple(theirs):
+                raise error(f"'{name}[{j}]' has shape {tuple(theirs)}; input {i} needs {tuple(mine)}")
+            if hasattr(layer, "check_weight_source"):
+                layer.check_weight_source(i, by_name[name], j)
+            sources[i] = (name, j)
+        if sources:
+            layer.weight_sources = sources
 
 
 def _infer_shapes(layers, data_shapes):

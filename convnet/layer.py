@@ -32,19 +32,55 @@ class Parameter:
     """A learned array with its gradient (of the batch's summed cost), its momentum buffer, and its
     learning params from the params file.
 
-    filter_axes: how many leading axes index the filters; the rest is one filter, for wball.
+    eps: a schedule.Schedule. wball: the bound on each filter's norm (wball * weights per filter, as
+    the 2012 code normed it; 0: none). filter_axes: how many leading axes index the filters; the rest
+    is one filter, for wball and wcNorm. wc_norm: (wcNormMin, wcNormMax) of a conv filter, or None.
+    super_eps: the 2012 code's superEps update (0: the plain one). row_scale: per leading index, a
+    factor of the rate and of the decay (treefc's 1 / leaves under each node), or None.
+
+    A shared matrix (weightSource) is a Parameter whose `source` is the owner's: it reads the owner's
+    value and momentum buffer, has a gradient of its own (added to the owner's after each backward
+    pass), and only the owner is updated, as the 2012 code did.
     """
 
-    def __init__(self, layer, name, value, eps, mom, wc=0.0, wball=0.0, filter_axes=1):
-        self.layer, self.name, self.value = layer, name, value
+    def __init__(self, layer, name, value, eps, mom, wc=0.0, wball=0.0, filter_axes=1, wc_norm=None,
+                 super_eps=0.0, row_scale=None):
+        self.layer, self.name, self._value = layer, name, value
         self.eps, self.mom, self.wc, self.wball = eps, mom, wc, wball
-        self.filter_axes = filter_axes
+        self.filter_axes, self.wc_norm, self.super_eps, self.row_scale = filter_axes, wc_norm, super_eps, row_scale
+        self.source = None
         self.grad = None
-        self.inc = None
+        self._inc = None
+        self.averages = None       # superEps: the running means of the gradient and its square
 
     @property
     def path(self):
         return f"{self.layer.name}/{self.name}"
+
+    @property
+    def value(self):
+        return self.source.value if self.source is not None else self._value
+
+    @value.setter
+    def value(self, v):
+        if self.source is not None:
+            raise AttributeError(f"{self.path} shares {self.source.path}: set the owner's value")
+        self._value = v
+
+    @property
+    def inc(self):
+        return self.source.inc if self.source is not None else self._inc
+
+    @inc.setter
+    def inc(self, v):
+        if self.source is None:
+            self._inc = v
+
+    def share(self, owner):
+        """Make this matrix read owner's (weightSource): the same values and momentum buffer."""
+        while owner.source is not None:
+            owner = owner.source
+        self.source, self._value, self._inc = owner, None, None
 
 
 class Layer:

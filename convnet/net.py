@@ -18,7 +18,7 @@ from .random import mix_key, name_id
 
 
 class Net:
-    def __init__(self, graph, backend="numpy", gpus=None, dtype=np.float32, seed=0):
+    def __init__(self, graph, backend="numpy", gpus=None, dtype=np.float32, seed=0, restoring=False):
         self.graph = graph
         self.layers = graph.layers
         self.backend = get_backend(backend) if isinstance(backend, str) else backend
@@ -33,10 +33,16 @@ class Net:
             device = None if layer.device_index is None else self.devices[layer.device_index]
             layer.bind(self.backend, device)
             layer.seed = mix_key(seed, name_id(layer.name))
+            layer.restoring = restoring        # restored from a checkpoint: no init functions
             layer.init_params(rng, self.dtype)
+            for i, (source, j) in getattr(layer, "weight_sources", {}).items():
+                layer.params[i].share(self.graph[source].params[j])
+                if j in getattr(self.graph[source], "conns", {}):
+                    layer.conns[i] = self.graph[source].conns[j]      # randSparse: the source's connections
             for p in layer.params:
-                p.value = transfer(p.value, None, device)
-                p.inc = self._zeros_like(p.value, device)
+                if p.source is None:
+                    p.value = transfer(p.value, None, device)
+                    p.inc = self._zeros_like(p.value, device)
         self.acts, self.grads, self._copies = {}, {}, {}
         self.ctx = Pass(train=False)
 
@@ -46,7 +52,11 @@ class Net:
         return self.graph[name]
 
     def parameters(self):
-        return [p for layer in self.layers for p in layer.params]
+        """The learned arrays, each once: a shared matrix (weightSource) is its owner's."""
+        return [p for layer in self.layers for p in layer.params if p.source is None]
+
+    def shared_parameters(self):
+        return [p for layer in self.layers for p in layer.params if p.source is not None]
 
     def activation(self, name):
         """A layer's output from the last forward pass, as a NumPy array."""
@@ -93,6 +103,9 @@ class Net:
         gradient of its input i, before the contributions of a shared input are summed."""
         needs = self._needs_grad(data_grads)
         self.grads, self.input_grads = {}, {}
+        for layer in self.layers:
+            for p in layer.params:
+                p.grad = None
         for layer in reversed(self.layers):
             if layer.is_data or not needs[layer.name]:
                 continue
@@ -108,6 +121,18 @@ class Net:
                     if keep_input_grads:
                         self.input_grads[layer.name, i] = self.backend.to_host(g).copy()
                     self._accumulate(inp, g, layer.device)
+        self._gather_shared_gradients()
+
+    def _gather_shared_gradients(self):
+        """A shared matrix's gradient is the sum of its users' (the 2012 code accumulated them in one
+        buffer), from the users whose own base rate is not 0 (the 2012 code computed no gradient there)."""
+        for p in self.shared_parameters():
+            if p.grad is None or p.eps.base == 0:
+                continue
+            owner = p.source
+            with owner.layer.device.activate():
+                owner.grad = p.grad if owner.grad is None else owner.grad + p.grad
+            p.grad = None
 
     # ---- internals -------------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ class Trainer:
         freq = self.o["test_freq"] or len(stream)
         try:
             for k, batch in stream:
-                self._train_step(batch, k, len(stream))
+                self._train_step(batch, k, stream.batches_done(k))
                 last = self.epoch == self.o["epochs"] and k == len(stream) - 1
                 self.batch = k + 1
                 if self.batch == len(stream):
@@ -78,7 +78,7 @@ class Trainer:
         finally:
             stream.close()
 
-    def _train_step(self, batch, k, per_epoch):
+    def _train_step(self, batch, k, batches_done):
         n = batch[1].shape[1]
         with np.errstate(all="ignore"):        # a diverging run is reported below, in one line
             costs = self.net.forward(batch, train=True, step=self.step)
@@ -90,8 +90,10 @@ class Trainer:
                                   f"training stopped; {kept}. Lower the learning rates (epsW, epsB) and resume.")
         with np.errstate(all="ignore"):
             self.net.backward()
-        progress = (self.epoch - 1 + (k + 1) / per_epoch) / self.o["epochs"]
-        self.solver.update(n, progress)
+        # As the 2012 code (convnet.py): the data batches trained before this one, over all of the run's.
+        per_epoch = len(self.data.train)
+        progress = ((self.epoch - 1) * per_epoch + batches_done) / (self.o["epochs"] * per_epoch)
+        self.solver.update(n, progress, self.step)
         # Every device's stream done before the next step frees this step's arrays: memory that one
         # stream frees must not still be read by a copy on another.
         self.net.backend.synchronize()

@@ -50,3 +50,22 @@ extern "C" __global__ void unfold_backward(const float* __restrict__ dcols, floa
         dx[i] = acc;
     }
 }
+
+// randSparse (filtering.py): the stacked input the groups see, out[c] = x[conns[c]] for each map c of
+// the stack; plane = H * W * N. Thread mapping: one thread per stacked element.
+extern "C" __global__ void gather_maps(const float* __restrict__ x, const int* __restrict__ conns,
+                                       float* __restrict__ out, int plane, int total) {
+    FOR_EACH(i, total) out[i] = x[conns[i / plane] * plane + i % plane];
+}
+
+// The adjoint: dx[c] = the sum of dstack over the `over` places of the stack that hold map c
+// (inverse[c * over ... c * over + over - 1]). Thread mapping: one thread per input element.
+extern "C" __global__ void sum_maps_back(const float* __restrict__ dstack, const int* __restrict__ inverse,
+                                         float* __restrict__ dx, int over, int plane, int total) {
+    FOR_EACH(i, total) {
+        int c = i / plane, q = i % plane;
+        float acc = 0.0f;
+        for (int o = 0; o < over; ++o) acc += dstack[inverse[c * over + o] * plane + q];
+        dx[i] = acc;
+    }
+}

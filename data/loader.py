@@ -16,12 +16,13 @@ ORDER, AUGMENT = 0x0BDE, 0xA06E
 
 
 def epoch_plan(provider, batches, mini, seed, epoch):
-    """[(batch number, image indices)] for every minibatch of the epoch, in order."""
+    """[(batch number, image indices, position of the batch in the epoch)] for every minibatch of
+    the epoch, in order."""
     rng = np.random.default_rng([seed, epoch, ORDER])
     plan = []
-    for number in rng.permutation(np.asarray(batches)):
+    for position, number in enumerate(rng.permutation(np.asarray(batches))):
         order = rng.permutation(provider.batch_size(int(number)))
-        plan.extend((int(number), order[i:i + mini]) for i in range(0, order.size, mini))
+        plan.extend((int(number), order[i:i + mini], position) for i in range(0, order.size, mini))
     return plan
 
 
@@ -47,8 +48,12 @@ class TrainStream:
     def __len__(self):
         return len(self.plan)
 
+    def batches_done(self, k):
+        """The data batches of this epoch trained before minibatch k's (for the 2012 progress)."""
+        return self.plan[k][2]
+
     def make(self, k):
-        number, indices = self.plan[k]
+        number, indices, _ = self.plan[k]
         images, labels = self.provider.read_batch(number)
         rng = np.random.default_rng([self.seed, self.epoch, k, AUGMENT])
         return [self.augmentation.train(self.augmentation.select(images, indices), rng),

@@ -1,7 +1,7 @@
 """conv: a convolution, the same filters at every position (paper sections 3.5 and Figure 2)."""
 import numpy as np
 
-from convnet.config import Key, boolean, integer
+from convnet.config import Key, boolean, integer, non_negative_number
 from convnet.filtering import GEOMETRY_KEYS, FilterLayer, add_biases, bias_gradient, fold_gpu, unfold_gpu
 from convnet.registry import register
 from convnet.weights import WeightLayerMixin
@@ -15,15 +15,44 @@ class Conv(WeightLayerMixin, FilterLayer):
     for filter f of group g = f // Fg. As one GEMM per group: the filters (Fg, Cg*k*k) times the
     unfolded input (Cg*k*k, oy*ox*N) give the output (Fg, oy, ox, N) in place.
 
-    Config keys: channels, filters, filterSize, padding, stride, groups (per input), sharedBiases
-    (one bias per filter, or one per filter and position), initW, initB; partialSum is accepted and
-    ignored (it tuned cuda-convnet's kernels). Params: epsW, epsB, momW, momB, wc, wball.
+    Config keys: channels, filters, filterSize, padding, stride, groups (per input), randSparse,
+    filterChannels, initCFunc (random sparse groups, convnet.filtering), sharedBiases (one bias per
+    filter, or one per filter and position), initW, initB, initWFunc, initBFunc, weightSource;
+    partialSum is accepted and ignored (it tuned cuda-convnet's kernels). Params: epsW, epsB, momW,
+    momB, wc, wball, schedW, schedB, wcNormMax, wcNormMin (the solver's filter constraints).
     Weights: (filters, channels/groups, filterSize, filterSize) per input.
     """
     keys = GEOMETRY_KEYS + (
         Key("sharedBiases", boolean, default=True, doc="one bias per filter (1) or per filter and position (0)"),
         Key("partialSum", integer, default=0, doc="ignored: a tuning knob of cuda-convnet's kernels"),
+        Key("wcNormMax", non_negative_number, default=0.0, per_input=True, where="params",
+            doc="> 0: after each step, scale filters whose spread sqrt(sum (w - mean)^2) / n exceeds it"),
+        Key("wcNormMin", non_negative_number, default=0.0, per_input=True, where="params",
+            doc="with wcNormMax: scale filters whose spread is below it up to it"),
     )
+
+    def infer(self, shapes):
+        shape = super().infer(shapes)
+        for i, (low, high) in enumerate(zip(self.conf.wcNormMin, self.conf.wcNormMax)):
+            if low > high:
+                raise self.cfg.error("wcNormMin", f"is {low:g}, above wcNormMax ({high:g}) of input {i}", "params")
+        return shape
+
+    def parameter_extras(self, i):
+        return {"wc_norm": (self.conf.wcNormMin[i], self.conf.wcNormMax[i])}
+
+    # The 2012 code's matrices (initWFunc/initBFunc): weights (filterChannels * filterSize^2, filters),
+    # rows in (channel, row, col) order; biases (filters, 1), or (filters * positions, 1) unshared.
+    def weights_2012_shape(self, i):
+        g = self.geo[i]
+        return (g.Cg * g.k * g.k, g.F)
+
+    def weights_from_2012(self, i, a):
+        g = self.geo[i]
+        return a.T.reshape(g.F, g.Cg, g.k, g.k)
+
+    def biases_2012_shape(self):
+        return (int(np.prod(self.param_shapes()[-1])), 1)
 
     def param_shapes(self):
         g0 = self.geo[0]
@@ -39,7 +68,7 @@ class Conv(WeightLayerMixin, FilterLayer):
         if owner is ctx and i in kept:
             return kept[i]
         g, N = self.geo[i], x.shape[-1]
-        cols = unfold(x.reshape(g.C, g.H, g.W, N), g.k, g.s, g.p, (g.oy, g.ox))
+        cols = unfold(self.stacked(i, x), g.k, g.s, g.p, (g.oy, g.ox))
         cols = cols.reshape(g.G, g.Cg * g.k * g.k, g.oy * g.ox * N)
         if ctx.train:
             self._cache = (ctx, {**(kept if owner is ctx else {}), i: cols})
@@ -68,7 +97,7 @@ class Conv(WeightLayerMixin, FilterLayer):
             if need[i]:
                 wg = w.value.reshape(g.G, g.Fg, g.Cg * g.k * g.k)
                 dcols = np.matmul(wg.transpose(0, 2, 1), dyg).reshape(g.C, g.k, g.k, g.oy, g.ox, N)
-                grads.append(fold(dcols, (g.C, g.H, g.W, N), g.k, g.s, g.p, (g.oy, g.ox)))
+                grads.append(self.unstacked(i, fold(dcols, (g.C, g.H, g.W, N), g.k, g.s, g.p, (g.oy, g.ox)), N))
             else:
                 grads.append(None)
         b = self.params[-1]
@@ -79,7 +108,8 @@ class Conv(WeightLayerMixin, FilterLayer):
     # ---- the GPU twin: unfold.cu and one cuBLAS GEMM per group ------------------------------
 
     def _unfolded_gpu(self, i, grp, x, ctx):
-        """Group grp of input i unfolded: (Cg*k*k, oy*ox*N); kept from a training forward."""
+        """Group grp of input i unfolded: (Cg*k*k, oy*ox*N); kept from a training forward. x is the
+        stacked input (FilterLayer.stacked)."""
         owner, kept = self._cache
         if owner is ctx and (i, grp) in kept:
             return kept[i, grp]
@@ -94,7 +124,7 @@ class Conv(WeightLayerMixin, FilterLayer):
         be, g0, N = self.be, self.geo[0], xs[0].shape[-1]
         y = be.empty((g0.F, g0.oy * g0.ox * N))
         for i, x in enumerate(xs):
-            g = self.geo[i]
+            g, x = self.geo[i], self.stacked(i, x)
             w = self.params[i].value.reshape(g.G, g.Fg, g.Cg * g.k * g.k)
             for grp in range(g.G):
                 # beta=1 sums the inputs' products in place
@@ -113,16 +143,18 @@ class Conv(WeightLayerMixin, FilterLayer):
             ckk = g.Cg * g.k * g.k
             w.grad = be.empty(w.value.shape)
             wg, wgrad = w.value.reshape(g.G, g.Fg, ckk), w.grad.reshape(g.G, g.Fg, ckk)
-            dx = be.empty(x.shape) if need[i] else None
+            dx = be.empty((g.C, g.H, g.W, N)) if need[i] else None
+            owner, kept = self._cache
+            stacked = None if owner is ctx and (i, 0) in kept else self.stacked(i, x)
             for grp in range(g.G):
-                cols = self._unfolded_gpu(i, grp, x, ctx)
+                cols = self._unfolded_gpu(i, grp, stacked, ctx)
                 dyg = dy2[grp * g.Fg:(grp + 1) * g.Fg]
                 be.gemm(dyg, cols, wgrad[grp], trans_b=True)
                 if need[i]:
                     dcols = be.empty((ckk, g.oy * g.ox * N))
                     be.gemm(wg[grp], dyg, dcols, trans_a=True)
                     fold_gpu(be, dcols, g, dx.reshape(g.C, -1)[grp * g.Cg:(grp + 1) * g.Cg], channels=g.Cg)
-            grads.append(dx)
+            grads.append(None if dx is None else self.unstacked(i, dx, N))
         b = self.params[-1]
         b.grad = bias_gradient(be, dy, b.value, self.geo[0].oy * self.geo[0].ox, b.value.ndim > 1)
         self._cache = (None, {})

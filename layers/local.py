@@ -14,14 +14,28 @@ class Local(WeightLayerMixin, FilterLayer):
 
     As a batch of GEMMs, one per position and group: (Fg, Cg*k*k) times (Cg*k*k, N).
 
-    Config keys: channels, filters, filterSize, padding, stride, groups (per input), initW, initB.
-    Params: epsW, epsB, momW, momB, wc, wball.
+    Config keys: channels, filters, filterSize, padding, stride, groups (per input), randSparse,
+    filterChannels, initCFunc (random sparse groups, convnet.filtering), initW, initB, initWFunc,
+    initBFunc, weightSource. Params: epsW, epsB, momW, momB, wc, wball, schedW, schedB.
     Weights: (out_rows, out_cols, filters, channels/groups, filterSize, filterSize) per input;
     biases (filters, out_rows, out_cols).
     """
     keys = GEOMETRY_KEYS
 
     filter_axes = 3
+
+    # The 2012 code's matrices (initWFunc/initBFunc): weights (positions * filterChannels *
+    # filterSize^2, filters), biases (filters * positions, 1).
+    def weights_2012_shape(self, i):
+        g = self.geo[i]
+        return (g.oy * g.ox * g.Cg * g.k * g.k, g.F)
+
+    def weights_from_2012(self, i, a):
+        g = self.geo[i]
+        return a.reshape(g.oy, g.ox, g.Cg, g.k, g.k, g.F).transpose(0, 1, 5, 2, 3, 4)
+
+    def biases_2012_shape(self):
+        return (int(np.prod(self.param_shapes()[-1])), 1)
 
     def param_shapes(self):
         g0 = self.geo[0]
@@ -30,7 +44,7 @@ class Local(WeightLayerMixin, FilterLayer):
     def _unfolded(self, i, x):
         """Input i unfolded per position and group: (P, G, Cg*k*k, N), P = oy*ox."""
         g, N = self.geo[i], x.shape[-1]
-        cols = unfold(x.reshape(g.C, g.H, g.W, N), g.k, g.s, g.p, (g.oy, g.ox))
+        cols = unfold(self.stacked(i, x), g.k, g.s, g.p, (g.oy, g.ox))
         cols = cols.reshape(g.G, g.Cg * g.k * g.k, g.oy * g.ox, N)
         return cols.transpose(2, 0, 1, 3)
 
@@ -58,7 +72,7 @@ class Local(WeightLayerMixin, FilterLayer):
             if need[i]:
                 dcols = np.matmul(self._filters(i).transpose(0, 1, 3, 2), dyg)          # (P, G, Ckk, N)
                 dcols = dcols.transpose(1, 2, 0, 3).reshape(g.C, g.k, g.k, g.oy, g.ox, N)
-                grads.append(fold(dcols, (g.C, g.H, g.W, N), g.k, g.s, g.p, (g.oy, g.ox)))
+                grads.append(self.unstacked(i, fold(dcols, (g.C, g.H, g.W, N), g.k, g.s, g.p, (g.oy, g.ox)), N))
             else:
                 grads.append(None)
         self.params[-1].grad = dy.sum(axis=3)
@@ -68,7 +82,8 @@ class Local(WeightLayerMixin, FilterLayer):
 
     def _unfolded_gpu(self, i, x):
         g, N = self.geo[i], x.shape[-1]
-        cols = unfold_gpu(self.be, x, g, self.be.empty((g.oy * g.ox, g.C * g.k * g.k, N)), positions_outer=1)
+        cols = unfold_gpu(self.be, self.stacked(i, x), g, self.be.empty((g.oy * g.ox, g.C * g.k * g.k, N)),
+                          positions_outer=1)
         return cols.reshape(g.oy * g.ox, g.G, g.Cg * g.k * g.k, N)
 
     def _swap(self, a, A, B, N):
@@ -94,18 +109,20 @@ class Local(WeightLayerMixin, FilterLayer):
     def backward_gpu(self, xs, y, dy, need, ctx):
         be, g0, N = self.be, self.geo[0], dy.shape[-1]
         P = g0.oy * g0.ox
-        dyp = self._swap(dy, g0.F, P, N).reshape(P, g0.G, g0.Fg, N)
+        swapped = self._swap(dy, g0.F, P, N)
         grads = []
         for i, x in enumerate(xs):
             g, w = self.geo[i], self.params[i]
+            dyp = swapped.reshape(P, g.G, g.Fg, N)          # each input's own grouping of the maps
             cols = self._unfolded_gpu(i, x)
             w.grad = be.empty(w.value.shape)
             be.matmul(dyp, cols.transpose(0, 1, 3, 2), out=w.grad.reshape(P, g.G, g.Fg, g.Cg * g.k * g.k))
             dx = None
             if need[i]:
                 dcols = be.matmul(self._filters(i).transpose(0, 1, 3, 2), dyp)      # (P, G, Ckk, N)
-                dx = be.empty(x.shape)
+                dx = be.empty((g.C, g.H, g.W, N))
                 fold_gpu(be, be.xp.ascontiguousarray(dcols), g, dx, positions_outer=1)
+                dx = self.unstacked(i, dx, N)
             grads.append(dx)
         b = self.params[-1]
         b.grad = bias_gradient(be, dy, b.value, P, True)

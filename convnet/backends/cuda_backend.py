@@ -88,6 +88,10 @@ class CudaBackend:
     def from_host(self, x, device):
         return self.cupy.asarray(np.ascontiguousarray(x, dtype=np.float32))
 
+    def from_host_int(self, x, device):
+        """An int32 array (index tables for kernels) on the device."""
+        return self.cupy.asarray(np.ascontiguousarray(x, dtype=np.int32))
+
     def to_host(self, x):
         return self.cupy.asnumpy(x) if isinstance(x, self.cupy.ndarray) else np.asarray(x)
 

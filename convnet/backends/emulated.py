@@ -95,6 +95,10 @@ class EmulatedBackend:
     def from_host(self, x, device):
         return np.array(x, dtype=np.float32, copy=True)
 
+    def from_host_int(self, x, device):
+        """An int32 array (index tables for kernels) on the device."""
+        return np.array(x, dtype=np.int32, copy=True)
+
     def to_host(self, x):
         return np.asarray(x)
 

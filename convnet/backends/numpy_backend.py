@@ -21,6 +21,10 @@ class NumpyBackend:
     def from_host(self, x, device):
         return np.array(x, copy=True)
 
+    def from_host_int(self, x, device):
+        """An int32 array (index tables for kernels) on the device."""
+        return np.array(x, dtype=np.int32, copy=True)
+
     def to_host(self, x):
         return np.asarray(x)
 

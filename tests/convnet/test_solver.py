@@ -5,7 +5,7 @@ import pytest
 
 from convnet.graph import load_graph
 from convnet.net import Net
-from convnet.schedule import schedule
+from convnet.schedule import schedule, schedule_2012
 from convnet.solver import Solver
 from tests.helpers import write
 
@@ -72,12 +72,20 @@ def test_zero_rate_leaves_a_parameter_alone(tmp_path):
     assert not np.any(w.inc)
 
 
-def test_wball_bounds_each_filters_mean_square(tmp_path):
+def test_wball_bounds_each_filters_norm_as_the_2012_code(tmp_path):
+    """layer.py's wballNormed = wball * weights per filter; WeightConstraintOperator scales a filter
+    whose norm exceeds it back onto it (not "mean square <= wball")."""
     net = net_with(tmp_path, "[fc1]\nepsW=10\nepsB=0\nmomW=0\nmomB=0\nwball=0.05\n")
-    step(net, Solver(net), np.random.default_rng(2))
-    w = net.parameters()[0].value
-    mean_square = (w.astype(np.float64) ** 2).mean(axis=1)
-    assert np.all(mean_square <= 0.05 * (1 + 1e-5)) and np.any(mean_square > 0.05 * 0.999)
+    w = net.parameters()[0]
+    rng = np.random.default_rng(2)
+    step(net, Solver(net), rng)
+    norms = np.linalg.norm(w.value.astype(np.float64), axis=1)
+    bound = 0.05 * 12                                     # 12 = 3 x 2 x 2 inputs per output filter
+    assert np.all(norms <= bound * (1 + 1e-6)) and np.any(norms > bound * (1 - 1e-6))
+    small = net_with(tmp_path, "[fc1]\nepsW=0.0001\nepsB=0\nmomW=0\nmomB=0\nwball=1\n")
+    before = small.parameters()[0].value.copy()
+    step(small, Solver(small), np.random.default_rng(2))
+    assert np.linalg.norm(small.parameters()[0].value - before) < 1e-3     # under the bound: untouched
 
 
 def test_schedules():
@@ -93,10 +101,86 @@ def test_schedules():
     assert d.rate(0.25) == pytest.approx(0.01) and d.rate(0.2501) == pytest.approx(0.001)
 
 
-@pytest.mark.parametrize("text,fragment", [("fast", "expected a number"), ("exp[0.1]", "takes 2 values"),
-                                           ("dexp[0.1;10;1]", "numSteps >= 2"), ("-1", "must not be negative"),
-                                           ("exp[base=1;speed=2]", "no argument 'speed'")])
+@pytest.mark.parametrize("text,fragment", [("fast", "expected a number"), ("exp[0.1]", "needs tgtFactor"),
+                                           ("dexp[0.1;10;1]", "numSteps >= 2"), ("-1", "must be a finite number"),
+                                           ("nan", "must be a finite number"), ("exp[base=1;speed=2]", "no argument 'speed'")])
 def test_bad_schedules(text, fragment):
     with pytest.raises(ValueError) as e:
         schedule(text)
     assert fragment in str(e.value)
+
+
+def exp_rate(base, tgt, p):
+    """ExpLRS in src/lr.cu: base^(1 + p * (log(base / tgt) / log(base) - 1)), written out."""
+    power = np.log(base / tgt) / np.log(base) - 1
+    return base ** (1 + p * power)
+
+
+def test_2012_schedules_named_and_positional():
+    for text in ("exp[tgtFactor=1000,noiseStdev=0]", "exp[1000]", "exp[1000,0]", "exp[ tgtFactor = 1000 ]"):
+        shape = schedule_2012(text)
+        for p in (0, 0.3, 1):
+            assert shape.with_base(0.04).rate(p) == pytest.approx(exp_rate(0.04, 1000, p), rel=1e-12)
+    lin = schedule_2012("linear[tgtFactor=10,noiseStdev=0]").with_base(0.01)
+    assert lin.rate(0.25) == pytest.approx(0.01 * 0.75 + 0.001 * 0.25)
+    # DiscreteExpLRS: numSteps - 1 rates from ExpLRS at i / (numSteps - 1), then the final rate; step i
+    # serves progress up to (i + 1) / numSteps
+    d = schedule_2012("dexp[250,0,4]").with_base(0.01)
+    steps = [exp_rate(0.01, 250, i / 3) for i in range(3)] + [0.01 / 250]
+    for p, i in [(0, 0), (0.25, 0), (0.2501, 1), (0.5, 1), (0.7, 2), (0.75, 2), (0.76, 3), (1, 3)]:
+        assert d.rate(p) == pytest.approx(steps[i], rel=1e-12), p
+    # JumpyDiscreteExpLRS: past the middle of a step (and 0.2 < p < 0.9), the geometric mean of this
+    # step's rate and the previous one's
+    j = schedule_2012("jdexp[tgtFactor=250,noiseStdev=0,numSteps=4]").with_base(0.01)
+    assert j.rate(0.3) == pytest.approx(steps[1])                       # before the middle of step 1
+    assert j.rate(0.45) == pytest.approx(np.sqrt(steps[1] * steps[0]))  # after it
+    assert j.rate(0.95) == pytest.approx(steps[3])                      # p >= 0.9: no jump
+    assert schedule_2012("default") is None
+
+
+def test_rate_noise_multiplies_by_one_plus_abs_normal():
+    shape = schedule_2012("exp[tgtFactor=10,noiseStdev=0.5]").with_base(0.1)
+    assert shape.rate(0.5, lambda: -2.0) == pytest.approx(0.1 * 10 ** -0.5 * (1 + 2.0 * 0.5))
+    assert shape.rate(0.5) == pytest.approx(0.1 * 10 ** -0.5)          # no draw, no noise
+
+
+@pytest.mark.parametrize("text,fragment", [("exp[tgtFactor=0]", "tgtFactor > 0"), ("dexp[250,0]", "needs numSteps"),
+                                           ("dexp[250,0,2.5]", "whole numSteps"), ("tanh[10]", "expected default"),
+                                           ("exp[1,2,3]", "at most 2"), ("default[1]", "no arguments"),
+                                           ("exp[tgtFactor=1,tgtFactor=2]", "twice")])
+def test_bad_2012_schedules(text, fragment):
+    with pytest.raises(ValueError) as e:
+        schedule_2012(text)
+    assert fragment in str(e.value)
+
+
+def test_schedw_shapes_every_epsw_and_the_solver_follows_it(tmp_path):
+    params = ("[fc1]\nepsW=0.04\nepsB=0.08\nmomW=0\nmomB=0\n"
+              "schedW=exp[tgtFactor=1000,noiseStdev=0]\nschedB=dexp[tgtFactor=10,noiseStdev=0,numSteps=2]\n")
+    net = net_with(tmp_path, params)
+    w, b = net.parameters()
+    solver = Solver(net)
+    assert solver.rate(w, 0.5) == pytest.approx(exp_rate(0.04, 1000, 0.5))
+    assert solver.rate(b, 0.5) == pytest.approx(0.08) and solver.rate(b, 0.51) == pytest.approx(0.008)
+    before = w.value.astype(np.float64)
+    step(net, solver, np.random.default_rng(3), progress=0.5)
+    np.testing.assert_allclose(w.value, before - exp_rate(0.04, 1000, 0.5) * w.grad / 5, rtol=1e-5, atol=1e-8)
+    older = net_with(tmp_path, "[fc1]\nepsW=0.04\nepsB=0.08\nmomW=0\nmomB=0\nsched=exp[1000]\n")
+    assert [Solver(older).rate(p, 1) for p in older.parameters()] == pytest.approx([0.04e-3, 0.08e-3])
+
+
+def test_noisy_rates_are_drawn_from_the_seed_and_step(tmp_path):
+    net = net_with(tmp_path, "[fc1]\nepsW=0.1\nepsB=0\nmomW=0\nmomB=0\nschedW=linear[tgtFactor=1,noiseStdev=1]\n")
+    w, solver = net.parameters()[0], Solver(net)
+    draws = [solver.rate(w, 0.3, step) for step in range(200)]
+    assert draws == [solver.rate(w, 0.3, step) for step in range(200)]        # the same step, the same rate
+    assert min(draws) >= 0.1 and len(set(draws)) == 200
+    # 1 + |z|: the mean of |z| is sqrt(2 / pi)
+    assert np.mean(draws) == pytest.approx(0.1 * (1 + np.sqrt(2 / np.pi)), rel=0.12)
+
+
+def test_a_schedule_given_twice_is_a_config_error(tmp_path):
+    from convnet.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        net_with(tmp_path, "[fc1]\nepsW=exp[0.1;10]\nepsB=0\nmomW=0\nmomB=0\nschedW=exp[10]\n")
+    assert e.value.key == "epsW" and "schedW" in str(e.value)

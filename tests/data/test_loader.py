@@ -10,9 +10,12 @@ P = get_provider("default")
 
 def test_an_epoch_visits_every_training_image_once():
     plan = epoch_plan(P, [1, 2, 3], 128, seed=4, epoch=1)
-    seen = sorted((n, int(i)) for n, idx in plan for i in idx)
+    seen = sorted((n, int(i)) for n, idx, _ in plan for i in idx)
     assert seen == sorted((n, i) for n in (1, 2, 3) for i in range(P.batch_size(n)))
     assert len(plan) == 3 * 16           # 2000 images a batch: 15 of 128 and one of 80
+    # each batch's minibatches together, and its position in the epoch (for the 2012 progress)
+    assert [position for _, _, position in plan] == [p for p in range(3) for _ in range(16)]
+    assert len({number for number, _, position in plan if position == 1}) == 1
 
 
 def test_the_order_depends_on_seed_and_epoch_only():

@@ -1,0 +1,105 @@
+"""weightSource: a layer's weight matrix shared with another's (or its own earlier one), as the 2012
+code shared them: one matrix, the gradients of every user, updates by its owner only."""
+import numpy as np
+import pytest
+
+from convnet.checkpoint import Checkpoint, save
+from convnet.errors import ConfigError
+from convnet.gradcheck import check_gradients
+from convnet.graph import load_graph
+from convnet.net import Net
+from convnet.solver import Solver
+from tests.helpers import write
+
+LAYERS = """
+[data]
+type=data
+dataIdx=0
+[labels]
+type=data
+dataIdx=1
+[fcA]
+type=fc
+inputs=data
+outputs=4
+initW=0.5
+[fcB]
+type=fc
+inputs=data,data
+outputs=4
+initW=0.5,0.5
+weightSource=fcA,fcB[0]
+[sum]
+type=eltsum
+inputs=fcA,fcB
+neuron=tanh[1,1]
+[probs]
+type=softmax
+inputs=sum
+[cost]
+type=cost.logreg
+inputs=labels,probs
+"""
+PARAMS = "[fcA]\nepsW=0.1\nepsB=0.1\nmomW=0.5\nmomB=0.5\n[fcB]\nepsW=0.1,0.1\nepsB=0.1\nmomW=0.5,0.5\nmomB=0.5\n"
+
+
+def files(tmp_path, layers=LAYERS, params=PARAMS):
+    return write(tmp_path, "l.cfg", layers), write(tmp_path, "p.cfg", params)
+
+
+def test_one_matrix_three_users_and_the_gradient_of_all(tmp_path):
+    net = Net(load_graph(*files(tmp_path), [(3, 2, 2), (1,)]), seed=1)
+    a, b = net["fcA"].params[0], net["fcB"].params
+    assert b[0].value is a.value and b[1].value is a.value          # fcB's two matrices are fcA's
+    assert [p.path for p in net.parameters()] == ["fcA/weights/0", "fcA/biases", "fcB/biases"]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 2, 5)).astype(np.float32)
+    net.forward([x, rng.integers(0, 4, (1, 5)).astype(np.float32)], train=True)
+    # y = tanh(W x + bA + W x + W x + bB): fcA's share is a third of the matrix's gradient
+    net.backward()
+    np.testing.assert_allclose(a.grad, 3 * net.gradient("sum") @ x.reshape(12, 5).T, rtol=1e-5)
+    before = a.value.copy()
+    Solver(net).update(5, 0.0)
+    np.testing.assert_allclose(a.value, before - 0.1 * a.grad / 5, rtol=1e-5, atol=1e-7)   # updated once
+
+
+def test_check_grads_passes_with_shared_matrices(tmp_path):
+    rows, tolerance = check_gradients(*files(tmp_path), input_size=2)
+    assert all(r.ok for r in rows), [(r.name, r.error) for r in rows]
+    assert not any(c[0].startswith("weights") for r in rows if r.name == "fcB" for c in r.checks)
+
+
+def test_a_checkpoint_keeps_the_owner_and_restores_the_sharing(tmp_path):
+    graph = load_graph(*files(tmp_path), [(3, 2, 2), (1,)])
+    net = Net(graph, seed=1)
+    net["fcA"].params[0].value[:] = 7
+    path = tmp_path / "c.h5"
+    save(path, net, (1, 0, 0), ("l", "", "p", ""), {}, {}, [])
+    other = Net(load_graph(*files(tmp_path), [(3, 2, 2), (1,)]), seed=2)
+    Checkpoint(path).restore(other)
+    assert np.all(other["fcB"].params[1].value == 7) and other["fcB"].params[1].value is other["fcA"].params[0].value
+
+
+@pytest.mark.parametrize("source,fragment", [("nothere", "does not exist"), ("labels", "is of type data"),
+                                             ("fcA[1]", "not a weight matrix"), ("fcB[1],fcA", "not a weight matrix"),
+                                             ("fcA[x]", "cannot read")])
+def test_bad_sources_are_config_errors(tmp_path, source, fragment):
+    layers = LAYERS.replace("weightSource=fcA,fcB[0]", f"weightSource={source}" if "," in source else
+                            f"weightSource={source},{source}")
+    with pytest.raises(ConfigError) as e:
+        load_graph(*files(tmp_path, layers), [(3, 2, 2), (1,)])
+    assert e.value.key == "weightSource" and fragment in str(e.value)
+
+
+def test_a_source_of_another_shape_is_refused(tmp_path):
+    layers = LAYERS.replace("inputs=data,data\noutputs=4", "inputs=data,data\noutputs=5").replace(
+        "[sum]\ntype=eltsum", "[sum]\ntype=concat")
+    with pytest.raises(ConfigError) as e:
+        load_graph(*files(tmp_path, layers), [(3, 2, 2), (1,)])
+    assert "has shape (4, 12)" in str(e.value)
+
+
+def test_describe_counts_a_shared_matrix_once(tmp_path):
+    from convnet.describe import layer_rows
+    rows = {r["name"]: r["params"] for r in layer_rows(load_graph(*files(tmp_path), [(3, 2, 2), (1,)]))}
+    assert rows["fcA"] == 4 * 12 + 4 and rows["fcB"] == 4
