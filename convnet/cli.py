@@ -176,7 +176,7 @@ def _open_checkpoint(load, overrides):
     options = {**DEFAULTS, **checkpoint.options, **explicit}
     data = Data(options, need_train=False)
     net = build_net(data, checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file,
-                    checkpoint.params_cfg, options)
+                    checkpoint.params_cfg, options, restoring=True)
     checkpoint.restore(net)
     return checkpoint, data, net, options
 

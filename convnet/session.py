@@ -36,8 +36,9 @@ class Data:
                 f"{self.augmentation.describe()}")
 
 
-def build_net(data, layers_file, layers_text, params_file, params_text, options):
-    """The net for this data's images; a net that does not fit them is one clear line."""
+def build_net(data, layers_file, layers_text, params_file, params_text, options, restoring=False):
+    """The net for this data's images; a net that does not fit them is one clear line. restoring:
+    its arrays will come from a checkpoint, so initWFunc and the like are not called."""
     shape = data.augmentation.shape
     try:
         graph = load_graph(layers_file, params_file, [shape, (1,)], layers_text, params_text)
@@ -49,7 +50,8 @@ def build_net(data, layers_file, layers_text, params_file, params_text, options)
         if hasattr(cost, "classes") and data.provider.num_classes > cost.classes:
             raise DataError(f"the data has {data.provider.num_classes} classes but [{cost.inputs[1]}] gives "
                             f"{cost.classes} probabilities (in {layers_file})")
-    net = Net(graph, backend=options["backend"], gpus=parse_gpus(options["gpu"]), seed=options["seed"])
+    net = Net(graph, backend=options["backend"], gpus=parse_gpus(options["gpu"]), seed=options["seed"],
+              restoring=restoring)
     net.backend.tf32 = bool(options["tf32"])
     return net
 

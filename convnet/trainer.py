@@ -23,7 +23,7 @@ class Trainer:
     def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None):
         self.o, self.configs, self.echo = options, configs, echo
         self.data = Data(options)
-        self.net = build_net(self.data, *configs, options)
+        self.net = build_net(self.data, *configs, options, restoring=checkpoint is not None)
         self.solver = Solver(self.net)
         self.cost_layer = logreg_layer(self.net)
         self.epoch, self.batch, self.step = 1, 0, 0

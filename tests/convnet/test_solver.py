@@ -184,3 +184,70 @@ def test_a_schedule_given_twice_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as e:
         net_with(tmp_path, "[fc1]\nepsW=exp[0.1;10]\nepsB=0\nmomW=0\nmomB=0\nschedW=exp[10]\n")
     assert e.value.key == "epsW" and "schedW" in str(e.value)
+
+
+CONV = """
+[data]
+type=data
+dataIdx=0
+[labels]
+type=data
+dataIdx=1
+[conv]
+type=conv
+inputs=data
+channels=3
+filters=4
+filterSize=2
+initW=0.5
+[probs]
+type=softmax
+inputs=conv
+[cost]
+type=cost.logreg
+inputs=labels,probs
+"""
+
+
+def test_wcnorm_scales_each_filters_spread_into_its_range(tmp_path):
+    """ConvLayer::constrainWeights: a = sqrt(sum (w - mean)^2) / n, n = weights per filter; a filter
+    with a above wcNormMax is scaled by wcNormMax / a (its mean too), below wcNormMin by wcNormMin / a."""
+    g = load_graph(write(tmp_path, "l.cfg", CONV), write(tmp_path, "p.cfg", "[conv]\nepsW=1e-9\nepsB=0\nmomW=0\nmomB=0\n"
+                                                                             "wcNormMax=0.1\nwcNormMin=0.05\n"), [(3, 2, 2), (1,)])
+    net = Net(g, seed=3)
+    w = net.parameters()[0]
+    w.value[0] *= 0.01                                   # spread far below wcNormMin
+    before = w.value.astype(np.float64).reshape(4, 12)
+    step(net, Solver(net), np.random.default_rng(1))
+    after = w.value.astype(np.float64).reshape(4, 12)
+    spread = lambda f: np.sqrt(((f - f.mean()) ** 2).sum()) / 12
+    for f in range(4):
+        a = spread(before[f])
+        target = 0.05 if a < 0.05 else 0.1 if a > 0.1 else a
+        np.testing.assert_allclose(after[f], before[f] * target / a, rtol=1e-5)
+        assert spread(after[f]) == pytest.approx(target, rel=1e-5)
+
+
+def test_wcnormmin_above_max_is_a_config_error(tmp_path):
+    from convnet.errors import ConfigError
+    with pytest.raises(ConfigError) as e:
+        load_graph(write(tmp_path, "l.cfg", CONV), write(tmp_path, "p.cfg", "[conv]\nepsW=0.1\nepsB=0\nmomW=0\nmomB=0\n"
+                                                                           "wcNormMax=0.1\nwcNormMin=0.5\n"), [(3, 2, 2), (1,)])
+    assert e.value.key == "wcNormMin"
+
+
+def test_supereps_divides_by_the_running_standard_deviation(tmp_path):
+    net = net_with(tmp_path, "[fc1]\nepsW=0.1\nepsB=0\nmomW=0.9\nmomB=0\nwc=0.01\nsuperEps=0.001\nsuperMom=0.5\n")
+    solver = Solver(net)
+    w = net.parameters()[0]
+    W = w.value.astype(np.float64)
+    inc, mean, square = np.zeros_like(W), np.zeros_like(W), np.zeros_like(W)
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        step(net, solver, np.random.default_rng(rng.integers(1 << 30)))
+        g = w.grad.astype(np.float64) / 5
+        mean = 0.9 * mean + 0.1 * g
+        square = 0.9 * square + 0.1 * g * g
+        inc = 0.9 * inc - 0.1 * g / np.sqrt(square - mean ** 2 + 0.001) - 0.01 * 0.1 * W
+        W = W + inc
+        np.testing.assert_allclose(w.value, W, rtol=1e-4, atol=1e-6)
