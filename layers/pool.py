@@ -1,38 +1,53 @@
-"""pool: max or average pooling over square windows of each map (paper section 3.4)."""
+"""pool: max, avg, maxabs or random pooling over square windows of each map (paper section 3.4)."""
 import numpy as np
 
-from convnet.config import Key, integer, non_negative_integer, one_of, positive_integer
+from convnet.config import Key, boolean, integer, non_negative_integer, one_of, positive_integer
 from convnet.kernels import beside, i32, kernels
 from convnet.layer import Layer
+from convnet.random import mix_key, uniform
 from convnet.registry import register
 from convnet.windows import framed, offsets, pool_output_size, unframed
 
 CU = beside(__file__, "pool.cu")
+MODES = {"avg": 0, "max": 1, "maxabs": 2, "rand": 3}
 
 
 @register("pool")
 class Pool(Layer):
     """Window (oy, ox) covers rows start + oy*stride ... + sizeX - 1 (and the same for columns),
-    clipped to the image:  max:  y = max over the window;  avg:  y = sum over the window / its
-    in-bounds count. There are 1 + ceil((size - start - sizeX) / stride) windows per axis unless
-    outputsX says otherwise. Overlapping windows (stride < sizeX) are the paper's choice.
+    clipped to the image:
+        max:    y = the window's maximum;
+        avg:    y = the sum over the window / its in-bounds count;
+        maxabs: y = the window's value of largest magnitude, with its sign (the last in raster
+                order on ties, as the 2012 code's MaxAbsPooler);
+        rand:   in training, one in-bounds value of the window drawn uniformly (counter-based, from
+                the run's seed, the layer and the step); at test, the window's average, which is what
+                training's draw gives on average. With doMax=1 (params file) it is max pooling.
+    There are 1 + ceil((size - start - sizeX) / stride) windows per axis unless outputsX says
+    otherwise. Overlapping windows (stride < sizeX) are the paper's choice.
 
-    The max gradient goes to every input equal to the window's maximum (ties share), as cuda-convnet.
+    The gradient of max, maxabs and rand goes to every input equal to the window's output (ties
+    share), as cuda-convnet's convLocalMaxUndo; avg's is spread over the window.
 
-    Config keys: pool (max, avg), sizeX, stride, start, outputsX, channels.
+    Config keys: pool (max, avg, maxabs, rand), sizeX, stride, start, outputsX, channels; doMax (params).
     """
     n_inputs = 1
     keys = (
-        Key("pool", one_of("max", "avg"), doc="max or avg"),
+        Key("pool", one_of("max", "avg", "maxabs", "rand"), doc="max, avg, maxabs or rand"),
         Key("sizeX", positive_integer, doc="windows are sizeX x sizeX"),
         Key("stride", positive_integer, doc="step between windows"),
         Key("start", integer, default=0, doc="where the first window starts (may be negative)"),
         Key("outputsX", non_negative_integer, default=0, doc="windows per axis (0: as many as fit)"),
         Key("channels", positive_integer, doc="maps in the input"),
+        Key("doMax", boolean, default=False, where="params", doc="pool=rand: pool by the maximum instead"),
     )
+    seed = 0               # the net sets its own seed mixed with the layer's name
 
     def infer(self, shapes):
         c = self.conf
+        if c.doMax and c.pool != "rand":
+            raise self.cfg.error("doMax", "is an option of pool=rand", "params")
+        self.kind = "max" if c.pool == "rand" and c.doMax else c.pool
         C, H, W = self.image_shape(0, c.channels)
         outs = [c.outputsX or pool_output_size(n, c.start, c.sizeX, c.stride) for n in (H, W)]
         for n, o in zip((H, W), outs):
@@ -42,55 +57,95 @@ class Pool(Layer):
                 raise self.cfg.error("outputsX", f"{o} windows of {c.sizeX} from {c.start} by {c.stride} "
                                                  f"leave the {H}x{W} image: a window would be empty")
         self.image, self.outputs = (C, H, W), tuple(outs)
-        # In-bounds count of each window along one axis, for avg: (oy,) and (ox,).
-        counts = [np.array([min(n, c.start + o * c.stride + c.sizeX) - max(0, c.start + o * c.stride)
-                            for o in range(out)]) for n, out in zip((H, W), outs)]
-        self.counts = np.outer(*counts)[None, :, :, None]
+        # Each window's first in-bounds row and column and its in-bounds size along one axis.
+        self.lo = [np.array([max(0, c.start + o * c.stride) for o in range(out)]) for out in outs]
+        self.extent = [np.array([min(n, c.start + o * c.stride + c.sizeX) - max(0, c.start + o * c.stride)
+                                 for o in range(out)]) for n, out in zip((H, W), outs)]
+        self.counts = np.outer(*self.extent)[None, :, :, None]
         return (C,) + self.outputs
 
     def macs(self):
         c = self.conf
-        return self.size(self.output_shape) * c.sizeX * c.sizeX if c.pool == "avg" else 0
+        return self.size(self.output_shape) * c.sizeX * c.sizeX if self.kind == "avg" else 0
+
+    def mode(self, ctx):
+        """How this pass pools: rand averages at test."""
+        return "avg" if self.kind == "rand" and not ctx.train else self.kind
+
+    def draw_key(self, ctx):
+        return mix_key(self.seed, ctx.step)
+
+    # ---- NumPy ---------------------------------------------------------------------------------
+
+    def _picks(self, x, ctx):
+        """rand: the (row, col) each output draws, as (C, oy, ox, N) index arrays into x."""
+        C, N = self.image[0], x.shape[-1]
+        shape = self.output_shape + (N,)
+        u = uniform(self.draw_key(ctx), int(np.prod(shape))).reshape(shape)
+        ey, ex = (e.astype(np.float32) for e in self.extent)
+        cols = self.extent[1][None, None, :, None]
+        # floor(u * count) in float32, as pool.cu computes it
+        k = np.minimum((u * (ey[:, None] * ex[None, :])[None, :, :, None]).astype(np.int64), self.counts - 1)
+        rows = self.lo[0][None, :, None, None] + k // cols
+        cols = self.lo[1][None, None, :, None] + k % cols
+        return rows, cols
 
     def forward_cpu(self, xs, ctx):
         c, x = self.conf, xs[0]
         x = x.reshape(self.image + x.shape[-1:])
-        fill = -np.inf if c.pool == "max" else 0
+        mode = self.mode(ctx)
+        if mode == "rand":
+            rows, cols = self._picks(x, ctx)
+            C, N = x.shape[0], x.shape[-1]
+            return x[np.arange(C)[:, None, None, None], rows, cols, np.arange(N)[None, None, None, :]]
+        fill = -np.inf if mode == "max" else 0
         frame = framed(x, c.start, c.sizeX, c.stride, self.outputs, fill)
         y = None
         for _, _, rows, cols in offsets(c.sizeX, c.stride, self.outputs):
             v = frame[:, rows, cols]
-            y = v.copy() if y is None else (np.maximum(y, v) if c.pool == "max" else y + v)
-        return y if c.pool == "max" else y / self.counts.astype(x.dtype)
+            if y is None:
+                y = v.copy()
+            elif mode == "max":
+                y = np.maximum(y, v)
+            elif mode == "maxabs":               # the later value unless the earlier is strictly larger
+                y = np.where(np.abs(y) > np.abs(v), y, v)
+            else:
+                y = y + v
+        return y / self.counts.astype(x.dtype) if mode == "avg" else y
 
     def backward_cpu(self, xs, y, dy, need, ctx):
         c, x = self.conf, xs[0]
         shape = self.image + x.shape[-1:]
         x = x.reshape(shape)
-        if c.pool == "max":
-            frame = framed(x, c.start, c.sizeX, c.stride, self.outputs, -np.inf)
-        else:
+        mode = self.mode(ctx)
+        if mode == "avg":
             dy = dy / self.counts.astype(dy.dtype)
+        else:                                     # to every input equal to the output
+            frame = framed(x, c.start, c.sizeX, c.stride, self.outputs, np.nan)
         dframe = np.zeros((shape[0],) + tuple((o - 1) * c.stride + c.sizeX for o in self.outputs)
                           + shape[-1:], dtype=dy.dtype)
         for _, _, rows, cols in offsets(c.sizeX, c.stride, self.outputs):
-            dframe[:, rows, cols] += dy * (frame[:, rows, cols] == y) if c.pool == "max" else dy
+            dframe[:, rows, cols] += dy if mode == "avg" else dy * (frame[:, rows, cols] == y)
         return [unframed(dframe, shape, c.start)]
 
-    def _geometry(self, N):
+    # ---- the GPU twin ----------------------------------------------------------------------------
+
+    def _geometry(self, N, ctx):
         c = self.conf
         C, H, W = self.image
-        return tuple(map(i32, (C, H, W, N, c.sizeX, c.start, c.stride) + self.outputs + (c.pool == "max",)))
+        return tuple(map(i32, (C, H, W, N, c.sizeX, c.start, c.stride) + self.outputs + (MODES[self.mode(ctx)],))) + (
+            np.uint32(self.draw_key(ctx) if self.mode(ctx) == "rand" else 0),)
 
     def forward_gpu(self, xs, ctx):
         x = xs[0]
         N = x.shape[-1]
         y = self.be.empty(self.output_shape + (N,))
-        kernels(self.be, CU).pool_forward.launch(y.size, x, y, *self._geometry(N), i32(y.size))
+        kernels(self.be, CU).pool_forward.launch(y.size, x, y, *self._geometry(N, ctx), i32(y.size))
         return y
 
     def backward_gpu(self, xs, y, dy, need, ctx):
         x = xs[0]
         dx = self.be.empty(x.shape)
-        kernels(self.be, CU).pool_backward.launch(dx.size, x, y, dy, dx, *self._geometry(x.shape[-1]), i32(dx.size))
+        geometry = self._geometry(x.shape[-1], ctx)[:-1]
+        kernels(self.be, CU).pool_backward.launch(dx.size, x, y, dy, dx, *geometry, i32(dx.size))
         return [dx]

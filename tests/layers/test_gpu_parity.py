@@ -27,6 +27,15 @@ def test_pool(backend, kind, S, k, s, start, outputs):
     check_parity(cpu, gpu, [data(3, S, S, 5)])
 
 
+@pytest.mark.parametrize("kind", ["maxabs", "rand"])
+@pytest.mark.parametrize("ctx", [TRAIN, TEST], ids=["train", "test"])
+def test_pool_2012_kinds(backend, kind, ctx):
+    cpu, gpu = gpu_twin("pool", [(3, 9, 9)], dict(pool=kind, sizeX=3, stride=2, start=-1, channels=3), backend=backend)
+    cpu.seed = gpu.seed = 99
+    errors = check_parity(cpu, gpu, [data(3, 9, 9, 5)], ctx=ctx)
+    assert kind == "rand" and ctx is TEST or errors["output"] == 0      # the same cells, bit for bit
+
+
 def test_pool_ties(backend):
     cpu, gpu = gpu_twin("pool", [(2, 4, 4)], dict(pool="max", sizeX=2, stride=2, channels=2), backend=backend)
     x = np.round(data(2, 4, 4, 3))              # many equal values: the tie rule is compared too

@@ -63,3 +63,70 @@ def test_empty_window_is_a_config_error():
     with pytest.raises(ConfigError) as e:
         make_layer("pool", [(1, 6, 6)], dict(pool="avg", sizeX=2, stride=2, outputsX=5, channels=1))
     assert e.value.key == "outputsX"
+
+
+def naive_maxabs(x, size, stride, outputs):
+    """The 2012 code's MaxAbsPooler, in raster order: acc = |acc| > |v| ? acc : v, from 0."""
+    C, H, W, N = x.shape
+    y = np.zeros((C, outputs, outputs, N))
+    for ch in range(C):
+        for n in range(N):
+            for r in range(outputs):
+                for c in range(outputs):
+                    acc = 0.0
+                    for yy in range(r * stride, min(H, r * stride + size)):
+                        for xx in range(c * stride, min(W, c * stride + size)):
+                            v = x[ch, yy, xx, n]
+                            acc = acc if abs(acc) > abs(v) else v
+                    y[ch, r, c, n] = acc
+    return y
+
+
+def test_maxabs_keeps_the_sign_of_the_largest_magnitude():
+    layer = make_layer("pool", [(2, 7, 7)], dict(pool="maxabs", sizeX=3, stride=2, channels=2))
+    x = np.random.default_rng(4).standard_normal((2, 7, 7, 3))
+    x[0, 0, 0, 0], x[0, 0, 1, 0] = -5.0, 5.0                     # a tie in magnitude: the later one
+    y = layer.forward([x], TRAIN)
+    np.testing.assert_array_equal(y, naive_maxabs(x, 3, 2, 3))
+    assert y[0, 0, 0, 0] == 5.0 and np.any(y < 0)
+    check_layer_gradients(layer, [np.round(x, 1) + np.random.default_rng(5).uniform(-0.01, 0.01, x.shape)])
+
+
+def test_rand_draws_an_in_bounds_value_of_each_window_and_averages_at_test():
+    from tests.helpers import TEST
+    layer = make_layer("pool", [(1, 5, 5)], dict(pool="rand", sizeX=3, stride=2, channels=1))
+    layer.seed = 77
+    x = np.arange(25.0).reshape(1, 5, 5, 1) * np.ones((1, 1, 1, 4000))       # every value tells its cell
+    y = layer.forward([x], TRAIN)
+    for r in range(2):
+        for c in range(2):
+            cells = x[0, 2 * r:2 * r + 3, 2 * c:2 * c + 3, 0].ravel()
+            drawn = y[0, r, c]
+            assert set(np.unique(drawn)) == set(cells)                  # only the window's cells
+            counts = np.array([(drawn == v).sum() for v in cells])
+            assert counts.min() > 4000 / 9 * 0.8 and counts.max() < 4000 / 9 * 1.2
+    np.testing.assert_allclose(layer.forward([x], TEST)[..., 0], naive_pool(x[..., :1], "avg", 3, 2, 0, 2)[..., 0])
+    same = make_layer("pool", [(1, 5, 5)], dict(pool="rand", sizeX=3, stride=2, channels=1))
+    same.seed = 77
+    np.testing.assert_array_equal(same.forward([x], TRAIN), y)       # the same seed and step, the same draws
+    dy = np.random.default_rng(1).standard_normal(y.shape)
+    (dx,) = layer.backward([x[..., :3]], y[..., :3], dy[..., :3], [True], TRAIN)
+    for n in range(3):                                               # the gradient goes to the drawn cell
+        for r in range(2):
+            for c in range(2):
+                cell = int(y[0, r, c, n])
+                assert dx[0, cell // 5, cell % 5, n] != 0
+
+
+def test_rand_gradients_and_domax():
+    from tests.helpers import TEST
+    layer = make_layer("pool", [(2, 6, 6)], dict(pool="rand", sizeX=3, stride=2, channels=2))
+    x = np.random.default_rng(6).standard_normal((2, 6, 6, 3))
+    check_layer_gradients(layer, [x])
+    check_layer_gradients(layer, [x], ctx=TEST)
+    domax = make_layer("pool", [(2, 6, 6)], dict(pool="rand", sizeX=3, stride=2, channels=2), params=dict(doMax=1))
+    plain = make_layer("pool", [(2, 6, 6)], dict(pool="max", sizeX=3, stride=2, channels=2))
+    np.testing.assert_array_equal(domax.forward([x], TRAIN), plain.forward([x], TRAIN))
+    with pytest.raises(ConfigError) as e:
+        make_layer("pool", [(2, 6, 6)], dict(pool="max", sizeX=3, stride=2, channels=2), params=dict(doMax=1))
+    assert e.value.key == "doMax"
