@@ -40,3 +40,18 @@ extern "C" __global__ void norm_ratio(const float* __restrict__ x, const float* 
                                       const float* __restrict__ d, float* __restrict__ r, float power, int n) {
     FOR_EACH(i, n) r[i] = dy[i] * x[i] * powf(d[i], -power - 1.0f);
 }
+
+// quantF/quantB=half: v rounded to the nearest float16 value (ties to even, as numpy's astype(float16)
+// and the GPU's __float2half_rn), computed without a half type so that the emulator runs it too.
+__device__ __forceinline__ float half_rounded(float v) {
+    float a = fabsf(v);
+    if (!(a < 65520.0f)) return a != a ? v : copysignf(3.402823466e+38f * 2.0f, v);   // NaN; beyond the largest half: inf
+    int e;
+    frexpf(a, &e);                                     // a = m * 2^e, m in [0.5, 1)
+    float q = ldexpf(1.0f, (e - 1 < -14 ? -14 : e - 1) - 10);   // the spacing of halves around a
+    return copysignf(rintf(a / q) * q, v);
+}
+
+extern "C" __global__ void round_to_half(const float* __restrict__ x, float* __restrict__ out, int n) {
+    FOR_EACH(i, n) out[i] = half_rounded(x[i]);
+}

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .config import Key, name_list, non_negative_integer, text
+from .config import Key, name_list, non_negative_integer, one_of, text
 
 
 class Pass(NamedTuple):
@@ -83,9 +83,21 @@ class Parameter:
         self.source, self._value, self._inc = owner, None, None
 
 
+# Every layer's keys in the params file (the 2012 code's LayerParser.add_params): how its output and
+# the gradient of its output cross to another device. half: rounded to float16 on the way (the 2012
+# code did so where the copy went through the host; convnet wherever it crosses logical devices, so
+# that the numbers do not depend on the mapping onto physical GPUs).
+QUANT_KEYS = (
+    Key("quantF", one_of("default", "half"), default="default", where="params",
+        doc="half: the output crosses to other devices as float16"),
+    Key("quantB", one_of("default", "half"), default="default", where="params",
+        doc="half: the gradient of the output comes back from other devices as float16"),
+)
+
+
 class Layer:
     type = None            # the config type; set by @register
-    keys = ()              # the Keys this type reads, besides type/inputs/gpu/neuron
+    keys = ()              # the Keys this type reads, besides type/inputs/gpu/neuron and QUANT_KEYS
     n_inputs = None        # None: one or more; an int: exactly that many
     is_data = False
     is_cost = False
@@ -102,6 +114,7 @@ class Layer:
         if not (self.is_data or self.is_cost or self.type == "neuron"):
             self.neuron = cfg.read(Key("neuron", text, default=None)) or None
         self.conf = SimpleNamespace(**{k.name: cfg.read(k, max(1, len(self.inputs))) for k in self.keys})
+        self.quant_forward, self.quant_backward = (cfg.read(k) == "half" for k in QUANT_KEYS)
         self.params = []
         self.input_shapes = self.output_shape = None
         self.be = self.device = None

@@ -154,8 +154,21 @@ class Net:
             return self.acts[name]
         key = (name, device.index)
         if key not in self._copies:
-            self._copies[key] = transfer(self.acts[name], src, device)
+            copy = transfer(self.acts[name], src, device)
+            if producer.quant_forward and src is not None and self.ctx.noise:
+                copy = self._round_to_half(copy, device)
+            self._copies[key] = copy
         return self._copies[key]
+
+    def _round_to_half(self, x, device):
+        """quantF/quantB=half: x rounded to the nearest float16 (ties to even), as numpy's astype."""
+        if not self.backend.gpu_path:
+            return x.astype(np.float16).astype(x.dtype)
+        from .kernels import ELEMENTWISE, i32, kernels
+        out = self.backend.empty(x.shape)
+        with device.activate():
+            kernels(self.backend, ELEMENTWISE).round_to_half.launch(x.size, x, out, i32(x.size))
+        return out
 
     def _accumulate(self, name, g, device):
         producer = self.graph[name]
@@ -164,6 +177,8 @@ class Net:
             g = self.backend.to_host(g)
         elif dst is not device:
             g = transfer(g, device, dst)
+            if producer.quant_backward and self.ctx.noise:
+                g = self._round_to_half(g, dst)
         if name in self.grads:
             # A new array: the first gradient may be a view that another layer still holds.
             self.grads[name] = self.grads[name] + g
