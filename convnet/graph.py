@@ -29,10 +29,12 @@ class Graph:
         return [layer for layer in self.layers if layer.is_data]
 
 
-def load_graph(layers_file, params_file, data_shapes, layers_text=None, params_text=None):
+def load_graph(layers_file, params_file, data_shapes, layers_text=None, params_text=None, data_info=None):
     """Read, check and shape a net. data_shapes[i] is the per-image shape of the data provider's
     array i (dataIdx=i): (3, 224, 224) for images, (1,) for labels. The texts, when given, are the
-    files' contents (from a checkpoint); the names then only label messages."""
+    files' contents (from a checkpoint); the names then only label messages. data_info: what some
+    layers need from the data provider, as the 2012 parser took it from its provider ({"classes": the
+    number of classes, "tree": the class tree of batches.meta, "root": its root}; treefc)."""
     definitions = read_ini(layers_file, layers_text)
     params = read_ini(params_file, params_text)
     if not definitions:
@@ -48,6 +50,8 @@ def load_graph(layers_file, params_file, data_shapes, layers_text=None, params_t
         layer.cfg.check_all_read()
     layers = _detach_neurons(layers)
     _assign_devices(layers)
+    for layer in layers:
+        layer.data_info = dict(data_info or {})
     _infer_shapes(layers, data_shapes)
     _resolve_weight_sources(layers)
     return Graph(layers, str(layers_file), str(params_file))

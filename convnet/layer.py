@@ -119,6 +119,7 @@ class Layer:
         self.input_shapes = self.output_shape = None
         self.be = self.device = None
         self.device_index = None   # the logical device, set when the graph is built
+        self.data_info = {}        # what the data provider tells some layers (graph.load_graph)
 
     # ---- building ---------------------------------------------------------------------------
 

@@ -19,9 +19,9 @@ TEST = Pass(train=False, step=3)
 
 
 def make_layer(type_name, input_shapes, keys=None, params=None, inputs=None, backend="numpy",
-               dtype=np.float64, seed=0, name="layer"):
+               dtype=np.float64, seed=0, name="layer", data_info=None):
     """A layer of `type_name` with the given definition keys and params-file keys, set up for
-    input_shapes and bound to one device of the backend."""
+    input_shapes (and the provider's data_info) and bound to one device of the backend."""
     items = {"type": type_name}
     if type_name != "data":
         items["inputs"] = ",".join(inputs or [f"in{i}" for i in range(len(input_shapes))])
@@ -30,6 +30,7 @@ def make_layer(type_name, input_shapes, keys=None, params=None, inputs=None, bac
     cfg = LayerConfig(name, Section("layers.cfg", name, items), params_section, "params.cfg")
     layer = layer_class(type_name)(name, cfg)
     cfg.check_all_read()
+    layer.data_info = dict(data_info or {})
     layer.setup(input_shapes)
     be = get_backend(backend)
     layer.bind(be, Device(0, be, be.physical_devices()[0]))
@@ -91,10 +92,12 @@ def write(tmp_path, name, text):
     return str(path)
 
 
-def gpu_twin(type_name, input_shapes, keys=None, params=None, backend="emulated", seed=0):
+def gpu_twin(type_name, input_shapes, keys=None, params=None, backend="emulated", seed=0, data_info=None):
     """(NumPy layer, GPU-path layer) of one config, float32, with the same parameters."""
-    cpu = make_layer(type_name, input_shapes, keys, params, backend="numpy", dtype=np.float32, seed=seed)
-    gpu = make_layer(type_name, input_shapes, keys, params, backend=backend, dtype=np.float32, seed=seed)
+    cpu = make_layer(type_name, input_shapes, keys, params, backend="numpy", dtype=np.float32, seed=seed,
+                     data_info=data_info)
+    gpu = make_layer(type_name, input_shapes, keys, params, backend=backend, dtype=np.float32, seed=seed,
+                     data_info=data_info)
     be = gpu.be
     for p, q in zip(cpu.params, gpu.params):
         q.value = be.from_host(p.value, gpu.device)
