@@ -43,22 +43,34 @@ def config_options(f):
 @click.option("--data-path", type=click.Path(), help="The provider's folder.")
 @click.option("--image-size", type=click.IntRange(8), help="The embedded data's image size.")
 @click.option("--crop", type=click.IntRange(1), help="The crop the net sees.")
+@click.option("--classes", type=click.IntRange(1), help="Classes, for layers whose size follows them (treefc; "
+                                                          "default: the provider's, else 1000 with a note).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def describe(layers_file, params_file, input_size, channels, data_provider, data_path, image_size, crop, as_json):
+def describe(layers_file, params_file, input_size, channels, data_provider, data_path, image_size, crop, classes,
+             as_json):
     """The net's layers: type, inputs, device, output shape, parameters and multiply-adds per image."""
     from .describe import describe_json, describe_table
     from .graph import load_graph
+    info = None
     if data_provider or data_path:
         from .session import DEFAULTS, Data
         options = {**DEFAULTS, "data_provider": data_provider or "default", "data_path": data_path,
                    "image_size": image_size or DEFAULTS["image_size"], "crop": crop}
-        shape = Data(options, need_train=False).augmentation.shape
+        data = Data(options, need_train=False)
+        shape, info = data.augmentation.shape, {**data.provider.data_info(), "need_tree": False}
+        if classes:
+            info["classes"] = classes
     elif input_size is not None:
         shape = (channels, input_size, input_size)
     else:
         raise ConvnetError("give the image size with --input-size (224 for the paper's nets, 32 for CIFAR), "
                            "or a --data-provider to take it from")
-    graph = load_graph(layers_file, params_file, [shape, (1,)])
+    assumed = info is None and not classes
+    info = info or {"classes": classes or 1000}
+    graph = load_graph(layers_file, params_file, [shape, (1,)], data_info=info)
+    if assumed and any(layer.type == "treefc" for layer in graph.layers):
+        click.echo("note: treefc makes one output per class: 1000 classes (ILSVRC) and a flat class tree assumed; "
+                   "give --classes or a --data-provider", err=True)
     click.echo(describe_json(graph) if as_json else describe_table(graph))
 
 
@@ -71,11 +83,13 @@ def describe(layers_file, params_file, input_size, channels, data_provider, data
               help="Whose analytic gradients to check (numpy in float64; emulated and cuda in float32).")
 @click.option("--samples", type=click.IntRange(1), default=12, show_default=True, help="Elements checked per tensor.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights and the batch.")
-def check_grads(layers_file, params_file, input_size, channels, mini, backend, samples, seed):
+@click.option("--classes", type=click.IntRange(2), default=10, show_default=True,
+              help="Classes, for layers whose size follows them (treefc, with a flat class tree).")
+def check_grads(layers_file, params_file, input_size, channels, mini, backend, samples, seed, classes):
     """Analytic gradients against float64 central differences, for every layer; exit 1 on a failure."""
     from .gradcheck import check_gradients
     rows, tolerance = check_gradients(layers_file, params_file, input_size=input_size, channels=channels,
-                                      mini=mini, backend=backend, samples=samples, seed=seed)
+                                      mini=mini, backend=backend, samples=samples, seed=seed, classes=classes)
     click.echo(f"{'layer':<16} {'type':<12} {'rel. error':>10}  checked (tensor: error, elements[, kinks skipped])")
     for r in rows:
         parts = []

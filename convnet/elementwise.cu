@@ -55,3 +55,8 @@ __device__ __forceinline__ float half_rounded(float v) {
 extern "C" __global__ void round_to_half(const float* __restrict__ x, float* __restrict__ out, int n) {
     FOR_EACH(i, n) out[i] = half_rounded(x[i]);
 }
+
+// out (K, N): the one-hot rows of the class numbers in labels (1, N).
+extern "C" __global__ void one_hot(const float* __restrict__ labels, float* __restrict__ out, int N, int total) {
+    FOR_EACH(i, total) out[i] = (int)labels[i % N] == i / N ? 1.0f : 0.0f;
+}

@@ -36,13 +36,14 @@ def random_batch(graph, mini, rng):
 
 
 def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, backend="numpy",
-                    samples=12, h=1e-4, seed=0, progress=None):
+                    samples=12, h=1e-4, seed=0, progress=None, classes=10):
     """Rows (one per layer) with the worst error over its tensors; each row's `checks` lists
     (tensor, error, elements checked). Returns (rows, tolerance)."""
     shapes = [(channels, input_size, input_size), (1,)]
     dtype = np.dtype(np.float64 if backend == "numpy" else np.float32)
-    net = Net(load_graph(layers_file, params_file, shapes), backend=backend, dtype=dtype, seed=seed)
-    ref = Net(load_graph(layers_file, params_file, shapes), backend="numpy", dtype=np.float64, seed=seed)
+    info = {"classes": classes}
+    net = Net(load_graph(layers_file, params_file, shapes, data_info=info), backend=backend, dtype=dtype, seed=seed)
+    ref = Net(load_graph(layers_file, params_file, shapes, data_info=info), backend="numpy", dtype=np.float64, seed=seed)
     rng = np.random.default_rng(seed + 1)
     data = random_batch(ref.graph, mini, rng)
 

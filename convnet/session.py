@@ -41,7 +41,8 @@ def build_net(data, layers_file, layers_text, params_file, params_text, options,
     its arrays will come from a checkpoint, so initWFunc and the like are not called."""
     shape = data.augmentation.shape
     try:
-        graph = load_graph(layers_file, params_file, [shape, (1,)], layers_text, params_text)
+        graph = load_graph(layers_file, params_file, [shape, (1,)], layers_text, params_text,
+                           data_info=data.provider.data_info())
     except ShapeError as e:
         raise DataError(f"the net does not fit the data's {'x'.join(map(str, shape))} images: {e}"
                         + (" (the paper's nets take --image-size 256 --crop 224 on the embedded data)"

@@ -2,7 +2,8 @@
 
 A folder of `data_batch_N` pickles, each a dict with 'data' (num_vis x images, uint8, one image a
 column in channel, row, col order: the engine's layout already) and 'labels'; and `batches.meta`
-with 'data_mean' (num_vis x 1), 'label_names' and 'num_vis'. cuda-convnet wrote them with Python 2:
+with 'data_mean' (num_vis x 1), 'label_names' and 'num_vis', and for treefc the class tree as the
+2012 providers wrote it ('tree': {node: [children]}, 'all_wnids': {'gproot': root}). cuda-convnet wrote them with Python 2:
 they are read with encoding latin1, and by an unpickler that only builds NumPy arrays and plain
 containers, so a data file cannot run code.
 """
@@ -67,6 +68,13 @@ class CifarProvider(Provider):
         self.image_shape = (channels, side, side)
         self.label_names = [str(n) for n in meta.get("label_names", [])]
         self.num_classes = len(self.label_names)
+        tree, wnids = meta.get("tree"), meta.get("all_wnids")
+        if tree is not None:             # for treefc, as the 2012 providers gave it
+            try:
+                self.class_tree = ({int(k): [int(c) for c in v] for k, v in dict(tree).items()}, int(wnids["gproot"]))
+            except (TypeError, ValueError, KeyError, AttributeError):
+                raise DataError(f"{os.path.join(path, 'batches.meta')}: 'tree' must map nodes to lists of children, "
+                                f"with the root in 'all_wnids'['gproot']") from None
         mean = meta.get("data_mean")
         self._mean = None if mean is None else np.asarray(mean, dtype=np.float32).reshape(self.image_shape)
         self.batch_numbers = sorted(int(m.group(1)) for f in os.listdir(path)

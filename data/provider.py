@@ -13,8 +13,14 @@ class Provider:
     images_first = False        # batches are (images, C, H, W) rather than the engine's (C, H, W, images)
     num_classes = 0
     label_names = ()
+    class_tree = None           # (tree {node: [children]}, root), for treefc: the 2012 batches.meta's
     batch_numbers = ()
     default_train_range = default_test_range = ()
+
+    def data_info(self):
+        """What some layers need from the provider (graph.load_graph's data_info)."""
+        tree, root = self.class_tree or (None, None)
+        return {"classes": self.num_classes, "tree": tree, "root": root, "need_tree": True}
 
     def read_batch(self, number):
         """(images uint8 (C, H, W, N), or (N, C, H, W) when images_first, labels int64 (N,))."""

@@ -86,6 +86,24 @@ def check_layer_gradients(layer, xs, ctx=TRAIN, tol=1e-7):
     return worst
 
 
+def check_cost_gradients(layer, xs, ctx=TRAIN, tol=1e-7, inputs=None):
+    """A cost layer's backward against central differences of coeff * its value (the value leaves
+    coeff out, as the 2012 code reported it), for the inputs asked (default: every input whose
+    gradient the layer gives). Returns the worst relative error."""
+    def cost():
+        return layer.conf.coeff * float(layer.forward(xs, Pass(ctx.train, ctx.step, ctx.noise))[0])
+
+    grads = layer.backward(xs, layer.forward(xs, ctx), None, [True] * len(xs), ctx)
+    worst = 0.0
+    for i, (x, g) in enumerate(zip(xs, grads)):
+        if inputs is not None and i not in inputs or g is None:
+            continue
+        err = rel_error(g, numeric_grad(cost, x))
+        assert err < tol, f"input {i} gradient of {layer.type}: relative error {err:.2e}"
+        worst = max(worst, err)
+    return worst
+
+
 def write(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))

@@ -1,0 +1,146 @@
+"""The 2012 code's other costs: cost.crossent, cost.crossent2, cost.rflickr, cost.gsum2, cost.tica and
+cost.msm, against sums and brute-force enumerations written here, gradients against central
+differences, the GPU path against NumPy."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from convnet.errors import ConfigError
+from tests.conftest import GPU_BACKENDS
+from tests.helpers import TRAIN, check_cost_gradients, check_parity, gpu_twin, make_layer
+
+RNG = np.random.default_rng(0)
+
+
+def probabilities(K, N):
+    p = RNG.uniform(0.05, 1, (K, N))
+    return p / p.sum(axis=0)
+
+
+def test_crossent_with_distributions_and_with_class_numbers():
+    layer = make_layer("cost.crossent", [(4,), (4,)], params=dict(coeff=2))
+    p = probabilities(4, 3)
+    t = probabilities(4, 3)
+    cost, errors = layer.forward([t, p], TRAIN)
+    assert cost == pytest.approx(-(t * np.log(p)).sum(), rel=1e-13)
+    right = [1.0 if t[np.argmax(p[:, n]), n] > 0 else 0.0 for n in range(3)]
+    assert errors == pytest.approx(3 - sum(right))
+    check_cost_gradients(layer, [t, p], inputs=[1])
+    numbers = make_layer("cost.crossent", [(1,), (4,)])
+    labels = np.array([[2.0, 0.0, 3.0]])
+    one_hot = np.eye(4)[:, [2, 0, 3]]
+    np.testing.assert_allclose(numbers.forward([labels, p], TRAIN), layer.forward([one_hot, p], TRAIN))
+
+
+def test_crossent_counts_ties_at_the_top_as_fractions():
+    layer = make_layer("cost.crossent", [(1,), (3,)])
+    p = np.array([[0.4], [0.4], [0.2]])
+    assert layer.forward([np.array([[1.0]]), p], TRAIN)[1] == pytest.approx(0.5)
+    assert layer.forward([np.array([[2.0]]), p], TRAIN)[1] == pytest.approx(1.0)
+
+
+def test_crossent2_and_rflickr():
+    y = RNG.uniform(0.05, 0.95, (5, 3))
+    t = (RNG.uniform(size=(5, 3)) > 0.5).astype(float)
+    ce = make_layer("cost.crossent2", [(5,), (5,)], params=dict(coeff=0.7))
+    assert ce.forward([t, y], TRAIN)[0] == pytest.approx(-(t * np.log(y) + (1 - t) * np.log(1 - y)).sum(), rel=1e-13)
+    check_cost_gradients(ce, [t, y], inputs=[1])
+    rf = make_layer("cost.rflickr", [(5,), (5,)], params=dict(coeff=0.7))
+    assert rf.forward([t, y], TRAIN)[0] == pytest.approx(np.log(1 + (y - t) ** 2).sum(), rel=1e-13)
+    check_cost_gradients(rf, [t, y], inputs=[1])
+
+
+def test_crossent2_after_a_logistic_is_outputs_minus_targets():
+    """The 2012 code folded the logistic's backward into coeff * (y - t); the exact gradient gives it."""
+    ce = make_layer("cost.crossent2", [(5,), (5,)], params=dict(coeff=0.7))
+    x = RNG.standard_normal((5, 3))
+    y = 1 / (1 + np.exp(-x))
+    t = (RNG.uniform(size=(5, 3)) > 0.5).astype(float)
+    dy = ce.backward([t, y], None, None, [False, True], TRAIN)[1]
+    np.testing.assert_allclose(dy * y * (1 - y), 0.7 * (y - t), rtol=1e-12)
+
+
+def test_targets_of_the_wrong_size_are_refused():
+    with pytest.raises(ConfigError) as e:
+        make_layer("cost.crossent2", [(3,), (5,)])
+    assert "one per class" in str(e.value)
+
+
+def test_gsum2():
+    layer = make_layer("cost.gsum2", [(1,), (2, 2, 2)], params=dict(coeff=0.3))
+    g, x = RNG.uniform(0, 1, (1, 4)), RNG.standard_normal((2, 2, 2, 4))
+    assert layer.forward([g, x], TRAIN)[0] == pytest.approx(sum(g[0, n] * (x[..., n] ** 2).sum() for n in range(4)))
+    check_cost_gradients(layer, [g, x])
+    with pytest.raises(ConfigError):
+        make_layer("cost.gsum2", [(2,), (5,)])
+
+
+@pytest.mark.parametrize("size", [3, 2])
+def test_tica(size):
+    layer = make_layer("cost.tica", [(2, 5, 5)], dict(channels=2, sizeX=size), params=dict(coeff=0.5))
+    x = RNG.standard_normal((2, 5, 5, 2))
+    expected = 0.0
+    for c, r, q, n in itertools.product(range(2), range(5), range(5), range(2)):
+        r0, q0 = r - size // 2, q - size // 2
+        window = x[c, max(0, r0):r0 + size, max(0, q0):q0 + size, n]
+        expected += math.sqrt((window ** 2).sum() + 1e-6)
+    assert layer.forward([x], TRAIN)[0] == pytest.approx(expected, rel=1e-12)
+    check_cost_gradients(layer, [x])
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_msm_against_every_set(k):
+    layer = make_layer("cost.msm", [(1,), (6,)], params=dict(setSize=k, coeff=1.5))
+    e = RNG.standard_normal((6, 4)) * 2
+    labels = np.array([[0.0, 3.0, 5.0, 2.0]])
+    expected = 0.0
+    for n in range(4):
+        sets = list(itertools.combinations(range(6), k))
+        w = np.array([math.exp(e[list(s), n].sum()) for s in sets])
+        expected -= math.log(w[[int(labels[0, n]) in s for s in sets]].sum() / w.sum())
+    cost, top1, topk = layer.forward([labels, e], TRAIN)
+    assert cost == pytest.approx(expected, rel=1e-12)
+    ranks = [(e[:, n] > e[int(labels[0, n]), n]).sum() for n in range(4)]
+    assert top1 == sum(r >= 1 for r in ranks) and topk == sum(r >= k for r in ranks)
+    check_cost_gradients(layer, [labels, e], inputs=[1])
+    if k == 1:        # the softmax's logistic regression
+        p = np.exp(e) / np.exp(e).sum(axis=0)
+        grad = layer.backward([labels, e], None, None, [False, True], TRAIN)[1]
+        np.testing.assert_allclose(grad, 1.5 * (p - np.eye(6)[:, [0, 3, 5, 2]]), rtol=1e-10)
+
+
+def test_msm_checks_its_set_size():
+    with pytest.raises(ConfigError) as e:
+        make_layer("cost.msm", [(1,), (6,)], params=dict(setSize=6))
+    assert e.value.key == "setSize"
+
+
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+@pytest.mark.parametrize("kind,shapes,params", [
+    ("cost.crossent", [(7,), (7,)], dict(coeff=1.3)),
+    ("cost.crossent", [(1,), (7,)], dict(coeff=1.3)),
+    ("cost.crossent2", [(7,), (7,)], dict(coeff=0.6)),
+    ("cost.crossent2", [(1,), (7,)], dict(coeff=0.6)),
+    ("cost.rflickr", [(7,), (7,)], dict(coeff=0.6)),
+    ("cost.gsum2", [(1,), (2, 3, 3)], dict(coeff=0.4)),
+    ("cost.tica", [(3, 4, 4)], dict(coeff=0.4)),
+    ("cost.msm", [(1,), (7,)], dict(coeff=1.2, setSize=3)),
+])
+def test_gpu_path(backend, kind, shapes, params):
+    keys = dict(channels=3, sizeX=3) if kind == "cost.tica" else None
+    cpu, gpu = gpu_twin(kind, shapes, keys, params, backend)
+    N = 6
+    if kind == "cost.tica":
+        xs = [RNG.standard_normal((3, 4, 4, N))]
+    elif kind == "cost.gsum2":
+        xs = [RNG.uniform(0, 1, (1, N)), RNG.standard_normal((2, 3, 3, N))]
+    elif shapes[0] == (1,):
+        xs = [RNG.integers(0, 7, (1, N)).astype(float), probabilities(7, N) if "msm" not in kind else RNG.standard_normal((7, N))]
+    else:
+        xs = [probabilities(7, N) if kind == "cost.crossent" else (RNG.uniform(size=(7, N)) > 0.5).astype(float),
+              probabilities(7, N) if kind == "cost.crossent" else RNG.uniform(0.05, 0.95, (7, N))]
+    need = [True] if kind == "cost.tica" else [kind == "cost.gsum2", True]
+    errors = check_parity(cpu, gpu, xs, need=need)
+    assert f"input {len(xs) - 1}" in errors                     # the gradient was compared too
