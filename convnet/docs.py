@@ -7,6 +7,7 @@ import inspect
 import sys
 
 from .config import REQUIRED
+from .layer import QUANT_KEYS
 from .registry import layer_types
 
 BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
@@ -23,8 +24,17 @@ def _default(key):
     return f"{key.default:g}" if isinstance(key.default, float) else str(key.default)
 
 
+def _table(keys):
+    rows = ["| key | file | default | per input | meaning |", "|---|---|---|---|---|"]
+    for key in keys:
+        rows.append(f"| {key.name} | {FILES[key.where]} | {_default(key)} | "
+                    f"{'yes' if key.per_input else ''} | {key.doc} |")
+    return rows
+
+
 def config_reference():
-    out = [BEGIN]
+    out = [BEGIN, "\n**Every layer** (besides `type`, `inputs`, `gpu` and `neuron`):\n"]
+    out.extend(_table(QUANT_KEYS))
     for name, cls in layer_types().items():
         summary = inspect.getdoc(inspect.getmodule(cls)).splitlines()[0].split(": ", 1)[-1]
         out.append(f"\n**{name}**: {summary}\n")
@@ -32,11 +42,7 @@ def config_reference():
         if not keys:
             out.append("No keys besides `type` and `inputs`.")
             continue
-        out.append("| key | file | default | per input | meaning |")
-        out.append("|---|---|---|---|---|")
-        for key in keys:
-            out.append(f"| {key.name} | {FILES[key.where]} | {_default(key)} | "
-                       f"{'yes' if key.per_input else ''} | {key.doc} |")
+        out.extend(_table(keys))
     out.append(END)
     return "\n".join(out)
 

@@ -9,8 +9,10 @@ Dropout masks are fixed by the step, so every evaluation sees the same function;
 training's deliberate noise (nrelu's noise, float16 quantization), which no backward differentiates.
 
 The error of a tensor is ||analytic - numeric|| / max(||analytic||, ||numeric||) over its samples.
-Elements at a kink (relu at 0, tied maxima) are skipped and counted, as Caffe's checker skips them;
-a tensor with no smooth sample reports NaN and fails.
+Elements at a kink (relu at 0, tied maxima) are skipped and counted, as Caffe's checker skips them:
+a stencil is a kink when one of its points changes any layer's activation pattern (a layer's
+kink_pattern: relu's signs, a max's winners...), or when its second differences betray one; a tensor
+with no smooth sample reports NaN and fails.
 """
 from types import SimpleNamespace
 
@@ -58,7 +60,18 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
         # a cost's value leaves out its coeff, which its gradient carries (as the 2012 code)
         return sum(ref[name].conf.coeff * float(v[0]) for name, v in costs.items())
 
+    def patterns():
+        """Every layer's activation pattern in the last pass (relu signs, max winners...): a stencil
+        point that changes one has crossed a kink of the cost, however small its effect."""
+        out = []
+        for layer in ref.layers:
+            if hasattr(layer, "kink_pattern"):
+                xs = [ref._input(i, layer.device) for i in layer.inputs]
+                out.append(np.asarray(layer.kink_pattern(xs, ref.acts[layer.name], ref.ctx)))
+        return out
+
     f0 = total_cost()
+    base = patterns()
     noise = 100 * np.finfo(np.float64).eps * abs(f0)     # rounding in a combination of costs
 
     def numeric(array, index, rebuild):
@@ -71,12 +84,13 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
         flat = array.reshape(-1)
         old = float(flat[index])
         step = h if old == 0 or abs(old) >= 100 * h else abs(old) / 100
-        f = {}
+        f, crossed = {}, False
         for k in (-2, -1, 1, 2):
             flat[index] = old + k * step
             f[k] = total_cost(rebuild())
+            crossed = crossed or any(not np.array_equal(a, b) for a, b in zip(base, patterns()))
         flat[index] = old
-        if not all(np.isfinite(v) for v in f.values()):
+        if crossed or not all(np.isfinite(v) for v in f.values()):
             return None
         slope = max(abs(f[1] - f[-1]), abs(f[2] - f[-2]) / 2)
         d1, d2 = f[1] - 2 * f0 + f[-1], f[2] - 2 * f0 + f[-2]

@@ -147,6 +147,17 @@ class Neuron(Layer):
 
     seed = 0               # the net sets its own seed mixed with the layer's name
 
+    def kink_pattern(self, xs, y, ctx):
+        """Where f has kinks, which side of them each value is on (for the gradient checker)."""
+        x = xs[0]
+        if self.kind in ("relu", "nrelu", "abs"):
+            return x > 0
+        if self.kind == "brelu":
+            return (x > 0).astype(np.int8) + (x >= self.p[0])
+        if self.kind == "softrelu":
+            return x > 4
+        return np.zeros(0)
+
     def _codes(self):
         a, b = (tuple(self.p) + (0.0, 0.0))[:2]
         return i32(list(NEURONS).index(self.kind)), f32(a), f32(b)

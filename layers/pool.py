@@ -75,6 +75,14 @@ class Pool(Layer):
     def draw_key(self, ctx):
         return mix_key(self.seed, ctx.step)
 
+    def kink_pattern(self, xs, y, ctx):
+        """Which inputs equal their window's output (the max's winners; for the gradient checker)."""
+        if self.mode(ctx) == "avg":
+            return np.zeros(0)
+        c = self.conf
+        frame = framed(xs[0].reshape(self.image + xs[0].shape[-1:]), c.start, c.sizeX, c.stride, self.outputs, np.nan)
+        return np.stack([frame[:, rows, cols] == y for _, _, rows, cols in offsets(c.sizeX, c.stride, self.outputs)])
+
     # ---- NumPy ---------------------------------------------------------------------------------
 
     def _picks(self, x, ctx):

@@ -21,7 +21,7 @@ def test_gc_config_passes_on_the_cli():
 def test_every_layer_config_uses_every_type_and_neuron_and_passes():
     from convnet.graph import load_graph
     from convnet.registry import layer_types
-    graph = load_graph(*EVERY, [(3, 9, 9), (1,)])
+    graph = load_graph(*EVERY, [(3, 9, 9), (1,)], data_info={"classes": 10})
     assert {layer.type for layer in graph.layers} == set(layer_types())
     used = {layer.kind for layer in graph.layers if layer.type == "neuron"}
     assert used == set(NEURONS)
