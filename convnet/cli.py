@@ -7,10 +7,12 @@ import click
 from click.core import ParameterSource
 
 from .errors import ConvnetError
+from .notes import note, send_notes_to
 
 
 class Group(click.Group):
     def invoke(self, ctx):
+        send_notes_to(lambda message: click.echo(f"convnet: note: {message}", err=True))
         try:
             return super().invoke(ctx)
         except ConvnetError as e:
@@ -66,11 +68,12 @@ def describe(layers_file, params_file, input_size, channels, data_provider, data
         raise ConvnetError("give the image size with --input-size (224 for the paper's nets, 32 for CIFAR), "
                            "or a --data-provider to take it from")
     assumed = info is None and not classes
+    labels = (1,) if info is not None else None   # None: sized by what the net needs (graph._infer)
     info = info or {"classes": classes or 1000}
-    graph = load_graph(layers_file, params_file, [shape, (1,)], data_info=info)
+    graph = load_graph(layers_file, params_file, [shape, labels], data_info=info)
     if assumed and any(layer.type == "treefc" for layer in graph.layers):
-        click.echo("note: treefc makes one output per class: 1000 classes (ILSVRC) and a flat class tree assumed; "
-                   "give --classes or a --data-provider", err=True)
+        note("treefc makes one output per class: 1000 classes (ILSVRC) and a flat class tree assumed; "
+             "give --classes or a --data-provider")
     click.echo(describe_json(graph) if as_json else describe_table(graph))
 
 

@@ -2,12 +2,15 @@
 
 Each [section] of the definition file is a layer; the params file has a section per layer that needs
 learning params. Keys are case-insensitive, `#` and `;` start comments, and a value may hold a
-per-input list (`filters=192,192`). Every error names the file, the [section] and the key.
+per-input list (`filters=192,192`). As Python 2's ConfigParser, which read the 2012 files, a
+[section] given twice is merged and the last of a key given twice counts (with a note if it differs). Every error names the file, the [section] and the key.
 """
 import ast
 import configparser
+import re
 
 from .errors import ConfigError
+from .notes import note
 
 REQUIRED = object()
 
@@ -45,7 +48,7 @@ def read_ini(path, text=None):
     """The sections of an INI file in file order, as {name: Section}. With `text`, parse that
     (a checkpoint's copy of the file) and use `path` only as its name in messages."""
     parser = configparser.RawConfigParser(
-        strict=True, interpolation=None, default_section=_NO_DEFAULT_SECTION,
+        strict=False, interpolation=None, default_section=_NO_DEFAULT_SECTION,
         comment_prefixes=("#", ";"), inline_comment_prefixes=("#", ";"), empty_lines_in_values=False)
     if text is None:
         text = read_text(path)
@@ -54,11 +57,6 @@ def read_ini(path, text=None):
     except configparser.MissingSectionHeaderError as e:
         raise ConfigError(f"line {e.lineno}: a key before the first [section]: {e.line.strip()!r}",
                           file=path) from None
-    except configparser.DuplicateSectionError as e:
-        raise ConfigError(f"line {e.lineno}: section defined twice", file=path, section=e.section) from None
-    except configparser.DuplicateOptionError as e:
-        raise ConfigError(f"line {e.lineno}: key given twice", file=path, section=e.section,
-                          key=e.option) from None
     except configparser.ParsingError as e:
         lineno, line = e.errors[0]
         try:
@@ -67,7 +65,35 @@ def read_ini(path, text=None):
             pass
         raise ConfigError(f"line {lineno}: cannot parse {line.strip()!r} (expected key=value)",
                           file=path) from None
+    _note_overridden_keys(path, text)
     return {name: Section(str(path), name, parser.items(name)) for name in parser.sections()}
+
+
+_SECTION = re.compile(r"^\[([^\]]+)\]")
+_KEY = re.compile(r"^([^\s=:#;\[][^=:]*?)\s*[=:]\s*(.*?)\s*$")
+_INLINE_COMMENT = re.compile(r"\s[#;].*$")
+
+
+def _note_overridden_keys(path, text):
+    """Python 2's ConfigParser, which read the 2012 files, merged a [section] given twice and let the
+    last of a key given twice win, silently (layer-params-170-quant.cfg has [hs1a] twice). convnet
+    does the same, and says so where a later value replaces a different earlier one."""
+    seen, section = {}, None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip()[0] in "#;":
+            continue
+        m = _SECTION.match(line.strip())
+        if m:
+            section = m.group(1)
+            continue
+        m = _KEY.match(line.strip())
+        if m and section is not None:
+            key, value = m.group(1).lower(), _INLINE_COMMENT.sub("", m.group(2))
+            earlier = seen.get((section, key))
+            if earlier is not None and earlier[1] != value:
+                note(f"{path}: [{section}] {key}: given twice (lines {earlier[0]} and {lineno}); "
+                     f"the later value {value!r} counts, as in the 2012 code")
+            seen[(section, key)] = (lineno, value)
 
 
 class Key:
@@ -201,6 +227,14 @@ def non_negative_number(text):
     if value < 0:
         raise ValueError(f"must not be negative, got {value:g}")
     return value
+
+
+def retired_zeros(text):
+    """A key of older files that the released 2012 code no longer read: accepted where it is off."""
+    values = [number(v) for v in text.split(",")]
+    if any(values):
+        raise ValueError(f"is read by no released 2012 code and is accepted only as 0, got {text.strip()!r}")
+    return 0.0
 
 
 def probability(text):

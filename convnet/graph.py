@@ -3,6 +3,8 @@ hidden `<name>_neuron` layers made, devices assigned and output shapes inferred.
 """
 from .config import LayerConfig, Section, read_ini
 from .errors import ConfigError, ShapeError
+from .notes import note
+from .layer import Layer
 from .registry import layer_class, layer_types
 
 
@@ -41,9 +43,10 @@ def load_graph(layers_file, params_file, data_shapes, layers_text=None, params_t
         raise ConfigError("defines no layers", file=layers_file)
     layers = [_make_layer(name, section, params.get(name), str(params_file))
               for name, section in definitions.items()]
-    for name in params:
-        if name not in definitions:
-            raise ConfigError(f"no layer of this name in {layers_file}", file=params_file, section=name)
+    unused = [name for name in params if name not in definitions]
+    if unused:  # the 2012 parser looked up the sections of its layers and never saw the others
+        note(f"{params_file}: ignored, as the 2012 code did: section{'s' if len(unused) > 1 else ''} "
+             f"{', '.join(f'[{n}]' for n in unused)}, for no layer of {layers_file}")
     _check_inputs(layers)
     _check_everything_feeds(layers)
     for layer in layers:
@@ -190,9 +193,42 @@ def _infer_shapes(layers, data_shapes):
 def _infer(layers, data_shapes):
     shapes = {}
     by_name = {layer.name: layer for layer in layers}
+    # data arrays no provider describes (data_shapes[i] is None: `describe` without one) start as
+    # one value per image (class numbers) and take the size the first layer that needs another asks
+    # for: the 2012 Flickr nets subtract a (tags,) label vector from their outputs (eltsum)
+    flexible = {i for i, shape in enumerate(data_shapes) if shape is None}
+    data_shapes = [(1,) if shape is None else shape for shape in data_shapes]
+    unsettled = set()
     for layer in layers:
         layer.check_input_layers([by_name[inp] for inp in layer.inputs])
         if layer.is_data:
             shapes[layer.name] = layer.setup_data(data_shapes)
-        else:
+            if layer.conf.dataIdx in flexible:
+                unsettled.add(layer.name)
+            continue
+        try:
             shapes[layer.name] = layer.setup([shapes[inp] for inp in layer.inputs])
+        except ConfigError:
+            fitted = _fit_unsettled(layer, shapes, unsettled, by_name)
+            if fitted is None:
+                raise
+            shapes.update(fitted)
+            shapes[layer.name] = layer.output_shape
+        unsettled -= set(layer.inputs)
+
+
+def _fit_unsettled(layer, shapes, unsettled, by_name):
+    """Retry a layer whose unsettled data input had the wrong size with each size its other inputs
+    have; the new {data layer: shape} that fits, or None."""
+    loose = [inp for inp in layer.inputs if inp in unsettled]
+    sizes = {Layer.size(shapes[inp]) for inp in layer.inputs if inp not in unsettled}
+    for size in sorted(sizes):
+        trial = {inp: (size,) for inp in loose}
+        try:
+            layer.setup([trial.get(inp, shapes[inp]) for inp in layer.inputs])
+        except ConfigError:
+            continue
+        for inp in loose:
+            by_name[inp].output_shape = trial[inp]
+        return trial
+    return None

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .config import Key, name_list, non_negative_integer, one_of, text
+from .notes import note
 
 
 class Pass(NamedTuple):
@@ -115,6 +116,11 @@ class Layer:
             self.neuron = cfg.read(Key("neuron", text, default=None)) or None
         self.conf = SimpleNamespace(**{k.name: cfg.read(k, max(1, len(self.inputs))) for k in self.keys})
         self.quant_forward, self.quant_backward = (cfg.read(k) == "half" for k in QUANT_KEYS)
+        if self.is_cost and not any(k.name == "topk" for k in self.keys) and cfg.has("topk", "params"):
+            # the 2012 files set topk beside every cost's coeff (layer-params-flickr-102.cfg on a
+            # cost.crossent2); only cost.logreg read it (layer.py, LogregCostParser)
+            cfg.raw("topk", "params")
+            note(f"[{name}] topk: ignored, as the 2012 code did: a {self.type} layer reports no top-k error")
         self.params = []
         self.input_shapes = self.output_shape = None
         self.be = self.device = None

@@ -12,7 +12,8 @@ Two ways to write them in the params file:
                                                    progress in (0.2, 0.9)) the geometric mean of
                                                    this step's rate and the previous one's
   or positional ones, as some 2012 files wrote them: exp[1000], dexp[250,0,4] (tgtFactor,
-  noiseStdev, numSteps). noiseStdev > 0 multiplies every rate by 1 + |z| * noiseStdev, z ~ N(0, 1)
+  noiseStdev, numSteps), and the older two-value dexp[2000,4] (tgtFactor, numSteps: the files
+  that write it say "rates in the range 0.02 to 0.00001" beside epsW=0.02). noiseStdev > 0 multiplies every rate by 1 + |z| * noiseStdev, z ~ N(0, 1)
   drawn afresh at each update (here from a counter-based generator, so a resumed run draws the same).
 - convnet's own, in epsW/epsB directly (one value per input, so ';' separates the arguments):
   linear[base;tgtFactor], exp[base;tgtFactor], dexp[base;tgtFactor;numSteps].
@@ -111,7 +112,10 @@ def schedule_2012(text):
             raise ValueError("default takes no arguments")
         return None
     names = _2012_ARGS if form in ("dexp", "jdexp") else _2012_ARGS[:2]
-    values = _arguments(form, m.group(2) or "", ",", names, names[:1] + (("numSteps",) if len(names) == 3 else ()))
+    inside = m.group(2) or ""
+    if len(names) == 3 and "=" not in inside and len(inside.split(",")) == 2:
+        names = ("tgtFactor", "numSteps")  # the form from before rate noise: dexp[2000,4]
+    values = _arguments(form, inside, ",", names, names[:1] + (("numSteps",) if form in ("dexp", "jdexp") else ()))
     return _make(form, 1.0, values)
 
 

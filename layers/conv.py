@@ -1,7 +1,7 @@
 """conv: a convolution, the same filters at every position (paper sections 3.5 and Figure 2)."""
 import numpy as np
 
-from convnet.config import Key, boolean, integer, non_negative_number
+from convnet.config import Key, boolean, integer, non_negative_number, retired_zeros
 from convnet.filtering import GEOMETRY_KEYS, FilterLayer, add_biases, bias_gradient, fold_gpu, unfold_gpu
 from convnet.registry import register
 from convnet.weights import WeightLayerMixin
@@ -29,6 +29,8 @@ class Conv(WeightLayerMixin, FilterLayer):
             doc="> 0: after each step, scale filters whose spread sqrt(sum (w - mean)^2) / n exceeds it"),
         Key("wcNormMin", non_negative_number, default=0.0, per_input=True, where="params",
             doc="with wcNormMax: scale filters whose spread is below it up to it"),
+        Key("wcNorm", retired_zeros, default=0.0, where="params",
+            doc="older files' key (wcnorm=0), read by no released 2012 code: accepted as 0 only"),
     )
 
     def infer(self, shapes):

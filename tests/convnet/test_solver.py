@@ -129,6 +129,10 @@ def test_2012_schedules_named_and_positional():
     steps = [exp_rate(0.01, 250, i / 3) for i in range(3)] + [0.01 / 250]
     for p, i in [(0, 0), (0.25, 0), (0.2501, 1), (0.5, 1), (0.7, 2), (0.75, 2), (0.76, 3), (1, 3)]:
         assert d.rate(p) == pytest.approx(steps[i], rel=1e-12), p
+    # the two-value form of the files from before rate noise (layer-params-153..160): tgtFactor, numSteps
+    older = schedule_2012("dexp[250,4]").with_base(0.01)
+    for p in (0, 0.3, 0.6, 1):
+        assert older.rate(p) == d.rate(p)
     # JumpyDiscreteExpLRS: past the middle of a step (and 0.2 < p < 0.9), the geometric mean of this
     # step's rate and the previous one's
     j = schedule_2012("jdexp[tgtFactor=250,noiseStdev=0,numSteps=4]").with_base(0.01)
@@ -144,7 +148,7 @@ def test_rate_noise_multiplies_by_one_plus_abs_normal():
     assert shape.rate(0.5) == pytest.approx(0.1 * 10 ** -0.5)          # no draw, no noise
 
 
-@pytest.mark.parametrize("text,fragment", [("exp[tgtFactor=0]", "tgtFactor > 0"), ("dexp[250,0]", "needs numSteps"),
+@pytest.mark.parametrize("text,fragment", [("exp[tgtFactor=0]", "tgtFactor > 0"), ("dexp[250]", "needs numSteps"), ("dexp[250,0]", "whole numSteps"),
                                            ("dexp[250,0,2.5]", "whole numSteps"), ("tanh[10]", "expected default"),
                                            ("exp[1,2,3]", "at most 2"), ("default[1]", "no arguments"),
                                            ("exp[tgtFactor=1,tgtFactor=2]", "twice")])
