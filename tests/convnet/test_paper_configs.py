@@ -36,6 +36,27 @@ def test_the_paper_net_is_two_columns_that_meet_at_conv3_and_the_fc_layers():
     assert rows["conv1a"]["gpu"] == 0 and rows["conv1b"]["gpu"] == 1 and rows["fc8"]["gpu"] == 0
 
 
+def test_alexnet_2012_is_layers_145_but_for_the_starting_rates():
+    # every key of every layer as the 2012 file has it, but epsW/epsB (the 2012 params file holds the
+    # rates as they ended) and partialSum (a tuning knob of cuda-convnet's kernels, ignored)
+    from convnet.graph import load_graph
+    shapes, info = [(3, 224, 224), (1,)], {"classes": 1000}
+    ours = load_graph(ROOT / "configs/alexnet-2012.cfg", ROOT / "configs/alexnet-2012-params.cfg", shapes, data_info=info)
+    theirs = load_graph(REFERENCE / "imagenet/layers-145.cfg", REFERENCE / "imagenet/layer-params-145.cfg", shapes,
+                        data_info=info)
+    assert {layer.name for layer in ours.layers} == {layer.name for layer in theirs.layers}
+    for layer in ours.layers:
+        ref = theirs[layer.name]
+        assert (layer.type, layer.inputs, layer.device_index, layer.output_shape, layer.neuron) == \
+            (ref.type, ref.inputs, ref.device_index, ref.output_shape, ref.neuron), layer.name
+        mine, its = vars(layer.conf), vars(ref.conf)
+        for key in set(mine) - {"epsW", "epsB", "partialSum"}:
+            assert mine[key] == its[key], (layer.name, key)
+        if "epsW" in mine:
+            assert [s.base for s in mine["epsW"]] == [0.01] * len(layer.inputs) and mine["epsB"].base == 0.02
+    assert ours["conv1a"].neuron is None and ours["pool1a"].neuron == "relu"   # normalized before the ReLU
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_few_minibatches_on_the_embedded_data_at_256(variant, tmp_path):
