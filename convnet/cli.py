@@ -112,7 +112,7 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
 # ---- training -------------------------------------------------------------------------------
 
 TRAIN_OPTIONS = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini",
-                 "epochs", "test_freq", "color_noise", "flip", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed")
+                 "epochs", "test_freq", "color_noise", "flip", "augment", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed")
 
 
 def data_options(f):
@@ -146,6 +146,10 @@ def data_options(f):
               help="PCA colour noise: the standard deviation of alpha (the paper: 0.1).")
 @click.option("--flip/--no-flip", default=None,
               help="Random horizontal reflections of the training images (default: with --crop only, as cuda-convnet).")
+@click.option("--augment", type=click.Choice(["paper", "2012"]), default="paper", show_default=True,
+              help="paper: per-image crops and reflections, each window's mean, shuffled data (section 4.1); "
+                   "2012: the 2012 code's pipeline (centre-crop mean, one crop per 32 ImageNet images, colour "
+                   "noise then 1/(1+c), fixed order, CIFAR's 9-view test).")
 @click.option("--lr-plateau", type=click.IntRange(0), default=0, show_default=True,
               help="Divide every learning rate by 10 when the test error has not improved for this many test points (0: never).")
 @click.option("--lr-drops", type=click.IntRange(0), default=3, show_default=True, help="At most this many divisions.")
@@ -201,7 +205,8 @@ def _open_checkpoint(load, overrides):
 @main.command()
 @click.option("--load", required=True, type=click.Path(dir_okay=False), help="The checkpoint to test.")
 @data_options
-@click.option("--multiview", is_flag=True, help="Average the softmax over ten views: 4 corners, centre, and reflections.")
+@click.option("--multiview", is_flag=True, help="Average the softmax over ten views: 4 corners, centre, and reflections "
+                                                 "(a run trained with --augment 2012 on CIFAR-style data: 9 positions, as the 2012 code).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def test(load, multiview, as_json, **overrides):
     """Cost, top-1 and top-5 error of a checkpoint on the test range."""
@@ -212,7 +217,7 @@ def test(load, multiview, as_json, **overrides):
     if as_json:
         click.echo(json.dumps(result))
         return
-    views = "multiview (10 views)" if multiview else "centre crop"
+    views = f"multiview ({data.augmentation.view_count} views)" if multiview else "centre crop"
     top1 = "n/a" if result["top1_error"] is None else f"{100 * result['top1_error']:.2f}%"
     topk = "n/a" if result["topk_error"] is None else f"{100 * result['topk_error']:.2f}%"
     k = result["topk"] or 5

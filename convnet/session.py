@@ -6,7 +6,7 @@ from .graph import load_graph
 from .net import Net
 
 DEFAULTS = dict(data_provider="default", data_path=None, image_size=32, crop=None, train_range=None,
-                test_range=None, mini=128, epochs=10, test_freq=None, color_noise=0.0, flip=None, lr_plateau=0,
+                test_range=None, mini=128, epochs=10, test_freq=None, color_noise=0.0, flip=None, augment="paper", lr_plateau=0,
                 lr_drops=3, backend="numpy", gpu=None, tf32=False, seed=0, save_path=None)
 
 
@@ -24,8 +24,13 @@ class Data:
         self.test = p.parse_range(o["test_range"], "--test-range") if o["test_range"] else list(p.default_test_range)
         crop = o["crop"] if o["crop"] is not None else getattr(p, "default_crop", None)
         pca = p.color_pca(self.train) if o["color_noise"] > 0 and need_train else None
-        self.augmentation = Augmentation(p.mean_image(self.train), crop, o["color_noise"], pca, p.images_first,
-                                         flip=o.get("flip"))
+        if o.get("augment", "paper") == "2012":
+            from convnet.data.augment_2012 import Augmentation2012
+            self.augmentation = Augmentation2012(p.mean_image(self.train), crop, o["color_noise"], pca,
+                                                 p.images_first, flip=o.get("flip"), style=p.style_2012)
+        else:
+            self.augmentation = Augmentation(p.mean_image(self.train), crop, o["color_noise"], pca,
+                                             p.images_first, flip=o.get("flip"))
 
     def describe(self):
         from convnet.data.provider import format_range

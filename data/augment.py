@@ -110,6 +110,8 @@ class Augmentation:
         """The centre crop."""
         return self._crop(images, self.border[0] // 2, self.border[1] // 2)
 
+    view_count = 10
+
     def views(self, images):
         """The ten views of the multiview test: four corners and the centre, then their reflections."""
         by, bx = self.border

@@ -106,6 +106,11 @@ class DefaultProvider(Provider):
         self._cache = {}
         self._lock = threading.Lock()        # the background loader and the tests both read
 
+    @property
+    def style_2012(self):
+        """At ImageNet sizes the embedded data stands in for ImageNet, below for CIFAR."""
+        return "imagenet" if self.size > 64 else "cifar"
+
     def describe(self):
         return f"the embedded shapes, {self.size}x{self.size}"
 

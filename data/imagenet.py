@@ -21,6 +21,7 @@ from .provider import Provider
 @register_provider("imagenet")
 class ImagenetProvider(Provider):
     images_first = True
+    style_2012 = "imagenet"
 
     def __init__(self, path=None, **_):
         if path is None:

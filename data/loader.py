@@ -1,7 +1,8 @@
 """Minibatches in a deterministic order, prepared by background threads.
 
 An epoch visits the training batches in an order drawn from (seed, epoch), and the images of each
-batch in an order drawn the same way, mini at a time; minibatch k of epoch e is augmented with a
+batch in an order drawn the same way, mini at a time (or, with --augment 2012, in the fixed order of
+the 2012 providers); minibatch k of epoch e is augmented with a
 generator seeded by (seed, e, k). So any minibatch can be made again from three numbers: a resumed
 run sees exactly what an uninterrupted run would have, whichever thread prepared it and however many
 threads there are. The threads work ahead of the trainer (NumPy releases the GIL in its copies and
@@ -15,13 +16,16 @@ import numpy as np
 ORDER, AUGMENT = 0x0BDE, 0xA06E
 
 
-def epoch_plan(provider, batches, mini, seed, epoch):
+def epoch_plan(provider, batches, mini, seed, epoch, ordered=False):
     """[(batch number, image indices, position of the batch in the epoch)] for every minibatch of
-    the epoch, in order."""
+    the epoch, in order. ordered: the batches as listed and their images as stored, every epoch
+    (the 2012 providers' order, --augment 2012)."""
     rng = np.random.default_rng([seed, epoch, ORDER])
     plan = []
-    for position, number in enumerate(rng.permutation(np.asarray(batches))):
-        order = rng.permutation(provider.batch_size(int(number)))
+    numbers = np.asarray(batches) if ordered else rng.permutation(np.asarray(batches))
+    for position, number in enumerate(numbers):
+        size = provider.batch_size(int(number))
+        order = np.arange(size) if ordered else rng.permutation(size)
         plan.extend((int(number), order[i:i + mini], position) for i in range(0, order.size, mini))
     return plan
 
@@ -39,7 +43,7 @@ class TrainStream:
     """The training minibatches of one epoch from minibatch `start` on: (k, [images, labels])."""
 
     def __init__(self, provider, batches, augmentation, mini, seed, epoch, start=0, threads=None):
-        self.plan = epoch_plan(provider, batches, mini, seed, epoch)
+        self.plan = epoch_plan(provider, batches, mini, seed, epoch, getattr(augmentation, "ordered", False))
         self.provider, self.augmentation = provider, augmentation
         self.seed, self.epoch, self.start = seed, epoch, start
         self.threads = threads or default_threads()

@@ -16,6 +16,7 @@ class Provider:
     class_tree = None           # (tree {node: [children]}, root), for treefc: the 2012 batches.meta's
     batch_numbers = ()
     default_train_range = default_test_range = ()
+    style_2012 = "cifar"        # which 2012 provider --augment 2012 follows: "cifar" or "imagenet"
 
     def data_info(self):
         """What some layers need from the provider (graph.load_graph's data_info)."""
