@@ -18,6 +18,17 @@ TRAIN = Pass(train=True, step=3)
 TEST = Pass(train=False, step=3)
 
 
+# the data and labels layers every test net starts with
+DATA_LAYERS = """
+[data]
+type=data
+dataIdx=0
+[labels]
+type=data
+dataIdx=1
+"""
+
+
 def make_layer(type_name, input_shapes, keys=None, params=None, inputs=None, backend="numpy",
                dtype=np.float64, seed=0, name="layer", data_info=None):
     """A layer of `type_name` with the given definition keys and params-file keys, set up for

@@ -8,7 +8,7 @@ from convnet.checkpoint import save
 from convnet.errors import ConfigError
 from convnet.graph import load_graph
 from convnet.net import Net
-from tests.helpers import write
+from tests.helpers import DATA_LAYERS, write
 
 MODULE = '''
 import numpy as np
@@ -40,13 +40,7 @@ def broken(name, idx, shapes, params=None):
     raise RuntimeError("no such weights")
 '''
 
-LAYERS = """
-[data]
-type=data
-dataIdx=0
-[labels]
-type=data
-dataIdx=1
+LAYERS = DATA_LAYERS + """
 [conv]
 type=conv
 inputs=data

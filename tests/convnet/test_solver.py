@@ -7,15 +7,9 @@ from convnet.graph import load_graph
 from convnet.net import Net
 from convnet.schedule import schedule, schedule_2012
 from convnet.solver import Solver
-from tests.helpers import write
+from tests.helpers import DATA_LAYERS, write
 
-LAYERS = """
-[data]
-type=data
-dataIdx=0
-[labels]
-type=data
-dataIdx=1
+LAYERS = DATA_LAYERS + """
 [fc1]
 type=fc
 inputs=data
@@ -190,13 +184,7 @@ def test_a_schedule_given_twice_is_a_config_error(tmp_path):
     assert e.value.key == "epsW" and "schedW" in str(e.value)
 
 
-CONV = """
-[data]
-type=data
-dataIdx=0
-[labels]
-type=data
-dataIdx=1
+CONV = DATA_LAYERS + """
 [conv]
 type=conv
 inputs=data

@@ -9,15 +9,9 @@ from convnet.gradcheck import check_gradients
 from convnet.graph import load_graph
 from convnet.net import Net
 from convnet.solver import Solver
-from tests.helpers import write
+from tests.helpers import DATA_LAYERS, write
 
-LAYERS = """
-[data]
-type=data
-dataIdx=0
-[labels]
-type=data
-dataIdx=1
+LAYERS = DATA_LAYERS + """
 [fcA]
 type=fc
 inputs=data
