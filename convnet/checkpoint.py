@@ -47,8 +47,8 @@ def save(path, net, position, configs, options, state, history):
             f.attrs["state"] = json.dumps(state)
             for p in net.parameters():
                 group = f"layers/{p.layer.name}"
-                f[f"{group}/{p.name}"] = net.backend.to_host(p.value)
-                f[f"{group}/{_inc_name(p.name)}"] = net.backend.to_host(p.inc)
+                f[f"{group}/{p.name}"] = net.backend.to_host(p.value, p.layer.device)
+                f[f"{group}/{_inc_name(p.name)}"] = net.backend.to_host(p.inc, p.layer.device)
             for layer in net.layers:
                 for name, array in getattr(layer, "state_arrays", dict)().items():
                     f[f"layers/{layer.name}/{name}"] = array

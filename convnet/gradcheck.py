@@ -133,7 +133,7 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
                 checks.append((f"input {inp}",) + compare(analytic, x, lambda x=x, i=i, name=layer.name: {(name, i): x}))
         for p, ref_p in zip(layer.params, ref_layer.params):
             if p.source is None:     # a shared matrix is checked once, in its owner's row, with every user's part
-                checks.append((p.name,) + compare(net.backend.to_host(p.grad), ref_p.value, lambda: None))
+                checks.append((p.name,) + compare(net.backend.to_host(p.grad, p.layer.device), ref_p.value, lambda: None))
         worst = max((c[1] for c in checks), default=0.0)
         rows.append(SimpleNamespace(name=layer.name, type=layer.type, checks=checks, error=worst,
                                     ok=bool(worst <= TOLERANCE[dtype])))

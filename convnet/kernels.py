@@ -13,8 +13,11 @@ import numpy as np
 
 INCLUDE = os.path.dirname(os.path.abspath(__file__))       # common.cuh lives here
 BLOCK = 256
+INT_LIMIT = 2 ** 31       # the kernels index with int
 
 _SIGNATURE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', re.S)
+_INCLUDE = re.compile(r'#include\s+"([^"]+)"')
+_INCLUDE_LINE = re.compile(r'^[ \t]*#include\s+"([^"]+)"[^\n]*$', re.M)
 _TYPES = {"float": np.float32, "int": np.int32, "unsigned int": np.uint32, "unsigned": np.uint32}
 
 
@@ -23,6 +26,7 @@ class Param:
         words = text.replace("*", " * ").split()
         self.name = words[-1]
         self.pointer = "*" in words
+        self.const = "const" in words        # a const pointer is only read (the emulator checks the order of accesses)
         base = " ".join(w for w in words[:-1] if w not in ("const", "*", "__restrict__"))
         if base not in _TYPES:
             raise ValueError(f"kernel parameter type {base!r} is not supported (float, int, unsigned int)")
@@ -46,7 +50,24 @@ class Source:
 
     def includes(self):
         """The files this one includes (for cache keys)."""
-        return [os.path.join(INCLUDE, name) for name in re.findall(r'#include\s+"([^"]+)"', self.text)]
+        return [os.path.join(INCLUDE, name) for name in _INCLUDE.findall(self.text)]
+
+    def expanded(self):
+        """The text with every #include "..." replaced by the file's text (once each, as #pragma once):
+        what NVRTC compiles, so that CuPy's kernel cache, keyed by the source text alone, sees an edit
+        of an included file."""
+        seen = set()
+
+        def expand(text):
+            def include(match):
+                path = os.path.join(INCLUDE, match.group(1))
+                if path in seen:
+                    return ""
+                seen.add(path)
+                with open(path, encoding="utf-8") as f:
+                    return expand(f.read().replace("#pragma once", ""))
+            return _INCLUDE_LINE.sub(include, text)
+        return expand(self.text)
 
 
 _sources = {}
@@ -68,10 +89,14 @@ class Kernel:
 
     def launch(self, n, *args):
         """One thread per element of n, in a 1-D grid-stride launch."""
-        if n >= 2 ** 31:
+        if n >= INT_LIMIT:
             raise ValueError(f"kernel {self.name}: {n} elements is more than its int indices reach")
         if n > 0:
-            self((self.backend.grid_size(n, BLOCK), 1, 1), (BLOCK, 1, 1), *args)
+            grid = self.backend.grid_size(n, BLOCK)
+            if n + grid * BLOCK >= INT_LIMIT:    # FOR_EACH's last i += stride must not overflow an int
+                raise ValueError(f"kernel {self.name}: {n} elements and a stride of {grid * BLOCK} threads "
+                                 f"overflow its int indices")
+            self((grid, 1, 1), (BLOCK, 1, 1), *args)
 
     def check(self, args):
         if len(args) != len(self.params):
@@ -81,6 +106,12 @@ class Kernel:
                 ok = (isinstance(a, self.backend.array_types) and a.dtype == p.dtype and a.flags.c_contiguous)
             else:
                 ok = type(a) is p.dtype.type
+            if not ok and p.pointer and isinstance(a, np.ndarray) and not isinstance(a, self.backend.array_types):
+                raise TypeError(f"kernel {self.name}: argument {i} ({p.name}) is host memory (a numpy array): "
+                                f"a kernel takes the backend's device arrays (backend.from_host)")
+            if ok and p.pointer and a.size >= INT_LIMIT:
+                raise ValueError(f"kernel {self.name}: argument {i} ({p.name}) has {a.size} elements, more than "
+                                 f"its int indices reach")
             if not ok:
                 got = (f"{type(a).__name__} {getattr(a, 'dtype', '')}"
                        f"{' (not contiguous)' if hasattr(a, 'flags') and not a.flags.c_contiguous else ''}")

@@ -60,12 +60,12 @@ class Net:
 
     def activation(self, name):
         """A layer's output from the last forward pass, as a NumPy array."""
-        return self.backend.to_host(self.acts[name])
+        return self.backend.to_host(self.acts[name], self.graph[name].device)
 
     def gradient(self, name):
         """The gradient of the cost with respect to a layer's output, from the last backward pass."""
         g = self.grads.get(name)
-        return None if g is None else self.backend.to_host(g)
+        return None if g is None else self.backend.to_host(g, self.graph[name].device)
 
     def costs(self):
         """{cost layer: its value as a NumPy array}, from the last forward pass."""
@@ -119,7 +119,7 @@ class Net:
             for i, (inp, g, wanted) in enumerate(zip(layer.inputs, grads, need)):
                 if g is not None and wanted:
                     if keep_input_grads:
-                        self.input_grads[layer.name, i] = self.backend.to_host(g).copy()
+                        self.input_grads[layer.name, i] = self.backend.to_host(g, layer.device).copy()
                     self._accumulate(inp, g, layer.device)
         self._gather_shared_gradients()
 
@@ -130,8 +130,9 @@ class Net:
             if p.grad is None or p.eps.base == 0:
                 continue
             owner = p.source
+            g = transfer(p.grad, p.layer.device, owner.layer.device)
             with owner.layer.device.activate():
-                owner.grad = p.grad if owner.grad is None else owner.grad + p.grad
+                owner.grad = g if owner.grad is None else owner.grad + g
             p.grad = None
 
     # ---- internals -------------------------------------------------------------------------
@@ -171,19 +172,24 @@ class Net:
         return out
 
     def _accumulate(self, name, g, device):
+        """Add g (computed on device) to the gradient of layer name's output, on the producer's device
+        and its stream: the sum reads arrays that stream (after the copy's wait) has written."""
         producer = self.graph[name]
         dst = None if producer.device_index is None else self.devices[producer.device_index]
         if dst is None:
-            g = self.backend.to_host(g)
+            g = self.backend.to_host(g, device)
         elif dst is not device:
             g = transfer(g, device, dst)
             if producer.quant_backward and self.ctx.noise:
                 g = self._round_to_half(g, dst)
-        if name in self.grads:
-            # A new array: the first gradient may be a view that another layer still holds.
+        if name not in self.grads:
+            self.grads[name] = g
+        elif dst is None:
             self.grads[name] = self.grads[name] + g
         else:
-            self.grads[name] = g
+            with dst.activate():
+                # A new array: the first gradient may be a view that another layer still holds.
+                self.grads[name] = self.grads[name] + g
 
     def _zeros_like(self, value, device):
         if device is None:

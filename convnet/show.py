@@ -36,7 +36,7 @@ def _grid(tiles, columns, gap=2):
 
 def filter_tiles(layer):
     """The layer's filters as tiles: (tiles, columns)."""
-    w = np.asarray(layer.params[0].value if layer.params else None)
+    w = layer.be.to_host(layer.params[0].value, layer.device) if layer.params else np.asarray(None)
     if layer.type == "local":                       # the filters at the middle position
         w = w[w.shape[0] // 2, w.shape[1] // 2]
     elif layer.type == "fc":

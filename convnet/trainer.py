@@ -94,9 +94,6 @@ class Trainer:
         per_epoch = len(self.data.train)
         progress = ((self.epoch - 1) * per_epoch + batches_done) / (self.o["epochs"] * per_epoch)
         self.solver.update(n, progress, self.step)
-        # Every device's stream done before the next step frees this step's arrays: memory that one
-        # stream frees must not still be read by a copy on another.
-        self.net.backend.synchronize()
         self.step += 1
         if self.cost_layer is not None:
             cost, errors, _ = costs[self.cost_layer.name]

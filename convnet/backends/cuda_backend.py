@@ -12,17 +12,17 @@ import os
 import numpy as np
 
 from ..errors import BackendError
-from ..kernels import INCLUDE
+from .gpu_path import GpuPathBackend
 
 _D2D = 3                      # cudaMemcpyDeviceToDevice
 _PEER_ALREADY_ENABLED = 704   # cudaErrorPeerAccessAlreadyEnabled
 
 
 class _Context:
-    """Entered: the logical device's GPU is current, and its stream."""
+    """Entered: a physical GPU is current, and a stream on it."""
 
-    def __init__(self, backend, device):
-        self.device, self.stream = backend.cupy.cuda.Device(device.physical), backend.stream(device)
+    def __init__(self, cupy, physical, stream):
+        self.device, self.stream = cupy.cuda.Device(physical), stream
 
     def __enter__(self):
         self.device.__enter__()
@@ -33,17 +33,21 @@ class _Context:
         self.device.__exit__(*exc)
 
 
-class CudaBackend:
+class CudaBackend(GpuPathBackend):
     name = "cuda"
-    gpu_path = True
     dtypes = (np.float32,)
 
     def __init__(self):
+        super().__init__()
         try:
             import cupy
             from cupy_backends.cuda.libs import cublas
-        except ImportError as e:
+        except ModuleNotFoundError as e:
+            if (e.name or "").split(".")[0] not in ("cupy", "cupy_backends"):
+                raise BackendError(f"CuPy cannot load: {_first_line(e)}") from None
             raise BackendError(f"the cuda backend needs CuPy (pip install -e '.[cuda]'): {e}") from None
+        except Exception as e:               # CuPy is there, but a CUDA library it loads (libcublas...) is not
+            raise BackendError(f"CuPy cannot load its CUDA libraries: {_first_line(e)}") from None
         try:
             count = cupy.cuda.runtime.getDeviceCount()
         except Exception as e:               # no driver, no device
@@ -54,28 +58,80 @@ class CudaBackend:
         self.array_types = (cupy.ndarray,)
         self.tf32 = False
         self.check_launches = os.environ.get("CONVNET_SYNC") == "1"
-        self._streams, self._peers, self._sm = {}, set(), {}
+        self._peers, self._sm, self._stream_device = set(), {}, {}
 
-    # ---- devices and streams ----------------------------------------------------------------
+    # ---- devices and streams (the primitives of GpuPathBackend) ------------------------------
 
     def physical_devices(self):
         return list(range(self.cupy.cuda.runtime.getDeviceCount()))
 
-    def stream(self, device):
-        if device.index not in self._streams:
-            with self.cupy.cuda.Device(device.physical):
-                self._streams[device.index] = self.cupy.cuda.Stream(non_blocking=True)
-        return self._streams[device.index]
-
-    def use_device(self, device):
-        return _Context(self, device)
-
     def current_device(self):
         return self.cupy.cuda.runtime.getDevice()
 
-    def synchronize(self):
-        for stream in self._streams.values():
-            stream.synchronize()
+    def _new_stream(self, device):
+        with self.cupy.cuda.Device(device.physical):
+            stream = self.cupy.cuda.Stream(non_blocking=True)
+        self._stream_device[stream.ptr] = device.physical
+        return stream
+
+    def _enter(self, device, stream):
+        return _Context(self.cupy, device.physical, stream)
+
+    def _current_stream(self):
+        stream = self.cupy.cuda.get_current_stream()
+        return (self.current_device(), stream.ptr) if stream.ptr == 0 else stream
+
+    def _sync(self, stream):
+        stream.synchronize()
+
+    def _record(self, stream):
+        with self.cupy.cuda.Device(self._stream_device[stream.ptr]):     # an event belongs to its device
+            event = self.cupy.cuda.Event(disable_timing=True)
+            event.record(stream)
+        return event
+
+    def _wait(self, stream, event):
+        stream.wait_event(event)
+
+    def _done(self, event):
+        return event.done
+
+    def _memcpy(self, out, x, src, dst, stream):
+        runtime = self.cupy.cuda.runtime
+        if src.physical == dst.physical:
+            runtime.memcpyAsync(out.data.ptr, x.data.ptr, x.nbytes, _D2D, stream.ptr)
+        else:
+            self._enable_peer(dst.physical, src.physical)
+            runtime.memcpyPeerAsync(out.data.ptr, dst.physical, x.data.ptr, src.physical, x.nbytes, stream.ptr)
+
+    def _download(self, x, stream):
+        stream = stream or self.cupy.cuda.get_current_stream()
+        host = x.get(stream=stream)
+        stream.synchronize()
+        return host
+
+    def _new_handle(self, stream):
+        """A cuBLAS handle of our own for this stream: never CuPy's (shared by every stream of the
+        device), so that neither its workspace nor its math mode is shared."""
+        cublas = self.cublas
+        handle = cublas.create()
+        if not isinstance(stream, tuple):
+            cublas.setStream(handle, stream.ptr)
+        cublas.setPointerMode(handle, 0)                         # CUBLAS_POINTER_MODE_HOST
+        return handle
+
+    def _enable_peer(self, device, peer):
+        if (device, peer) in self._peers:
+            return
+        runtime = self.cupy.cuda.runtime
+        if runtime.deviceCanAccessPeer(device, peer):
+            with self.cupy.cuda.Device(device):
+                try:
+                    runtime.deviceEnablePeerAccess(peer)
+                except runtime.CUDARuntimeError as e:
+                    if getattr(e, "status", None) != _PEER_ALREADY_ENABLED:
+                        raise
+        self._peers.add((device, peer))     # without peer access the copy still works, staged by the driver
 
     # ---- memory ---------------------------------------------------------------------------
 
@@ -92,39 +148,6 @@ class CudaBackend:
         """An int32 array (index tables for kernels) on the device."""
         return self.cupy.asarray(np.ascontiguousarray(x, dtype=np.int32))
 
-    def to_host(self, x):
-        return self.cupy.asnumpy(x) if isinstance(x, self.cupy.ndarray) else np.asarray(x)
-
-    def copy(self, x, src, dst):
-        """x (on logical device src) on dst, in dst's context: ordered after src's pending work."""
-        cupy = self.cupy
-        with cupy.cuda.Device(src.physical):         # an event belongs to the device it is recorded on
-            done = cupy.cuda.Event(disable_timing=True)
-            done.record(self.stream(src))
-        stream = self.stream(dst)
-        stream.wait_event(done)
-        out = cupy.empty_like(x)
-        if src.physical == dst.physical:
-            cupy.cuda.runtime.memcpyAsync(out.data.ptr, x.data.ptr, x.nbytes, _D2D, stream.ptr)
-        else:
-            self._enable_peer(dst.physical, src.physical)
-            cupy.cuda.runtime.memcpyPeerAsync(out.data.ptr, dst.physical, x.data.ptr, src.physical, x.nbytes,
-                                              stream.ptr)
-        return out
-
-    def _enable_peer(self, device, peer):
-        if (device, peer) in self._peers:
-            return
-        runtime = self.cupy.cuda.runtime
-        if runtime.deviceCanAccessPeer(device, peer):
-            with self.cupy.cuda.Device(device):
-                try:
-                    runtime.deviceEnablePeerAccess(peer)
-                except runtime.CUDARuntimeError as e:
-                    if getattr(e, "status", None) != _PEER_ALREADY_ENABLED:
-                        raise
-        self._peers.add((device, peer))     # without peer access the copy still works, staged by the driver
-
     def copy_into(self, dst, src):
         self.cupy.cuda.runtime.memcpyAsync(dst.data.ptr, src.data.ptr, src.nbytes, _D2D,
                                            self.cupy.cuda.get_current_stream().ptr)
@@ -137,32 +160,39 @@ class CudaBackend:
         cuBLAS is column-major, where a row-major (r, c) array is its (c, r) transpose with leading
         dimension c. So this asks cuBLAS for out^T = op(b)^T op(a)^T: op(b)^T is b's buffer as it is
         when b is not transposed (and transposed when it is), and the same for a."""
-        m, n = out.shape
-        k = a.shape[0] if trans_a else a.shape[1]
         for name, arr in (("a", a), ("b", b), ("out", out)):
             if arr.dtype != np.float32 or not arr.flags.c_contiguous or arr.ndim != 2:
                 raise TypeError(f"gemm: {name} must be a 2-D C-contiguous float32 array")
-        if (b.shape[1] if trans_b else b.shape[0]) != k or (a.shape[1] if trans_a else a.shape[0]) != m or \
-                (b.shape[0] if trans_b else b.shape[1]) != n:
-            raise ValueError(f"gemm: shapes {a.shape}{'^T' if trans_a else ''} @ {b.shape}"
-                             f"{'^T' if trans_b else ''} -> {out.shape} do not agree")
-        cublas = self.cublas
-        handle = self.cupy.cuda.device.get_cublas_handle()
-        cublas.setStream(handle, self.cupy.cuda.get_current_stream().ptr)
-        cublas.setMathMode(handle, 3 if self.tf32 else 0)       # CUBLAS_TF32_TENSOR_OP_MATH / DEFAULT
+        m, n, k = _gemm_shape(a, b, out, trans_a, trans_b)
         scalars = np.array([alpha, beta], dtype=np.float32)
-        mode = cublas.getPointerMode(handle)
-        cublas.setPointerMode(handle, 0)                         # CUBLAS_POINTER_MODE_HOST
-        try:
-            cublas.sgemm(handle, 1 if trans_b else 0, 1 if trans_a else 0, n, m, k,
-                         scalars.ctypes.data, b.data.ptr, b.shape[1], a.data.ptr, a.shape[1],
-                         scalars.ctypes.data + 4, out.data.ptr, n)
-        finally:
-            cublas.setPointerMode(handle, mode)
+        handle = self._gemm_handle()
+        self.cublas.sgemm(handle, int(trans_b), int(trans_a), n, m, k, scalars.ctypes.data,
+                          b.data.ptr, b.shape[1], a.data.ptr, a.shape[1], scalars.ctypes.data + 4, out.data.ptr, n)
 
     def matmul(self, a, b, out=None):
-        """Batched products over the leading axes (cuBLAS strided-batched GEMM through CuPy)."""
-        return self.cupy.matmul(a, b, out=out)
+        """a @ b over equal leading (batch) axes, as one cuBLAS strided-batched GEMM on this stream's
+        handle. An operand whose last two axes are a transposed view is passed as transposed."""
+        if a.shape[:-2] != b.shape[:-2]:
+            raise ValueError(f"matmul: batch shapes {a.shape[:-2]} and {b.shape[:-2]} differ")
+        batch = a.shape[:-2]
+        count = int(np.prod(batch, dtype=np.int64))
+        (a2, ta), (b2, tb) = _operand(self.cupy, a), _operand(self.cupy, b)
+        m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+        if out is None:
+            out = self.cupy.empty(batch + (m, n), dtype=np.float32)
+        elif out.shape != batch + (m, n) or not out.flags.c_contiguous or out.dtype != np.float32:
+            raise ValueError(f"matmul: out must be a C-contiguous float32 {batch + (m, n)} array")
+        scalars = np.array([1.0, 0.0], dtype=np.float32)
+        self.cublas.sgemmStridedBatched(
+            self._gemm_handle(), int(tb), int(ta), n, m, k, scalars.ctypes.data,
+            b2.data.ptr, b2.shape[-1], k * n, a2.data.ptr, a2.shape[-1], m * k,
+            scalars.ctypes.data + 4, out.data.ptr, n, m * n, count)
+        return out
+
+    def _gemm_handle(self):
+        handle = self.blas_handle()
+        self.cublas.setMathMode(handle, 3 if self.tf32 else 0)     # CUBLAS_TF32_TENSOR_OP_MATH / DEFAULT
+        return handle
 
     # ---- kernels ---------------------------------------------------------------------------
 
@@ -173,16 +203,19 @@ class CudaBackend:
         return max(1, min(-(-n // block), self._sm[device] * 32))
 
     def compile(self, src):
-        """{kernel name: launcher(grid, block, args)}, compiled by NVRTC for the current device."""
+        """{kernel name: launcher(grid, block, args)}, compiled by NVRTC for the current device from the
+        source with its includes inlined (CuPy's cache key is the text: an edited header recompiles)."""
         cupy = self.cupy
-        module = cupy.RawModule(code=src.text, options=(f"-I{INCLUDE}", "--std=c++14"))
         launchers = {}
-        for name in src.kernels:
-            try:
-                fn = module.get_function(name)
-            except cupy.cuda.compiler.CompileException as e:
-                raise BackendError(f"{src.path}: NVRTC: {str(e).strip().splitlines()[0]}") from None
-            launchers[name] = self._launcher(name, fn)
+        try:
+            module = cupy.RawModule(code=src.expanded(), options=("--std=c++14",))
+            for name in src.kernels:
+                launchers[name] = self._launcher(name, module.get_function(name))
+        except cupy.cuda.compiler.CompileException as e:
+            raise BackendError(f"{src.path}: NVRTC: {_first_line(e)}") from None
+        except Exception as e:           # NVRTC or its headers missing, a module the driver cannot load
+            raise BackendError(f"{src.path}: CuPy could not build or load its kernels: "
+                               f"{type(e).__name__}: {_first_line(e)}") from None
         return launchers
 
     def _launcher(self, name, fn):
@@ -194,3 +227,28 @@ class CudaBackend:
                 except Exception as e:
                     raise BackendError(f"kernel {name} failed: {e}") from None
         return launch
+
+
+def _first_line(e):
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _gemm_shape(a, b, out, trans_a, trans_b):
+    m, n = out.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    if (b.shape[1] if trans_b else b.shape[0]) != k or (a.shape[1] if trans_a else a.shape[0]) != m or \
+            (b.shape[0] if trans_b else b.shape[1]) != n:
+        raise ValueError(f"gemm: shapes {a.shape}{'^T' if trans_a else ''} @ {b.shape}"
+                         f"{'^T' if trans_b else ''} -> {out.shape} do not agree")
+    return m, n, k
+
+
+def _operand(cupy, x):
+    """(buffer, transposed): x itself when C-contiguous, the buffer under x when x is a transposed
+    view of its last two axes, else a contiguous copy."""
+    if x.flags.c_contiguous:
+        return x, False
+    swapped = x.swapaxes(-1, -2)
+    if swapped.flags.c_contiguous:
+        return swapped, True
+    return cupy.ascontiguousarray(x), False

@@ -8,7 +8,6 @@ exists so that CI, which has no GPU, executes every kernel. It is slow, and only
 Compiled libraries are cached in $CONVNET_CACHE (default ~/.cache/convnet), keyed by a hash of
 everything that went into them.
 """
-import contextlib
 import ctypes
 import hashlib
 import os
@@ -21,6 +20,10 @@ import numpy as np
 
 from ..errors import BackendError
 from ..kernels import INCLUDE
+from . import emulated_memory as memory
+from .emulated_memory import ORDERING, XP, DeviceArray
+from .gpu_path import GpuPathBackend
+from .ordering import Stream
 
 HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_compat.h")
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.int32): ctypes.c_int,
@@ -61,24 +64,22 @@ def _c_type(p):
     return {np.dtype(np.float32): "float", np.dtype(np.int32): "int", np.dtype(np.uint32): "unsigned int"}[p.dtype]
 
 
-class EmulatedBackend:
+class EmulatedBackend(GpuPathBackend):
     name = "emulated"
-    gpu_path = True
-    xp = np
+    xp = XP
     dtypes = (np.float32,)
-    array_types = (np.ndarray,)
+    array_types = (DeviceArray,)
 
     def __init__(self):
+        super().__init__()
         self.compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
         if not self.compiler:
             raise BackendError("the emulated backend compiles the CUDA kernels with a C++ compiler; "
                                "none found (install g++ or set CXX)")
         self._lock = threading.Lock()
+        self.tf32 = False
 
-    # ---- devices and memory ------------------------------------------------------------------
-
-    def use_device(self, device):
-        return contextlib.nullcontext()
+    # ---- devices and streams (the primitives of GpuPathBackend) ------------------------------
 
     def current_device(self):
         return 0
@@ -86,44 +87,101 @@ class EmulatedBackend:
     def physical_devices(self):
         return ["cpu"]
 
+    def _new_stream(self, device):
+        return Stream(f"the stream of logical device {device.index}")
+
+    def _enter(self, device, stream):
+        return memory.stream_context(stream)
+
+    def _current_stream(self):
+        return memory.current_stream()
+
+    def _sync(self, stream):
+        ORDERING.synchronize(stream)
+
+    def _record(self, stream):
+        return ORDERING.record(stream)
+
+    def _wait(self, stream, event):
+        ORDERING.wait(stream, event)
+
+    def _done(self, event):
+        ORDERING.observe(event)      # everything here has run: a query finds the event done
+        return True
+
+    def _memcpy(self, out, x, src, dst, stream):
+        with memory.stream_context(stream):
+            ORDERING.op(stream, "a copy between devices", reads=[memory.buffer_of(x)], writes=[out._buffer])
+        np.copyto(memory.plain(out), memory.plain(x))
+
+    def _download(self, x, stream):
+        stream = stream or memory.current_stream()
+        ORDERING.op(stream, "a copy to the host", reads=[memory.buffer_of(x)])
+        ORDERING.synchronize(stream)
+        ORDERING.host_read(memory.buffer_of(x), "a copy to the host")
+        return np.array(memory.plain(x))
+
+    def _new_handle(self, stream):
+        return _Handle(stream)
+
+    # ---- memory ------------------------------------------------------------------------------
+
     def empty(self, shape):
-        return np.empty(shape, dtype=np.float32)
+        return memory.empty(shape)
 
     def zeros(self, shape):
-        return np.zeros(shape, dtype=np.float32)
+        out = memory.empty(shape, what="zeros")
+        out.fill(0)
+        return out
 
     def from_host(self, x, device):
-        return np.array(x, dtype=np.float32, copy=True)
+        return self._upload(np.asarray(x, dtype=np.float32))
 
     def from_host_int(self, x, device):
         """An int32 array (index tables for kernels) on the device."""
-        return np.array(x, dtype=np.int32, copy=True)
+        return self._upload(np.asarray(x, dtype=np.int32))
 
-    def to_host(self, x):
-        return np.asarray(x)
-
-    def copy(self, x, src, dst):
-        return x.copy()
+    def _upload(self, x):
+        out = memory.empty(x.shape, x.dtype, what="a copy from the host")
+        ORDERING.op(memory.current_stream(), "a copy from the host", writes=[out._buffer])
+        np.copyto(memory.plain(out), x)
+        return out
 
     def copy_into(self, dst, src):
-        np.copyto(dst, src.reshape(dst.shape))
-
-    def synchronize(self):
-        pass
+        memory.run_op("a copy", [src], [dst], lambda: np.copyto(memory.plain(dst), memory.plain(src).reshape(dst.shape)))
 
     # ---- cuBLAS stand-ins ------------------------------------------------------------------
 
     def gemm(self, a, b, out, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
         """out = alpha * op(a) @ op(b) + beta * out, for 2-D float32 arrays."""
-        product = (a.T if trans_a else a) @ (b.T if trans_b else b)
-        if beta == 0:
-            np.multiply(product, np.float32(alpha), out=out) if alpha != 1 else np.copyto(out, product)
-        else:
-            out *= np.float32(beta)
-            out += np.float32(alpha) * product if alpha != 1 else product
+        handle = self._gemm_handle()
+        a, b = handle.operand(a), handle.operand(b)
+
+        def compute():
+            product = (a.T if trans_a else a) @ (b.T if trans_b else b)
+            o = memory.plain(out)
+            if beta == 0:
+                np.multiply(product, np.float32(alpha), out=o) if alpha != 1 else np.copyto(o, product)
+            else:
+                o *= np.float32(beta)
+                o += np.float32(alpha) * product if alpha != 1 else product
+        memory.run_op("sgemm", [a, b] + ([out] if beta else []), [out, handle.workspace], compute)
 
     def matmul(self, a, b, out=None):
-        return np.matmul(a, b, out=out)
+        """Batched products over the leading axes (cuBLAS strided-batched GEMM)."""
+        handle = self._gemm_handle()
+        x, y = handle.operand(a), handle.operand(b)
+        if out is None:
+            out = memory.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]),
+                               what="sgemmStridedBatched")
+        memory.run_op("sgemmStridedBatched", [x, y], [out, handle.workspace],
+                      lambda: np.matmul(memory.plain(x), memory.plain(y), out=memory.plain(out)))
+        return out
+
+    def _gemm_handle(self):
+        handle = self.blas_handle()
+        handle.tf32 = self.tf32           # cublasSetMathMode on the handle the GEMM uses
+        return handle
 
     # ---- kernels -------------------------------------------------------------------------
 
@@ -139,12 +197,15 @@ class EmulatedBackend:
             fn = getattr(library, f"emu_{name}")
             fn.restype = None
             fn.argtypes = [ctypes.c_uint] * 6 + [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
-            launchers[name] = self._launcher(fn, params)
+            launchers[name] = self._launcher(name, fn, params)
         return launchers
 
     @staticmethod
-    def _launcher(fn, params):
+    def _launcher(name, fn, params):
         def launch(grid, block, args):
+            reads = [memory.buffer_of(a) for p, a in zip(params, args) if p.pointer and p.const]
+            writes = [memory.buffer_of(a) for p, a in zip(params, args) if p.pointer and not p.const]
+            ORDERING.op(memory.current_stream(), f"kernel {name}", reads, writes)
             converted = [a.ctypes.data if p.pointer else a.item() for p, a in zip(params, args)]
             fn(*grid, *block, *converted)
         return launch
@@ -184,3 +245,16 @@ class EmulatedBackend:
 def _read(path):
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+class _Handle:
+    """A cuBLAS handle: bound to a stream, with its workspace (device memory every GEMM on the handle
+    writes) and its math mode. TF32 rounds the operands to TF32's 10-bit mantissa, as a GPU's tensor
+    cores do, so that a mode that leaks to another user of a handle changes numbers."""
+
+    def __init__(self, stream):
+        self.stream, self.tf32 = stream, False
+        self.workspace = memory.empty((1,), what="a cuBLAS workspace")
+
+    def operand(self, x):
+        return memory.round_to_tf32(x) if self.tf32 else x

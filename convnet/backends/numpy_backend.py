@@ -25,7 +25,7 @@ class NumpyBackend:
         """An int32 array (index tables for kernels) on the device."""
         return np.array(x, dtype=np.int32, copy=True)
 
-    def to_host(self, x):
+    def to_host(self, x, device=None):
         return np.asarray(x)
 
     def copy(self, x, src, dst):

@@ -66,7 +66,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     write_checkpoint(path, make_net(1))
     before = path.read_bytes()
     net = make_net(2)
-    monkeypatch.setattr(net.backend, "to_host", lambda x: (_ for _ in ()).throw(OSError("disk full")))
+    monkeypatch.setattr(net.backend, "to_host", lambda x, device=None: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError):
         write_checkpoint(path, net)
     assert path.read_bytes() == before

@@ -43,13 +43,15 @@ def test_every_cu_file_compiles_with_nvcc_for_sm80_and_sm90(tmp_path):
 def test_launches_are_checked():
     be = get_backend("emulated")
     k = kernels(be, ELEMENTWISE)
-    x, y = np.ones(8, np.float32), np.empty(8, np.float32)
+    x, y = be.from_host(np.ones(8, np.float32), None), be.empty(8)
     k.scale.launch(8, x, y, f32(3), i32(8))
-    assert np.all(y == 3)
+    assert np.all(be.to_host(y) == 3)
     with pytest.raises(TypeError, match=r"argument 2 \(alpha\) must be a numpy.float32, got float"):
         k.scale.launch(8, x, y, 3.0, i32(8))
-    with pytest.raises(TypeError, match=r"argument 0 \(x\) must be a float32\* array, got ndarray float64"):
+    with pytest.raises(TypeError, match=r"argument 0 \(x\) must be a float32\* array, got DeviceArray float64"):
         k.scale.launch(8, x.astype(np.float64), y, f32(3), i32(8))
+    with pytest.raises(TypeError, match=r"argument 0 \(x\) is host memory \(a numpy array\)"):
+        k.scale.launch(8, np.ones(8, np.float32), y, f32(3), i32(8))
     with pytest.raises(TypeError, match="not contiguous"):
         k.scale.launch(4, x[::2], y[:4], f32(3), i32(4))
     with pytest.raises(TypeError, match="takes 4 arguments"):
@@ -61,9 +63,9 @@ def test_launches_are_checked():
 def test_grid_stride_covers_any_size():
     be = get_backend("emulated")
     for n in (1, 255, 256, 257, 100_000):
-        out = np.zeros(n, np.float32)
+        out = be.zeros(n)
         kernels(be, ELEMENTWISE).fill.launch(n, out, f32(2), i32(n))
-        assert np.all(out == 2)
+        assert np.all(be.to_host(out) == 2)
 
 
 def test_cuda_backend_without_a_gpu_is_one_clear_error():
@@ -82,3 +84,26 @@ def test_emulated_gemm():
     out = np.ones((5, 4), np.float32)
     be.gemm(a, b, out, trans_b=True, alpha=2.0, beta=0.5)
     np.testing.assert_allclose(out, 2 * a @ b.T + 0.5, rtol=1e-6)
+
+
+def test_int_indices_are_checked_on_every_array_and_on_the_stride(monkeypatch):
+    """With the kernels' int limit made small: an array argument larger than it (unfold_backward's
+    dcols is larger than the dx it launches over), and an n whose last grid-stride step passes it."""
+    import convnet.kernels as module
+    be = get_backend("emulated")
+    k = kernels(be, ELEMENTWISE)
+    monkeypatch.setattr(module, "INT_LIMIT", 300)
+    big, small = be.zeros(400), be.zeros(10)
+    with pytest.raises(ValueError, match=r"argument 0 \(x\) has 400 elements"):
+        k.scale.launch(10, big, small, f32(1), i32(10))
+    with pytest.raises(ValueError, match="a stride of 256 threads overflow"):
+        k.scale.launch(60, be.zeros(60), be.zeros(60), f32(1), i32(60))
+    k.scale.launch(40, be.zeros(40), be.zeros(40), f32(1), i32(40))
+
+
+def test_nvrtc_compiles_the_source_with_its_includes_inlined():
+    """CuPy's kernel cache is keyed by the source text: the text must hold common.cuh itself."""
+    from convnet.kernels import UNFOLD, source
+    text = source(UNFOLD).expanded()
+    assert '#include "common.cuh"' not in text and "#define FOR_EACH" in text
+    assert text.count("#define FOR_EACH") == 1 and "#pragma once" not in text
