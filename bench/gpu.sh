@@ -1,27 +1,97 @@
 #!/usr/bin/env bash
-# On a lent GPU machine (its image has CuPy, PyTorch, h5py, click and pytest; nothing can be fetched):
-# install convnet in place, run the GPU tests and the benchmarks, and write the figures to $OUT
-# (or bench/results). From the repository root:  bash bench/gpu.sh
+# On a lent GPU machine (CuPy, PyTorch, h5py, click, pillow, pytest; nothing can be installed), from the
+# repository root:   bash bench/gpu.sh [stage...]      stages: tests probe train sanitize bench (default: all)
+#
+# Runs from the checkout itself (PYTHONPATH, no install). Stops at once, with one line, when the cuda
+# backend does not load: it never reports success with the GPU tests skipped. Each stage stays under
+# the device's 10 minutes per command; results go to $OUT (default bench/results/gpu-<date>).
 set -uo pipefail
-out=${OUT:-bench/results}
-stamp=$(date +%F)
-mkdir -p "$out"
-python3 -m pip install -q --no-deps --no-build-isolation -e . || exit 1
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/$stamp-gpu-device.txt"
-python3 -m pytest -m gpu -q -p no:cacheprovider tests > "$out/$stamp-gpu-tests.log" 2>&1; echo "gpu tests: exit $?"
-tail -3 "$out/$stamp-gpu-tests.log"
-python3 -m convnet bench --layers configs/alexnet.cfg --params configs/alexnet-params.cfg --gpu 0 --mini 128 \
-    --json > "$out/$stamp-gpu-convnet-alexnet.json" && echo "convnet bench done"
-python3 bench/pytorch_alexnet.py --mini 128 --json > "$out/$stamp-gpu-pytorch-alexnet.json" && echo "pytorch bench done"
-PYTHONPATH=. python3 bench/kernel_bandwidth.py --json > "$out/$stamp-gpu-kernel-bandwidth.json" && echo "kernel bench done"
-python3 - "$out" "$stamp" <<'PY'
-import json, sys
-out, stamp = sys.argv[1:]
-c = json.load(open(f"{out}/{stamp}-gpu-convnet-alexnet.json"))
-t = json.load(open(f"{out}/{stamp}-gpu-pytorch-alexnet.json"))
-print(f"{c['device']}: convnet {c['images_per_s']:.0f} images/s ({c['step_ms']:.1f} ms), "
-      f"{t['framework']} {t['images_per_s']:.0f} images/s ({t['step_ms']:.1f} ms)")
-k = json.load(open(f"{out}/{stamp}-gpu-kernel-bandwidth.json"))
-for r in k["kernels"]:
-    print(f"{r['kernel']:<40} {100 * r['share_of_copy']:5.1f}% of copy")
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" CONVNET_REQUIRE_GPU=1
+OUT=${OUT:-bench/results/gpu-$(date +%F)}
+mkdir -p "$OUT"
+T="timeout 540"
+stages=${*:-tests probe train sanitize bench}
+failed=0
+
+problem=$(python3 - 2>&1 <<'PY'
+import sys
+try:
+    from convnet.backends import get_backend
+    get_backend("cuda")
+except Exception as e:
+    print(f"{type(e).__name__}: {e}".splitlines()[0])
 PY
+)
+if [ -n "$problem" ]; then
+    echo "gpu.sh: the cuda backend does not load, nothing was run: $problem"
+    exit 1
+fi
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader > "$OUT/device.txt" 2>&1
+echo "device: $(cat "$OUT/device.txt")"
+
+for stage in $stages; do case $stage in
+tests)
+    # The GPU tests file by file (a failure in one does not hide the others), with what was skipped.
+    for f in $(grep -l "GPU_BACKENDS\|mark.gpu" tests/*/test_*.py tests/test_*.py); do
+        log="$OUT/tests-$(basename "$f" .py).log"
+        $T python3 -m pytest -p no:cacheprovider -m gpu -q -rs "$f" > "$log" 2>&1
+        rc=$?
+        summary=$(tail -1 "$log")
+        echo "$f: $summary"
+        grep "^SKIPPED" "$log" | head -5
+        if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then failed=1; fi          # 5: no gpu test in the file
+    done
+    # The two logical devices bit for bit, with a sync after every launch (names a faulting kernel)
+    CONVNET_SYNC=1 $T python3 -m pytest -p no:cacheprovider -m gpu -q tests/convnet/test_gpu_net.py -k two_logical \
+        > "$OUT/tests-sync.log" 2>&1 || failed=1
+    echo "two logical devices with CONVNET_SYNC=1: $(tail -1 "$OUT/tests-sync.log")"
+    ;;
+probe)
+    $T python3 bench/gpu_probe.py --json > "$OUT/probe.json" 2> "$OUT/probe.err" || failed=1
+    sed -n '/^[0-9]/p' "$OUT/probe.json"
+    ;;
+train)
+    # The quick-start net, one epoch, the same seed on cuda and on numpy: the test costs side by side.
+    for backend in cuda numpy; do
+        $T python3 -m convnet train --layers configs/layers.cfg --params configs/params.cfg --flip --epochs 1 \
+            --test-freq 20 --backend "$backend" --save-path "$OUT/train-$backend" > "$OUT/train-$backend.log" 2>&1 \
+            || { failed=1; tail -2 "$OUT/train-$backend.log"; }
+    done
+    python3 bench/compare_runs.py "$OUT/train-cuda/latest.h5" "$OUT/train-numpy/latest.h5" | tee "$OUT/train-compare.txt" \
+        || failed=1
+    # The paper's net on one GPU (two logical devices), a few hundred steps, with its peak memory.
+    $T python3 -m convnet train --layers configs/alexnet.cfg --params configs/alexnet-params.cfg --image-size 256 \
+        --crop 224 --gpu 0 --backend cuda --epochs 1 --train-range 1-3 --test-range 6 \
+        --save-path "$OUT/train-alexnet" > "$OUT/train-alexnet.log" 2>&1 || failed=1
+    tail -3 "$OUT/train-alexnet.log"
+    ;;
+sanitize)
+    if command -v compute-sanitizer > /dev/null; then
+        for tool in memcheck racecheck; do
+            $T compute-sanitizer --tool $tool --error-exitcode 9 python3 -m pytest -p no:cacheprovider -m gpu -q -x \
+                tests/layers/test_gpu_parity.py -k "conv or pool or cmrnorm or softmax" > "$OUT/sanitize-$tool.log" 2>&1 \
+                || failed=1
+            echo "compute-sanitizer $tool: $(grep -E "ERROR SUMMARY|passed|failed" "$OUT/sanitize-$tool.log" | tail -2 | tr '\n' ' ')"
+        done
+    else
+        echo "compute-sanitizer: not on this machine"
+    fi
+    ;;
+bench)
+    for precision in fp32 tf32; do
+        flag=$([ $precision = tf32 ] && echo --tf32)
+        $T python3 -m convnet bench --layers configs/alexnet.cfg --params configs/alexnet-params.cfg --gpu 0 --mini 128 \
+            $flag --json > "$OUT/bench-convnet-$precision.json" 2> "$OUT/bench-convnet-$precision.err" || failed=1
+        $T python3 bench/pytorch_alexnet.py --mini 128 $flag --json > "$OUT/bench-pytorch-$precision.json" \
+            2> "$OUT/bench-pytorch-$precision.err" || failed=1
+    done
+    $T python3 bench/kernel_bandwidth.py --json > "$OUT/bench-kernels.json" 2> "$OUT/bench-kernels.err" || failed=1
+    python3 bench/gpu_summary.py "$OUT" | tee "$OUT/summary.md"
+    ;;
+*)
+    echo "gpu.sh: unknown stage $stage (tests probe train sanitize bench)"; exit 2 ;;
+esac; done
+
+[ $failed -eq 0 ] && echo "gpu.sh: every stage passed ($stages)" || echo "gpu.sh: FAILED (logs in $OUT)"
+exit $failed

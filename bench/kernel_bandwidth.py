@@ -72,8 +72,15 @@ def main():
             y = layer.forward([x], ctx)
             dy = be.from_host(rng.standard_normal(y.shape).astype(np.float32), device)
             n = x.size * 4
-            forward = lambda layer=layer, x=x, ctx=ctx: layer.forward([x], ctx)                  # noqa: E731
-            backward = lambda layer=layer, x=x, y=y, dy=dy, ctx=ctx: layer.backward([x], y, dy, [True], ctx)  # noqa: E731
+            kept = getattr(layer, "_kept", None)      # what the norms' forward keeps for their backward
+
+            def forward(layer=layer, x=x, ctx=ctx):
+                return layer.forward([x], ctx)
+
+            def backward(layer=layer, x=x, y=y, dy=dy, ctx=ctx, kept=kept):
+                if kept is not None:                   # the backward alone, as in training: not the forward again
+                    layer._kept = kept
+                return layer.backward([x], y, dy, [True], ctx)
             for direction, fn, nbytes in (("forward", forward, fwd_bytes * n), ("backward", backward, bwd_bytes * n)):
                 ms = median_ms(clock, fn, args.repeat)
                 rows.append(dict(kernel=f"{name} {direction}", ms=ms, gb_per_s=nbytes / (ms / 1000) / 1e9,

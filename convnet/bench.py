@@ -2,9 +2,10 @@
 
 Warm-up steps first (kernel compilation, cuBLAS handles, memory pools), then the median of repeated
 steps: timed with CUDA events on the GPU and the host clock on the CPU. A second series times each
-layer's forward and backward on its own. The FP32 work is the multiply-adds of describe (x2 FLOPs, x3
-for forward + backward); the share of peak divides the achieved rate by the GPU's FP32 peak (SMs x
-FP32 lanes x clock x 2) or, on the CPU, by the measured rate of one large float32 GEMM.
+layer's forward and backward on its own. The FP32 work is the multiply-adds of describe (x2 FLOPs) of
+the forward, the weight gradients and the input gradients that are computed (training_macs); the share
+of peak divides the achieved rate by the GPU's FP32 peak (SMs x FP32 lanes x clock x 2) or, on the
+CPU, by the measured rate of one large float32 GEMM.
 """
 import statistics
 import time
@@ -71,7 +72,7 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
         steps.append(clock.between(start, clock.mark()))
     per_layer = time_layers(net, batch, clock, repeat=max(3, repeat // 2))
     median = statistics.median(steps)
-    flops = 2 * 3 * sum(layer.macs() for layer in graph.layers) * mini
+    flops = 2 * training_macs(net) * mini
     peak, peak_kind = peak_flops(net.backend)
     return {
         "device": device_name(net.backend), "backend": backend, "layers": str(layers_file), "mini": mini,
@@ -80,6 +81,19 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
         "peak_tflops": peak / 1e12, "peak_kind": peak_kind, "share_of_peak": flops / (median / 1000) / peak,
         "per_layer": per_layer,
     }
+
+
+def training_macs(net):
+    """Multiply-adds per image of a training step: each layer's forward, its weight gradient when it
+    has weights, its input gradient when an input needs one (not conv1's: nothing below it learns)."""
+    needs = net._needs_grad(False)
+    total = 0
+    for layer in net.layers:
+        if layer.is_data:
+            continue
+        macs = layer.macs()
+        total += macs + (macs if layer.params else 0) + (macs if any(needs[i] for i in layer.inputs) else 0)
+    return total
 
 
 def time_layers(net, batch, clock, repeat):
@@ -117,15 +131,36 @@ def peak_flops(backend):
     if backend.name == "cuda":
         cupy = backend.cupy
         attrs = cupy.cuda.Device(backend.current_device()).attributes
-        major = cupy.cuda.Device(backend.current_device()).compute_capability[0]
-        lanes = {"7": 64, "8": 64, "9": 128}.get(major, 128)     # FP32 lanes per SM (A100: 64, H100: 128)
-        return attrs["MultiProcessorCount"] * lanes * attrs["ClockRate"] * 1e3 * 2, "GPU FP32 peak (SMs x lanes x clock x 2)"
+        capability = cupy.cuda.Device(backend.current_device()).compute_capability     # e.g. "90"
+        lanes = fp32_lanes(capability)
+        clock_khz = attrs.get("ClockRate") or _nvidia_smi_max_clock_khz()
+        if not clock_khz:
+            return float("nan"), "GPU FP32 peak unknown (no clock rate)"
+        return attrs["MultiProcessorCount"] * lanes * clock_khz * 1e3 * 2, "GPU FP32 peak (SMs x lanes x clock x 2)"
     a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
     a @ a
     start = time.perf_counter()
     for _ in range(3):
         a @ a
     return 3 * 2 * 2048 ** 3 / (time.perf_counter() - start), "measured CPU float32 GEMM (2048^3)"
+
+
+def _nvidia_smi_max_clock_khz():
+    """The SM clock from nvidia-smi, where the CUDA runtime no longer reports it (CUDA 13)."""
+    import subprocess
+    try:
+        run = subprocess.run(["nvidia-smi", "--query-gpu=clocks.max.sm", "--format=csv,noheader,nounits", "-i", "0"],
+                             capture_output=True, text=True, timeout=20)
+        return float(run.stdout.split()[0]) * 1000 if run.returncode == 0 else None
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return None
+
+
+def fp32_lanes(capability):
+    """FP32 lanes per SM by compute capability ("80", "86", "90"...): 64 on sm_70/75 and sm_80 (V100,
+    T4, A100), 128 on sm_86/87/89 (RTX 30x0, Orin, RTX 40x0, L4, L40) and sm_90 (H100, H200) and later."""
+    major, minor = int(capability[:-1]), int(capability[-1])
+    return 64 if major < 8 or (major, minor) == (8, 0) else 128
 
 
 def device_name(backend):

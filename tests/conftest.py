@@ -1,21 +1,29 @@
-"""Markers: `gpu` tests need a real NVIDIA GPU with CuPy and are skipped cleanly without one."""
+"""Markers: `gpu` tests need a real NVIDIA GPU with CuPy and are skipped cleanly without one.
+
+With CONVNET_REQUIRE_GPU=1 (bench/gpu.sh sets it) a cuda backend that does not load stops the run
+at once, with its reason, instead of skipping every GPU test: a GPU run cannot pass by skipping."""
+import os
+
 import pytest
 
 
-def _has_gpu():
+def _cuda_problem():
     try:
         from convnet.backends import get_backend
         get_backend("cuda")
-        return True
-    except Exception:
-        return False
+        return None
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
 
 
-HAS_GPU = _has_gpu()
+CUDA_PROBLEM = _cuda_problem()
+HAS_GPU = CUDA_PROBLEM is None
 
 
 def pytest_collection_modifyitems(config, items):
-    skip = pytest.mark.skip(reason="needs an NVIDIA GPU and CuPy")
+    if not HAS_GPU and os.environ.get("CONVNET_REQUIRE_GPU") == "1":
+        raise pytest.UsageError(f"CONVNET_REQUIRE_GPU=1 but the cuda backend does not load: {CUDA_PROBLEM}")
+    skip = pytest.mark.skip(reason=f"needs an NVIDIA GPU and CuPy ({CUDA_PROBLEM})")
     for item in items:
         if "gpu" in item.keywords and not HAS_GPU:
             item.add_marker(skip)

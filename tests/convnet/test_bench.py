@@ -16,3 +16,21 @@ def test_bench_reports_steps_layers_and_peak():
     assert len(r["steps_ms"]) == 2 and r["step_ms"] > 0 and r["images_per_s"] == 16 / (r["step_ms"] / 1000)
     assert set(r["per_layer"]) == {"conv1", "conv1_neuron", "pool1", "drop1", "fc10", "probs", "logprob"}
     assert 0 < r["share_of_peak"] < 1 and r["backend"] == "emulated"
+
+
+def test_the_work_of_a_step_counts_only_the_gradients_computed():
+    """tiny.cfg: conv1 (3->8 maps, 5x5, stride 2, 17x17 outputs as cuda-convnet counts them) reads the
+    images, so it has a forward and a weight gradient but no input gradient; fc10 (8x8x8 -> 10) all three."""
+    from convnet.bench import training_macs
+    from convnet.graph import load_graph
+    from convnet.net import Net
+    net = Net(load_graph(ROOT / "tests/configs/tiny.cfg", ROOT / "tests/configs/tiny-params.cfg",
+                         [(3, 32, 32), (1,)]), seed=0)
+    conv = 8 * 17 * 17 * 3 * 5 * 5
+    fc = 10 * 8 * 8 * 8
+    assert training_macs(net) == 2 * conv + 3 * fc
+
+
+def test_fp32_lanes_by_architecture():
+    from convnet.bench import fp32_lanes
+    assert [fp32_lanes(c) for c in ("70", "75", "80", "86", "89", "90", "100")] == [64, 64, 64, 128, 128, 128, 128]
