@@ -57,7 +57,7 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
     clock = Clock(net.backend)
 
     def step(i):
-        net.forward(batch, train=True, step=i)
+        net.forward(batch, train=True, step=i, read_costs=False)
         net.backward()
         solver.update(mini, 0.0)
 

@@ -15,6 +15,7 @@ from .devices import make_devices, transfer
 from .errors import BackendError
 from .layer import Pass
 from .random import mix_key, name_id
+from .upload import Uploader
 
 
 class Net:
@@ -45,6 +46,7 @@ class Net:
                     p.inc = self._zeros_like(p.value, device)
         self.acts, self.grads, self._copies = {}, {}, {}
         self.ctx = Pass(train=False)
+        self.uploader = Uploader(self.backend, self.devices) if self.backend.gpu_path else None
 
     # ---- access ----------------------------------------------------------------------------
 
@@ -73,13 +75,16 @@ class Net:
 
     # ---- passes ----------------------------------------------------------------------------
 
-    def forward(self, data, train=False, step=0, override=None, override_inputs=None, noise=True):
+    def forward(self, data, train=False, step=0, override=None, override_inputs=None, noise=True, read_costs=True):
         """Run every layer on a batch: data[i] is the provider's array i (dataIdx=i), on the host.
         override {name: array} replaces layers' outputs; override_inputs {(name, i): array} replaces
         what one layer reads as its input i, its other readers unaffected (the gradient checker);
-        noise=False runs without training's deliberate noise (see layer.Pass)."""
+        noise=False runs without training's deliberate noise (see layer.Pass). Returns costs() (a
+        host read, which waits for the GPU), or None with read_costs=False (the trainer's steps)."""
         self.ctx = Pass(train=train, step=step, noise=noise)
         self.acts, self.grads, self._copies = {}, {}, {}
+        if self.uploader is not None:
+            self.uploader.new_pass()
         override = override or {}
         override_inputs = override_inputs or {}
         for layer in self.layers:
@@ -94,7 +99,7 @@ class Net:
                       for i, inp in enumerate(layer.inputs)]
                 with layer.device.activate():
                     self.acts[layer.name] = layer.forward(xs, self.ctx)
-        return self.costs()
+        return self.costs() if read_costs else None
 
     def backward(self, data_grads=False, keep_input_grads=False):
         """Gradients of the summed cost: every parameter's .grad, and self.grads for each layer's
@@ -155,6 +160,9 @@ class Net:
             return self.acts[name]
         key = (name, device.index)
         if key not in self._copies:
+            if src is None and self.uploader is not None:      # the batch, uploaded once per physical device
+                self._copies[key] = self.uploader.get(name, self.acts[name], device)
+                return self._copies[key]
             copy = transfer(self.acts[name], src, device)
             if producer.quant_forward and src is not None and self.ctx.noise:
                 copy = self._round_to_half(copy, device)
@@ -166,8 +174,8 @@ class Net:
         if not self.backend.gpu_path:
             return x.astype(np.float16).astype(x.dtype)
         from .kernels import ELEMENTWISE, i32, kernels
-        out = self.backend.empty(x.shape)
         with device.activate():
+            out = self.backend.empty(x.shape)
             kernels(self.backend, ELEMENTWISE).round_to_half.launch(x.size, x, out, i32(x.size))
         return out
 

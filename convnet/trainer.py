@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from .checkpoint import save
+from .cost_tally import CostTally
 from .errors import CheckpointError, DivergenceError
 from .evaluate import evaluate, logreg_layer
 from .session import Data, build_net
@@ -26,6 +27,7 @@ class Trainer:
         self.net = build_net(self.data, *configs, options, restoring=checkpoint is not None)
         self.solver = Solver(self.net)
         self.cost_layer = logreg_layer(self.net)
+        self.tally = CostTally(self.net) if self.net.backend.gpu_path else None
         self.epoch, self.batch, self.step = 1, 0, 0
         self.history = []
         self.state = dict(lr_scale=1.0, best=None, since_best=0, drops=0, cost=0.0, errors=0, cases=0)
@@ -80,14 +82,12 @@ class Trainer:
 
     def _train_step(self, batch, k, batches_done):
         n = batch[1].shape[1]
+        where = f"{self.epoch}.{k + 1} (step {self.step + 1})"
         with np.errstate(all="ignore"):        # a diverging run is reported below, in one line
-            costs = self.net.forward(batch, train=True, step=self.step)
-        values = np.concatenate([np.asarray(v, dtype=np.float64) for v in costs.values()])
-        if not np.all(np.isfinite(values)):
-            where = f"{self.epoch}.{k + 1} (step {self.step + 1})"
-            kept = f"the last good checkpoint is {self.latest}" if os.path.exists(self.latest) else "no checkpoint was written yet"
-            raise DivergenceError(f"the cost became {values[~np.isfinite(values)][0]} at minibatch {where}: "
-                                  f"training stopped; {kept}. Lower the learning rates (epsW, epsB) and resume.")
+            costs = self.net.forward(batch, train=True, step=self.step, read_costs=self.tally is None)
+        if self.tally is None:
+            self._check_finite(np.concatenate([np.asarray(v, dtype=np.float64) for v in costs.values()]),
+                               f"at minibatch {where}")
         with np.errstate(all="ignore"):
             self.net.backward()
         # As the 2012 code (convnet.py): the data batches trained before this one, over all of the run's.
@@ -95,7 +95,9 @@ class Trainer:
         progress = ((self.epoch - 1) * per_epoch + batches_done) / (self.o["epochs"] * per_epoch)
         self.solver.update(n, progress, self.step)
         self.step += 1
-        if self.cost_layer is not None:
+        if self.tally is not None:
+            self.tally.add(where)
+        elif self.cost_layer is not None:
             cost, errors, _ = costs[self.cost_layer.name]
             self.state["cost"] += float(cost)
             self.state["errors"] += float(errors)
@@ -103,12 +105,30 @@ class Trainer:
         start, images = self._timer
         self._timer = (start, images + n)
 
+    def _read_tally(self):
+        """On a GPU the costs stay on the device until here, a test point or a save: a read waits for
+        the GPU, which then could not run ahead of the host. Then each step as the CPU path does it."""
+        if self.tally is None or not self.tally.steps:
+            return
+        for where, costs in self.tally.read():
+            self._check_finite(np.concatenate(list(costs.values())), f"at minibatch {where}")
+            if self.cost_layer is not None:
+                self.state["cost"] += float(costs[self.cost_layer.name][0])
+                self.state["errors"] += float(costs[self.cost_layer.name][1])
+
+    def _check_finite(self, values, where):
+        if not np.all(np.isfinite(values)):
+            kept = f"the last good checkpoint is {self.latest}" if os.path.exists(self.latest) else "no checkpoint was written yet"
+            raise DivergenceError(f"the cost became {values[~np.isfinite(values)][0]} {where}: "
+                                  f"training stopped; {kept}. Lower the learning rates (epsW, epsB) and resume.")
+
     # ---- test points ------------------------------------------------------------------------
 
     def _test_point(self):
         start, images = self._timer
         rate = images / max(time.perf_counter() - start, 1e-9)
         self._clear_progress()
+        self._read_tally()
         result = evaluate(self.net, self.data, mini=self.o["mini"])
         s = self.state
         cases = max(s["cases"], 1)
@@ -144,6 +164,7 @@ class Trainer:
                       f"(now x{self.solver.lr_scale:g}, drop {s['drops']} of {self.o['lr_drops']})")
 
     def _save(self):
+        self._read_tally()
         self.state["lr_scale"] = self.solver.lr_scale
         try:
             save(self.latest, self.net, (self.epoch, self.batch, self.step), self.configs, self.o,

@@ -68,18 +68,18 @@ class CudaBackend(GpuPathBackend):
     def current_device(self):
         return self.cupy.cuda.runtime.getDevice()
 
-    def _new_stream(self, device):
-        with self.cupy.cuda.Device(device.physical):
+    def _new_stream(self, physical, label):
+        with self.cupy.cuda.Device(physical):
             stream = self.cupy.cuda.Stream(non_blocking=True)
-        self._stream_device[stream.ptr] = device.physical
+        self._stream_device[stream.ptr] = physical
         return stream
 
-    def _enter(self, device, stream):
-        return _Context(self.cupy, device.physical, stream)
+    def _enter(self, physical, stream):
+        return _Context(self.cupy, physical, stream)
 
     def _current_stream(self):
-        stream = self.cupy.cuda.get_current_stream()
-        return (self.current_device(), stream.ptr) if stream.ptr == 0 else stream
+        """(device, stream pointer): a key that does not depend on which Python object wraps the stream."""
+        return self.current_device(), self.cupy.cuda.get_current_stream().ptr
 
     def _sync(self, stream):
         stream.synchronize()
@@ -95,6 +95,19 @@ class CudaBackend(GpuPathBackend):
 
     def _done(self, event):
         return event.done
+
+    def _host_wait(self, event):
+        event.synchronize()
+
+    def _pinned_empty(self, shape, dtype):
+        import cupyx
+        return cupyx.empty_pinned(shape, dtype=dtype)
+
+    def _host_write(self, pinned, x):
+        np.copyto(pinned, x)
+
+    def _upload_async(self, out, pinned, stream):
+        out.set(pinned, stream=stream)        # from pinned memory: asynchronous, on the copy engine
 
     def _memcpy(self, out, x, src, dst, stream):
         runtime = self.cupy.cuda.runtime
@@ -115,8 +128,7 @@ class CudaBackend(GpuPathBackend):
         device), so that neither its workspace nor its math mode is shared."""
         cublas = self.cublas
         handle = cublas.create()
-        if not isinstance(stream, tuple):
-            cublas.setStream(handle, stream.ptr)
+        cublas.setStream(handle, stream[1])
         cublas.setPointerMode(handle, 0)                         # CUBLAS_POINTER_MODE_HOST
         return handle
 

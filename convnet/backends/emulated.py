@@ -23,7 +23,7 @@ from ..kernels import INCLUDE
 from . import emulated_memory as memory
 from .emulated_memory import ORDERING, XP, DeviceArray
 from .gpu_path import GpuPathBackend
-from .ordering import Stream
+from .ordering import Buffer, Stream
 
 HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_compat.h")
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.int32): ctypes.c_int,
@@ -78,6 +78,7 @@ class EmulatedBackend(GpuPathBackend):
                                "none found (install g++ or set CXX)")
         self._lock = threading.Lock()
         self.tf32 = False
+        self._pinned = {}            # id of a pinned host array -> its Buffer
 
     # ---- devices and streams (the primitives of GpuPathBackend) ------------------------------
 
@@ -87,10 +88,10 @@ class EmulatedBackend(GpuPathBackend):
     def physical_devices(self):
         return ["cpu"]
 
-    def _new_stream(self, device):
-        return Stream(f"the stream of logical device {device.index}")
+    def _new_stream(self, physical, label):
+        return Stream(f"the stream of {label}")
 
-    def _enter(self, device, stream):
+    def _enter(self, physical, stream):
         return memory.stream_context(stream)
 
     def _current_stream(self):
@@ -106,8 +107,26 @@ class EmulatedBackend(GpuPathBackend):
         ORDERING.wait(stream, event)
 
     def _done(self, event):
-        ORDERING.observe(event)      # everything here has run: a query finds the event done
-        return True
+        # The schedule that exposes most: an event is done only when the host already knows it is
+        # (a query that found it done on a GPU would order the host after it, by timing alone).
+        return ORDERING.known(event)
+
+    def _host_wait(self, event):
+        ORDERING.observe(event)
+
+    def _pinned_empty(self, shape, dtype):
+        """Page-locked host memory: the host writes it, copies to the device read it asynchronously."""
+        pinned = np.empty(shape, dtype=dtype)
+        self._pinned[id(pinned)] = Buffer(ORDERING.null, shape, "pinned host memory")
+        return pinned
+
+    def _host_write(self, pinned, x):
+        ORDERING.host_write(self._pinned[id(pinned)], "a host write")
+        np.copyto(pinned, x)
+
+    def _upload_async(self, out, pinned, stream):
+        ORDERING.op(stream, "an upload from pinned memory", reads=[self._pinned[id(pinned)]], writes=[out._buffer])
+        np.copyto(memory.plain(out), pinned)
 
     def _memcpy(self, out, x, src, dst, stream):
         with memory.stream_context(stream):

@@ -3,8 +3,9 @@ from one to another, how the host reads device memory, and which BLAS handle a G
 
 Written once here so that the emulated backend, whose streams are checked for order
 (ordering.py), tests the very code that runs on a GPU. A backend supplies the primitives:
-_new_stream, _enter (a device and stream made current), _current_stream, _sync, _record, _wait,
-_done, _memcpy, _download and _new_handle.
+_new_stream, _enter (a physical device and stream made current), _current_stream, _sync, _record,
+_wait, _done, _host_wait, _memcpy, _download, _new_handle, and for uploads through pinned memory
+_pinned_empty, _host_write and _upload_async.
 
 The rules, each the fix of a way to get wrong numbers on a GPU:
 - Each logical device has its own non-blocking stream; everything computed for a layer runs on the
@@ -28,21 +29,31 @@ class GpuPathBackend:
         self._streams = {}       # logical device index -> stream
         self._handles = {}       # stream -> BLAS handle
         self._in_flight = []     # (event on the reader's stream, array): sources of copies still read
+        self._copy_streams = {}  # physical device -> the stream that uploads batches to it
 
     # ---- streams --------------------------------------------------------------------------
 
     def stream(self, device):
         if device.index not in self._streams:
-            self._streams[device.index] = self._new_stream(device)
+            self._streams[device.index] = self._new_stream(device.physical, f"logical device {device.index}")
         return self._streams[device.index]
+
+    def copy_stream(self, physical):
+        """The stream that uploads batches to a physical device, beside its logical devices' streams."""
+        if physical not in self._copy_streams:
+            self._copy_streams[physical] = self._new_stream(physical, f"uploads to {physical}")
+        return self._copy_streams[physical]
 
     def use_device(self, device):
         """Entered: the logical device's physical device is current, and its stream."""
-        return self._enter(device, self.stream(device))
+        return self._enter(device.physical, self.stream(device))
+
+    def use_stream(self, physical, stream):
+        return self._enter(physical, stream)
 
     def synchronize(self):
         """The host waits for every logical device's stream."""
-        for stream in self._streams.values():
+        for stream in list(self._streams.values()) + list(self._copy_streams.values()):
             self._sync(stream)
         self._in_flight.clear()
 

@@ -87,6 +87,10 @@ class Ordering:
         """cudaEventQuery that returned done, or cudaEventSynchronize."""
         _join(self.host, event.clock)
 
+    def known(self, event):
+        """Whether the host has already seen everything the event waits for."""
+        return all(self.host.get(s, 0) >= t for s, t in event.clock.items())
+
     # ---- accesses -----------------------------------------------------------------------------
 
     def op(self, stream, what, reads=(), writes=()):
@@ -115,6 +119,13 @@ class Ordering:
             if self.host.get(w_stream, 0) < t:
                 raise StreamRaceError(f"the host reads {buf} in {what} before {op} on {w_stream} has written "
                                       f"it: a copy to the host must wait for the stream that wrote it")
+
+    def host_write(self, buf, what):
+        """The host writes host memory that copies to a device read asynchronously (pinned memory)."""
+        for s, t, op in buf.accesses():
+            if self.host.get(s, 0) < t:
+                raise StreamRaceError(f"{what} to {buf} while {op} on {s} may still read it: the host must "
+                                      f"wait for that copy first")
 
     def free(self, buf):
         """buf's memory goes back to its stream's pool, where the next allocation on that stream may

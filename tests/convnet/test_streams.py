@@ -13,6 +13,7 @@ from convnet.backends import get_backend
 from convnet.backends.gpu_path import GpuPathBackend
 from convnet.backends.ordering import StreamRaceError
 from convnet.cli import main
+from convnet.cost_tally import CostTally
 from convnet.devices import make_devices, transfer
 from convnet.graph import load_graph
 from convnet.kernels import ELEMENTWISE, f32, i32, kernels
@@ -249,3 +250,74 @@ def test_train_test_features_and_show_on_two_logical_devices(be, tmp_path):
                  ["show", "--load", latest, "--filters", "conv1", "--out", str(tmp_path / "s.png")]):
         result = run.invoke(main, args + ["--backend", "emulated"])
         assert result.exit_code == 0, (args, result.output)
+
+
+# ---- the host path: uploads through pinned memory, costs read at test points --------------------
+
+def _steps_without_reading(net, steps, mini=8):
+    rng = np.random.default_rng(3)
+    for step in range(steps):
+        batch = [rng.standard_normal((3, 32, 32, mini)).astype(np.float32) * 50,
+                 rng.integers(0, 10, (1, mini)).astype(np.float32)]
+        net.forward(batch, train=True, step=step, read_costs=False)
+        net.backward()
+        Solver(net).update(mini, 0.0, step)
+
+
+def test_the_batch_is_uploaded_once_per_physical_device_and_overlaps(be, monkeypatch):
+    """Two logical devices on one physical: one upload per pass; four passes without a host wait
+    (no cost read) are ordered by events alone."""
+    uploads = []
+    original = type(be)._upload_async
+    monkeypatch.setattr(type(be), "_upload_async", lambda self, out, pinned, stream: (uploads.append(stream),
+                                                                                       original(self, out, pinned, stream)))
+    net = Net(load_graph(*TWO, SHAPES), backend="emulated", seed=4)
+    _steps_without_reading(net, 4)
+    assert len(uploads) == 4 * 2                       # images and labels, once per pass
+    assert {s.name for s in uploads} == {"the stream of uploads to cpu"}
+    be.synchronize()
+
+
+def test_without_the_fences_the_next_upload_overwrites_a_batch_in_use(be, monkeypatch):
+    from convnet.upload import Uploader
+    monkeypatch.setattr(Uploader, "new_pass", lambda self: (setattr(self, "passes", self.passes + 1),
+                                                            setattr(self, "uploaded", {})))
+    net = Net(load_graph(*TWO, SHAPES), backend="emulated", seed=4)
+    with pytest.raises(StreamRaceError, match="an upload from pinned memory on the stream of uploads to cpu writes"):
+        _steps_without_reading(net, 3)
+    be.synchronize()
+
+
+def test_without_waiting_for_the_last_copy_the_host_overwrites_pinned_memory(be, monkeypatch):
+    monkeypatch.setattr(type(be), "_host_wait", lambda self, event: None)
+    net = Net(load_graph(*TWO, SHAPES), backend="emulated", seed=4)
+    with pytest.raises(StreamRaceError, match="a host write to a .* buffer \\(pinned host memory\\) while an upload"):
+        _steps_without_reading(net, 3)
+    be.synchronize()
+
+
+def test_training_reads_the_costs_at_test_points_and_names_a_divergence(be, tmp_path, monkeypatch):
+    """On the GPU path the costs are read when a test point comes: the same numbers as reading them
+    every step (numpy does), and a NaN still named at its minibatch."""
+    reads = []
+    original = CostTally.read
+    monkeypatch.setattr(CostTally, "read", lambda self: reads.append(self.steps) or original(self))
+    save = tmp_path / "run"
+    args = ["train", "--layers", str(TWO[0]), "--params", str(TWO[1]), "--epochs", "1", "--train-range", "1",
+            "--test-range", "6", "--test-freq", "5", "--mini", "100"]
+    result = CliRunner().invoke(main, args + ["--backend", "emulated", "--save-path", str(save)])
+    assert result.exit_code == 0, result.output
+    assert reads == [5, 5, 5, 5]                        # 20 minibatches, a test point every 5
+    numpy_run = CliRunner().invoke(main, args + ["--backend", "numpy", "--save-path", str(tmp_path / "numpy")])
+    import h5py
+    with h5py.File(save / "latest.h5") as f, h5py.File(tmp_path / "numpy/latest.h5") as g:
+        np.testing.assert_allclose(f["history/train_cost"][:], g["history/train_cost"][:], rtol=1e-5)
+        assert numpy_run.exit_code == 0
+    wild = tmp_path / "wild.cfg"
+    wild.write_text(TWO[1].read_text().replace("epsW=0.001", "epsW=1e9"))
+    result = CliRunner().invoke(main, ["train", "--layers", str(TWO[0]), "--params", str(wild), "--epochs", "1",
+                                       "--train-range", "1", "--test-range", "6", "--test-freq", "5", "--mini", "100",
+                                       "--backend", "emulated", "--save-path", str(tmp_path / "wild")])
+    assert result.exit_code == 1
+    assert "the cost became" in result.output and "at minibatch 1." in result.output
+    assert not (tmp_path / "wild/latest.h5").exists()

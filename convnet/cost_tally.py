@@ -1,0 +1,36 @@
+"""The training costs of the minibatches since the last test point, kept where they are computed.
+
+On the GPU path, each step's cost layer outputs ([cost, errors...] for the batch) stay on their
+devices until the trainer reads them all at once, at a test point or before a save: nothing waits for
+the GPU between test points. The host then goes through them step by step, as it would have: the same
+float64 sums, and a divergence named at its minibatch.
+"""
+import numpy as np
+
+
+class CostTally:
+    def __init__(self, net):
+        self.net = net
+        self.kept, self.labels = {layer.name: [] for layer in net.graph.cost_layers}, []
+
+    @property
+    def steps(self):
+        return len(self.labels)
+
+    def add(self, where):
+        """After a training step's forward: keep its costs (where: the minibatch, for messages)."""
+        for name, values in self.kept.items():
+            values.append(self.net.acts[name])
+        self.labels.append(where)
+
+    def read(self):
+        """[(where, {cost layer: its values as float64 NumPy arrays})] in step order, and a fresh start."""
+        host = {}
+        for name, values in self.kept.items():
+            device = self.net.graph[name].device
+            with device.activate():
+                stacked = self.net.backend.xp.stack(values)
+            host[name] = np.asarray(self.net.backend.to_host(stacked, device), dtype=np.float64)
+        steps = [(where, {name: host[name][i] for name in host}) for i, where in enumerate(self.labels)]
+        self.kept, self.labels = {name: [] for name in self.kept}, []
+        return steps
