@@ -101,18 +101,26 @@ class Net:
                     self.acts[layer.name] = layer.forward(xs, self.ctx)
         return self.costs() if read_costs else None
 
-    def backward(self, data_grads=False, keep_input_grads=False):
+    def backward(self, data_grads=False, keep_input_grads=False, joint=True):
         """Gradients of the summed cost: every parameter's .grad, and self.grads for each layer's
         output that a parameter (or, with data_grads, the input images) depends on. With
         keep_input_grads, self.input_grads[(name, i)] keeps each layer's own contribution to the
-        gradient of its input i, before the contributions of a shared input are summed."""
+        gradient of its input i, before the contributions of a shared input are summed.
+
+        A softmax read only by a cost.logreg on its device gets no gradient of its own: the two
+        layers' gradient is taken in one step, probs minus the one-hot labels, as the 2012 code did
+        (finite where a probability underflows; joint=False takes them one by one, for checks)."""
         needs = self._needs_grad(data_grads)
         self.grads, self.input_grads = {}, {}
+        pairs = self._logreg_softmax_pairs() if joint else {}
         for layer in self.layers:
             for p in layer.params:
                 p.grad = None
         for layer in reversed(self.layers):
-            if layer.is_data or not needs[layer.name]:
+            if layer.is_data or not needs[layer.name] or layer.name in pairs.values():
+                continue
+            if layer.name in pairs:
+                self._logreg_softmax_backward(layer, self.graph[pairs[layer.name]], needs, keep_input_grads)
                 continue
             dy = None if layer.is_cost else self.grads.get(layer.name)
             if dy is None and not layer.is_cost:
@@ -127,6 +135,33 @@ class Net:
                         self.input_grads[layer.name, i] = self.backend.to_host(g, layer.device).copy()
                     self._accumulate(inp, g, layer.device)
         self._gather_shared_gradients()
+
+    def _logreg_softmax_pairs(self):
+        """{cost.logreg layer: the softmax it reads}, where that softmax has no other reader and both
+        are on one device (the 2012 code's condition, src/layer.cu SoftmaxLayer::bpropActs)."""
+        readers = {}
+        for layer in self.layers:
+            for name in layer.inputs:
+                readers.setdefault(name, []).append(layer)
+        pairs = {}
+        for layer in self.graph.cost_layers:
+            if layer.type != "cost.logreg":
+                continue
+            softmax = self.graph[layer.inputs[1]]
+            if readers[softmax.name] == [layer] and softmax.device_index == layer.device_index:
+                pairs[layer.name] = softmax.name
+        return pairs
+
+    def _logreg_softmax_backward(self, cost, softmax, needs, keep_input_grads):
+        source = softmax.inputs[0]
+        if not needs[source]:
+            return
+        labels = self._input(cost.inputs[0], cost.device)
+        with cost.device.activate():
+            dx = softmax.logreg_gradient(labels, self.acts[softmax.name], cost.conf.coeff)
+        if keep_input_grads:          # the softmax's row of check-grads checks the joint gradient
+            self.input_grads[softmax.name, 0] = self.backend.to_host(dx, softmax.device).copy()
+        self._accumulate(source, dx, softmax.device)
 
     def _gather_shared_gradients(self):
         """A shared matrix's gradient is the sum of its users' (the 2012 code accumulated them in one

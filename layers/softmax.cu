@@ -26,3 +26,15 @@ extern "C" __global__ void softmax_backward(const float* __restrict__ y, const f
         for (int k = 0; k < K; ++k) dx[k * N + n] = y[k * N + n] * (dy[k * N + n] - s);
     }
 }
+
+// The gradient of cost.logreg's -coeff * sum_n log y[label_n, n] with respect to the softmax's input,
+// in one step: coeff * (y - onehot(label)). It never divides by y, so it stays finite where a
+// probability underflows to 0 in float32 (src/layer_kernels.cu, kLogregSoftmaxGrad, did the same).
+// Thread mapping: one thread per (class, image).
+extern "C" __global__ void logreg_softmax_grad(const float* __restrict__ labels, const float* __restrict__ y,
+                                               float* __restrict__ dx, int K, int N, float coeff) {
+    FOR_EACH(i, K * N) {
+        int n = i % N, k = i / N;
+        dx[i] = coeff * (y[i] - ((int)labels[n] == k ? 1.0f : 0.0f));
+    }
+}

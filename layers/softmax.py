@@ -1,7 +1,7 @@
 """softmax: turns scores into probabilities over the classes, per image."""
 import numpy as np
 
-from convnet.kernels import beside, i32, kernels
+from convnet.kernels import beside, f32, i32, kernels
 from convnet.layer import Layer
 from convnet.registry import register
 
@@ -12,7 +12,9 @@ CU = beside(__file__, "softmax.cu")
 class Softmax(Layer):
     """y[k, n] = exp(x[k, n]) / sum_j exp(x[j, n])   (computed with the maximum subtracted)
 
-    Backward: dx = y * (dy - sum_k dy[k] y[k]). No config keys besides inputs.
+    Backward: dx = y * (dy - sum_k dy[k] y[k]). No config keys besides inputs. When a cost.logreg on
+    the same device is its only reader, the net takes both gradients in one step instead
+    (logreg_gradient), as the 2012 code did (src/layer.cu, SoftmaxLayer::bpropActs).
     """
     n_inputs = 1
 
@@ -38,3 +40,15 @@ class Softmax(Layer):
         dx = self.be.empty((K, N))
         kernels(self.be, CU).softmax_backward.launch(N, y, dy, dx, i32(K), i32(N))
         return [dx]
+
+    def logreg_gradient(self, labels, y, coeff):
+        """d/dx of cost.logreg's -coeff * sum_n log y[label_n, n]: coeff * (y - onehot(labels)), with
+        no division by y (finite where a probability underflows to 0)."""
+        K, N = y.shape
+        if not self.be.gpu_path:
+            dx = coeff * y
+            dx[labels.reshape(-1).astype(np.int64), np.arange(N)] -= coeff
+            return dx
+        dx = self.be.empty((K, N))
+        kernels(self.be, CU).logreg_softmax_grad.launch(K * N, labels, y, dx, i32(K), i32(N), f32(coeff))
+        return dx

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import DATA_LAYERS, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -32,13 +32,7 @@ SCRIPT = textwrap.dedent("""
     print("cost", float(cost[0]))
 """)
 
-LAYERS = """
-[data]
-type=data
-dataIdx=0
-[labels]
-type=data
-dataIdx=1
+LAYERS = DATA_LAYERS + """
 [conv]
 type=conv
 inputs=data
