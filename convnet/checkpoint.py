@@ -15,6 +15,7 @@ Weight shapes: conv (filters, channels/groups, size, size); fc (outputs, inputs 
 Everything needed to continue the run exactly is here: the random streams are counter-based, drawn
 from (seed, epoch, batch, step).
 """
+import hashlib
 import json
 import os
 
@@ -22,6 +23,7 @@ import h5py
 import numpy as np
 
 from .errors import CheckpointError
+from .files import write_hdf5
 
 FORMAT, VERSION = "convnet-checkpoint", 2
 HISTORY_FIELDS = ("epoch", "step", "train_cost", "train_error", "test_cost", "test_top1", "test_topk", "lr_scale")
@@ -34,33 +36,51 @@ def _inc_name(param_name):
 
 
 def save(path, net, position, configs, options, state, history):
-    """Write a checkpoint atomically. position: (epoch, batch, step); configs: (layers name, layers
-    text, params name, params text)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"], f.attrs["version"] = FORMAT, VERSION
-            f.attrs["epoch"], f.attrs["batch"], f.attrs["step"] = position
-            f.attrs["seed"] = net.seed
-            f.attrs["layers_file"], f.attrs["layers_cfg"], f.attrs["params_file"], f.attrs["params_cfg"] = configs
-            f.attrs["options"] = json.dumps(options)
-            f.attrs["state"] = json.dumps(state)
-            for p in net.parameters():
-                group = f"layers/{p.layer.name}"
-                f[f"{group}/{p.name}"] = net.backend.to_host(p.value, p.layer.device)
-                f[f"{group}/{_inc_name(p.name)}"] = net.backend.to_host(p.inc, p.layer.device)
-            for layer in net.layers:
-                for name, array in getattr(layer, "state_arrays", dict)().items():
-                    f[f"layers/{layer.name}/{name}"] = array
-            for field in HISTORY_FIELDS:
-                f[f"history/{field}"] = np.array([h[field] for h in history], dtype=np.float64)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write a checkpoint atomically (files.write_hdf5). position: (epoch, batch, step); configs:
+    (layers name, layers text, params name, params text)."""
+    arrays = {}
+    for p in net.parameters():
+        group = f"layers/{p.layer.name}"
+        arrays[f"{group}/{p.name}"] = net.backend.to_host(p.value, p.layer.device)
+        arrays[f"{group}/{_inc_name(p.name)}"] = net.backend.to_host(p.inc, p.layer.device)
+    for layer in net.layers:
+        for name, array in getattr(layer, "state_arrays", dict)().items():
+            arrays[f"layers/{layer.name}/{name}"] = array
+
+    attrs = dict(format=FORMAT, version=VERSION, epoch=position[0], batch=position[1], step=position[2],
+                 seed=net.seed, layers_file=configs[0], layers_cfg=configs[1], params_file=configs[2],
+                 params_cfg=configs[3], options=json.dumps(options), state=json.dumps(state))
+    for field in HISTORY_FIELDS:
+        arrays[f"history/{field}"] = np.array([h[field] for h in history], dtype=np.float64)
+
+    def fill(f):
+        for key, value in attrs.items():
+            f.attrs[key] = value
+        f.attrs["digest"] = _digest(attrs, arrays)
+        for key, array in arrays.items():
+            f[key] = array
+    write_hdf5(path, fill)
+
+
+def _digest(attrs, arrays):
+    """SHA-256 over every attribute and array: flipped bits that HDF5 reads without complaint (a weight,
+    an epoch number) are found when the checkpoint is read."""
+    h = hashlib.sha256()
+    for key in sorted(attrs):
+        h.update(f"{key}={attrs[key]}\n".encode())
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}:{a.dtype.str}:{a.shape}\n".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def non_finite(net):
+    """The first learned array with a NaN or an infinity, as 'layer/name', or None."""
+    for p in net.parameters():
+        if not np.all(np.isfinite(net.backend.to_host(p.value, p.layer.device))):
+            return f"{p.layer.name}/{p.name}"
+    return None
 
 
 class Checkpoint:
@@ -89,9 +109,16 @@ class Checkpoint:
                            for field in HISTORY_FIELDS}
                 self.history = [{field: float(columns[field][i]) for field in HISTORY_FIELDS}
                                 for i in range(len(columns["epoch"]))]
+                if "digest" in f.attrs:            # checkpoints from before it have none
+                    attrs = {k: v for k, v in f.attrs.items() if k != "digest"}
+                    arrays = {f"layers/{k}": v for k, v in self.arrays.items()}
+                    arrays.update({f"history/{k}": f[f"history/{k}"][()] for k in f["history"]})
+                    if _digest({k: _attr(v) for k, v in attrs.items()}, arrays) != _attr(f.attrs["digest"]):
+                        raise CheckpointError(f"{path}: corrupt: its contents do not match the checksum written "
+                                              f"with them (a damaged disk or copy); use an earlier checkpoint")
         except CheckpointError:
             raise
-        except (OSError, KeyError, ValueError, TypeError) as e:
+        except Exception as e:              # h5py's errors on damaged files are of many kinds
             raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({_short(e)})") from None
 
     def restore(self, net):
@@ -115,6 +142,11 @@ class Checkpoint:
                 raise CheckpointError(f"{self.path}: has no {layer.name}/{missing}: it was saved from another net")
             if found:
                 layer.load_state_arrays(found)
+
+
+def _attr(value):
+    """An attribute as it was written (h5py gives numpy scalars and str back)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _short(e):

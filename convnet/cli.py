@@ -6,11 +6,30 @@ import time
 import click
 from click.core import ParameterSource
 
-from .errors import ConvnetError
+from .errors import ConvnetError, OptionError
 from .notes import note, send_notes_to
 
 
 class Group(click.Group):
+    def main(self, *args, **kwargs):
+        """click's own usage errors (a bad option value, a missing option) as one line too, naming
+        the option, with where to find help; exit 2 as click's."""
+        try:
+            kwargs.pop("standalone_mode", None)
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except getattr(click.exceptions, "NoArgsIsHelpError", ()) as e:      # `convnet` alone: its help
+            click.echo(e.format_message())
+            sys.exit(0)
+        except click.ClickException as e:
+            where = f" (convnet {e.ctx.info_name} -h for help)" if getattr(e, "ctx", None) and e.ctx.parent else ""
+            click.echo(f"convnet: error: {e.format_message()}{where}", err=True)
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("convnet: interrupted", err=True)
+            sys.exit(130)
+
     def invoke(self, ctx):
         send_notes_to(lambda message: click.echo(f"convnet: note: {message}", err=True))
         try:
@@ -21,12 +40,19 @@ class Group(click.Group):
         except KeyboardInterrupt:        # outside the training loop, which saves first
             click.echo("convnet: interrupted", err=True)
             sys.exit(130)
+        except MemoryError as e:
+            click.echo(f"convnet: error: not enough memory for this ({str(e) or 'MemoryError'}); "
+                       f"try a smaller --mini, --image-size or net", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="convnet")
 def main():
     """cuda-convnet, the program that trained AlexNet, re-created in Python on CuPy."""
+
+
+SEED = click.IntRange(0, 2 ** 63 - 1)       # what numpy's generators and the checkpoint's int64 take
 
 
 def config_options(f):
@@ -43,7 +69,7 @@ def config_options(f):
 @click.option("--channels", type=click.IntRange(1), default=3, show_default=True, help="Channels of the input images.")
 @click.option("--data-provider", help="Take the image size from this provider (and --data-path, --crop).")
 @click.option("--data-path", type=click.Path(), help="The provider's folder.")
-@click.option("--image-size", type=click.IntRange(8), help="The embedded data's image size.")
+@click.option("--image-size", type=click.IntRange(8, 1024), help="The embedded data's image size.")
 @click.option("--crop", type=click.IntRange(1), help="The crop the net sees.")
 @click.option("--classes", type=click.IntRange(1), help="Classes, for layers whose size follows them (treefc; "
                                                           "default: the provider's, else 1000 with a note).")
@@ -85,7 +111,7 @@ def describe(layers_file, params_file, input_size, channels, data_provider, data
 @click.option("--backend", type=click.Choice(["numpy", "emulated", "cuda"]), default="numpy", show_default=True,
               help="Whose analytic gradients to check (numpy in float64; emulated and cuda in float32).")
 @click.option("--samples", type=click.IntRange(1), default=12, show_default=True, help="Elements checked per tensor.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights and the batch.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the weights and the batch.")
 @click.option("--classes", type=click.IntRange(2), default=10, show_default=True,
               help="Classes, for layers whose size follows them (treefc, with a flat class tree).")
 def check_grads(layers_file, params_file, input_size, channels, mini, backend, samples, seed, classes):
@@ -120,7 +146,7 @@ def data_options(f):
         click.option("--data-provider", default="default", show_default=True,
                      help="default (the embedded shapes), cifar (cuda-convnet batch files) or imagenet (HDF5 batches)."),
         click.option("--data-path", type=click.Path(), help="The provider's folder (not for default)."),
-        click.option("--image-size", type=click.IntRange(8), default=32, show_default=True,
+        click.option("--image-size", type=click.IntRange(8, 1024), default=32, show_default=True,
                      help="The embedded data's image size (256 for the paper's nets)."),
         click.option("--crop", type=click.IntRange(1), help="Train on random crops of this size, test on the centre crop."),
         click.option("--train-range", help="Training batches, e.g. 1-5 (default: the provider's)."),
@@ -153,7 +179,7 @@ def data_options(f):
 @click.option("--lr-plateau", type=click.IntRange(0), default=0, show_default=True,
               help="Divide every learning rate by 10 when the test error has not improved for this many test points (0: never).")
 @click.option("--lr-drops", type=click.IntRange(0), default=3, show_default=True, help="At most this many divisions.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the weights, the data order, augmentation and dropout.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the weights, the data order, augmentation and dropout.")
 @click.option("--load", type=click.Path(dir_okay=False), help="Resume from this checkpoint, exactly where it stopped.")
 def train(layers_file, params_file, save_path, load, **given):
     """Train a net: a line of numbers and a checkpoint at every test point."""
@@ -167,9 +193,8 @@ def train(layers_file, params_file, save_path, load, **given):
     if load:
         checkpoint = Checkpoint(load)
         options = {**DEFAULTS, **checkpoint.options, **{k: given[k] for k in explicit}}
-        if layers_file:
-            raise ConvnetError("--layers cannot change when resuming: the checkpoint's net is used "
-                               "(--params may, to change the learning params)")
+        if layers_file:           # the command that started the run, --load added: the same net is fine
+            _same_net(layers_file, checkpoint)
         configs = (checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file, checkpoint.params_cfg)
         if params_file:
             configs = configs[:2] + (params_file, read_text(params_file))
@@ -185,6 +210,18 @@ def train(layers_file, params_file, save_path, load, **given):
         options["data_path"] = os.path.abspath(options["data_path"])
     code = Trainer(options, configs, checkpoint, echo=click.echo, save_path=save_path).run()
     sys.exit(code)
+
+
+def _same_net(layers_file, checkpoint):
+    """A resumed run keeps its net: --layers may name it again, but not another."""
+    from .config import read_ini
+    given = read_ini(layers_file)
+    saved = read_ini(checkpoint.layers_file, checkpoint.layers_cfg)
+    for name in list(given) + [n for n in saved if n not in given]:
+        if name not in saved or name not in given or given[name].items != saved[name].items:
+            where = ("is not in" if name not in saved else "is missing from" if name not in given else "differs from")
+            raise OptionError(f"--layers {layers_file}: [{name}] {where} the net of {checkpoint.path}; a resumed run "
+                              f"keeps its net (leave out --layers, or start a new run with its own --save-path)")
 
 
 def _open_checkpoint(load, overrides):
@@ -265,7 +302,7 @@ def bench(layers_file, params_file, input_size, mini, backend, gpu, warmup, repe
 @click.option("--val-images", type=click.Path(), help="The validation images (a folder; or one with class subfolders).")
 @click.option("--val-labels", type=click.Path(dir_okay=False),
               help="Validation labels: lines 'name synset' (or 'name class-number'), or one synset per line.")
-@click.option("--size", type=click.IntRange(8), default=256, show_default=True, help="Images are rescaled and cropped to SIZE x SIZE.")
+@click.option("--size", type=click.IntRange(8, 2048), default=256, show_default=True, help="Images are rescaled and cropped to SIZE x SIZE.")
 @click.option("--workers", type=click.IntRange(1), help="Decoding processes (default: one per core).")
 @click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True, help="Images per batch file.")
 def make_data(images, out, val_images, val_labels, size, workers, batch_size):
@@ -288,6 +325,8 @@ def show(load, filters, preds, cost, out, **overrides):
     from . import show as draw
     if not (filters or preds or cost):
         raise ConvnetError("choose what to show: --filters LAYER, --preds and/or --cost")
+    if not out.lower().endswith(".png"):
+        raise OptionError(f"--out {out}: show writes a PNG; give a name that ends in .png")
     checkpoint, data, net, _ = _open_checkpoint(load, overrides)
     panels = []
     if filters:

@@ -7,6 +7,7 @@ per-input list (`filters=192,192`). As Python 2's ConfigParser, which read the 2
 """
 import ast
 import configparser
+import math
 import re
 
 from .errors import ConfigError
@@ -217,9 +218,12 @@ def non_negative_integer(text):
 
 def number(text):
     try:
-        return float(text.strip())
+        value = float(text.strip())
     except ValueError:
         raise ValueError(f"expected a number, got {text.strip()!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {text.strip()!r}")
+    return value
 
 
 def non_negative_number(text):

@@ -42,3 +42,9 @@ class DivergenceError(ConvnetError):
 
 class BackendError(ConvnetError):
     """A backend that cannot run here (no GPU, no compiler) or a kernel misuse."""
+
+
+class OptionError(ConvnetError):
+    """A command-line option whose value cannot work: exit 2, as click's own usage errors."""
+
+    exit_code = 2

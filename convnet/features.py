@@ -1,10 +1,8 @@
 """`convnet features`: a layer's outputs on the test range, written to HDF5 for analysis."""
-import os
-
-import h5py
 import numpy as np
 
 from .errors import ConvnetError
+from .files import write_hdf5
 from convnet.data.loader import evaluation_minibatches, labels_row
 
 
@@ -25,13 +23,7 @@ def extract(net, data, layer, mini=128):
 
 
 def write_features(path, features, labels, layer, shape):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with h5py.File(tmp, "w") as f:
-            f["features"], f["labels"] = features, labels
-            f.attrs["layer"], f.attrs["shape"] = layer, list(shape)
-        os.replace(tmp, path)
-    except OSError as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise ConvnetError(f"{path}: cannot write ({e.strerror or e})") from None
+    def fill(f):
+        f["features"], f["labels"] = features, labels
+        f.attrs["layer"], f.attrs["shape"] = layer, list(shape)
+    write_hdf5(path, fill)

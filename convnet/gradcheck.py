@@ -23,6 +23,9 @@ from .net import Net
 
 TOLERANCE = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
 KINK = 1e-3   # |D(2h) - 4 D(h)| above this fraction of the slope's change over h marks a kink
+FLOOR = 1e-6  # the first step changes the cost by at least this fraction of it (rounding: 1e-10 of that)
+MAX_STEP = 1e-2
+CURVED = 1e-4  # central differences at s and 2s further apart than this: s is large beside f's curvature
 
 
 def random_batch(graph, mini, rng):
@@ -74,27 +77,43 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
     base = patterns()
     noise = 100 * np.finfo(np.float64).eps * abs(f0)     # rounding in a combination of costs
 
-    def numeric(array, index, rebuild):
+    def numeric(array, index, rebuild, slope=0.0):
         """The derivative at one element by the 4-point stencil
-            (-f(v+2h) + 8 f(v+h) - 8 f(v-h) + f(v-2h)) / 12h,
-        or None where f has a kink within 2h of v (a max with ties, relu at 0). For a smooth f the
-        second differences D(k) = f(v+k) - 2 f(v) + f(v-k) obey D(2h) = 4 D(h) up to O(h^4); a kink
-        breaks that. Small nonzero values take a step relative to themselves, so that log p or
-        sqrt x never leaves its domain."""
+            (-f(v+2s) + 8 f(v+s) - 8 f(v-s) + f(v-2s)) / 12s,
+        or None where f has a kink within 2s of v (a max with ties, relu at 0): where a stencil point
+        changes any layer's activation pattern, or where the second differences D(k) = f(v+k) -
+        2 f(v) + f(v-k) break D(2s) = 4 D(s), which holds up to O(s^4) for a smooth f.
+
+        The step s: f is rounded to about 1e-16 of itself, so s must change f by far more than that
+        (a pixel's gradient through a deep net of small weights can be 1e-7 of the cost's): s starts
+        at h, or larger, up to MAX_STEP, until the analytic slope moves f by FLOOR of itself. And s
+        must be small beside f's own scale (log p near p = 0): while the two central differences at
+        s and 2s disagree by more than CURVED of their value, or the stencil leaves f's domain, s is
+        divided by 10, down to the rounding limit."""
         flat = array.reshape(-1)
         old = float(flat[index])
-        step = h if old == 0 or abs(old) >= 100 * h else abs(old) / 100
-        f, crossed = {}, False
-        for k in (-2, -1, 1, 2):
-            flat[index] = old + k * step
-            f[k] = total_cost(rebuild())
-            crossed = crossed or any(not np.array_equal(a, b) for a, b in zip(base, patterns()))
-        flat[index] = old
-        if crossed or not all(np.isfinite(v) for v in f.values()):
+        step = min(max(h, FLOOR * abs(f0) / slope if slope else h), MAX_STEP)
+        finest = max(1e-3 * FLOOR * abs(f0) / slope if slope else 0.0, 1e-12)
+        while True:
+            f, crossed = {}, False
+            for k in (-2, -1, 1, 2):
+                flat[index] = old + k * step
+                f[k] = total_cost(rebuild())
+                crossed = crossed or any(not np.array_equal(a, b) for a, b in zip(base, patterns()))
+            flat[index] = old
+            finite = all(np.isfinite(v) for v in f.values())
+            if finite:
+                near, far = (f[1] - f[-1]) / 2, (f[2] - f[-2]) / 4
+                if abs(near - far) <= CURVED * max(abs(near), abs(far)) + noise:
+                    break
+            if step / 10 < finest:
+                break
+            step /= 10
+        if crossed or not finite:
             return None
-        slope = max(abs(f[1] - f[-1]), abs(f[2] - f[-2]) / 2)
+        change = max(abs(f[1] - f[-1]), abs(f[2] - f[-2]) / 2)
         d1, d2 = f[1] - 2 * f0 + f[-1], f[2] - 2 * f0 + f[-2]
-        if abs(d2 - 4 * d1) > KINK * slope + noise:
+        if abs(d2 - 4 * d1) > KINK * change + noise:
             return None
         return (8 * (f[1] - f[-1]) - (f[2] - f[-2])) / (12 * step)
 
@@ -106,7 +125,7 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
         rest = rng.permutation(np.setdiff1d(np.arange(a.size), largest))
         checked, kinks = [], 0
         for i in np.concatenate([largest, rest])[:3 * samples]:
-            n = numeric(array, i, rebuild)
+            n = numeric(array, i, rebuild, abs(a[i]))
             if n is None:
                 kinks += 1
             else:

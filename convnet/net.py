@@ -44,7 +44,7 @@ class Net:
                 if p.source is None:
                     p.value = transfer(p.value, None, device)
                     p.inc = self._zeros_like(p.value, device)
-        self.acts, self.grads, self._copies = {}, {}, {}
+        self.acts, self.grads, self._copies, self._joint = {}, {}, {}, {}
         self.ctx = Pass(train=False)
         self.uploader = Uploader(self.backend, self.devices) if self.backend.gpu_path else None
 
@@ -65,8 +65,14 @@ class Net:
         return self.backend.to_host(self.acts[name], self.graph[name].device)
 
     def gradient(self, name):
-        """The gradient of the cost with respect to a layer's output, from the last backward pass."""
+        """The gradient of the cost with respect to a layer's output, from the last backward pass
+        (a softmax whose gradient the backward took jointly with its cost's: computed now)."""
         g = self.grads.get(name)
+        if g is None and name in self._joint.values():
+            cost = next(self.graph[c] for c, s in self._joint.items() if s == name)
+            xs = [self._input(i, cost.device) for i in cost.inputs]
+            with cost.device.activate(), np.errstate(divide="ignore"):
+                g = cost.backward(xs, self.acts[cost.name], None, [False, True], self.ctx)[1]
         return None if g is None else self.backend.to_host(g, self.graph[name].device)
 
     def costs(self):
@@ -112,7 +118,7 @@ class Net:
         (finite where a probability underflows; joint=False takes them one by one, for checks)."""
         needs = self._needs_grad(data_grads)
         self.grads, self.input_grads = {}, {}
-        pairs = self._logreg_softmax_pairs() if joint else {}
+        pairs = self._joint = self._logreg_softmax_pairs() if joint else {}
         for layer in self.layers:
             for p in layer.params:
                 p.grad = None
@@ -159,6 +165,7 @@ class Net:
         labels = self._input(cost.inputs[0], cost.device)
         with cost.device.activate():
             dx = softmax.logreg_gradient(labels, self.acts[softmax.name], cost.conf.coeff)
+            dx = dx.reshape(self._input(source, softmax.device).shape)     # the softmax's input's shape
         if keep_input_grads:          # the softmax's row of check-grads checks the joint gradient
             self.input_grads[softmax.name, 0] = self.backend.to_host(dx, softmax.device).copy()
         self._accumulate(source, dx, softmax.device)

@@ -1,9 +1,10 @@
 """What train, test and features share: the data (provider, ranges, augmentation) and the net built
 for it, from options or from a checkpoint."""
 from .config import read_text
-from .errors import DataError, ShapeError
+from .errors import ConvnetError, DataError, ShapeError
 from .graph import load_graph
 from .net import Net
+from .notes import note
 
 DEFAULTS = dict(data_provider="default", data_path=None, image_size=32, crop=None, train_range=None,
                 test_range=None, mini=128, epochs=10, test_freq=None, color_noise=0.0, flip=None, augment="paper", lr_plateau=0,
@@ -22,6 +23,11 @@ class Data:
         p = self.provider
         self.train = p.parse_range(o["train_range"], "--train-range") if o["train_range"] else list(p.default_train_range)
         self.test = p.parse_range(o["test_range"], "--test-range") if o["test_range"] else list(p.default_test_range)
+        shared = sorted(set(self.train) & set(self.test))
+        if shared:
+            which = f"batch {shared[0]} is" if len(shared) == 1 else f"batches {', '.join(map(str, shared))} are"
+            note(f"{which} in both the training and the test range: the test error there measures what the net "
+                 f"saw in training")
         crop = o["crop"] if o["crop"] is not None else getattr(p, "default_crop", None)
         pca = p.color_pca(self.train) if o["color_noise"] > 0 and need_train else None
         if o.get("augment", "paper") == "2012":
@@ -41,6 +47,15 @@ class Data:
                 f"{self.augmentation.describe()}")
 
 
+def _fits(layers_file, params_file, layers_text, params_text, shape):
+    """Whether the net would take images of this shape (for a hint that applies)."""
+    try:
+        load_graph(layers_file, params_file, [shape, (1,)], layers_text, params_text)
+        return True
+    except ConvnetError:
+        return False
+
+
 def build_net(data, layers_file, layers_text, params_file, params_text, options, restoring=False):
     """The net for this data's images; a net that does not fit them is one clear line. restoring:
     its arrays will come from a checkpoint, so initWFunc and the like are not called."""
@@ -49,16 +64,21 @@ def build_net(data, layers_file, layers_text, params_file, params_text, options,
         graph = load_graph(layers_file, params_file, [shape, (1,)], layers_text, params_text,
                            data_info=data.provider.data_info())
     except ShapeError as e:
-        raise DataError(f"the net does not fit the data's {'x'.join(map(str, shape))} images: {e}"
-                        + (" (the paper's nets take --image-size 256 --crop 224 on the embedded data)"
-                           if options["data_provider"] == "default" and shape[1] < 200 else "")) from None
+        hint = ""
+        if options["data_provider"] == "default" and shape[1] < 224 and \
+                _fits(layers_file, params_file, layers_text, params_text, (shape[0], 224, 224)):
+            hint = " (the paper's nets take --image-size 256 --crop 224 on the embedded data)"
+        raise ShapeError(f"the net does not fit the data's {'x'.join(map(str, shape))} images: {e}{hint}") from None
     for cost in graph.cost_layers:
         if hasattr(cost, "classes") and data.provider.num_classes > cost.classes:
-            raise DataError(f"the data has {data.provider.num_classes} classes but [{cost.inputs[1]}] gives "
-                            f"{cost.classes} probabilities (in {layers_file})")
+            raise ShapeError(f"the data has {data.provider.num_classes} classes but [{cost.inputs[1]}] gives "
+                             f"{cost.classes} probabilities (in {layers_file})")
     net = Net(graph, backend=options["backend"], gpus=parse_gpus(options["gpu"]), seed=options["seed"],
               restoring=restoring)
     net.backend.tf32 = bool(options["tf32"])
+    if not net.backend.gpu_path and (options["gpu"] or options["tf32"]):
+        note(f"{'--gpu' if options['gpu'] else '--tf32'} applies to the cuda backend; on {net.backend.name} it "
+             f"changes nothing (add --backend cuda)")
     return net
 
 

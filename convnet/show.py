@@ -8,10 +8,13 @@
 --cost            train and test cost, and top-1 error, at each test point of the run
 Panels are stacked in that order.
 """
+import io
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import ConvnetError
+from .files import write_bytes
 
 BACKGROUND, INK, GRID = (255, 255, 255), (20, 20, 20), (210, 210, 210)
 FONT = ImageFont.load_default()
@@ -165,7 +168,6 @@ def stack(panels):
 
 
 def save(image, path):
-    try:
-        image.save(path, format="PNG")
-    except (OSError, ValueError) as e:
-        raise ConvnetError(f"{path}: cannot write ({e})") from None
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    write_bytes(path, buffer.getbuffer())

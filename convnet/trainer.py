@@ -4,16 +4,17 @@ divergence. A run resumed from a checkpoint continues exactly as if it had never
 """
 import math
 import os
-import shutil
 import signal
 import sys
 import time
 
 import numpy as np
 
-from .checkpoint import save
+from .checkpoint import non_finite, save
 from .cost_tally import CostTally
-from .errors import CheckpointError, DivergenceError
+from .errors import DivergenceError
+from .files import WriteError, copy_file
+from .save_folder import SaveFolder
 from .evaluate import evaluate, logreg_layer
 from .session import Data, build_net
 from .solver import Solver
@@ -25,39 +26,51 @@ class Trainer:
         self.o, self.configs, self.echo = options, configs, echo
         self.data = Data(options)
         self.net = build_net(self.data, *configs, options, restoring=checkpoint is not None)
-        self.solver = Solver(self.net)
-        self.cost_layer = logreg_layer(self.net)
-        self.tally = CostTally(self.net) if self.net.backend.gpu_path else None
-        self.epoch, self.batch, self.step = 1, 0, 0
-        self.history = []
-        self.state = dict(lr_scale=1.0, best=None, since_best=0, drops=0, cost=0.0, errors=0, cases=0)
-        if checkpoint is not None:
-            checkpoint.restore(self.net)
-            self.epoch, self.batch, self.step = checkpoint.epoch, checkpoint.batch, checkpoint.step
-            self.history, self.state = checkpoint.history, checkpoint.state
-        self.solver.lr_scale = self.state["lr_scale"]
-        self.save_dir = save_path
-        os.makedirs(self.save_dir, exist_ok=True)
-        self.latest = os.path.join(self.save_dir, "latest.h5")
-        self.best = os.path.join(self.save_dir, "best.h5")
-        self._stop_requested = False
-        self._timer = (time.perf_counter(), 0)
+        self.folder = SaveFolder(save_path)          # writable, ours alone: before the first minibatch
+        try:
+            self.solver = Solver(self.net)
+            self.cost_layer = logreg_layer(self.net)
+            self.tally = CostTally(self.net) if self.net.backend.gpu_path else None
+            self.epoch, self.batch, self.step = 1, 0, 0
+            self.history = []
+            self.state = dict(lr_scale=1.0, best=None, since_best=0, drops=0, cost=0.0, errors=0, cases=0)
+            if checkpoint is not None:
+                checkpoint.restore(self.net)
+                self.epoch, self.batch, self.step = checkpoint.epoch, checkpoint.batch, checkpoint.step
+                self.history, self.state = checkpoint.history, checkpoint.state
+            self.solver.lr_scale = self.state["lr_scale"]
+            self.save_dir = save_path
+            self.latest, self.best = self.folder.file("latest.h5"), self.folder.file("best.h5")
+            self._stop_requested = None         # the signal that asked to stop
+            self._timer = (time.perf_counter(), 0)
+        except BaseException:
+            self.folder.release()
+            raise
 
     # ---- the loop ---------------------------------------------------------------------------
 
     def run(self):
-        previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        """0 when done; 128 + the signal's number when a signal (Ctrl-C, SIGTERM, SIGHUP) stopped it
+        after saving."""
+        if self.epoch > self.o["epochs"]:
+            self.folder.release()
+            self.echo(f"{self.latest} has already trained its {self.o['epochs']} epochs: nothing to do. "
+                      f"To train longer, resume with --epochs {self.o['epochs'] + 10} (or as many as you want)")
+            return 0
+        previous = {s: signal.signal(s, self._on_interrupt) for s in STOP_SIGNALS}
         try:
             self._header()
             while self.epoch <= self.o["epochs"]:
                 self._train_epoch()
                 if self._stop_requested:
-                    self.echo(f"interrupted: saved {self.latest} at {self._label()}; "
+                    self.echo(f"interrupted ({_signal_name(self._stop_requested)}): saved {self.latest} at {self._label()}; "
                               f"continue with --load {self.latest}")
-                    return 130
+                    return 128 + self._stop_requested
             return 0
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            self.folder.release()
 
     def _train_epoch(self):
         stream = TrainStream(self.data.provider, self.data.train, self.data.augmentation, self.o["mini"],
@@ -118,9 +131,7 @@ class Trainer:
 
     def _check_finite(self, values, where):
         if not np.all(np.isfinite(values)):
-            kept = f"the last good checkpoint is {self.latest}" if os.path.exists(self.latest) else "no checkpoint was written yet"
-            raise DivergenceError(f"the cost became {values[~np.isfinite(values)][0]} {where}: "
-                                  f"training stopped; {kept}. Lower the learning rates (epsW, epsB) and resume.")
+            self._diverged(f"the cost became {values[~np.isfinite(values)][0]} {where}")
 
     # ---- test points ------------------------------------------------------------------------
 
@@ -143,10 +154,11 @@ class Trainer:
             s["best"], s["since_best"] = point["test_top1"], 0
         else:
             s["since_best"] += 1
+        if not math.isfinite(point["test_cost"]):
+            self._diverged(f"the test cost became {point['test_cost']} at {self._label()}")
         self._save()
         if improved:
-            shutil.copyfile(self.latest, self.best + ".tmp")
-            os.replace(self.best + ".tmp", self.best)
+            copy_file(self.latest, self.best)
         self.echo(f"{self._label():>8} {point['train_cost']:>10.4f} {100 * point['train_error']:>9.2f}% "
                   f"{point['test_cost']:>10.4f} {100 * point['test_top1']:>9.2f}% {100 * point['test_topk']:>9.2f}% "
                   f"{rate:>9.0f}" + ("   best" if improved else ""))
@@ -164,14 +176,24 @@ class Trainer:
                       f"(now x{self.solver.lr_scale:g}, drop {s['drops']} of {self.o['lr_drops']})")
 
     def _save(self):
+        """latest.h5, never with a NaN or an infinity in it: a checkpoint must be one to resume from."""
         self._read_tally()
+        bad = non_finite(self.net)
+        if bad is not None:
+            self._diverged(f"{bad} holds a NaN or an infinity at {self._label()}")
         self.state["lr_scale"] = self.solver.lr_scale
         try:
             save(self.latest, self.net, (self.epoch, self.batch, self.step), self.configs, self.o,
                  self.state, self.history)
-        except OSError as e:           # a full disk: the previous checkpoint is still whole
-            raise CheckpointError(f"{self.latest}: cannot write the checkpoint ({e.strerror or e}); "
-                                  f"the previous one is kept") from None
+        except WriteError as e:
+            kept = "the previous checkpoint is kept" if os.path.exists(self.latest) else "no checkpoint was written yet"
+            raise WriteError(f"{e}; {kept}") from None
+
+    def _diverged(self, what):
+        kept = (f"the last good checkpoint is {self.latest}" if os.path.exists(self.latest)
+                else "no checkpoint was written yet")
+        raise DivergenceError(f"{what}: training stopped; {kept}. Lower the learning rates (epsW, epsB) "
+                              f"and resume from it.")
 
     # ---- output -----------------------------------------------------------------------------
 
@@ -217,11 +239,19 @@ class Trainer:
             sys.stderr.flush()
 
     def _on_interrupt(self, signum, frame):
-        if self._stop_requested:          # a second Ctrl-C: stop now, without saving
+        if self._stop_requested:          # a second signal: stop now, without saving
             raise KeyboardInterrupt
-        self._stop_requested = True
+        self._stop_requested = signum
         self._clear_progress()
-        self.echo("Ctrl-C: finishing this minibatch, then saving (Ctrl-C again to quit without saving)")
+        self.echo(f"{_signal_name(signum)}: finishing this minibatch, then saving "
+                  f"({'Ctrl-C' if signum == signal.SIGINT else 'a second signal'} again to quit without saving)")
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _signal_name(signum):
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
 def _nan(value):

@@ -44,6 +44,8 @@ def unpickle(path):
             return _SafeUnpickler(f, encoding="latin1").load()
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({os.strerror(e.errno).lower() if e.errno else e})") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
         raise DataError(f"{path}: not a readable cuda-convnet batch file ({e})") from None
 
@@ -61,9 +63,13 @@ class CifarProvider(Provider):
         meta = unpickle(os.path.join(path, "batches.meta"))
         if not isinstance(meta, dict) or "num_vis" not in meta:
             raise DataError(f"{os.path.join(path, 'batches.meta')}: has no num_vis")
-        num_vis = int(meta["num_vis"])
-        side = math.isqrt(num_vis // channels)
-        if channels * side * side != num_vis:
+        meta_path = os.path.join(path, "batches.meta")
+        try:
+            num_vis = int(meta["num_vis"])
+        except (TypeError, ValueError):
+            raise DataError(f"{meta_path}: num_vis must be a number, got {meta['num_vis']!r}"[:300]) from None
+        side = math.isqrt(max(num_vis, 0) // channels)
+        if num_vis <= 0 or channels * side * side != num_vis:
             raise DataError(f"{path}: num_vis {num_vis} is not {channels}-channel square images")
         self.image_shape = (channels, side, side)
         self.label_names = [str(n) for n in meta.get("label_names", [])]
@@ -76,7 +82,11 @@ class CifarProvider(Provider):
                 raise DataError(f"{os.path.join(path, 'batches.meta')}: 'tree' must map nodes to lists of children, "
                                 f"with the root in 'all_wnids'['gproot']") from None
         mean = meta.get("data_mean")
-        self._mean = None if mean is None else np.asarray(mean, dtype=np.float32).reshape(self.image_shape)
+        try:
+            self._mean = None if mean is None else np.asarray(mean, dtype=np.float32).reshape(self.image_shape)
+        except (TypeError, ValueError):
+            size = np.size(mean) if isinstance(mean, (np.ndarray, list, tuple)) else "not an array"
+            raise DataError(f"{meta_path}: data_mean must hold {num_vis} values (num_vis), it holds {size}") from None
         self.batch_numbers = sorted(int(m.group(1)) for f in os.listdir(path)
                                     if (m := re.fullmatch(r"data_batch_(\d+)", f)))
         if not self.batch_numbers:
@@ -106,6 +116,9 @@ class CifarProvider(Provider):
         if data.ndim != 2 or data.shape[0] != size or data.shape[1] != labels.size:
             raise DataError(f"{path}: data is {data.shape}, expected ({size}, {labels.size}) "
                             f"for {labels.size} labels")
+        if data.dtype != np.uint8:
+            if data.dtype.kind not in "ui" or (data.size and (data.min() < 0 or data.max() > 255)):
+                raise DataError(f"{path}: data is {data.dtype}; cuda-convnet batches hold pixels as uint8 (0..255)")
         if labels.size and (labels.min() < 0 or (self.num_classes and labels.max() >= self.num_classes)):
             raise DataError(f"{path}: labels must lie in 0..{self.num_classes - 1}")
         self.num_classes = max(self.num_classes, int(labels.max()) + 1 if labels.size else 0)

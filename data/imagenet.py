@@ -68,12 +68,16 @@ class ImagenetProvider(Provider):
             try:
                 with h5py.File(path, "r") as f:
                     batch = f["images"][()], f["labels"][()].astype(np.int64)
-            except (OSError, KeyError) as e:
-                raise DataError(f"{path}: unreadable ({str(e).splitlines()[0]}); "
+            except Exception as e:           # h5py's errors on damaged files are of many kinds
+                raise DataError(f"{path}: unreadable ({(str(e).splitlines() or [type(e).__name__])[0]}); "
                                 f"run make-data again to remake it") from None
             expected = (self._sizes[number],) + self.image_shape
-            if batch[0].shape != expected:
-                raise DataError(f"{path}: holds {batch[0].shape}, meta.h5 says {expected}")
+            if batch[0].shape != expected or batch[0].dtype != np.uint8:
+                raise DataError(f"{path}: holds {batch[0].dtype} {batch[0].shape}, meta.h5 says uint8 {expected}")
+            labels = batch[1]
+            if labels.shape != (expected[0],) or (labels.size and (labels.min() < 0 or labels.max() >= self.num_classes)):
+                raise DataError(f"{path}: its labels must be {expected[0]} class numbers in 0..{self.num_classes - 1}; "
+                                f"run make-data again to remake it")
             self._cache[number] = batch
             while len(self._cache) > 3:
                 self._cache.popitem(last=False)

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from multiprocessing import Pool
 
 import h5py
@@ -28,6 +29,8 @@ import numpy as np
 from PIL import Image
 
 from convnet.errors import DataError
+from convnet.notes import note
+from convnet.files import check_writable, remove_stale_temporaries, write_bytes, write_hdf5
 
 EXTENSIONS = (".jpeg", ".jpg", ".png")
 SHUFFLE_SEED = 1281167            # ILSVRC-2012's training images: any fixed number would do
@@ -47,6 +50,11 @@ def discover_training(images):
     files = [(os.path.join(c, f), label) for label, c in enumerate(classes) for f in list_images(os.path.join(images, c))]
     if not files:
         raise DataError(f"{images}: the class folders hold no images")
+    have = {label for _, label in files}
+    for label, c in enumerate(classes):
+        if label not in have:
+            note(f"{os.path.join(images, c)}: no images; class {label} is kept, so that the numbers of the "
+                 f"others do not change, but nothing will teach it")
     return classes, files
 
 
@@ -71,6 +79,8 @@ def discover_validation(folder, labels_file, classes):
             lines = [line.replace(",", " ").split() for line in f if line.strip()]
     except OSError as e:
         raise DataError(f"{labels_file}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{labels_file}: not a text file (expected lines 'name synset')") from None
 
     def label_of(word, where):
         if word in index:
@@ -92,6 +102,8 @@ def discover_validation(folder, labels_file, classes):
             continue
         if stem not in by_stem:
             raise DataError(f"{labels_file}:{i + 1}: no image {line[0]!r} in {folder}")
+        if len(line) < 2:
+            raise DataError(f"{labels_file}:{i + 1}: {line[0]!r} has no label (expected 'name synset')")
         out.append((by_stem[stem], label_of(line[1], i + 1)))
     return sorted(out)
 
@@ -101,7 +113,10 @@ def load_image(path, size):
     try:
         if os.path.getsize(path) == 0:
             return None, "empty file"
-        with Image.open(path) as img:
+        with warnings.catch_warnings():      # Pillow only warns between its limit and twice it
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+        with img:
             notes = []
             extension = os.path.splitext(path)[1].lower()
             if img.format == "PNG" and extension != ".png":
@@ -120,8 +135,8 @@ def load_image(path, size):
             left, top = (new[0] - size) // 2, (new[1] - size) // 2
             pixels = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
             return np.ascontiguousarray(pixels.transpose(2, 0, 1)), "; ".join(notes)
-    except Image.DecompressionBombError:
-        return None, "too many pixels"
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None, "too many pixels (over Pillow's decompression-bomb limit)"
     except (OSError, SyntaxError, ValueError) as e:
         text = str(e)
         if "truncated" in text:
@@ -184,10 +199,11 @@ def write_batch(path, split, files, results, size, expected_digest):
     images = np.empty((len(kept), 3, size, size), dtype=np.uint8)
     for i, (_, _, pixels) in enumerate(kept):
         images[i] = pixels
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with h5py.File(tmp, "w") as f:
+    labels = np.array([label for _, label, _ in kept], dtype=np.int32)
+
+    def fill(f):
         f["images"] = images
-        f["labels"] = np.array([label for _, label, _ in kept], dtype=np.int32)
+        f["labels"] = labels
         f["names"] = np.array([name for name, _, _ in kept], dtype=h5py.string_dtype())
         f.attrs["split"], f.attrs["size"] = split, size
         f.attrs["skipped"], f.attrs["converted"] = json.dumps(skipped), json.dumps(converted)
@@ -197,7 +213,7 @@ def write_batch(path, split, files, results, size, expected_digest):
             f["rgb_outer"] = np.sum([o for _, o in sums], axis=0) if sums else np.zeros((3, 3))
             f.attrs["pixel_count"] = len(kept) * size * size
         f.attrs["digest"] = expected_digest          # last: a batch with its digest is whole
-    os.replace(tmp, path)
+    write_hdf5(path, fill)
     return len(kept), skipped, converted
 
 
@@ -220,8 +236,8 @@ def combine(out, batches, classes, size, found):
     mean_rgb = rgb_sum / pixels
     values, vectors = np.linalg.eigh(rgb_outer / pixels - np.outer(mean_rgb, mean_rgb))
     order = np.argsort(values)[::-1]
-    tmp = os.path.join(out, f"meta.h5.tmp-{os.getpid()}")
-    with h5py.File(tmp, "w") as f:
+
+    def fill(f):
         f["class_names"] = np.array(classes, dtype=h5py.string_dtype())
         f["mean"] = (pixel_sum / images).astype(np.float32)
         f["eigenvalues"], f["eigenvectors"] = values[order], vectors[:, order]
@@ -229,23 +245,24 @@ def combine(out, batches, classes, size, found):
         f["train_batches"] = np.array([n for n, s, _ in batches if s == "train"], dtype=np.int64)
         f["val_batches"] = np.array([n for n, s, _ in batches if s == "val"], dtype=np.int64)
         f.attrs["size"], f.attrs["found"], f.attrs["written"], f.attrs["skipped"] = size, found, sum(counts), len(skipped)
-    os.replace(tmp, os.path.join(out, "meta.h5"))
-    with open(os.path.join(out, "report.txt"), "w") as f:
-        f.write(f"{found} images found, {sum(counts)} written, {len(skipped)} skipped, {len(converted)} converted\n")
-        f.writelines(f"skipped   {name}: {why}\n" for name, why in skipped)
-        f.writelines(f"converted {name}: {note}\n" for name, note in converted)
+    write_hdf5(os.path.join(out, "meta.h5"), fill)
+    report = [f"{found} images found, {sum(counts)} written, {len(skipped)} skipped, {len(converted)} converted\n"]
+    report += [f"skipped   {name}: {why}\n" for name, why in skipped]
+    report += [f"converted {name}: {note}\n" for name, note in converted]
+    write_bytes(os.path.join(out, "report.txt"), "".join(report).encode("utf-8"))
     return sum(counts), skipped, converted
 
 
 def make_data(images, out, val_images=None, val_labels=None, size=256, workers=None, batch_size=1024, echo=print):
     classes, train = discover_training(images)
     val = discover_validation(val_images, val_labels, classes) if val_images else []
+    if not val_images:
+        note("no --val-images: every batch is a training batch, and a test on one of them measures what the net "
+             "saw in training; give --val-images for a fair test")
     roots = {"train": images, "val": val_images}
     batches = plan_batches(train, val, batch_size)
-    os.makedirs(out, exist_ok=True)
-    for name in os.listdir(out):          # what a crash mid-write left
-        if ".tmp-" in name:
-            os.remove(os.path.join(out, name))
+    check_writable(out, "the output folder")
+    remove_stale_temporaries(out)         # what a crash mid-write left
     todo = [(n, s, files) for n, s, files in batches
             if not batch_is_done(os.path.join(out, f"data_batch_{n}.h5"), digest(s, files, size))]
     found = len(train) + len(val)

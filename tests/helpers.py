@@ -27,6 +27,15 @@ dataIdx=0
 type=data
 dataIdx=1
 """
+# and the softmax and cost.logreg that end most of them, on a layer named fc
+SOFTMAX_COST = """
+[probs]
+type=softmax
+inputs=fc
+[cost]
+type=cost.logreg
+inputs=labels,probs
+"""
 
 
 def make_layer(type_name, input_shapes, keys=None, params=None, inputs=None, backend="numpy",

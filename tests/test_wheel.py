@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import DATA_LAYERS, ROOT
+from tests.helpers import DATA_LAYERS, ROOT, SOFTMAX_COST
 
 pytestmark = pytest.mark.slow
 
@@ -59,13 +59,7 @@ type=fc
 inputs=norm
 outputs=3
 initW=0.1
-[probs]
-type=softmax
-inputs=fc
-[cost]
-type=cost.logreg
-inputs=labels,probs
-"""
+""" + SOFTMAX_COST
 PARAMS = """
 [conv]
 epsW=0.01

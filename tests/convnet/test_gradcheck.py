@@ -1,5 +1,6 @@
 """convnet check-grads: passes on layers.gc.cfg and on the every-layer config; fails on a broken layer."""
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from convnet.cli import main
@@ -51,3 +52,21 @@ def test_a_dropped_term_fails(monkeypatch):
     rows, _ = check_gradients(*EVERY, input_size=9)
     failed = [r.name for r in rows if not r.ok]
     assert failed[-1] == "rnorm1" and set(failed) <= {"conv1", "conv1_neuron", "rnorm1"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(5))
+def test_check_grads_passes_the_quick_start_net_whatever_the_seed(seed):
+    """relu, max pooling, small weights: every stencil that crosses a kink is skipped, and every step
+    moves the cost by far more than its rounding, so a correct net passes for any seed."""
+    rows, tolerance = check_gradients(ROOT / "configs/layers.cfg", ROOT / "configs/params.cfg", input_size=8, seed=seed)
+    assert all(r.ok for r in rows), [(r.name, r.error) for r in rows if not r.ok]
+    assert max(r.error for r in rows) < tolerance / 5
+    assert all(c[2] > 0 for r in rows for c in r.checks)       # every tensor had smooth samples
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_check_grads_passes_every_layer_type_with_other_seeds(seed):
+    rows, tolerance = check_gradients(*EVERY, input_size=9, seed=seed)
+    assert all(r.ok for r in rows), [(r.name, r.error) for r in rows if not r.ok]

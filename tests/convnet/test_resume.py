@@ -43,7 +43,7 @@ def test_ctrl_c_saves_and_the_resumed_run_ends_the_same(tmp_path):
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate()
     assert proc.returncode == 130, stderr
-    assert "interrupted: saved" in stdout and "Traceback" not in stderr
+    assert "interrupted (Ctrl-C): saved" in stdout and "Traceback" not in stderr
     assert Checkpoint(latest).step < TOTAL_STEPS
     convnet("train", "--load", latest)
     assert_same_arrays(tmp_path / "whole/latest.h5", latest)

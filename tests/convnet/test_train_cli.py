@@ -21,7 +21,7 @@ def test_a_run_prints_test_lines_and_keeps_latest_and_best(run):
     path, stdout = run
     lines = parse_test_lines(stdout)
     assert [l[0] for l in lines] == ["1.10", "1.20", "2.10", "2.20"]
-    assert sorted(os.listdir(path)) == ["best.h5", "latest.h5"]
+    assert sorted(os.listdir(path)) == [".lock", "best.h5", "latest.h5"]      # .lock: the run's hold on the folder
     history = Checkpoint(path / "latest.h5").history
     assert len(history) == 4 and history[-1]["step"] == 40 and history[-1]["epoch"] == 2.0
     best = min(range(4), key=lambda i: (history[i]["test_top1"], i))
@@ -129,15 +129,20 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
     import convnet.trainer
     from convnet.cli import main
     args = ["train", *TINY, *FAST, "--epochs", "1", "--test-freq", "10", "--save-path", str(tmp_path)]
+    import convnet.files
     calls = []
-    real = convnet.trainer.save
+    real = os.fsync
 
-    def full_disk(path, *rest):
-        calls.append(path)
-        if len(calls) > 1:
-            raise OSError(28, "No space left on device")
-        real(path, *rest)
-    monkeypatch.setattr(convnet.trainer, "save", full_disk)
+    def full_disk(fd):               # the disk fills up while the second checkpoint is written
+        if "latest.h5.tmp" in os.readlink(f"/proc/self/fd/{fd}"):
+            calls.append(fd)
+            if len(calls) > 1:
+                raise OSError(28, "No space left on device")
+        real(fd)
+    monkeypatch.setattr(convnet.files.os, "fsync", full_disk)
     result = CliRunner().invoke(main, args)
-    assert result.exit_code == 1 and "cannot write the checkpoint (No space left on device)" in result.output
+    assert result.exit_code == 1, result.output
+    assert (f"{tmp_path / 'latest.h5'}: cannot write it (no space left on device); nothing was changed there; "
+            f"the previous checkpoint is kept") in result.output
     assert Checkpoint(tmp_path / "latest.h5").step == 10
+    assert [name for name in os.listdir(tmp_path) if ".tmp" in name] == []

@@ -6,7 +6,7 @@ import pytest
 
 from convnet.graph import load_graph
 from convnet.net import Net
-from tests.helpers import DATA_LAYERS, write
+from tests.helpers import DATA_LAYERS, SOFTMAX_COST, write
 
 NET = DATA_LAYERS + """
 [fc]
@@ -14,13 +14,7 @@ type=fc
 inputs=data
 outputs=5
 initW=0.5
-[probs]
-type=softmax
-inputs=fc
-[cost]
-type=cost.logreg
-inputs=labels,probs
-"""
+""" + SOFTMAX_COST
 PARAMS = """
 [fc]
 epsW=0.1

@@ -1,0 +1,124 @@
+"""Every file convnet writes goes through here: whole or not at all, and one line when it cannot.
+
+A file is built in memory (an HDF5 file through h5py on a BytesIO, a PNG into bytes), then written
+with plain file I/O to `<path>.tmp-<pid>`, fsynced and renamed over `path`. HDF5 itself never
+touches the disk: its C library does not survive a failed write (a full disk or `ulimit -f` in the
+middle of H5Fclose ends in a segfault, after pages of HDF5 errors), while a plain write fails with
+an OSError that names its cause. On any failure the temporary file is removed, the earlier file at
+`path` is intact, and WriteError says which file and why ("no space left on device").
+
+Temporary files of processes that died in the middle (SIGKILL) are removed by `remove_stale_temporaries`
+when a run starts in the same folder.
+"""
+import errno
+import io
+import os
+import re
+
+import h5py
+
+from .errors import ConvnetError
+
+
+class WriteError(ConvnetError):
+    """A file that could not be written: the disk, a quota, permissions."""
+
+
+def describe(e):
+    """An OSError's cause in words: 'no space left on device', 'permission denied'..."""
+    if isinstance(e, OSError) and e.errno is not None:
+        return os.strerror(e.errno).lower()
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def write_bytes(path, data):
+    """data (bytes or a buffer) as the file at path, atomically."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        _remove_quietly(tmp)
+        raise WriteError(f"{path}: cannot write it ({describe(e)}); nothing was changed there") from None
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def write_hdf5(path, fill):
+    """An HDF5 file at path: fill(f) writes into an h5py.File built in memory."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        fill(f)
+    write_bytes(path, buffer.getbuffer())
+
+
+def copy_file(src, dst):
+    """dst as a copy of src, atomically (the best checkpoint)."""
+    with open(src, "rb") as f:
+        data = f.read()
+    write_bytes(dst, data)
+
+
+def check_writable(folder, what="the save folder"):
+    """Create folder if needed and prove that a file can be written there, before any work."""
+    folder = os.fspath(folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise WriteError(f"{folder}: cannot create {what} ({describe(e)})") from None
+    if not os.path.isdir(folder):
+        raise WriteError(f"{folder}: {what} is a file, not a folder")
+    probe = os.path.join(folder, f".convnet-write-test-{os.getpid()}")
+    try:
+        with open(probe, "wb") as f:
+            f.write(b"0" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise WriteError(f"{folder}: cannot write in {what} ({describe(e)})") from None
+    finally:
+        _remove_quietly(probe)
+
+
+_TEMPORARY = re.compile(r"^(?P<name>.+)\.tmp-(?P<pid>\d+)$")
+
+
+def remove_stale_temporaries(folder):
+    """Remove `*.tmp-<pid>` files left in folder by processes that are no longer running."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _TEMPORARY.match(name)
+        if match and not _alive(int(match.group("pid"))):
+            _remove_quietly(os.path.join(folder, name))
+            removed.append(name)
+    return removed
+
+
+def _alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:            # someone else's process
+        return True
+    except OSError as e:
+        return e.errno != errno.ESRCH
+    return True
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass

@@ -1,0 +1,99 @@
+"""Bad inputs that used to crash or pass in silence: each is now one line (exit 1 or 2), or a note."""
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from convnet.cli import main
+from convnet.data import get_provider
+from convnet.errors import ConvnetError
+from tests.helpers import ROOT
+from tests.training import FAST, TINY
+
+pytestmark = pytest.mark.slow
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def one_line(result, code, *fragments):
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    errors = [line for line in result.output.splitlines() if line.startswith("convnet: error:")]
+    assert len(errors) == 1, result.output
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("option,value", [("--seed", "-5"), ("--seed", "99999999999999999999999"),
+                                          ("--image-size", "100000"), ("--mini", "0")])
+def test_option_values_out_of_range(tmp_path, option, value):
+    one_line(invoke("train", *TINY, option, value, "--save-path", tmp_path), 2, f"'{option}'")
+
+
+def test_a_config_that_does_not_fit_the_data_is_exit_2_with_the_hint_only_where_it_applies(tmp_path):
+    one_line(invoke("train", "--layers", ROOT / "configs/alexnet.cfg", "--params", ROOT / "configs/alexnet-params.cfg",
+                    "--save-path", tmp_path / "a"), 2, "--image-size 256 --crop 224")
+    params = tmp_path / "p.cfg"
+    params.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text().replace("topk=5", "topk=99"))
+    result = invoke("train", *TINY[:2], "--params", params, "--save-path", tmp_path / "b")
+    one_line(result, 2, "topk")
+    assert "--image-size 256" not in result.output
+
+
+def test_notes_for_what_changes_nothing_or_measures_the_wrong_thing(tmp_path):
+    result = invoke("train", *TINY, *FAST, "--epochs", "1", "--test-range", "1", "--tf32", "--save-path", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "convnet: note: batch 1 is in both the training and the test range" in result.output
+    assert "convnet: note: --tf32 applies to the cuda backend" in result.output
+
+
+def _tree(tmp_path):
+    from convnet.data.sample_tree import make_tree
+    make_tree(tmp_path / "jpegs")
+    return tmp_path / "jpegs"
+
+
+def test_make_data_labels_files_and_folders(tmp_path):
+    jpegs = _tree(tmp_path)
+    binary = tmp_path / "labels.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    one_line(invoke("make-data", "--images", jpegs / "train", "--val-images", jpegs / "val", "--val-labels", binary,
+                    "--out", tmp_path / "o1", "--size", "32", "--workers", "1"), 1, "not a text file")
+    lines = (jpegs / "val_labels.csv").read_text().splitlines()
+    lines[2] = lines[2].split(",")[0]
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join(lines) + "\n")
+    one_line(invoke("make-data", "--images", jpegs / "train", "--val-images", jpegs / "val", "--val-labels", short,
+                    "--out", tmp_path / "o2", "--size", "32", "--workers", "1"), 1, f"{short}:3:", "has no label")
+    empty = jpegs / "train" / "n99999999"
+    empty.mkdir()
+    big = Image.new("RGB", (1, 1))
+    Image.MAX_IMAGE_PIXELS, saved = 40_000, Image.MAX_IMAGE_PIXELS     # the 90x140 pictures pass, the rest do not
+    try:
+        result = invoke("make-data", "--images", jpegs / "train", "--out", tmp_path / "o3", "--size", "32",
+                        "--workers", "1")
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    assert result.exit_code == 0, result.output
+    assert f"convnet: note: {empty}: no images" in result.output
+    assert "convnet: note: no --val-images" in result.output
+    assert big.size == (1, 1)
+    report = (tmp_path / "o3/report.txt").read_text()
+    assert "too many pixels" in report and "written" in report
+
+
+def test_an_imagenet_batch_with_a_label_outside_the_classes(tmp_path):
+    jpegs = _tree(tmp_path)
+    result = invoke("make-data", "--images", jpegs / "train", "--val-images", jpegs / "val", "--val-labels",
+                    jpegs / "val_labels.csv", "--out", tmp_path / "b", "--size", "32", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "b/data_batch_1.h5", "r+") as f:
+        labels = f["labels"][()]
+        labels[0] = 1000
+        f["labels"][...] = labels
+    with pytest.raises(ConvnetError, match=r"labels must be \d+ class numbers in 0\.\.2"):
+        get_provider("imagenet", str(tmp_path / "b")).read_batch(1)
+    assert np.all(labels[1:] < 3)

@@ -1,0 +1,177 @@
+"""Faults injected into the real command, in subprocesses: a full disk (RLIMIT_FSIZE in the child:
+a write past it fails with EFBIG, as on a full disk), signals at random moments, two runs on one
+folder, a diverging run and its recovery. Each ends in one line, a non-zero exit, the earlier files
+intact and no temporary file left."""
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from convnet.checkpoint import Checkpoint
+from tests.helpers import ROOT
+from tests.training import FAST, TINY, assert_same_arrays, convnet, start
+
+pytestmark = pytest.mark.slow
+
+ARGS = [*TINY, *FAST, "--test-freq", "5"]
+
+
+def limited(*args, max_bytes):
+    """convnet with files limited to max_bytes, as a disk with that much space left."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    return subprocess.run([sys.executable, "-m", "convnet", *map(str, args)], capture_output=True, text=True,
+                          preexec_fn=limit)
+
+
+def one_line(run, *fragments):
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
+    assert len(lines) == 1 and lines[0].startswith("convnet: error: "), run.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def temporaries(folder):
+    return [name for name in os.listdir(folder) if ".tmp-" in name]
+
+
+def wait_for(path, proc, timeout=120):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline
+        time.sleep(0.005)
+
+
+# ---- full disks -----------------------------------------------------------------------------------
+
+def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one(tmp_path):
+    convnet("train", *ARGS, "--epochs", "1", "--save-path", tmp_path)
+    latest = tmp_path / "latest.h5"
+    before = latest.read_bytes()
+    run = limited("train", "--load", latest, "--epochs", "2", max_bytes=len(before) // 2)
+    one_line(run, f"{latest}: cannot write it (file too large)", "the previous checkpoint is kept")
+    assert latest.read_bytes() == before and temporaries(tmp_path) == []
+
+
+def test_a_folder_that_cannot_be_written_stops_before_the_first_minibatch(tmp_path):
+    start_time = time.time()
+    run = limited("train", *ARGS, "--epochs", "1", "--save-path", tmp_path / "run", max_bytes=1000)
+    one_line(run, f"{tmp_path / 'run'}: cannot write in the save folder (file too large)")
+    assert "epoch" not in run.stdout and time.time() - start_time < 60
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    run = convnet("train", *ARGS, "--epochs", "1", "--save-path", blocker / "run", check=False)
+    one_line(run, f"{blocker / 'run'}: cannot create the save folder (not a directory)")
+
+
+def test_features_show_and_make_data_on_a_full_disk(tmp_path):
+    convnet("train", *ARGS, "--epochs", "1", "--save-path", tmp_path / "run")
+    latest = tmp_path / "run/latest.h5"
+    run = limited("features", "--load", latest, "--layer", "fc10", "--out", tmp_path / "f.h5", max_bytes=20_000)
+    one_line(run, f"{tmp_path / 'f.h5'}: cannot write it (file too large)")
+    run = limited("show", "--load", latest, "--filters", "conv1", "--preds", "--out", tmp_path / "s.png",
+                  max_bytes=5_000)
+    one_line(run, f"{tmp_path / 's.png'}: cannot write it (file too large)")
+    from convnet.data.sample_tree import make_tree
+    make_tree(tmp_path / "jpegs")
+    run = limited("make-data", "--images", tmp_path / "jpegs/train", "--out", tmp_path / "batches", "--size", "32",
+                  "--workers", "1", max_bytes=20_000)
+    one_line(run, "cannot write it (file too large)")
+    assert temporaries(tmp_path) == [] and temporaries(tmp_path / "batches") == []
+    run = convnet("show", "--load", latest, "--cost", "--out", tmp_path / "x.txt", check=False)
+    assert run.returncode == 2 and "show writes a PNG" in one_line(run)
+
+
+# ---- signals and kills ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, sig):
+    whole = tmp_path / "whole"
+    convnet("train", *ARGS, "--epochs", "2", "--save-path", whole)
+    proc = start("train", *ARGS, "--epochs", "2", "--save-path", tmp_path / "cut")
+    wait_for(tmp_path / "cut/latest.h5", proc)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate()
+    assert proc.returncode == 128 + sig, stderr
+    assert f"interrupted ({signal.Signals(sig).name}): saved" in stdout and "Traceback" not in stderr
+    convnet("train", "--load", tmp_path / "cut/latest.h5")
+    assert_same_arrays(whole / "latest.h5", tmp_path / "cut/latest.h5")
+
+
+def test_kills_at_random_moments_leave_a_checkpoint_that_loads_and_no_temporary(tmp_path):
+    rng = random.Random(5)
+    folder = tmp_path / "run"
+    for attempt in range(6):
+        args = ["--load", folder / "latest.h5"] if (folder / "latest.h5").exists() else [*ARGS, "--save-path", folder]
+        proc = start("train", *args, "--epochs", str(50 + attempt))
+        time.sleep(1.5 + rng.random() * 2.0)           # start-up, then somewhere in training or in a write
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        if (folder / "latest.h5").exists():
+            Checkpoint(folder / "latest.h5")           # loads: never half a file
+    (folder / f"latest.h5.tmp-{2 ** 22 + 17}").write_bytes(b"left by a dead process")
+    proc = start("train", "--load", folder / "latest.h5", "--epochs", "60")
+    deadline = time.time() + 60
+    while temporaries(folder) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.communicate()
+    assert not [t for t in temporaries(folder) if t.endswith(str(2 ** 22 + 17))]
+
+
+def test_a_second_run_on_the_same_folder_is_refused_until_the_first_ends(tmp_path):
+    folder = tmp_path / "run"
+    first = start("train", *ARGS, "--epochs", "100", "--save-path", folder)
+    wait_for(folder / "latest.h5", first)
+    second = convnet("train", *ARGS, "--epochs", "1", "--save-path", folder, check=False)
+    line = one_line(second, f"{folder}: another training is saving here (pid {first.pid}:")
+    assert "--save-path" in line
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    convnet("train", "--load", folder / "latest.h5", "--epochs", "1", "--save-path", folder)   # the lock went with it
+
+
+# ---- divergence -----------------------------------------------------------------------------------
+
+def test_a_diverging_run_keeps_its_last_finite_checkpoint_and_resumes_with_lower_rates(tmp_path):
+    folder = tmp_path / "run"
+    convnet("train", *ARGS, "--epochs", "1", "--save-path", folder)
+    good = (folder / "latest.h5").read_bytes()
+    wild = tmp_path / "wild.cfg"
+    wild.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text().replace("epsW=0.001", "epsW=50"))
+    run = convnet("train", "--load", folder / "latest.h5", "--params", wild, "--epochs", "2", check=False)
+    line = one_line(run, f"training stopped; the last good checkpoint is {folder / 'latest.h5'}")
+    assert "NaN" in line or "nan" in line or "inf" in line
+    assert (folder / "latest.h5").read_bytes() == good
+    convnet("train", "--load", folder / "latest.h5", "--params", ROOT / "tests/configs/tiny-params.cfg",
+            "--epochs", "2")
+    assert Checkpoint(folder / "latest.h5").epoch == 3
+    nan = tmp_path / "nan.cfg"
+    nan.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text().replace("epsW=0.001", "epsW=nan"))
+    run = convnet("train", "--load", folder / "latest.h5", "--params", nan, "--epochs", "3", check=False)
+    assert run.returncode == 2 and "epsW" in one_line(run)
+
+
+# ---- resuming with the command that started the run -----------------------------------------------
+
+def test_resume_with_the_same_command_and_load_added(tmp_path):
+    folder = tmp_path / "run"
+    convnet("train", *ARGS, "--epochs", "1", "--save-path", folder)
+    convnet("train", *ARGS, "--epochs", "2", "--save-path", folder, "--load", folder / "latest.h5")
+    assert Checkpoint(folder / "latest.h5").epoch == 3
+    other = tmp_path / "other.cfg"
+    other.write_text((ROOT / "tests/configs/tiny.cfg").read_text().replace("filters=8", "filters=16"))
+    run = convnet("train", "--layers", other, "--params", TINY[3], "--load", folder / "latest.h5", "--epochs", "3",
+                  check=False)
+    assert run.returncode == 2
+    one_line(run, f"--layers {other}: [conv1] differs from the net of {folder / 'latest.h5'}")
+    run = convnet("train", "--load", folder / "latest.h5", "--epochs", "2")
+    assert "has already trained its 2 epochs" in run.stdout and "--epochs" in run.stdout
