@@ -30,7 +30,7 @@ def limited(*args, max_bytes):
 
 
 def one_line(run, *fragments):
-    lines = run.stderr.strip().splitlines()
+    lines = [line for line in run.stderr.strip().splitlines() if not line.startswith("convnet: note:")]
     assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
     assert len(lines) == 1 and lines[0].startswith("convnet: error: "), run.stderr
     for fragment in fragments:
