@@ -8,7 +8,7 @@ from convnet.checkpoint import save
 from convnet.errors import ConfigError
 from convnet.graph import load_graph
 from convnet.net import Net
-from tests.helpers import DATA_LAYERS, write
+from tests.helpers import DATA_LAYERS, SOFTMAX_COST, write
 
 MODULE = '''
 import numpy as np
@@ -59,13 +59,7 @@ type=fc
 inputs=conv,data
 outputs=3
 initWFunc=initmod.makew(2,x)
-[probs]
-type=softmax
-inputs=fc
-[cost]
-type=cost.logreg
-inputs=labels,probs
-"""
+""" + SOFTMAX_COST
 PARAMS = ("[conv]\nepsW=0.1\nepsB=0.1\nmomW=0\nmomB=0\n"
           "[fc]\nepsW=0.1,0.1\nepsB=0.1\nmomW=0,0\nmomB=0\n")
 
