@@ -224,6 +224,17 @@ def _same_net(layers_file, checkpoint):
                               f"keeps its net (leave out --layers, or start a new run with its own --save-path)")
 
 
+def _restore_for(path, data, options):
+    """Another checkpoint's net on the same data (model averaging)."""
+    from .checkpoint import Checkpoint
+    from .session import build_net
+    checkpoint = Checkpoint(path)
+    net = build_net(data, checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file,
+                    checkpoint.params_cfg, {**options, "seed": checkpoint.seed}, restoring=True)
+    checkpoint.restore(net)
+    return net
+
+
 def _open_checkpoint(load, overrides):
     """(checkpoint, data, net) for test and features: the checkpoint's net and data, as overridden."""
     from .checkpoint import Checkpoint
@@ -240,27 +251,44 @@ def _open_checkpoint(load, overrides):
 
 
 @main.command()
-@click.option("--load", required=True, type=click.Path(dir_okay=False), help="The checkpoint to test.")
+@click.option("--load", required=True, help="The checkpoint to test; several, comma-separated, average their "
+                                            "softmax outputs (the paper's several CNNs).")
 @data_options
 @click.option("--multiview", is_flag=True, help="Average the softmax over ten views: 4 corners, centre, and reflections "
                                                  "(a run trained with --augment 2012 on CIFAR-style data: 9 positions, as the 2012 code).")
+@click.option("--predictions", type=click.Path(dir_okay=False),
+              help="Write every test image's (averaged) probabilities to this HDF5 file: /probs, /labels.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def test(load, multiview, as_json, **overrides):
-    """Cost, top-1 and top-5 error of a checkpoint on the test range."""
+def test(load, multiview, predictions, as_json, **overrides):
+    """Cost, top-1 and top-5 error of a checkpoint (or the average of several) on the test range."""
     import json
-    from .evaluate import evaluate
-    checkpoint, data, net, options = _open_checkpoint(load, overrides)
-    result = evaluate(net, data, multiview=multiview, mini=options["mini"])
+    from .evaluate import evaluate, write_predictions
+    paths = [p.strip() for p in load.split(",") if p.strip()]
+    if not paths:
+        raise OptionError("--load: give a checkpoint")
+    checkpoint, data, net, options = _open_checkpoint(paths[0], overrides)
+    nets = [net] + [_restore_for(path, data, options) for path in paths[1:]]
+    kept = [] if predictions else None
+    result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept)
+    if predictions:
+        shape = write_predictions(predictions, kept, paths, multiview)
+        click.echo(f"wrote {predictions}: /probs {shape[0]} x {shape[1]}, /labels", err=as_json)
+    if len(paths) > 1:
+        result["checkpoints"] = paths
     if as_json:
         click.echo(json.dumps(result))
         return
+    if len(paths) > 1:
+        checkpoint.history = []          # no one epoch to name
     views = f"multiview ({data.augmentation.view_count} views)" if multiview else "centre crop"
     top1 = "n/a" if result["top1_error"] is None else f"{100 * result['top1_error']:.2f}%"
     topk = "n/a" if result["topk_error"] is None else f"{100 * result['topk_error']:.2f}%"
     k = result["topk"] or 5
     click.echo(f"{load} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {result['cost']:.4f}, "
                f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}"
-               if checkpoint.history else f"cost {result['cost']:.4f}, top-1 error {top1}, top-{k} error {topk}")
+               if checkpoint.history else
+               f"{load if len(paths) == 1 else f'the average of {len(paths)} nets'}: cost {result['cost']:.4f}, "
+               f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}")
 
 
 @main.command()

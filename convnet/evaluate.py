@@ -9,6 +9,7 @@ the 2012 code reported them.
 import numpy as np
 
 from convnet.data.loader import evaluation_minibatches, labels_row
+from convnet.errors import ConvnetError
 from convnet.layers.cost_logreg import correct_fractions
 
 
@@ -19,9 +20,17 @@ def logreg_layer(net):
     return None
 
 
-def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None):
-    """{"cost", "top1_error", "topk_error", "topk", "cases"}: the cost and errors per image."""
-    cost_layer = logreg_layer(net)
+def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, predictions=None):
+    """{"cost", "top1_error", "topk_error", "topk", "cases"}: the cost and errors per image.
+
+    net may be a list of nets (model averaging, the paper's rows for several CNNs and the 2012 code's
+    avg-test): their softmax outputs, over every view, are averaged before the errors are counted.
+    predictions, a list, receives each minibatch's (averaged probabilities (classes, images), labels)."""
+    nets = list(net) if isinstance(net, (list, tuple)) else [net]
+    layers = [logreg_layer(n) for n in nets]
+    cost_layer = layers[0]
+    if len(nets) > 1 and any(layer is None for layer in layers):
+        raise ConvnetError("model averaging averages softmax outputs: every net needs a cost.logreg layer")
     k = cost_layer.conf.topk if cost_layer else None
     totals = dict(cost=0.0, top1=0.0, topk=0.0, cases=0)
     for number, indices in evaluation_minibatches(data.provider, batches or data.test, mini):
@@ -29,20 +38,26 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None):
         images, labels = data.augmentation.select(images, indices), labels[indices]
         views = data.augmentation.views(images) if multiview else [data.augmentation.test(images)]
         probs = None
-        for view in views:
-            costs = net.forward([view, labels_row(labels)], train=False)
-            if cost_layer is None:
-                totals["cost"] += sum(float(v[0]) for v in costs.values()) / len(views)
-                continue
-            p = net.activation(cost_layer.inputs[1]).astype(np.float64)
-            probs = p if probs is None else probs + p
+        for one, layer in zip(nets, layers):
+            for view in views:
+                costs = one.forward([view, labels_row(labels)], train=False)
+                if layer is None:
+                    totals["cost"] += sum(float(v[0]) for v in costs.values()) / len(views)
+                    continue
+                p = one.activation(layer.inputs[1]).astype(np.float64)
+                if probs is not None and p.shape != probs.shape:
+                    raise ConvnetError(f"the nets give {probs.shape[0]} and {p.shape[0]} probabilities per image: "
+                                       f"only nets over the same classes can be averaged")
+                probs = p if probs is None else probs + p
         if cost_layer is not None:
-            probs /= len(views)
+            probs /= len(views) * len(nets)
             p_true = probs[labels, np.arange(labels.size)]
             with np.errstate(divide="ignore"):
                 totals["cost"] += float(-np.log(p_true).sum())
             totals["top1"] += float(labels.size - correct_fractions(probs, labels, 1).sum())
             totals["topk"] += float(labels.size - correct_fractions(probs, labels, k).sum())
+            if predictions is not None:
+                predictions.append((probs.astype(np.float32), labels))
         totals["cases"] += labels.size
         if on_batch:
             on_batch(labels.size)
@@ -51,3 +66,16 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None):
             "top1_error": totals["top1"] / n if cost_layer else None,
             "topk_error": totals["topk"] / n if cost_layer else None, "topk": k,
             "cases": totals["cases"]}
+
+
+def write_predictions(path, predictions, checkpoints, multiview):
+    """/probs (images, classes) float32, the averaged softmax of every test image; /labels (images,)."""
+    from .files import write_hdf5
+    probs = np.concatenate([p.T for p, _ in predictions]) if predictions else np.zeros((0, 0), np.float32)
+    labels = np.concatenate([l for _, l in predictions]) if predictions else np.zeros(0, np.int64)
+
+    def fill(f):
+        f["probs"], f["labels"] = probs, labels.astype(np.int64)
+        f.attrs["checkpoints"], f.attrs["multiview"] = ",".join(map(str, checkpoints)), bool(multiview)
+    write_hdf5(path, fill)
+    return probs.shape

@@ -1,0 +1,52 @@
+"""convnet test --load a.h5,b.h5: the paper's several CNNs, their softmax outputs averaged; and
+--predictions, every test image's probabilities."""
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from tests.training import FAST, TINY, convnet
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    paths = []
+    for seed in (1, 2):
+        convnet("train", *TINY, *FAST[:-2], "--seed", seed, "--epochs", "1", "--save-path", root / f"s{seed}")
+        paths.append(root / f"s{seed}/latest.h5")
+    return root, paths
+
+
+def predictions(root, name, *loads, extra=()):
+    out = root / f"{name}.h5"
+    result = json.loads(convnet("test", "--load", ",".join(map(str, loads)), "--predictions", out, "--json",
+                                *extra).stdout)
+    with h5py.File(out) as f:
+        return result, f["probs"][()], f["labels"][()]
+
+
+def test_the_average_of_two_nets_is_the_mean_of_their_probabilities(two_runs):
+    root, (a, b) = two_runs
+    ra, pa, labels = predictions(root, "a", a)
+    rb, pb, _ = predictions(root, "b", b)
+    both, p, same_labels = predictions(root, "ab", a, b)
+    np.testing.assert_array_equal(labels, same_labels)
+    np.testing.assert_allclose(p, (pa.astype(np.float64) + pb) / 2, rtol=1e-6, atol=1e-7)
+    assert p.shape == (labels.size, 10) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
+    top1 = np.mean(np.argmax(p, axis=1) != labels)          # no ties in float sums of two nets
+    assert both["top1_error"] == pytest.approx(top1)
+    assert both["cost"] == pytest.approx(-np.mean(np.log(p[np.arange(labels.size), labels])), rel=1e-5)
+    assert both["checkpoints"] == [str(a), str(b)] and both["cases"] == labels.size
+    assert both["top1_error"] <= max(ra["top1_error"], rb["top1_error"])
+
+
+def test_averaging_with_the_multiview_test(two_runs):
+    root, (a, b) = two_runs
+    result, p, labels = predictions(root, "mv", a, b, extra=("--multiview",))
+    assert result["cases"] == labels.size and p.shape == (labels.size, 10)
+    out = convnet("test", "--load", f"{a},{b}", "--multiview").stdout
+    assert out.startswith("the average of 2 nets: cost") and "multiview" in out
