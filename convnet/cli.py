@@ -235,7 +235,7 @@ def _restore_for(path, data, options):
     return net
 
 
-def _open_checkpoint(load, overrides):
+def _open_checkpoint(load, overrides, need_train=False):
     """(checkpoint, data, net) for test and features: the checkpoint's net and data, as overridden."""
     from .checkpoint import Checkpoint
     from .session import DEFAULTS, Data, build_net
@@ -243,7 +243,7 @@ def _open_checkpoint(load, overrides):
     ctx = click.get_current_context()
     explicit = {k: v for k, v in overrides.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     options = {**DEFAULTS, **checkpoint.options, **explicit}
-    data = Data(options, need_train=False)
+    data = Data(options, need_train=need_train)
     net = build_net(data, checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file,
                     checkpoint.params_cfg, options, restoring=True)
     checkpoint.restore(net)
@@ -289,6 +289,44 @@ def test(load, multiview, predictions, as_json, **overrides):
                if checkpoint.history else
                f"{load if len(paths) == 1 else f'the average of {len(paths)} nets'}: cost {result['cost']:.4f}, "
                f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}")
+
+
+@main.command()
+@click.option("--load", required=True, type=click.Path(dir_okay=False), help="The checkpoint.")
+@click.option("--layers", "names", help="Only these layers, comma-separated (default: every layer).")
+@click.option("--batches", type=click.IntRange(1), default=1, show_default=True, help="Minibatches to look at.")
+@click.option("--test", "test_mode", is_flag=True, help="Test-range minibatches in test mode (default: the next "
+                                                         "training minibatches, dropout on, as training sees them).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: {layers: [...], parameters: [...]}.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the last minibatch's arrays to this HDF5 file.")
+@data_options
+def inspect(load, names, batches, test_mode, as_json, out, **overrides):
+    """Per layer: activation statistics, dead and saturated units, output-gradient norms; per parameter:
+    weight, gradient and momentum norms and the update-to-weight ratio."""
+    import json
+    from . import inspect as look
+    from .solver import Solver
+    checkpoint, data, net, options = _open_checkpoint(load, overrides, need_train=not test_mode)
+    wanted = None
+    if names:
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in net.graph.by_name]
+        if unknown:
+            raise OptionError(f"--layers: no layer named {unknown[0]!r} (the net has: "
+                              f"{', '.join(l.name for l in net.layers)})")
+    solver = Solver(net, lr_scale=checkpoint.state.get("lr_scale", 1.0))
+    progress = min(max(checkpoint.epoch - 1, 0) / max(options["epochs"], 1), 1.0)
+    layer_rows, param_rows, arrays = look.inspect(
+        net, solver, look.minibatches(data, options, checkpoint, batches, not test_mode), train=not test_mode,
+        names=wanted, progress=progress, step=checkpoint.step)
+    if out:
+        look.write_arrays(out, arrays)
+    if as_json:
+        click.echo(json.dumps({"layers": layer_rows, "parameters": param_rows}))
+    else:
+        click.echo(look.table(layer_rows, param_rows))
+    if out:
+        click.echo(f"wrote {out}: /activations, /output_grads, /param_grads of the last minibatch", err=as_json)
 
 
 @main.command()

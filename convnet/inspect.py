@@ -1,0 +1,155 @@
+"""`convnet inspect`: what each layer's activations, output gradients and parameters look like, over a
+few minibatches of a checkpoint: the figures people watch for vanishing, exploding and dying.
+
+Per layer: the activations' mean, standard deviation, min, max, the fraction of exact zeros (dead
+relus, pooled zeros) and of saturated units (logistic and tanh within 1% of their bounds, brelu at its
+bounds); the gradient of the cost with respect to the layer's output: its norm and mean |g| (per
+minibatch, averaged). Per parameter: the norms of the weights, of the gradient of the batch-mean cost
+(what the update uses) and of the momentum buffer, and the update-to-weight ratio eps * |grad| / |W|.
+In training mode (the default) the minibatches are the training stream's next ones, with dropout on,
+as training would see them; --test takes the test range's, without.
+"""
+import numpy as np
+
+from convnet.data.loader import TrainStream, evaluation_minibatches, labels_row
+
+
+class _Moments:
+    """Running sums over several minibatches of one array."""
+
+    def __init__(self):
+        self.n = self.zeros = self.saturated = 0
+        self.sum = self.sumsq = 0.0
+        self.min, self.max = np.inf, -np.inf
+
+    def add(self, a, saturated=0):
+        a = np.asarray(a, dtype=np.float64)
+        self.n += a.size
+        self.sum += a.sum()
+        self.sumsq += (a * a).sum()
+        self.min, self.max = min(self.min, a.min()), max(self.max, a.max())
+        self.zeros += int(np.count_nonzero(a == 0))
+        self.saturated += int(saturated)
+
+    def summary(self):
+        mean = self.sum / max(self.n, 1)
+        return dict(mean=mean, std=float(np.sqrt(max(self.sumsq / max(self.n, 1) - mean * mean, 0.0))),
+                    min=float(self.min), max=float(self.max), zero_fraction=self.zeros / max(self.n, 1),
+                    saturated_fraction=self.saturated / max(self.n, 1))
+
+
+def saturated(layer, y):
+    """How many of a neuron layer's outputs sit at (or within 1% of) a bound of its function."""
+    kind = getattr(layer, "kind", None)
+    if kind == "logistic":
+        return np.count_nonzero((y < 0.01) | (y > 0.99))
+    if kind == "tanh":
+        a = layer.p[0]
+        return np.count_nonzero(np.abs(y) > 0.99 * abs(a))
+    if kind == "brelu":
+        return np.count_nonzero((y <= 0) | (y >= layer.p[0]))
+    return 0
+
+
+def minibatches(data, options, checkpoint, count, train):
+    """The next `count` minibatches of training (from where the checkpoint stopped) or of the test range."""
+    if not train:
+        for number, indices in evaluation_minibatches(data.provider, data.test, options["mini"]):
+            if count == 0:
+                return
+            images, labels = data.provider.read_batch(number)
+            yield [data.augmentation.test(data.augmentation.select(images, indices)), labels_row(labels[indices])]
+            count -= 1
+        return
+    epoch, start = checkpoint.epoch, checkpoint.batch
+    while count > 0:
+        stream = TrainStream(data.provider, data.train, data.augmentation, options["mini"], options["seed"], epoch,
+                             start=start, threads=1)
+        try:
+            for _, batch in stream:
+                yield batch
+                count -= 1
+                if count == 0:
+                    return
+        finally:
+            stream.close()
+        epoch, start = epoch + 1, 0
+
+
+def inspect(net, solver, batches, train=True, names=None, progress=0.0, step=0):
+    """(layer rows, parameter rows, arrays of the last minibatch) over the given minibatches."""
+    layers = [l for l in net.layers if not l.is_data and (names is None or l.name in names)]
+    acts = {l.name: _Moments() for l in layers}
+    grads = {l.name: [] for l in layers}
+    params = {p.path: {"weights": 0.0, "grad": 0.0, "inc": 0.0, "ratio": 0.0, "n": 0}
+              for l in layers for p in l.params if p.source is None}
+    arrays = {}
+    for batch in batches:
+        mini = batch[1].shape[-1]
+        with np.errstate(all="ignore"):
+            net.forward(batch, train=train, step=step)
+            net.backward()
+        arrays = {"activations": {}, "output_grads": {}, "param_grads": {}}
+        for layer in layers:
+            y = net.activation(layer.name)
+            acts[layer.name].add(y, saturated(layer, y))
+            arrays["activations"][layer.name] = y
+            g = net.gradient(layer.name)
+            if g is not None:
+                g = np.asarray(g, dtype=np.float64)
+                grads[layer.name].append((float(np.linalg.norm(g)), float(np.abs(g).mean())))
+                arrays["output_grads"][layer.name] = g.astype(np.float32)
+            for p in layer.params:
+                if p.source is not None or p.grad is None:
+                    continue
+                w = np.asarray(net.backend.to_host(p.value, layer.device), dtype=np.float64)
+                g = np.asarray(net.backend.to_host(p.grad, layer.device), dtype=np.float64) / mini
+                inc = np.asarray(net.backend.to_host(p.inc, layer.device), dtype=np.float64)
+                eps = solver.rate(p, progress, step) if p.eps.base else 0.0
+                row = params[p.path]
+                norm_w, norm_g = np.linalg.norm(w), np.linalg.norm(g)
+                row["weights"] += norm_w
+                row["grad"] += norm_g
+                row["inc"] += np.linalg.norm(inc)
+                row["ratio"] += eps * norm_g / norm_w if norm_w > 0 else float("inf")
+                row["n"] += 1
+                arrays["param_grads"][p.path] = g.astype(np.float32)
+    layer_rows = []
+    for layer in layers:
+        row = dict(layer=layer.name, type=layer.type, **acts[layer.name].summary())
+        g = grads[layer.name]
+        row["grad_norm"] = float(np.mean([a for a, _ in g])) if g else None
+        row["grad_mean_abs"] = float(np.mean([b for _, b in g])) if g else None
+        layer_rows.append(row)
+    param_rows = [dict(parameter=path, weight_norm=r["weights"] / r["n"], grad_norm=r["grad"] / r["n"],
+                       momentum_norm=r["inc"] / r["n"], update_ratio=r["ratio"] / r["n"])
+                  for path, r in params.items() if r["n"]]
+    return layer_rows, param_rows, arrays
+
+
+def table(layer_rows, param_rows):
+    lines = [f"{'layer':<16} {'type':<12} {'mean':>10} {'std':>10} {'min':>10} {'max':>10} {'zeros':>7} "
+             f"{'sat.':>6} {'|dC/dy|':>10} {'mean|g|':>10}"]
+    for r in layer_rows:
+        g = "-" if r["grad_norm"] is None else f"{r['grad_norm']:10.3e}"
+        m = "-" if r["grad_mean_abs"] is None else f"{r['grad_mean_abs']:10.3e}"
+        lines.append(f"{r['layer']:<16} {r['type']:<12} {r['mean']:10.3e} {r['std']:10.3e} {r['min']:10.3e} "
+                     f"{r['max']:10.3e} {100 * r['zero_fraction']:6.1f}% {100 * r['saturated_fraction']:5.1f}% "
+                     f"{g:>10} {m:>10}")
+    lines.append("")
+    lines.append(f"{'parameter':<24} {'|W|':>10} {'|grad|':>10} {'|momentum|':>10} {'eps|grad|/|W|':>14}")
+    for r in param_rows:
+        lines.append(f"{r['parameter']:<24} {r['weight_norm']:10.3e} {r['grad_norm']:10.3e} {r['momentum_norm']:10.3e} "
+                     f"{r['update_ratio']:14.3e}")
+    return "\n".join(lines)
+
+
+def write_arrays(path, arrays):
+    """/activations/<layer>, /output_grads/<layer>, /param_grads/<layer>/<param>: the last minibatch's."""
+    from .files import write_hdf5
+
+    def fill(f):
+        for group, values in arrays.items():
+            for name, a in values.items():
+                f[f"{group}/{name}"] = a
+    write_hdf5(path, fill)

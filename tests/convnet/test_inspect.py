@@ -1,0 +1,77 @@
+"""convnet inspect: per-layer activation and gradient statistics and per-parameter update ratios,
+checked against the same numbers computed here from the net itself."""
+import json
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+
+from convnet.inspect import inspect, saturated
+from convnet.checkpoint import Checkpoint
+from convnet.session import Data, DEFAULTS, build_net
+from convnet.solver import Solver
+from tests.training import FAST, TINY, convnet
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("run")
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", path)
+    return path / "latest.h5"
+
+
+def test_the_statistics_are_those_of_the_arrays(run):
+    ck = Checkpoint(run)
+    options = {**DEFAULTS, **ck.options}
+    data = Data(options, need_train=False)
+    net = build_net(data, ck.layers_file, ck.layers_cfg, ck.params_file, ck.params_cfg, options, restoring=True)
+    ck.restore(net)
+    rng = np.random.default_rng(0)
+    batch = [rng.standard_normal((3, 32, 32, 16)).astype(np.float32) * 40,
+             rng.integers(0, 10, (1, 16)).astype(np.float32)]
+    solver = Solver(net)
+    layers, params, arrays = inspect(net, solver, [batch], train=False, progress=0.5, step=7)
+    by_name = {r["layer"]: r for r in layers}
+    y = net.activation("conv1_neuron").astype(np.float64)          # the one batch's, still in the net
+    row = by_name["conv1_neuron"]
+    assert row["mean"] == pytest.approx(y.mean()) and row["std"] == pytest.approx(y.std(), rel=1e-6)
+    assert row["zero_fraction"] == pytest.approx(np.mean(y == 0)) and row["max"] == pytest.approx(y.max())
+    g = net.gradient("pool1").astype(np.float64)
+    assert by_name["pool1"]["grad_norm"] == pytest.approx(np.linalg.norm(g), rel=1e-6)
+    assert by_name["pool1"]["grad_mean_abs"] == pytest.approx(np.abs(g).mean(), rel=1e-6)
+    p = net["fc10"].params[0]
+    want = solver.rate(p, 0.5, 7) * np.linalg.norm(p.grad / 16) / np.linalg.norm(p.value)
+    row = {r["parameter"]: r for r in params}["fc10/weights/0"]
+    assert row["update_ratio"] == pytest.approx(want, rel=1e-6)
+    assert row["momentum_norm"] == pytest.approx(np.linalg.norm(p.inc), rel=1e-6)
+    np.testing.assert_array_equal(arrays["activations"]["conv1_neuron"], net.activation("conv1_neuron"))
+
+
+def test_saturation_by_neuron():
+    logistic = SimpleNamespace(kind="logistic", p=())
+    assert saturated(logistic, np.array([0.001, 0.5, 0.995, 0.2])) == 2
+    tanh = SimpleNamespace(kind="tanh", p=(2.0, 1.0))
+    assert saturated(tanh, np.array([1.99, -1.985, 0.5])) == 2
+    brelu = SimpleNamespace(kind="brelu", p=(6.0,))
+    assert saturated(brelu, np.array([0.0, 6.0, 3.0])) == 2
+    assert saturated(SimpleNamespace(kind="relu", p=()), np.zeros(4)) == 0
+
+
+def test_the_command(run, tmp_path):
+    out = tmp_path / "arrays.h5"
+    result = json.loads(convnet("inspect", "--load", run, "--batches", "2", "--json", "--out", out).stdout)
+    names = [r["layer"] for r in result["layers"]]
+    assert names[0] == "conv1" and "logprob" in names
+    assert {r["parameter"] for r in result["parameters"]} >= {"conv1/weights/0", "fc10/biases"}
+    assert all(0 <= r["zero_fraction"] <= 1 for r in result["layers"])
+    with h5py.File(out) as f:
+        assert set(f) == {"activations", "output_grads", "param_grads"}
+        assert f["activations/conv1"].shape[-1] == 100          # --mini 100 from the run
+        assert "weights" in f["param_grads/conv1"]
+    text = convnet("inspect", "--load", run, "--test", "--layers", "conv1,fc10").stdout
+    assert text.splitlines()[1].startswith("conv1") and "eps|grad|/|W|" in text
+    bad = convnet("inspect", "--load", run, "--layers", "nope", check=False)
+    assert bad.returncode == 2 and "no layer named 'nope'" in bad.stderr
