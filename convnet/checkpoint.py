@@ -35,7 +35,7 @@ def _inc_name(param_name):
     return f"{kind}_inc/{index}" if index else f"{kind}_inc"
 
 
-def save(path, net, position, configs, options, state, history):
+def save(path, net, position, configs, options, state, history, watch=None):
     """Write a checkpoint atomically (files.write_hdf5). position: (epoch, batch, step); configs:
     (layers name, layers text, params name, params text)."""
     arrays = {}
@@ -52,6 +52,8 @@ def save(path, net, position, configs, options, state, history):
                  params_cfg=configs[3], options=json.dumps(options), state=json.dumps(state))
     for field in HISTORY_FIELDS:
         arrays[f"history/{field}"] = np.array([h[field] for h in history], dtype=np.float64)
+    if watch:              # --watch's statistics per test point, as UTF-8 JSON
+        arrays["watch"] = np.frombuffer(json.dumps(watch).encode("utf-8"), dtype=np.uint8)
 
     def fill(f):
         for key, value in attrs.items():
@@ -109,10 +111,13 @@ class Checkpoint:
                            for field in HISTORY_FIELDS}
                 self.history = [{field: float(columns[field][i]) for field in HISTORY_FIELDS}
                                 for i in range(len(columns["epoch"]))]
+                self.watch = json.loads(bytes(f["watch"][()]).decode("utf-8")) if "watch" in f else []
                 if "digest" in f.attrs:            # checkpoints from before it have none
                     attrs = {k: v for k, v in f.attrs.items() if k != "digest"}
                     arrays = {f"layers/{k}": v for k, v in self.arrays.items()}
                     arrays.update({f"history/{k}": f[f"history/{k}"][()] for k in f["history"]})
+                    if "watch" in f:
+                        arrays["watch"] = f["watch"][()]
                     if _digest({k: _attr(v) for k, v in attrs.items()}, arrays) != _attr(f.attrs["digest"]):
                         raise CheckpointError(f"{path}: corrupt: its contents do not match the checksum written "
                                               f"with them (a damaged disk or copy); use an earlier checkpoint")

@@ -138,7 +138,7 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
 # ---- training -------------------------------------------------------------------------------
 
 TRAIN_OPTIONS = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini",
-                 "epochs", "test_freq", "color_noise", "flip", "augment", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed")
+                 "epochs", "test_freq", "color_noise", "flip", "augment", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed", "watch")
 
 
 def data_options(f):
@@ -179,6 +179,9 @@ def data_options(f):
 @click.option("--lr-plateau", type=click.IntRange(0), default=0, show_default=True,
               help="Divide every learning rate by 10 when the test error has not improved for this many test points (0: never).")
 @click.option("--lr-drops", type=click.IntRange(0), default=3, show_default=True, help="At most this many divisions.")
+@click.option("--watch", is_flag=True, default=None,
+              help="At every test point, record inspect's statistics of the last minibatch in the checkpoint "
+                   "(convnet show --grads draws them).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the weights, the data order, augmentation and dropout.")
 @click.option("--load", type=click.Path(dir_okay=False), help="Resume from this checkpoint, exactly where it stopped.")
 def train(layers_file, params_file, save_path, load, **given):
@@ -384,13 +387,14 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
 @click.option("--filters", help="Layers whose filters to draw, e.g. conv1a,conv1b (the paper's Figure 3).")
 @click.option("--preds", is_flag=True, help="Test images with their top-5 predictions (the paper's Figure 4).")
 @click.option("--cost", is_flag=True, help="Train and test cost and error over the run.")
+@click.option("--grads", is_flag=True, help="Gradient norms, update ratios and dead units over the run (--watch).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
 @data_options
-def show(load, filters, preds, cost, out, **overrides):
+def show(load, filters, preds, cost, grads, out, **overrides):
     """Draw what a net learned into a PNG: its filters, its predictions, its learning curves."""
     from . import show as draw
-    if not (filters or preds or cost):
-        raise ConvnetError("choose what to show: --filters LAYER, --preds and/or --cost")
+    if not (filters or preds or cost or grads):
+        raise ConvnetError("choose what to show: --filters LAYER, --preds, --cost and/or --grads")
     if not out.lower().endswith(".png"):
         raise OptionError(f"--out {out}: show writes a PNG; give a name that ends in .png")
     checkpoint, data, net, _ = _open_checkpoint(load, overrides)
@@ -403,5 +407,7 @@ def show(load, filters, preds, cost, out, **overrides):
         from .evaluate import logreg_layer
         layer = logreg_layer(net)
         panels.append(draw.cost_panel(checkpoint.history, layer.conf.topk if layer else 5))
+    if grads:
+        panels.append(draw.grads_panel(checkpoint.watch))
     draw.save(draw.stack(panels), out)
     click.echo(f"wrote {out}")

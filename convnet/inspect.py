@@ -76,29 +76,31 @@ def minibatches(data, options, checkpoint, count, train):
         epoch, start = epoch + 1, 0
 
 
-def inspect(net, solver, batches, train=True, names=None, progress=0.0, step=0):
-    """(layer rows, parameter rows, arrays of the last minibatch) over the given minibatches."""
-    layers = [l for l in net.layers if not l.is_data and (names is None or l.name in names)]
-    acts = {l.name: _Moments() for l in layers}
-    grads = {l.name: [] for l in layers}
-    params = {p.path: {"weights": 0.0, "grad": 0.0, "inc": 0.0, "ratio": 0.0, "n": 0}
-              for l in layers for p in l.params if p.source is None}
-    arrays = {}
-    for batch in batches:
-        mini = batch[1].shape[-1]
-        with np.errstate(all="ignore"):
-            net.forward(batch, train=train, step=step)
-            net.backward()
-        arrays = {"activations": {}, "output_grads": {}, "param_grads": {}}
-        for layer in layers:
+class Watch:
+    """Statistics gathered from the net's current state (its last forward and backward pass), over
+    one or more passes; rows() gives them as inspect prints them."""
+
+    def __init__(self, net, names=None):
+        self.net = net
+        self.layers = [l for l in net.layers if not l.is_data and (names is None or l.name in names)]
+        self.acts = {l.name: _Moments() for l in self.layers}
+        self.grads = {l.name: [] for l in self.layers}
+        self.params = {p.path: {"weights": 0.0, "grad": 0.0, "inc": 0.0, "ratio": 0.0, "n": 0}
+                       for l in self.layers for p in l.params if p.source is None}
+
+    def observe(self, solver, mini, progress, step, arrays=None):
+        net = self.net
+        for layer in self.layers:
             y = net.activation(layer.name)
-            acts[layer.name].add(y, saturated(layer, y))
-            arrays["activations"][layer.name] = y
+            self.acts[layer.name].add(y, saturated(layer, y))
             g = net.gradient(layer.name)
+            if arrays is not None:
+                arrays["activations"][layer.name] = y
             if g is not None:
                 g = np.asarray(g, dtype=np.float64)
-                grads[layer.name].append((float(np.linalg.norm(g)), float(np.abs(g).mean())))
-                arrays["output_grads"][layer.name] = g.astype(np.float32)
+                self.grads[layer.name].append((float(np.linalg.norm(g)), float(np.abs(g).mean())))
+                if arrays is not None:
+                    arrays["output_grads"][layer.name] = g.astype(np.float32)
             for p in layer.params:
                 if p.source is not None or p.grad is None:
                     continue
@@ -106,25 +108,41 @@ def inspect(net, solver, batches, train=True, names=None, progress=0.0, step=0):
                 g = np.asarray(net.backend.to_host(p.grad, layer.device), dtype=np.float64) / mini
                 inc = np.asarray(net.backend.to_host(p.inc, layer.device), dtype=np.float64)
                 eps = solver.rate(p, progress, step) if p.eps.base else 0.0
-                row = params[p.path]
+                row = self.params[p.path]
                 norm_w, norm_g = np.linalg.norm(w), np.linalg.norm(g)
                 row["weights"] += norm_w
                 row["grad"] += norm_g
                 row["inc"] += np.linalg.norm(inc)
                 row["ratio"] += eps * norm_g / norm_w if norm_w > 0 else float("inf")
                 row["n"] += 1
-                arrays["param_grads"][p.path] = g.astype(np.float32)
-    layer_rows = []
-    for layer in layers:
-        row = dict(layer=layer.name, type=layer.type, **acts[layer.name].summary())
-        g = grads[layer.name]
-        row["grad_norm"] = float(np.mean([a for a, _ in g])) if g else None
-        row["grad_mean_abs"] = float(np.mean([b for _, b in g])) if g else None
-        layer_rows.append(row)
-    param_rows = [dict(parameter=path, weight_norm=r["weights"] / r["n"], grad_norm=r["grad"] / r["n"],
-                       momentum_norm=r["inc"] / r["n"], update_ratio=r["ratio"] / r["n"])
-                  for path, r in params.items() if r["n"]]
-    return layer_rows, param_rows, arrays
+                if arrays is not None:
+                    arrays["param_grads"][p.path] = g.astype(np.float32)
+
+    def rows(self):
+        layer_rows = []
+        for layer in self.layers:
+            row = dict(layer=layer.name, type=layer.type, **self.acts[layer.name].summary())
+            g = self.grads[layer.name]
+            row["grad_norm"] = float(np.mean([a for a, _ in g])) if g else None
+            row["grad_mean_abs"] = float(np.mean([b for _, b in g])) if g else None
+            layer_rows.append(row)
+        param_rows = [dict(parameter=path, weight_norm=r["weights"] / r["n"], grad_norm=r["grad"] / r["n"],
+                           momentum_norm=r["inc"] / r["n"], update_ratio=r["ratio"] / r["n"])
+                      for path, r in self.params.items() if r["n"]]
+        return layer_rows, param_rows
+
+
+def inspect(net, solver, batches, train=True, names=None, progress=0.0, step=0):
+    """(layer rows, parameter rows, arrays of the last minibatch) over the given minibatches."""
+    watch = Watch(net, names)
+    arrays = {}
+    for batch in batches:
+        with np.errstate(all="ignore"):
+            net.forward(batch, train=train, step=step)
+            net.backward()
+        arrays = {"activations": {}, "output_grads": {}, "param_grads": {}}
+        watch.observe(solver, batch[1].shape[-1], progress, step, arrays)
+    return watch.rows() + (arrays,)
 
 
 def table(layer_rows, param_rows):

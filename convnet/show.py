@@ -113,8 +113,9 @@ def preds_panel(net, data, count=8):
     return titled(row, "predictions on the first test images (true label, then the top 5)")
 
 
-def _plot(points, series, title, height=220, width=420):
-    """A line plot of one or more series against the x values."""
+def _plot(points, series, title, height=220, width=420, from_zero=True):
+    """A line plot of one or more series against the x values (the y axis from 0 up, or, with
+    from_zero=False, over the values' own range: logarithms)."""
     image = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
     left, right, top, bottom = 48, width - 10, 20, height - 30
@@ -122,7 +123,12 @@ def _plot(points, series, title, height=220, width=420):
     ys = np.concatenate([np.asarray(v, float) for _, v, _ in series])
     ys = ys[np.isfinite(ys)]
     x0, x1 = xs.min(), max(xs.max(), xs.min() + 1e-9)
-    y0, y1 = (0.0, 1.0) if ys.size == 0 else (min(0.0, ys.min()), max(ys.max(), 1e-9))
+    if ys.size == 0:
+        y0, y1 = 0.0, 1.0
+    elif from_zero:
+        y0, y1 = min(0.0, ys.min()), max(ys.max(), 1e-9)
+    else:
+        y0, y1 = ys.min() - 0.05 * (np.ptp(ys) or 1), ys.max() + 0.05 * (np.ptp(ys) or 1)
     px = lambda x: left + (x - x0) / (x1 - x0) * (right - left)
     py = lambda y: bottom - (y - y0) / (y1 - y0) * (bottom - top)
     for k in range(5):
@@ -155,6 +161,49 @@ def cost_panel(history, topk=5):
     both.paste(cost, (0, 0))
     both.paste(error, (cost.width, 0))
     return both
+
+
+def _palette(n):
+    """n distinguishable colours."""
+    base = [(40, 90, 200), (200, 70, 40), (60, 160, 60), (150, 60, 170), (220, 150, 30), (40, 170, 180),
+            (120, 120, 120), (180, 40, 110), (100, 140, 40), (90, 60, 30)]
+    return [base[i % len(base)] for i in range(n)]
+
+
+def grads_panel(watch):
+    """--watch's statistics over training: log10 of each weighted layer's output-gradient norm, log10
+    of each weight matrix's update-to-weight ratio, and each neuron layer's fraction of zeros (dead
+    relus): vanishing, exploding and dying at a glance."""
+    if not watch:
+        raise ConvnetError("the checkpoint has no --watch statistics: train (or resume) with --watch")
+    epochs = [w["epoch"] for w in watch]
+    first = watch[-1]
+    weighted = [r["layer"] for r in first["layers"] if r["grad_norm"] is not None and
+                any(p["parameter"].startswith(r["layer"] + "/") for p in first["parameters"])]
+    neurons = [r["layer"] for r in first["layers"] if r["type"] == "neuron"]
+    weights = [p["parameter"] for p in first["parameters"] if "/weights" in p["parameter"]]
+
+    def series(names, rows, key, transform):
+        out = []
+        for name, colour in zip(names, _palette(len(names))):
+            values = []
+            for w in watch:
+                row = next((r for r in w[rows] if r.get("layer", r.get("parameter")) == name), None)
+                v = None if row is None else row[key]
+                values.append(transform(v) if v is not None and v > 0 else float("nan"))
+            out.append((name, values, colour))
+        return out
+    plots = [_plot(epochs, series(weighted, "layers", "grad_norm", np.log10), "log10 |dC/dy| per layer",
+                   from_zero=False),
+             _plot(epochs, series(weights, "parameters", "update_ratio", np.log10), "log10 eps|grad|/|W|",
+                   from_zero=False),
+             _plot(epochs, series(neurons, "layers", "zero_fraction", float), "fraction of zeros (dead units)")]
+    out = Image.new("RGB", (sum(p.width for p in plots), max(p.height for p in plots)), BACKGROUND)
+    x = 0
+    for p in plots:
+        out.paste(p, (x, 0))
+        x += p.width
+    return out
 
 
 def stack(panels):

@@ -14,6 +14,7 @@ from .checkpoint import non_finite, save
 from .cost_tally import CostTally
 from .errors import DivergenceError
 from .files import WriteError, copy_file
+from .inspect import Watch
 from .save_folder import SaveFolder
 from .evaluate import evaluate, logreg_layer
 from .session import Data, build_net
@@ -32,12 +33,13 @@ class Trainer:
             self.cost_layer = logreg_layer(self.net)
             self.tally = CostTally(self.net) if self.net.backend.gpu_path else None
             self.epoch, self.batch, self.step = 1, 0, 0
-            self.history = []
+            self.history, self.watch = [], []
             self.state = dict(lr_scale=1.0, best=None, since_best=0, drops=0, cost=0.0, errors=0, cases=0)
             if checkpoint is not None:
                 checkpoint.restore(self.net)
                 self.epoch, self.batch, self.step = checkpoint.epoch, checkpoint.batch, checkpoint.step
                 self.history, self.state = checkpoint.history, checkpoint.state
+                self.watch = checkpoint.watch
             self.solver.lr_scale = self.state["lr_scale"]
             self.save_dir = save_path
             self.latest, self.best = self.folder.file("latest.h5"), self.folder.file("best.h5")
@@ -115,6 +117,7 @@ class Trainer:
             self.state["cost"] += float(cost)
             self.state["errors"] += float(errors)
         self.state["cases"] += n
+        self._last_mini = n
         start, images = self._timer
         self._timer = (start, images + n)
 
@@ -140,6 +143,8 @@ class Trainer:
         rate = images / max(time.perf_counter() - start, 1e-9)
         self._clear_progress()
         self._read_tally()
+        if self.o.get("watch"):
+            self._watch()
         result = evaluate(self.net, self.data, mini=self.o["mini"])
         s = self.state
         cases = max(s["cases"], 1)
@@ -165,6 +170,15 @@ class Trainer:
         self._plateau()
         self._timer = (time.perf_counter(), 0)
 
+    def _watch(self):
+        """--watch: inspect's statistics of the last training minibatch (its forward and backward are
+        still in the net), kept with the test point."""
+        watch = Watch(self.net)
+        watch.observe(self.solver, self._last_mini, min(self.step / max(self.o["epochs"] * self._per_epoch(), 1), 1.0),
+                      self.step - 1)
+        layers, params = watch.rows()
+        self.watch.append(dict(epoch=self._epoch_float(), step=self.step, layers=layers, parameters=params))
+
     def _plateau(self):
         """--lr-plateau K: every rate divided by 10 when the test error has not improved for K test
         points, at most --lr-drops times: the paper's heuristic (section 5), automated."""
@@ -184,7 +198,7 @@ class Trainer:
         self.state["lr_scale"] = self.solver.lr_scale
         try:
             save(self.latest, self.net, (self.epoch, self.batch, self.step), self.configs, self.o,
-                 self.state, self.history)
+                 self.state, self.history, self.watch)
         except WriteError as e:
             kept = "the previous checkpoint is kept" if os.path.exists(self.latest) else "no checkpoint was written yet"
             raise WriteError(f"{e}; {kept}") from None

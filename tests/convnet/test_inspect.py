@@ -75,3 +75,21 @@ def test_the_command(run, tmp_path):
     assert text.splitlines()[1].startswith("conv1") and "eps|grad|/|W|" in text
     bad = convnet("inspect", "--load", run, "--layers", "nope", check=False)
     assert bad.returncode == 2 and "no layer named 'nope'" in bad.stderr
+
+
+def test_watch_records_the_statistics_at_every_test_point_and_show_draws_them(tmp_path):
+    folder = tmp_path / "run"
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--test-freq", "5", "--watch", "--save-path", folder)
+    watch = Checkpoint(folder / "latest.h5").watch
+    assert [w["step"] for w in watch] == [5, 10, 15, 20]
+    rows = {r["layer"]: r for r in watch[-1]["layers"]}
+    assert 0 < rows["conv1_neuron"]["zero_fraction"] < 1 and rows["fc10"]["grad_norm"] > 0
+    assert {p["parameter"] for p in watch[-1]["parameters"]} >= {"conv1/weights/0", "fc10/weights/0"}
+    convnet("train", "--load", folder / "latest.h5", "--epochs", "2")          # --watch stays on when resuming
+    assert len(Checkpoint(folder / "latest.h5").watch) == 8
+    out = convnet("show", "--load", folder / "latest.h5", "--grads", "--out", tmp_path / "g.png").stdout
+    assert "wrote" in out and (tmp_path / "g.png").stat().st_size > 1000
+    plain = tmp_path / "plain"
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", plain)
+    run = convnet("show", "--load", plain / "latest.h5", "--grads", "--out", tmp_path / "h.png", check=False)
+    assert run.returncode == 1 and "train (or resume) with --watch" in run.stderr
