@@ -215,6 +215,57 @@ def train(layers_file, params_file, save_path, load, **given):
     sys.exit(code)
 
 
+@main.command()
+@click.option("--layers", "layers_file", type=click.Path(dir_okay=False),
+              help="The base net (default: configs/alexnet.cfg and its -nolrn, -nonoverlap, -onecolumn variants).")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False), help="The base net's params file.")
+@click.option("--variant", "variants", multiple=True,
+              help="A variant: LAYERS or LAYERS:PARAMS (default params: LAYERS' stem + -params.cfg). Repeat it.")
+@data_options
+@click.option("--epochs", type=click.IntRange(1), default=10, show_default=True, help="Passes over the training range.")
+@click.option("--seeds", type=click.IntRange(1), default=3, show_default=True, help="Runs per net, seeds 0..N-1.")
+@click.option("--test-freq", type=click.IntRange(1), help="Minibatches between test points (default: one epoch).")
+@click.option("--color-noise", type=click.FloatRange(0), default=0.0, show_default=True, help="As for train.")
+@click.option("--flip/--no-flip", default=None, help="As for train.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/ablation", show_default=True,
+              help="Where the runs and ablation.md, .json and .png go.")
+def ablate(layers_file, params_file, variants, epochs, seeds, out_dir, **given):
+    """Train a base net and its variants with the same data and seeds; print and write the paper's
+    comparison (top-1 and top-k error, the difference from the base, the paper's difference)."""
+    from . import ablate as ab
+    from .session import DEFAULTS
+    from .trainer import Trainer
+    if layers_file is None and not variants:
+        layers_file, params_file, variants = ab.DEFAULT
+    if layers_file is None or not variants:
+        raise OptionError("give --layers (and --params) for the base net and one --variant or more")
+    base = (layers_file, params_file or ab.params_beside(layers_file))
+    pairs = ab.load_pairs(base, [tuple(v.split(":", 1)) if ":" in v else (v, ab.params_beside(v)) for v in variants])
+    options = {**DEFAULTS, **{k: v for k, v in given.items() if k in TRAIN_OPTIONS}, "epochs": epochs}
+    results = {}
+    for name, lf, pf, configs in pairs:
+        results[name] = {}
+        for seed in range(seeds):
+            folder = os.path.join(out_dir, name, f"seed-{seed}")
+            click.echo(f"{name}, seed {seed}: {lf}")
+
+            def factory(path, checkpoint, seed=seed, configs=configs):
+                if checkpoint is None:
+                    return Trainer({**options, "seed": seed}, configs, None, echo=click.echo, save_path=path)
+                kept = (checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file, checkpoint.params_cfg)
+                return Trainer({**DEFAULTS, **checkpoint.options, "epochs": epochs}, kept, checkpoint,
+                               echo=click.echo, save_path=path)
+            results[name][seed] = ab.run_one(factory, folder, epochs, click.echo)
+    from .config import read_ini
+    k = next((s.get("topk") for s in read_ini(pairs[0][3][2], pairs[0][3][3]).values() if "topk" in s), "1")
+    rows = ab.summarize(results, "base")
+    table = ab.markdown(rows, k, epochs, pairs[0][1])
+    ab.write_results(out_dir, rows, results, table)
+    click.echo("")
+    click.echo(table)
+    click.echo(f"\nwrote {os.path.join(out_dir, 'ablation.md')}, ablation.json and ablation.png")
+
+
 def _same_net(layers_file, checkpoint):
     """A resumed run keeps its net: --layers may name it again, but not another."""
     from .config import read_ini
