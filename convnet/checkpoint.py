@@ -37,11 +37,14 @@ def _inc_name(param_name):
 
 def save(path, net, position, configs, options, state, history, watch=None):
     """Write a checkpoint atomically (files.write_hdf5). position: (epoch, batch, step); configs:
-    (layers name, layers text, params name, params text)."""
+    (layers name, layers text, params name, params text). NonFinite, and nothing written, if a
+    learned array holds a NaN or an infinity."""
     arrays = {}
     for p in net.parameters():
         group = f"layers/{p.layer.name}"
         arrays[f"{group}/{p.name}"] = net.backend.to_host(p.value, p.layer.device)
+        if not np.all(np.isfinite(arrays[f"{group}/{p.name}"])):
+            raise NonFinite(f"{p.layer.name}/{p.name}")
         arrays[f"{group}/{_inc_name(p.name)}"] = net.backend.to_host(p.inc, p.layer.device)
     for layer in net.layers:
         for name, array in getattr(layer, "state_arrays", dict)().items():
@@ -77,12 +80,8 @@ def _digest(attrs, arrays):
     return h.hexdigest()
 
 
-def non_finite(net):
-    """The first learned array with a NaN or an infinity, as 'layer/name', or None."""
-    for p in net.parameters():
-        if not np.all(np.isfinite(net.backend.to_host(p.value, p.layer.device))):
-            return f"{p.layer.name}/{p.name}"
-    return None
+class NonFinite(ValueError):
+    """A learned array with a NaN or an infinity: save() writes no such checkpoint (its message: the array)."""
 
 
 class Checkpoint:
@@ -125,6 +124,11 @@ class Checkpoint:
             raise
         except Exception as e:              # h5py's errors on damaged files are of many kinds
             raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({_short(e)})") from None
+
+    @property
+    def configs(self):
+        """(layers name, layers text, params name, params text): the net it was saved from."""
+        return self.layers_file, self.layers_cfg, self.params_file, self.params_cfg
 
     def restore(self, net):
         """Copy the learned arrays and momentum buffers into net, checking every shape."""

@@ -198,7 +198,7 @@ def train(layers_file, params_file, save_path, load, **given):
         options = {**DEFAULTS, **checkpoint.options, **{k: given[k] for k in explicit}}
         if layers_file:           # the command that started the run, --load added: the same net is fine
             _same_net(layers_file, checkpoint)
-        configs = (checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file, checkpoint.params_cfg)
+        configs = checkpoint.configs
         if params_file:
             configs = configs[:2] + (params_file, read_text(params_file))
         save_path = save_path or os.path.dirname(os.path.abspath(load))
@@ -252,8 +252,7 @@ def ablate(layers_file, params_file, variants, epochs, seeds, out_dir, **given):
             def factory(path, checkpoint, seed=seed, configs=configs):
                 if checkpoint is None:
                     return Trainer({**options, "seed": seed}, configs, None, echo=click.echo, save_path=path)
-                kept = (checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file, checkpoint.params_cfg)
-                return Trainer({**DEFAULTS, **checkpoint.options, "epochs": epochs}, kept, checkpoint,
+                return Trainer({**DEFAULTS, **checkpoint.options, "epochs": epochs}, checkpoint.configs, checkpoint,
                                echo=click.echo, save_path=path)
             results[name][seed] = ab.run_one(factory, folder, epochs, click.echo)
     from .config import read_ini
@@ -278,30 +277,31 @@ def _same_net(layers_file, checkpoint):
                               f"keeps its net (leave out --layers, or start a new run with its own --save-path)")
 
 
+def _restored_net(checkpoint, data, options):
+    """The checkpoint's net, for data, with its learned arrays."""
+    from .session import build_net
+    net = build_net(data, *checkpoint.configs, options, restoring=True)
+    checkpoint.restore(net)
+    return net
+
+
 def _restore_for(path, data, options):
     """Another checkpoint's net on the same data (model averaging)."""
     from .checkpoint import Checkpoint
-    from .session import build_net
     checkpoint = Checkpoint(path)
-    net = build_net(data, checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file,
-                    checkpoint.params_cfg, {**options, "seed": checkpoint.seed}, restoring=True)
-    checkpoint.restore(net)
-    return net
+    return _restored_net(checkpoint, data, {**options, "seed": checkpoint.seed})
 
 
 def _open_checkpoint(load, overrides, need_train=False):
     """(checkpoint, data, net) for test and features: the checkpoint's net and data, as overridden."""
     from .checkpoint import Checkpoint
-    from .session import DEFAULTS, Data, build_net
+    from .session import DEFAULTS, Data
     checkpoint = Checkpoint(load)
     ctx = click.get_current_context()
     explicit = {k: v for k, v in overrides.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     options = {**DEFAULTS, **checkpoint.options, **explicit}
     data = Data(options, need_train=need_train)
-    net = build_net(data, checkpoint.layers_file, checkpoint.layers_cfg, checkpoint.params_file,
-                    checkpoint.params_cfg, options, restoring=True)
-    checkpoint.restore(net)
-    return checkpoint, data, net, options
+    return checkpoint, data, _restored_net(checkpoint, data, options), options
 
 
 @main.command()

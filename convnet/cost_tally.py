@@ -1,9 +1,9 @@
 """The training costs of the minibatches since the last test point, kept where they are computed.
 
-On the GPU path, each step's cost layer outputs ([cost, errors...] for the batch) stay on their
-devices until the trainer reads them all at once, at a test point or before a save: nothing waits for
-the GPU between test points. The host then goes through them step by step, as it would have: the same
-float64 sums, and a divergence named at its minibatch.
+Each step's cost layer outputs ([cost, errors...] for the batch) stay where they were computed until
+the trainer reads them: on a GPU all at once, at a test point or before a save, so that nothing waits
+for the GPU between test points; on the CPU after every step. Either way the host goes through them
+step by step: the same float64 sums, and a divergence named at its minibatch.
 """
 import numpy as np
 

@@ -47,6 +47,7 @@ class Net:
         self.acts, self.grads, self._copies, self._joint = {}, {}, {}, {}
         self.ctx = Pass(train=False)
         self.uploader = Uploader(self.backend, self.devices) if self.backend.gpu_path else None
+        self._pairs = self._logreg_softmax_pairs()       # the graph is fixed: found once
 
     # ---- access ----------------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class Net:
         (finite where a probability underflows; joint=False takes them one by one, for checks)."""
         needs = self._needs_grad(data_grads)
         self.grads, self.input_grads = {}, {}
-        pairs = self._joint = self._logreg_softmax_pairs() if joint else {}
+        pairs = self._joint = self._pairs if joint else {}
         for layer in self.layers:
             for p in layer.params:
                 p.grad = None

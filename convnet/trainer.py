@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from .checkpoint import non_finite, save
+from .checkpoint import NonFinite, save
 from .cost_tally import CostTally
 from .errors import DivergenceError
 from .files import WriteError, copy_file
@@ -31,7 +31,7 @@ class Trainer:
         try:
             self.solver = Solver(self.net)
             self.cost_layer = logreg_layer(self.net)
-            self.tally = CostTally(self.net) if self.net.backend.gpu_path else None
+            self.tally = CostTally(self.net)
             self.epoch, self.batch, self.step = 1, 0, 0
             self.history, self.watch = [], []
             self.state = dict(lr_scale=1.0, best=None, since_best=0, drops=0, cost=0.0, errors=0, cases=0)
@@ -99,32 +99,27 @@ class Trainer:
         n = batch[1].shape[1]
         where = f"{self.epoch}.{k + 1} (step {self.step + 1})"
         with np.errstate(all="ignore"):        # a diverging run is reported below, in one line
-            costs = self.net.forward(batch, train=True, step=self.step, read_costs=self.tally is None)
-        if self.tally is None:
-            self._check_finite(np.concatenate([np.asarray(v, dtype=np.float64) for v in costs.values()]),
-                               f"at minibatch {where}")
+            self.net.forward(batch, train=True, step=self.step, read_costs=False)
+        self.tally.add(where)
+        if not self.net.backend.gpu_path:      # a host read costs nothing here: a NaN stops the run at once
+            self._read_tally()
         with np.errstate(all="ignore"):
             self.net.backward()
         # As the 2012 code (convnet.py): the data batches trained before this one, over all of the run's.
         per_epoch = len(self.data.train)
-        progress = ((self.epoch - 1) * per_epoch + batches_done) / (self.o["epochs"] * per_epoch)
-        self.solver.update(n, progress, self.step)
+        self._progress_done = ((self.epoch - 1) * per_epoch + batches_done) / (self.o["epochs"] * per_epoch)
+        self.solver.update(n, self._progress_done, self.step)
         self.step += 1
-        if self.tally is not None:
-            self.tally.add(where)
-        elif self.cost_layer is not None:
-            cost, errors, _ = costs[self.cost_layer.name]
-            self.state["cost"] += float(cost)
-            self.state["errors"] += float(errors)
         self.state["cases"] += n
         self._last_mini = n
         start, images = self._timer
         self._timer = (start, images + n)
 
     def _read_tally(self):
-        """On a GPU the costs stay on the device until here, a test point or a save: a read waits for
-        the GPU, which then could not run ahead of the host. Then each step as the CPU path does it."""
-        if self.tally is None or not self.tally.steps:
+        """The training costs of the steps since the last read, each checked for NaN and summed. On a
+        GPU they stay on the device until a test point or a save: a read waits for the GPU, which then
+        could not run ahead of the host; on the CPU they are read after every step."""
+        if not self.tally.steps:
             return
         for where, costs in self.tally.read():
             self._check_finite(np.concatenate(list(costs.values())), f"at minibatch {where}")
@@ -174,8 +169,7 @@ class Trainer:
         """--watch: inspect's statistics of the last training minibatch (its forward and backward are
         still in the net), kept with the test point."""
         watch = Watch(self.net)
-        watch.observe(self.solver, self._last_mini, min(self.step / max(self.o["epochs"] * self._per_epoch(), 1), 1.0),
-                      self.step - 1)
+        watch.observe(self.solver, self._last_mini, self._progress_done, self.step - 1)
         layers, params = watch.rows()
         self.watch.append(dict(epoch=self._epoch_float(), step=self.step, layers=layers, parameters=params))
 
@@ -192,13 +186,12 @@ class Trainer:
     def _save(self):
         """latest.h5, never with a NaN or an infinity in it: a checkpoint must be one to resume from."""
         self._read_tally()
-        bad = non_finite(self.net)
-        if bad is not None:
-            self._diverged(f"{bad} holds a NaN or an infinity at {self._label()}")
         self.state["lr_scale"] = self.solver.lr_scale
         try:
             save(self.latest, self.net, (self.epoch, self.batch, self.step), self.configs, self.o,
                  self.state, self.history, self.watch)
+        except NonFinite as e:
+            self._diverged(f"{e} holds a NaN or an infinity at {self._label()}")
         except WriteError as e:
             kept = "the previous checkpoint is kept" if os.path.exists(self.latest) else "no checkpoint was written yet"
             raise WriteError(f"{e}; {kept}") from None

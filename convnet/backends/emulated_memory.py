@@ -131,10 +131,11 @@ class DeviceArray(np.ndarray):
     def fill(self, value):
         run_op("fill", [], [self], lambda: plain(self).fill(value))
 
-    def get(self):
-        """The host copy (CuPy's ndarray.get), ordered like backend.to_host without a device."""
-        ORDERING.op(current_stream(), "a copy to the host", reads=[self._buffer])
-        ORDERING.synchronize(current_stream())
+    def get(self, stream=None):
+        """The host copy (CuPy's ndarray.get): on stream (the current one by default), waited for."""
+        stream = stream or current_stream()
+        ORDERING.op(stream, "a copy to the host", reads=[self._buffer])
+        ORDERING.synchronize(stream)
         ORDERING.host_read(self._buffer, "a copy to the host")
         return np.array(plain(self))
 
