@@ -3,6 +3,8 @@ import contextlib
 
 import numpy as np
 
+from ..host_memory import keep_freed_memory
+
 
 class NumpyBackend:
     name = "numpy"
@@ -11,6 +13,9 @@ class NumpyBackend:
     dtypes = (np.float32, np.float64)
 
     array_types = (np.ndarray,)
+
+    def __init__(self):
+        keep_freed_memory()           # a step's arrays reuse the last step's memory (host_memory.py)
 
     def use_device(self, device):
         return contextlib.nullcontext()
