@@ -6,12 +6,21 @@ layer's forward and backward on its own. The FP32 work is the multiply-adds of d
 the forward, the weight gradients and the input gradients that are computed (training_macs); the share
 of peak divides the achieved rate by the GPU's FP32 peak (SMs x FP32 lanes x clock x 2) or, on the
 CPU, by the measured rate of one large float32 GEMM.
+
+The profile: each layer's forward and backward (timed alone, a second series), the update and what
+is left of the step (the net's own bookkeeping); the BLAS library, the kernels it chose and its
+threads; the process's peak resident memory (ru_maxrss: what `bench/pytorch_alexnet.py` reports for
+PyTorch). The loader is not in the step (the data are random arrays): bench/loader_speed.py times it.
 """
+import resource
 import statistics
+import sys
 import time
 
 import numpy as np
 
+from .backends import get_backend
+from .errors import BackendError
 from .graph import load_graph
 from .net import Net
 from .solver import Solver
@@ -47,8 +56,26 @@ def random_batch(graph, mini, rng):
     return [images, rng.integers(0, classes, (1, mini)).astype(np.float32)]
 
 
+def choose_backend(name):
+    """(backend name, why): "auto" is cuda where CuPy finds a usable GPU, else numpy."""
+    if name != "auto":
+        return name, ""
+    try:
+        get_backend("cuda")
+        return "cuda", "auto: a GPU is usable"
+    except BackendError as e:
+        return "numpy", f"auto: no usable GPU ({e})"
+
+
+def peak_memory_mib():
+    """The process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2 ** 20 if sys.platform == "darwin" else 1024)
+
+
 def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpus=None, warmup=3, repeat=10,
-        tf32=False):
+        tf32=False, profile=True):
+    backend, why = choose_backend(backend)
     graph = load_graph(layers_file, params_file, [(3, input_size, input_size), (1,)])
     net = Net(graph, backend=backend, gpus=gpus, seed=0)
     net.backend.tf32 = tf32
@@ -59,28 +86,48 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
     def step(i):
         net.forward(batch, train=True, step=i, read_costs=False)
         net.backward()
+        clock.sync()
+        before_update = clock.mark()
         solver.update(mini, 0.0)
+        return before_update
 
     for i in range(warmup):
         step(i)
     clock.sync()
-    steps = []
+    steps, updates = [], []
     for i in range(repeat):
         start = clock.mark()
-        step(warmup + i)
+        before_update = step(warmup + i)
         clock.sync()
-        steps.append(clock.between(start, clock.mark()))
-    per_layer = time_layers(net, batch, clock, repeat=max(3, repeat // 2))
+        end = clock.mark()
+        steps.append(clock.between(start, end))
+        updates.append(clock.between(before_update, end))
+    per_layer = time_layers(net, batch, clock, repeat=max(3, repeat // 2)) if profile else {}
     median = statistics.median(steps)
     flops = 2 * training_macs(net) * mini
     peak, peak_kind = peak_flops(net.backend)
     return {
-        "device": device_name(net.backend), "backend": backend, "layers": str(layers_file), "mini": mini,
+        "device": device_name(net.backend), "backend": backend, "backend_choice": why, "layers": str(layers_file),
+        "mini": mini, "threads": _threads(net.backend), "blas": _blas(net.backend),
+        "update_ms": statistics.median(updates), "peak_memory_mib": peak_memory_mib(),
         "input_size": input_size, "tf32": tf32, "step_ms": median, "steps_ms": steps,
         "images_per_s": mini / (median / 1000), "tflops": flops / (median / 1000) / 1e12,
         "peak_tflops": peak / 1e12, "peak_kind": peak_kind, "share_of_peak": flops / (median / 1000) / peak,
         "per_layer": per_layer,
     }
+
+
+def _blas(backend):
+    if backend.name == "cuda":
+        return [{"library": "cuBLAS", "config": "cuBLAS through CuPy", "kernels": "chosen per call", "threads": None}]
+    from .blas_info import blas_report
+    return blas_report()
+
+
+def _threads(backend):
+    import os
+    return None if backend.name == "cuda" else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count()
 
 
 def training_macs(net):
@@ -174,12 +221,24 @@ def device_name(backend):
 
 
 def report(result):
-    lines = [f"{result['device']}, backend {result['backend']}, batch {result['mini']}, "
+    from .blas_info import summary
+    why = f" ({result['backend_choice']})" if result.get("backend_choice") else ""
+    lines = [f"{result['device']}, backend {result['backend']}{why}, batch {result['mini']}, "
              f"{result['input_size']}x{result['input_size']} input, {'TF32' if result['tf32'] else 'FP32'}",
+             f"BLAS: {summary(result['blas'])}",
              f"training step {result['step_ms']:.1f} ms (median of {len(result['steps_ms'])}), "
              f"{result['images_per_s']:.0f} images/s, {result['tflops']:.2f} TFLOP/s = "
              f"{100 * result['share_of_peak']:.1f}% of {result['peak_tflops']:.2f} TFLOP/s ({result['peak_kind']})",
-             f"{'layer':<18} {'forward ms':>11} {'backward ms':>12}"]
-    for name, t in result["per_layer"].items():
-        lines.append(f"{name:<18} {t['forward_ms']:>11.2f} {t['backward_ms']:>12.2f}")
+             f"peak memory {result['peak_memory_mib']:.0f} MiB (resident, the whole process)"]
+    if result["per_layer"]:
+        lines.append(f"{'layer':<18} {'forward ms':>11} {'backward ms':>12} {'share':>6}")
+        step = result["step_ms"]
+        for name, t in result["per_layer"].items():
+            share = (t["forward_ms"] + t["backward_ms"]) / step
+            lines.append(f"{name:<18} {t['forward_ms']:>11.2f} {t['backward_ms']:>12.2f} {100 * share:>5.1f}%")
+        layers = sum(t["forward_ms"] + t["backward_ms"] for t in result["per_layer"].values())
+        lines.append(f"{'update':<18} {result['update_ms']:>24.2f} {100 * result['update_ms'] / step:>5.1f}%")
+        rest = step - layers - result["update_ms"]
+        lines.append(f"{'the rest of a step':<18} {rest:>24.2f} {100 * rest / step:>5.1f}%  "
+                     f"(step - layers - update; layers timed alone, so it can be negative)")
     return "\n".join(lines)

@@ -401,18 +401,22 @@ def features(load, layer, out, **overrides):
 @config_options
 @click.option("--input-size", type=click.IntRange(1), default=224, show_default=True, help="Images are SIZE x SIZE.")
 @click.option("--mini", type=click.IntRange(1), default=128, show_default=True, help="Images per minibatch.")
-@click.option("--backend", type=click.Choice(["numpy", "cuda", "emulated"]), default="cuda", show_default=True)
+@click.option("--backend", type=click.Choice(["auto", "numpy", "cuda", "emulated"]), default="auto", show_default=True,
+              help="auto: cuda where a GPU is usable, else numpy (the report says which and why).")
 @click.option("--gpu", help="Physical GPUs for the logical ones, e.g. 0 (both columns on one GPU) or 0,1.")
 @click.option("--warmup", type=click.IntRange(0), default=3, show_default=True, help="Untimed steps first.")
 @click.option("--repeat", type=click.IntRange(1), default=10, show_default=True, help="Timed steps (the median is reported).")
 @click.option("--tf32", is_flag=True, help="Allow TF32 in cuBLAS (default: FP32).")
+@click.option("--no-profile", is_flag=True, help="Only the step: skip the per-layer series.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def bench(layers_file, params_file, input_size, mini, backend, gpu, warmup, repeat, tf32, as_json):
-    """Time full training steps (forward, backward, update): per-layer milliseconds, images/s, share of peak."""
+def bench(layers_file, params_file, input_size, mini, backend, gpu, warmup, repeat, tf32, no_profile, as_json):
+    """Time full training steps (forward, backward, update): per-layer milliseconds, the update, images/s,
+    share of peak, the BLAS and its kernels, peak memory."""
     import json
     from .bench import report, run
     from .session import parse_gpus
-    result = run(layers_file, params_file, input_size, mini, backend, parse_gpus(gpu), warmup, repeat, tf32)
+    result = run(layers_file, params_file, input_size, mini, backend, parse_gpus(gpu), warmup, repeat, tf32,
+                 profile=not no_profile)
     click.echo(json.dumps(result, indent=2) if as_json else report(result))
 
 

@@ -1,6 +1,7 @@
 """cmrnorm: response normalization across maps, the paper's "local response normalization" (section 3.3)."""
 import numpy as np
 
+from convnet.chunks import by_chunks
 from convnet.config import Key, boolean, positive_integer
 from convnet.kernels import beside, f32, i32, kernels
 from convnet.norm import NormLayer, divisor_powers
@@ -45,16 +46,23 @@ class CrossMapNorm(NormLayer):
             return np.broadcast_to(sums, (blocks, n) + a.shape[1:]).reshape(padded.shape)[:C].copy()
         return (box_sum_adjoint if adjoint else box_sum)(a, 0, n, -(n // 2))
 
+    # The CPU math runs on pieces of rows (chunks.py): the windows run across maps, never across rows.
     def forward_cpu(self, xs, ctx):
+        return by_chunks(self._forward_piece, [self.as_image(xs[0])], axis=1)
+
+    def backward_cpu(self, xs, y, dy, need, ctx):
         x = self.as_image(xs[0])
+        return [by_chunks(self._backward_piece, [x, dy.reshape(x.shape)], axis=1)]
+
+    def _forward_piece(self, x):
         d = self.conf.minDiv + self.s * self._window_sum(x * x)
         return x * d ** -self.conf.pow
 
-    def backward_cpu(self, xs, y, dy, need, ctx):
-        x, p = self.as_image(xs[0]), self.conf.pow
+    def _backward_piece(self, x, dy):
+        p = self.conf.pow
         dp, dp1 = divisor_powers(self.conf.minDiv + self.s * self._window_sum(x * x), p)
         t = self._window_sum(dy * x * dp1, adjoint=True)
-        return [dy * dp - (2 * self.s * p) * x * t]
+        return dy * dp - (2 * self.s * p) * x * t
 
     def _forward_gpu(self, x):
         c = self.conf

@@ -1,11 +1,11 @@
 """conv: a convolution, the same filters at every position (paper sections 3.5 and Figure 2)."""
 import numpy as np
 
+from convnet import conv_cpu
 from convnet.config import Key, boolean, integer, non_negative_number, retired_zeros
 from convnet.filtering import GEOMETRY_KEYS, FilterLayer, add_biases, bias_gradient, fold_gpu, unfold_gpu
 from convnet.registry import register
 from convnet.weights import WeightLayerMixin
-from convnet.windows import fold, unfold
 
 
 @register("conv")
@@ -63,48 +63,26 @@ class Conv(WeightLayerMixin, FilterLayer):
 
     _cache = (None, {})
 
-    def _unfolded(self, i, x, ctx):
-        """Input i unfolded and grouped: (G, Cg*k*k, oy*ox*N). A training forward keeps it for the
-        backward of the same pass (the same ctx object), which saves unfolding twice."""
-        owner, kept = self._cache
-        if owner is ctx and i in kept:
-            return kept[i]
-        g, N = self.geo[i], x.shape[-1]
-        cols = unfold(self.stacked(i, x), g.k, g.s, g.p, (g.oy, g.ox))
-        cols = cols.reshape(g.G, g.Cg * g.k * g.k, g.oy * g.ox * N)
-        if ctx.train:
-            self._cache = (ctx, {**(kept if owner is ctx else {}), i: cols})
-        return cols
-
     def forward_cpu(self, xs, ctx):
-        N = xs[0].shape[-1]
-        y = None
+        g0, N = self.geo[0], xs[0].shape[-1]
+        y = np.empty((g0.F, g0.oy * g0.ox * N), dtype=xs[0].dtype)
         for i, x in enumerate(xs):
-            g = self.geo[i]
-            w = self.params[i].value.reshape(g.G, g.Fg, g.Cg * g.k * g.k)
-            out = np.matmul(w, self._unfolded(i, x, ctx)).reshape(g.F, g.oy, g.ox, N)
-            y = out if y is None else y + out
+            conv_cpu.forward(self.stacked(i, x), self.params[i].value, self.geo[i], y, i > 0)
         b = self.params[-1].value
+        y = y.reshape(g0.F, g0.oy, g0.ox, N)
         y += b[:, None, None, None] if b.ndim == 1 else b[..., None]
         return y
 
     def backward_cpu(self, xs, y, dy, need, ctx):
         N = dy.shape[-1]
+        dy2 = dy.reshape(dy.shape[0], -1)
         grads = []
         for i, x in enumerate(xs):
-            g, w = self.geo[i], self.params[i]
-            cols = self._unfolded(i, x, ctx)
-            dyg = dy.reshape(g.G, g.Fg, g.oy * g.ox * N)
-            w.grad = np.matmul(dyg, cols.transpose(0, 2, 1)).reshape(w.value.shape)
-            if need[i]:
-                wg = w.value.reshape(g.G, g.Fg, g.Cg * g.k * g.k)
-                dcols = np.matmul(wg.transpose(0, 2, 1), dyg).reshape(g.C, g.k, g.k, g.oy, g.ox, N)
-                grads.append(self.unstacked(i, fold(dcols, (g.C, g.H, g.W, N), g.k, g.s, g.p, (g.oy, g.ox)), N))
-            else:
-                grads.append(None)
+            w = self.params[i]
+            w.grad, dx = conv_cpu.backward(self.stacked(i, x), w.value, dy2, self.geo[i], need[i])
+            grads.append(None if dx is None else self.unstacked(i, dx, N))
         b = self.params[-1]
-        b.grad = dy.sum(axis=(1, 2, 3)) if b.value.ndim == 1 else dy.sum(axis=3)
-        self._cache = (None, {})
+        b.grad = dy2.sum(axis=1) if b.value.ndim == 1 else dy.sum(axis=3)
         return grads
 
     # ---- the GPU twin: unfold.cu and one cuBLAS GEMM per group ------------------------------

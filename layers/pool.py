@@ -1,6 +1,7 @@
 """pool: max, avg, maxabs or random pooling over square windows of each map (paper section 3.4)."""
 import numpy as np
 
+from convnet.chunks import by_chunks
 from convnet.config import Key, boolean, integer, non_negative_integer, one_of, positive_integer
 from convnet.kernels import beside, i32, kernels
 from convnet.layer import Layer
@@ -99,13 +100,19 @@ class Pool(Layer):
         return rows, cols
 
     def forward_cpu(self, xs, ctx):
-        c, x = self.conf, xs[0]
+        x = xs[0]
         x = x.reshape(self.image + x.shape[-1:])
         mode = self.mode(ctx)
         if mode == "rand":
             rows, cols = self._picks(x, ctx)
             C, N = x.shape[0], x.shape[-1]
             return x[np.arange(C)[:, None, None, None], rows, cols, np.arange(N)[None, None, None, :]]
+        # In pieces of maps (chunks.py): the windows stay within a map.
+        return by_chunks(lambda piece: self._pool(piece, mode), [x], axis=0,
+                         out_shape=self.output_shape + x.shape[-1:])
+
+    def _pool(self, x, mode):
+        c = self.conf
         fill = -np.inf if mode == "max" else 0
         frame = framed(x, c.start, c.sizeX, c.stride, self.outputs, fill)
         y = None
@@ -114,27 +121,32 @@ class Pool(Layer):
             if y is None:
                 y = v.copy()
             elif mode == "max":
-                y = np.maximum(y, v)
+                np.maximum(y, v, out=y)
             elif mode == "maxabs":               # the later value unless the earlier is strictly larger
                 y = np.where(np.abs(y) > np.abs(v), y, v)
             else:
-                y = y + v
+                y += v
         return y / self.counts.astype(x.dtype) if mode == "avg" else y
 
     def backward_cpu(self, xs, y, dy, need, ctx):
-        c, x = self.conf, xs[0]
+        x = xs[0]
         shape = self.image + x.shape[-1:]
-        x = x.reshape(shape)
+        out_shape = self.output_shape + x.shape[-1:]
         mode = self.mode(ctx)
+        return [by_chunks(lambda *pieces: self._unpool(*pieces, mode), [x.reshape(shape), y.reshape(out_shape),
+                                                                         dy.reshape(out_shape)], axis=0)]
+
+    def _unpool(self, x, y, dy, mode):
+        c = self.conf
         if mode == "avg":
             dy = dy / self.counts.astype(dy.dtype)
         else:                                     # to every input equal to the output
             frame = framed(x, c.start, c.sizeX, c.stride, self.outputs, np.nan)
-        dframe = np.zeros((shape[0],) + tuple((o - 1) * c.stride + c.sizeX for o in self.outputs)
-                          + shape[-1:], dtype=dy.dtype)
+        dframe = np.zeros((x.shape[0],) + tuple((o - 1) * c.stride + c.sizeX for o in self.outputs)
+                          + x.shape[-1:], dtype=dy.dtype)
         for _, _, rows, cols in offsets(c.sizeX, c.stride, self.outputs):
             dframe[:, rows, cols] += dy if mode == "avg" else dy * (frame[:, rows, cols] == y)
-        return [unframed(dframe, shape, c.start)]
+        return unframed(dframe, x.shape, c.start)
 
     # ---- the GPU twin ----------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 """rnorm: response normalization within each map, over a square neighbourhood of pixels."""
+from convnet.chunks import by_chunks
 from convnet.kernels import beside, f32, i32, kernels
 from convnet.norm import SpatialNormLayer, divisor_powers
 from convnet.registry import register
@@ -20,17 +21,23 @@ class ResponseNorm(SpatialNormLayer):
     def _divisor(self, x):
         return self.conf.minDiv + self.s * box_sum_2d(x * x, self.n, self.start)
 
+    # The CPU math runs on pieces of maps (chunks.py): the windows stay within a map.
     def forward_cpu(self, xs, ctx):
-        x = self.as_image(xs[0])
-        return x * self._divisor(x) ** -self.conf.pow
+        return by_chunks(self._forward_piece, [self.as_image(xs[0])], axis=0)
 
     def backward_cpu(self, xs, y, dy, need, ctx):
         x = self.as_image(xs[0])
+        return [by_chunks(self._backward_piece, [x, dy.reshape(x.shape)], axis=0)]
+
+    def _forward_piece(self, x):
+        return x * self._divisor(x) ** -self.conf.pow
+
+    def _backward_piece(self, x, dy):
         p = self.conf.pow
         dp, dp1 = divisor_powers(self._divisor(x), p)
         # Through the divisor: x_j is in the windows of its neighbours i, each scaling x_j^2 by s.
         t = box_sum_2d_adjoint(dy * x * dp1, self.n, self.start)
-        return [dy * dp - (2 * self.s * p) * x * t]
+        return dy * dp - (2 * self.s * p) * x * t
 
     def _geometry(self, x):
         return tuple(map(i32, self.image + (x.shape[-1], self.n)))

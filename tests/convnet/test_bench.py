@@ -34,3 +34,48 @@ def test_the_work_of_a_step_counts_only_the_gradients_computed():
 def test_fp32_lanes_by_architecture():
     from convnet.bench import fp32_lanes
     assert [fp32_lanes(c) for c in ("70", "75", "80", "86", "89", "90", "100")] == [64, 64, 64, 128, 128, 128, 128]
+
+
+def test_the_default_backend_is_cuda_where_a_gpu_is_usable_else_numpy(monkeypatch):
+    from convnet import bench
+    from convnet.errors import BackendError
+
+    def no_gpu(name):
+        raise BackendError("CuPy is not installed")
+    monkeypatch.setattr(bench, "get_backend", no_gpu)
+    assert bench.choose_backend("auto") == ("numpy", "auto: no usable GPU (CuPy is not installed)")
+    monkeypatch.setattr(bench, "get_backend", lambda name: object())
+    assert bench.choose_backend("auto") == ("cuda", "auto: a GPU is usable")
+    assert bench.choose_backend("emulated") == ("emulated", "")
+
+
+def test_the_profile_names_update_blas_and_memory(monkeypatch):
+    """Without --backend on a machine without CuPy: numpy, said so; the update, BLAS and peak memory lines."""
+    from convnet import bench
+    from convnet.errors import BackendError
+
+    def no_gpu(name):
+        raise BackendError("no GPU here")
+    monkeypatch.setattr(bench, "get_backend", no_gpu)
+    args = ["bench", "--layers", str(ROOT / "tests/configs/tiny.cfg"), "--params", str(ROOT / "tests/configs/tiny-params.cfg"),
+            "--input-size", "32", "--mini", "16", "--warmup", "1", "--repeat", "3"]
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 0, text.output
+    assert "backend numpy (auto: no usable GPU (no GPU here))" in text.output
+    for line in ("BLAS: ", "peak memory ", "update ", "the rest of a step "):
+        assert line in text.output
+    r = json.loads(CliRunner().invoke(main, args + ["--json", "--no-profile"]).output)
+    assert r["per_layer"] == {} and 0 < r["update_ms"] < r["step_ms"] and r["peak_memory_mib"] > 10
+
+
+def test_the_blas_report_asks_openblas_itself():
+    """NumPy's wheels carry OpenBLAS: its kernels (the corename) are the ones its config string names."""
+    from convnet.blas_info import blas_report
+    reports = blas_report()
+    openblas = [r for r in reports if "openblas" in r["library"].lower()]
+    if not openblas:
+        import pytest
+        pytest.skip(f"NumPy here does not use OpenBLAS: {reports}")
+    r = openblas[0]
+    assert r["config"].startswith("OpenBLAS") and r["kernels"] != "unknown" and r["kernels"] in r["config"]
+    assert r["threads"] >= 1

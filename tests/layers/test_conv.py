@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from convnet import conv_cpu
 from convnet.errors import ConfigError
 from tests.helpers import TRAIN, WEIGHT_PARAMS, check_layer_gradients, make_layer
 
@@ -38,8 +39,14 @@ CASES = [  # channels, size, filters (per group), filterSize, padding, stride, g
 ]
 
 
+# The CPU path works in chunks of output rows (conv_cpu.CHUNK_BYTES); 1 byte makes every row a chunk.
+CHUNKS = pytest.mark.parametrize("chunk_bytes", [conv_cpu.CHUNK_BYTES, 1], ids=["one-chunk", "row-chunks"])
+
+
+@CHUNKS
 @pytest.mark.parametrize("C,S,F,k,p,s,G,shared", CASES)
-def test_forward_matches_loops(C, S, F, k, p, s, G, shared):
+def test_forward_matches_loops(C, S, F, k, p, s, G, shared, chunk_bytes, monkeypatch):
+    monkeypatch.setattr(conv_cpu, "CHUNK_BYTES", chunk_bytes)
     layer = make_layer("conv", [(C, S, S)], dict(channels=C, filters=F, filterSize=k, padding=p, stride=s,
                                                  groups=G, sharedBiases=shared, initW=0.5, initB=0.3),
                        WEIGHT_PARAMS)
@@ -52,8 +59,10 @@ def test_forward_matches_loops(C, S, F, k, p, s, G, shared):
     np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
 
 
+@CHUNKS
 @pytest.mark.parametrize("C,S,F,k,p,s,G,shared", CASES)
-def test_gradients(C, S, F, k, p, s, G, shared):
+def test_gradients(C, S, F, k, p, s, G, shared, chunk_bytes, monkeypatch):
+    monkeypatch.setattr(conv_cpu, "CHUNK_BYTES", chunk_bytes)
     layer = make_layer("conv", [(C, S, S)], dict(channels=C, filters=F, filterSize=k, padding=p, stride=s,
                                                  groups=G, sharedBiases=shared, initW=0.5), WEIGHT_PARAMS)
     x = np.random.default_rng(3).standard_normal((C, S, S, 2))
@@ -101,3 +110,22 @@ def test_config_that_does_not_fit_the_input(keys, key, fragment):
     with pytest.raises(ConfigError) as e:
         make_layer("conv", [(3, 8, 8)], keys, WEIGHT_PARAMS)
     assert e.value.key == key and fragment in str(e.value)
+
+
+def test_backward_refills_the_frame_another_pass_overwrote():
+    """The forward's padded frame serves the backward of the same pass only: after a forward of another
+    pass on other data, the backward of the first pass frames its own input again."""
+    from convnet.layer import Pass
+    keys = dict(channels=3, filters=4, filterSize=3, padding=1, stride=1, initW=0.5)
+    layer = make_layer("conv", [(3, 6, 6)], keys, WEIGHT_PARAMS)
+    rng = np.random.default_rng(5)
+    x1, x2, dy = rng.standard_normal((3, 6, 6, 2)), rng.standard_normal((3, 6, 6, 2)), rng.standard_normal((4, 6, 6, 2))
+    first, other = Pass(True, 1), Pass(True, 2)
+    y = layer.forward([x1], first)
+    (expected,) = layer.backward([x1], y, dy, [True], first)
+    expected_w = layer.params[0].grad.copy()
+    y = layer.forward([x1], first)
+    layer.forward([x2], other)
+    (dx,) = layer.backward([x1], y, dy, [True], first)
+    np.testing.assert_array_equal(dx, expected)
+    np.testing.assert_array_equal(layer.params[0].grad, expected_w)
