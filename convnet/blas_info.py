@@ -73,3 +73,35 @@ def summary(reports):
     """One line: 'OpenBLAS 0.3.31 ... kernels Haswell, 2 threads'."""
     return "; ".join(f"{r['config']}, kernels {r['kernels']}"
                      + (f", {r['threads']} threads" if r.get("threads") else "") for r in reports)
+
+
+class ThreadControl:
+    """Sets the number of threads of the OpenBLAS NumPy uses (openblas_set_num_threads), where there is
+    one; elsewhere `available` is False and nothing changes."""
+
+    def __init__(self):
+        self._get = self._set = None
+        for path in loaded_blas_files():
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for prefix, suffix in (("", ""), ("scipy_", "64_"), ("scipy_", ""), ("", "64_")):
+                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+                put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+                if get is not None and put is not None:
+                    get.restype, get.argtypes = ctypes.c_int, []
+                    put.restype, put.argtypes = None, [ctypes.c_int]
+                    self._get, self._set = get, put
+                    return
+
+    @property
+    def available(self):
+        return self._set is not None
+
+    def get(self):
+        return self._get() if self._get else None
+
+    def set(self, n):
+        if self._set:
+            self._set(int(n))

@@ -1,17 +1,22 @@
 """Computing a layer's CPU math in pieces along an axis the math does not mix, so that its temporaries
 stay in cache and come from memory malloc keeps (host_memory.py) instead of being mapped, faulted in
-and zeroed by the kernel for every array: cmrnorm's rows (its windows run across maps), the maps of
-pooling, rnorm and cnorm (their windows stay within a map). The numbers are the same as in one piece:
-every output element is computed by the same operations in the same order.
+and zeroed by the kernel for every array, and so that the pieces run on every core (cpu_parallel.py):
+cmrnorm's rows (its windows run across maps), the maps of pooling and rnorm (their windows stay
+within a map). The numbers are the same as in one piece: every output element is computed by the
+same operations in the same order.
 """
 import numpy as np
+
+from .cpu_parallel import workers
 
 CHUNK_BYTES = 2 * 2 ** 20       # the largest input piece: its few temporaries fit in L2 + a share of L3
 
 
 def spans(n, bytes_per_index, budget=None):
-    """Slices covering range(n), each of at most `budget` bytes (at least one index)."""
+    """Slices covering range(n), each of at most `budget` bytes (at least one index), and at least one
+    per thread where n allows."""
     step = max(1, (CHUNK_BYTES if budget is None else budget) // max(1, bytes_per_index))
+    step = min(step, -(-n // workers().n))
     return [slice(lo, min(n, lo + step)) for lo in range(0, n, step)]
 
 
@@ -23,6 +28,8 @@ def by_chunks(fn, arrays, axis, out_shape=None, dtype=None):
     n = first.shape[axis]
     per_index = first.nbytes // max(1, n)
     lead = (slice(None),) * axis
-    for piece in spans(n, per_index):
+
+    def run(piece):
         out[lead + (piece,)] = fn(*(a[lead + (piece,)] for a in arrays))
+    workers().run(run, spans(n, per_index))
     return out

@@ -8,14 +8,18 @@ pieces: nothing the size of a whole unfolded batch is ever made (conv1 of the pa
 363 x 387,200 floats, 560 MB), the backward unfolds its chunk again from the frame the forward kept,
 and the frame and the chunk buffers are kept from step to step (a Workspace), so a step allocates
 only the arrays it returns. A chunk's GEMM on cached data also runs nearer the machine's peak than one
-GEMM over the whole batch (measured: 147 against 72 GFLOP/s at the quick start's conv2).
+GEMM over the whole batch (measured: 147 against 72 GFLOP/s at the quick start's conv2). The pieces run
+on every core (cpu_parallel.py).
 """
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-CHUNK_BYTES = 4 * 2 ** 20      # the unfolded rows one GEMM reads: about L2 + a share of L3 of a core
+from .cpu_parallel import workers
+
+CHUNK_BYTES = 2 * 2 ** 20      # the unfolded rows one GEMM reads: about a core's L2 (measured: 2 MiB best of 1-8)
 
 
 class Workspace:
@@ -106,65 +110,87 @@ def fold_rows(dcols, dframe, r0, rows, g):
 
 
 def _chunks(g, N, itemsize):
+    """(group, first row, rows, the rows' columns of a (maps, oy*ox*N) matrix) for every piece."""
     step = chunk_rows(g, N, itemsize)
-    for r0 in range(0, g.oy, step):
-        rows = min(step, g.oy - r0)
-        yield r0, rows, slice(r0 * g.ox * N, (r0 + rows) * g.ox * N)
+    return [(grp, r0, min(step, g.oy - r0), slice(r0 * g.ox * N, (r0 + min(step, g.oy - r0)) * g.ox * N))
+            for grp in range(g.G) for r0 in range(0, g.oy, step)]
 
 
 def forward(x, w, g, out, accumulate):
-    """out (F, oy*ox*N) = (or +=, accumulate) the convolution of x (C, H, W, N) by w (F, Cg, k, k)."""
+    """out (F, oy*ox*N) = (or +=, accumulate) the convolution of x (C, H, W, N) by w (F, Cg, k, k).
+    The pieces (a group's chunk of rows) write disjoint rows of out and run on every core."""
     N, ckk = x.shape[-1], g.Cg * g.k * g.k
-    work = workspace()
-    frame = framed(x, g, work)
-    for grp in range(g.G):
+    frame = framed(x, g, workspace())
+
+    def piece(part):
+        grp, r0, rows, span = part
+        work = workspace()
+        cols = work.flat("cols", (ckk, rows * g.ox * N), x.dtype)
+        unfold_rows(frame[grp * g.Cg:(grp + 1) * g.Cg], r0, rows, g, cols)
         wg = w[grp * g.Fg:(grp + 1) * g.Fg].reshape(g.Fg, ckk)
-        fg = frame[grp * g.Cg:(grp + 1) * g.Cg]
-        for r0, rows, span in _chunks(g, N, x.itemsize):
-            cols = work.flat("cols", (ckk, rows * g.ox * N), x.dtype)
-            unfold_rows(fg, r0, rows, g, cols)
-            target = out[grp * g.Fg:(grp + 1) * g.Fg, span]
-            if accumulate:
-                product = work.flat("product", target.shape, x.dtype)
-                np.matmul(wg, cols, out=product)
-                np.add(target, product, out=target)
-            else:
-                np.matmul(wg, cols, out=target)
+        target = out[grp * g.Fg:(grp + 1) * g.Fg, span]
+        if accumulate:
+            product = work.flat("product", target.shape, x.dtype)
+            np.matmul(wg, cols, out=product)
+            np.add(target, product, out=target)
+        else:
+            np.matmul(wg, cols, out=target)
+    workers().run(piece, _chunks(g, N, x.itemsize))
 
 
 def backward(x, w, dy, g, need_input):
-    """(dw (F, Cg, k, k), dx (C, H, W, N) or None) for dy (F, oy*ox*N)."""
+    """(dw (F, Cg, k, k), dx (C, H, W, N) or None) for dy (F, oy*ox*N). dw is a sum over the pieces,
+    each piece's part computed on some core and the parts summed in piece order (the same numbers on
+    any number of cores); dx is the transposed convolution (stride 1) or a fold."""
     N, ckk = x.shape[-1], g.Cg * g.k * g.k
-    work = workspace()
-    frame = framed(x, g, work)
-    dw = np.empty((g.F, ckk), x.dtype)
-    dframe = None
-    if need_input:
-        dframe = work.flat("dframe", frame_shape(g, N), x.dtype)
-        dframe.fill(0)
-    for grp in range(g.G):
-        fs, cs = slice(grp * g.Fg, (grp + 1) * g.Fg), slice(grp * g.Cg, (grp + 1) * g.Cg)
-        wg, fg = w[fs].reshape(g.Fg, ckk), frame[cs]
-        for r0, rows, span in _chunks(g, N, x.itemsize):
-            cols = work.flat("cols", (ckk, rows * g.ox * N), x.dtype)
-            unfold_rows(fg, r0, rows, g, cols)
-            dyc = dy[fs, span]
-            if r0 == 0:
-                np.matmul(dyc, cols.T, out=dw[fs])
-            else:
-                part = work.flat("dw", (g.Fg, ckk), x.dtype)
-                np.matmul(dyc, cols.T, out=part)
-                np.add(dw[fs], part, out=dw[fs])
-            if need_input:
-                dcols = work.flat("dcols", (ckk, rows * g.ox * N), x.dtype)
-                np.matmul(wg.T, dyc, out=dcols)
-                fold_rows(dcols, dframe[cs], r0, rows, g)
+    frame = framed(x, g, workspace())
+
+    def weight_part(part):
+        grp, r0, rows, span = part
+        cols = workspace().flat("cols", (ckk, rows * g.ox * N), x.dtype)
+        unfold_rows(frame[grp * g.Cg:(grp + 1) * g.Cg], r0, rows, g, cols)
+        return np.matmul(dy[grp * g.Fg:(grp + 1) * g.Fg, span], cols.T)
+    parts = _chunks(g, N, x.itemsize)
+    dw = np.zeros((g.F, ckk), x.dtype)
+    for (grp, *_), d in zip(parts, workers().run(weight_part, parts)):
+        rows = dw[grp * g.Fg:(grp + 1) * g.Fg]
+        np.add(rows, d, out=rows)
     dx = None
     if need_input:
-        dx = np.zeros(x.shape, x.dtype) if _frame_misses(g) else np.empty(x.shape, x.dtype)
-        (fr, fc), (xr, xc) = _inside(g, dframe.shape[1:3])
-        np.copyto(dx[:, xr, xc], dframe[:, fr, fc])
+        dx = _transposed(dy, w, g, N) if g.s == 1 and g.p <= g.k - 1 else _folded(frame, w, dy, g, N, x.dtype)
     return dw.reshape(w.shape), dx
+
+
+def _transposed(dy, w, g, N):
+    """dx for stride 1: the convolution of dy, padded by k-1-p, by the filters turned 180 degrees with
+    maps and filters swapped within each group. Every piece writes its own rows of dx: no fold."""
+    k = g.k
+    flipped = np.empty((g.C, g.Fg, k, k), w.dtype)
+    for grp in range(g.G):
+        flipped[grp * g.Cg:(grp + 1) * g.Cg] = w[grp * g.Fg:(grp + 1) * g.Fg, :, ::-1, ::-1].transpose(1, 0, 2, 3)
+    t = SimpleNamespace(C=g.F, H=g.oy, W=g.ox, G=g.G, Cg=g.Fg, F=g.C, Fg=g.Cg, k=k, s=1, p=k - 1 - g.p,
+                        oy=g.H, ox=g.W)
+    dx = np.empty((g.C, g.H * g.W * N), w.dtype)
+    forward(dy.reshape(g.F, g.oy, g.ox, N), flipped, t, dx, False)
+    return dx.reshape(g.C, g.H, g.W, N)
+
+
+def _folded(frame, w, dy, g, N, dtype):
+    """dx as the adjoint of the unfold, for strides above 1: one piece after the other (the chunks'
+    windows overlap in the frame)."""
+    ckk = g.Cg * g.k * g.k
+    work = workspace()
+    dframe = work.flat("dframe", frame_shape(g, N), dtype)
+    dframe.fill(0)
+    for grp, r0, rows, span in _chunks(g, N, np.dtype(dtype).itemsize):
+        fs, cs = slice(grp * g.Fg, (grp + 1) * g.Fg), slice(grp * g.Cg, (grp + 1) * g.Cg)
+        dcols = work.flat("dcols", (ckk, rows * g.ox * N), dtype)
+        np.matmul(w[fs].reshape(g.Fg, ckk).T, dy[fs, span], out=dcols)
+        fold_rows(dcols, dframe[cs], r0, rows, g)
+    dx = np.zeros((g.C, g.H, g.W, N), dtype) if _frame_misses(g) else np.empty((g.C, g.H, g.W, N), dtype)
+    (fr, fc), (xr, xc) = _inside(g, dframe.shape[1:3])
+    np.copyto(dx[:, xr, xc], dframe[:, fr, fc])
+    return dx
 
 
 def _frame_misses(g):

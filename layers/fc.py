@@ -1,6 +1,7 @@
 """fc: a fully connected layer; with several inputs, the sum of one product per input."""
 
 from convnet.config import Key, positive_integer
+from convnet.cpu_parallel import workers
 from convnet.filtering import add_biases, bias_gradient
 from convnet.layer import Layer
 from convnet.registry import register
@@ -26,17 +27,18 @@ class FullyConnected(WeightLayerMixin, Layer):
     def macs(self):
         return self.conf.outputs * sum(self.in_sizes)
 
+    # The CPU products run one piece per core (cpu_parallel.Workers.matmul).
     def forward_cpu(self, xs, ctx):
-        N = xs[0].shape[-1]
-        y = sum(w.value @ x.reshape(d, N) for w, x, d in zip(self.params, xs, self.in_sizes))
+        N, matmul = xs[0].shape[-1], workers().matmul
+        y = sum(matmul(w.value, x.reshape(d, N)) for w, x, d in zip(self.params, xs, self.in_sizes))
         return y + self.params[-1].value[:, None]
 
     def backward_cpu(self, xs, y, dy, need, ctx):
-        N = dy.shape[-1]
+        N, matmul = dy.shape[-1], workers().matmul
         grads = []
         for w, x, d, needed in zip(self.params, xs, self.in_sizes, need):
-            w.grad = dy @ x.reshape(d, N).T
-            grads.append(w.value.T @ dy if needed else None)
+            w.grad = matmul(dy, x.reshape(d, N).T)
+            grads.append(matmul(w.value.T, dy) if needed else None)
         self.params[-1].grad = dy.sum(axis=1)
         return grads
 
