@@ -85,7 +85,7 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
 
     def step(i):
         net.forward(batch, train=True, step=i, read_costs=False)
-        net.backward()
+        net.backward(release=not net.backend.gpu_path)          # as the trainer does
         clock.sync()
         before_update = clock.mark()
         solver.update(mini, 0.0)
@@ -166,7 +166,7 @@ def time_layers(net, batch, clock, repeat):
     try:
         for i in range(repeat):
             net.forward(batch, train=True, step=i)
-            net.backward()
+            net.backward(release=not net.backend.gpu_path)
     finally:
         for layer in net.layers:
             if layer.name in originals:
@@ -184,12 +184,14 @@ def peak_flops(backend):
         if not clock_khz:
             return float("nan"), "GPU FP32 peak unknown (no clock rate)"
         return attrs["MultiProcessorCount"] * lanes * clock_khz * 1e3 * 2, "GPU FP32 peak (SMs x lanes x clock x 2)"
+    from .cpu_parallel import workers
     a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
-    a @ a
+    matmul = workers().matmul            # every core, as the layers use them
+    matmul(a, a)
     start = time.perf_counter()
     for _ in range(3):
-        a @ a
-    return 3 * 2 * 2048 ** 3 / (time.perf_counter() - start), "measured CPU float32 GEMM (2048^3)"
+        matmul(a, a)
+    return 3 * 2 * 2048 ** 3 / (time.perf_counter() - start), "measured CPU float32 GEMM (2048^3), every core"
 
 
 def _nvidia_smi_max_clock_khz():

@@ -108,7 +108,7 @@ class Net:
                     self.acts[layer.name] = layer.forward(xs, self.ctx)
         return self.costs() if read_costs else None
 
-    def backward(self, data_grads=False, keep_input_grads=False, joint=True):
+    def backward(self, data_grads=False, keep_input_grads=False, joint=True, release=False):
         """Gradients of the summed cost: every parameter's .grad, and self.grads for each layer's
         output that a parameter (or, with data_grads, the input images) depends on. With
         keep_input_grads, self.input_grads[(name, i)] keeps each layer's own contribution to the
@@ -116,32 +116,64 @@ class Net:
 
         A softmax read only by a cost.logreg on its device gets no gradient of its own: the two
         layers' gradient is taken in one step, probs minus the one-hot labels, as the 2012 code did
-        (finite where a probability underflows; joint=False takes them one by one, for checks)."""
+        (finite where a probability underflows; joint=False takes them one by one, for checks).
+
+        release=True lets each output and its gradient go as soon as no backward still to come reads
+        them (a training step's peak memory: the forward's outputs, not twice them); activation() and
+        gradient() then answer for nothing of this pass."""
         needs = self._needs_grad(data_grads)
+        last_reader = self._last_backward_reader() if release else {}
         self.grads, self.input_grads = {}, {}
         pairs = self._joint = self._pairs if joint else {}
         for layer in self.layers:
             for p in layer.params:
                 p.grad = None
         for layer in reversed(self.layers):
-            if layer.is_data or not needs[layer.name] or layer.name in pairs.values():
-                continue
-            if layer.name in pairs:
-                self._logreg_softmax_backward(layer, self.graph[pairs[layer.name]], needs, keep_input_grads)
-                continue
-            dy = None if layer.is_cost else self.grads.get(layer.name)
-            if dy is None and not layer.is_cost:
-                continue
-            need = [needs[inp] for inp in layer.inputs]
-            xs = [self._input(inp, layer.device) for inp in layer.inputs]
-            with layer.device.activate():
-                grads = layer.backward(xs, self.acts[layer.name], dy, need, self.ctx)
-            for i, (inp, g, wanted) in enumerate(zip(layer.inputs, grads, need)):
-                if g is not None and wanted:
-                    if keep_input_grads:
-                        self.input_grads[layer.name, i] = self.backend.to_host(g, layer.device).copy()
-                    self._accumulate(inp, g, layer.device)
+            self._backward_layer(layer, needs, pairs, keep_input_grads)
+            for name in last_reader.get(layer.name, ()):
+                self._release(name)
+        if release:
+            for name in list(self.acts):
+                self._release(name)
         self._gather_shared_gradients()
+
+    def _backward_layer(self, layer, needs, pairs, keep_input_grads):
+        if layer.is_data or not needs[layer.name] or layer.name in pairs.values():
+            return
+        if layer.name in pairs:
+            self._logreg_softmax_backward(layer, self.graph[pairs[layer.name]], needs, keep_input_grads)
+            return
+        dy = None if layer.is_cost else self.grads.get(layer.name)
+        if dy is None and not layer.is_cost:
+            return
+        need = [needs[inp] for inp in layer.inputs]
+        xs = [self._input(inp, layer.device) for inp in layer.inputs]
+        with layer.device.activate():
+            grads = layer.backward(xs, self.acts[layer.name], dy, need, self.ctx)
+        for i, (inp, g, wanted) in enumerate(zip(layer.inputs, grads, need)):
+            if g is not None and wanted:
+                if keep_input_grads:
+                    self.input_grads[layer.name, i] = self.backend.to_host(g, layer.device).copy()
+                self._accumulate(inp, g, layer.device)
+
+    def _last_backward_reader(self):
+        """{layer: the outputs that no backward after its own reads}: an output is read by its
+        producer's backward (y, and its gradient; a data layer has none) and by its readers' (their
+        inputs); the backward runs in reverse order, so the earliest of these is the last to read it."""
+        first = {}
+        for layer in self.layers:
+            for name in ((layer.name,) if not layer.is_data else ()) + tuple(layer.inputs):
+                first.setdefault(name, layer.name)
+        last = {}
+        for name, reader in first.items():
+            last.setdefault(reader, []).append(name)
+        return last
+
+    def _release(self, name):
+        self.acts.pop(name, None)
+        self.grads.pop(name, None)
+        for key in [k for k in self._copies if k[0] == name]:
+            del self._copies[key]
 
     def _logreg_softmax_pairs(self):
         """{cost.logreg layer: the softmax it reads}, where that softmax has no other reader and both

@@ -70,3 +70,32 @@ def test_same_seed_same_weights_and_float64_copies_float32_exactly():
     for p, q in zip(a.parameters(), b.parameters()):
         assert q.value.dtype == np.float64
         np.testing.assert_array_equal(p.value, q.value)
+
+
+def test_a_releasing_backward_gives_the_same_gradients_and_lets_outputs_go_early():
+    """backward(release=True) (the CPU trainer's): the same parameter gradients, bit for bit, while each
+    output (and each cross-device copy) is gone once no backward still to come reads it; nothing is
+    left after it."""
+    import weakref
+    keep = Net(load_graph(*GC, [(3, 8, 8), (1,)]), seed=5)
+    keep.forward(batch(), train=True, step=2)
+    keep.backward()
+    net = Net(load_graph(*GC, [(3, 8, 8), (1,)]), seed=5)
+    net.forward(batch(), train=True, step=2)
+    top = [l.name for l in net.layers if not l.is_data][-3:]            # read by no layer below them
+    refs = {name: weakref.ref(net.acts[name]) for name in top}
+    copies = {key: weakref.ref(c) for key, c in net._copies.items()}
+    first = next(l for l in net.layers if not l.is_data and l.params)   # its backward runs among the last
+    seen = {}
+    original = first.backward
+
+    def spy(*args):
+        seen.update({name: ref() is None for name, ref in refs.items()})
+        seen.update({key: ref() is None for key, ref in copies.items() if key[0] not in first.inputs})
+        return original(*args)
+    first.backward = spy
+    net.backward(release=True)
+    assert seen and all(seen.values()), seen
+    assert net.acts == {} and net.grads == {} and net._copies == {}
+    for p, q in zip(net.parameters(), keep.parameters()):
+        np.testing.assert_array_equal(p.grad, q.grad)
