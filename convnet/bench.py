@@ -10,7 +10,10 @@ CPU, by the measured rate of one large float32 GEMM.
 The profile: each layer's forward and backward (timed alone, a second series), the update and what
 is left of the step (the net's own bookkeeping); the BLAS library, the kernels it chose and its
 threads; the process's peak resident memory (ru_maxrss: what `bench/pytorch_alexnet.py` reports for
-PyTorch). The loader is not in the step (the data are random arrays): bench/loader_speed.py times it.
+PyTorch); and the loader's work per minibatch: the paper's augmentation (random crops of (S+32)^2
+images to S^2, reflections, PCA colour noise) timed alone on one thread, which the trainer's loader
+threads do beside the steps (the step itself trains on random arrays; bench/loader_speed.py times
+the whole loader, reading HDF5 batches included).
 """
 import resource
 import statistics
@@ -103,18 +106,40 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
         steps.append(clock.between(start, end))
         updates.append(clock.between(before_update, end))
     per_layer = time_layers(net, batch, clock, repeat=max(3, repeat // 2)) if profile else {}
+    loader = augmentation_ms(graph, mini) if profile else None
     median = statistics.median(steps)
     flops = 2 * training_macs(net) * mini
     peak, peak_kind = peak_flops(net.backend)
     return {
         "device": device_name(net.backend), "backend": backend, "backend_choice": why, "layers": str(layers_file),
         "mini": mini, "threads": _threads(net.backend), "blas": _blas(net.backend),
-        "update_ms": statistics.median(updates), "peak_memory_mib": peak_memory_mib(),
+        "update_ms": statistics.median(updates), "peak_memory_mib": peak_memory_mib(), "loader_ms": loader,
         "input_size": input_size, "tf32": tf32, "step_ms": median, "steps_ms": steps,
         "images_per_s": mini / (median / 1000), "tflops": flops / (median / 1000) / 1e12,
         "peak_tflops": peak / 1e12, "peak_kind": peak_kind, "share_of_peak": flops / (median / 1000) / peak,
         "per_layer": per_layer,
     }
+
+
+def augmentation_ms(graph, mini, repeat=3):
+    """Milliseconds for the paper's augmentation of one minibatch of S x S crops (None if the net does
+    not read 3-channel square images)."""
+    from .data.augment import Augmentation
+    shape = graph.data_layers[0].output_shape
+    if len(shape) != 3 or shape[0] != 3 or shape[1] != shape[2]:
+        return None
+    S = shape[1]
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (mini, 3, S + 32, S + 32), dtype=np.uint8)
+    vectors = np.linalg.qr(rng.standard_normal((3, 3)))[0].astype(np.float32)
+    aug = Augmentation(images.mean(axis=0), crop=S, color_noise=0.1, pca=(np.ones(3, np.float32), vectors),
+                       images_first=True)
+    times = []
+    for _ in range(repeat + 1):
+        start = time.perf_counter()
+        aug.train(images, rng)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times[1:])
 
 
 def _blas(backend):
@@ -243,4 +268,9 @@ def report(result):
         rest = step - layers - result["update_ms"]
         lines.append(f"{'the rest of a step':<18} {rest:>24.2f} {100 * rest / step:>5.1f}%  "
                      f"(step - layers - update; layers timed alone, so it can be negative)")
+    if result.get("loader_ms") is not None:
+        lines.append(f"loader: {result['loader_ms']:.1f} ms a minibatch for crops from "
+                     f"{result['input_size'] + 32}x{result['input_size'] + 32}, reflections and colour noise (one "
+                     f"thread, timed alone), {100 * result['loader_ms'] / result['step_ms']:.1f}% of a step; "
+                     f"the trainer's loader threads do it beside the steps")
     return "\n".join(lines)

@@ -56,14 +56,16 @@ class Workers:
         return results
 
     def matmul(self, a, b, out=None):
-        """a @ b for 2-D arrays, its columns (or, when b has few, its rows) in one piece per thread."""
+        """a @ b for 2-D arrays, in pieces of at most PIECE columns of the product (or rows, when it has
+        few columns). The pieces do not depend on the number of threads: OpenBLAS's result for one
+        element can depend on the shape of the product it is part of."""
         if out is None:
             out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
-        if self.n == 1 or a.shape[0] * a.shape[1] * b.shape[1] < SMALL_GEMM:
+        if a.shape[0] * a.shape[1] * b.shape[1] < SMALL_GEMM:
             return np.matmul(a, b, out=out)
         by_columns = b.shape[1] >= a.shape[0]
         n = out.shape[1] if by_columns else out.shape[0]
-        cuts = [slice(n * t // self.n, n * (t + 1) // self.n) for t in range(self.n)]
+        cuts = [slice(lo, min(n, lo + PIECE)) for lo in range(0, n, PIECE)]
         if by_columns:
             self.run(lambda c: np.matmul(a, b[:, c], out=out[:, c]), cuts)
         else:
@@ -71,7 +73,8 @@ class Workers:
         return out
 
 
-SMALL_GEMM = 2 ** 21        # multiply-adds below which one thread does the whole product
+SMALL_GEMM = 2 ** 21        # multiply-adds below which the product is one piece
+PIECE = 256                 # columns (or rows) of a product per piece
 
 
 def _run_share(fn, share):

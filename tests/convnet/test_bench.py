@@ -62,10 +62,18 @@ def test_the_profile_names_update_blas_and_memory(monkeypatch):
     text = CliRunner().invoke(main, args)
     assert text.exit_code == 0, text.output
     assert "backend numpy (auto: no usable GPU (no GPU here))" in text.output
-    for line in ("BLAS: ", "peak memory ", "update ", "the rest of a step "):
+    for line in ("BLAS: ", "peak memory ", "update ", "the rest of a step ", "loader: "):
         assert line in text.output
     r = json.loads(CliRunner().invoke(main, args + ["--json", "--no-profile"]).output)
     assert r["per_layer"] == {} and 0 < r["update_ms"] < r["step_ms"] and r["peak_memory_mib"] > 10
+    assert r["loader_ms"] is None                            # --no-profile: the step alone
+
+
+def test_the_loader_time_is_the_papers_augmentation_of_a_minibatch():
+    from convnet.bench import augmentation_ms
+    from convnet.graph import load_graph
+    graph = load_graph(ROOT / "tests/configs/tiny.cfg", ROOT / "tests/configs/tiny-params.cfg", [(3, 32, 32), (1,)])
+    assert 0 < augmentation_ms(graph, 16, repeat=1) < 1000
 
 
 def test_the_blas_report_asks_openblas_itself():
