@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from convnet.chunks import by_chunks
 from convnet.config import Key
 from convnet.kernels import beside, f32, i32, kernels
 from convnet.layer import Layer
@@ -137,13 +138,18 @@ class Neuron(Layer):
         key = mix_key(self.seed, ctx.step)
         return key, second_key(key)
 
+    # Elementwise: the CPU math runs in pieces on every core (chunks.py).
     def forward_cpu(self, xs, ctx):
-        keys = self.noise_keys(ctx)
-        z = None if keys is None else normal(keys[0], xs[0].size)
-        return forward_numpy(self.kind, self.p, xs[0], z)
+        keys, x = self.noise_keys(ctx), xs[0]
+        if keys is None:
+            return by_chunks(lambda a: forward_numpy(self.kind, self.p, a), [x], axis=0)
+        z = normal(keys[0], x.size).reshape(x.shape)
+        return by_chunks(lambda a, b: forward_numpy(self.kind, self.p, a, b), [x, z], axis=0)
 
     def backward_cpu(self, xs, y, dy, need, ctx):
-        return [backward_numpy(self.kind, self.p, xs[0], y, dy)]
+        x = xs[0]
+        return [by_chunks(lambda a, b, c: backward_numpy(self.kind, self.p, a, b, c),
+                          [x, y.reshape(x.shape), dy.reshape(x.shape)], axis=0)]
 
     seed = 0               # the net sets its own seed mixed with the layer's name
 

@@ -12,6 +12,9 @@ CASES = {
     "pool maxabs, start -1": ("pool", dict(pool="maxabs", sizeX=2, stride=2, start=-1, channels=3)),
     "cmrnorm": ("cmrnorm", dict(channels=3, size=5, scale=0.5, pow=0.75, minDiv=2)),
     "rnorm": ("rnorm", dict(channels=3, size=3, scale=0.5, pow=0.75)),
+    "neuron relu": ("neuron", dict(neuron="relu")),
+    "neuron nrelu, with its noise": ("neuron", dict(neuron="nrelu")),
+    "neuron tanh": ("neuron", dict(neuron="tanh[1.7,0.66]")),
 }
 
 
