@@ -1,15 +1,16 @@
 """The CPU convolution: the input padded once into a zero-bordered frame, then, for each group and each
-chunk of output rows, the chunk's unfolded input (a few MiB, still in cache when the GEMM reads it)
-and one GEMM writing its rows of the output in place; the backward frames its input again (a copy the
-size of the input) and unfolds each chunk again.
+chunk of output rows, the chunk's unfolded input (about 2 MiB, still in cache when the GEMM reads it)
+and one GEMM writing its rows of the output in place.
 
-This is windows.unfold/fold's math (y = W @ unfold(x), dx = fold(W^T @ dy), dW = dy @ unfold(x)^T), in
+This is windows.unfold/fold's math (y = W @ unfold(x), dW = dy @ unfold(x)^T, dx = fold(W^T @ dy)) in
 pieces: nothing the size of a whole unfolded batch is ever made (conv1 of the paper's net unfolds to
-363 x 387,200 floats, 560 MB), the backward unfolds its chunk again from the frame the forward kept,
-and the frame and the chunk buffers are kept from step to step (a Workspace), so a step allocates
-only the arrays it returns. A chunk's GEMM on cached data also runs nearer the machine's peak than one
-GEMM over the whole batch (measured: 147 against 72 GFLOP/s at the quick start's conv2). The pieces run
-on every core (cpu_parallel.py).
+363 x 387,200 floats, 560 MB). The backward frames its input again (a copy the size of the input) and
+unfolds each chunk again, sums the weight gradient over the chunks in chunk order, and at stride 1
+takes dx as the transposed convolution (dy convolved with the filters turned 180 degrees), whose pieces
+write disjoint rows of dx where a fold's would overlap. The frame and chunk buffers are one set per
+thread, kept from step to step (a Workspace), so a step allocates only what it returns. A chunk's GEMM
+on cached data also runs nearer the machine's peak than one GEMM over the whole batch (measured: 147
+against 72 GFLOP/s at the quick start's conv2). The pieces run on every core (cpu_parallel.py).
 """
 import threading
 from types import SimpleNamespace
@@ -23,8 +24,8 @@ CHUNK_BYTES = 2 * 2 ** 20      # the unfolded rows one GEMM reads: about a core'
 
 
 class Workspace:
-    """Arrays kept from step to step, by name; made again only when the shape or type changes. Only
-    for what is used inside one call: never for what a layer returns."""
+    """Buffers kept from step to step, by name, made again only to grow. Only for what is used inside
+    one call: never for what a layer returns."""
 
     def __init__(self):
         self._arrays = {}
