@@ -7,6 +7,7 @@ same operations in the same order.
 """
 import numpy as np
 
+from . import cpu_parallel
 from .cpu_parallel import workers
 
 CHUNK_BYTES = 2 * 2 ** 20       # the largest input piece: its few temporaries fit in L2 + a share of L3
@@ -14,9 +15,10 @@ CHUNK_BYTES = 2 * 2 ** 20       # the largest input piece: its few temporaries f
 
 def spans(n, bytes_per_index, budget=None):
     """Slices covering range(n), each of at most `budget` bytes (at least one index), and at least one
-    per thread where n allows."""
+    per thread where n allows and the whole is worth sharing (cpu_parallel.SHARED_BYTES)."""
     step = max(1, (CHUNK_BYTES if budget is None else budget) // max(1, bytes_per_index))
-    step = min(step, -(-n // workers().n))
+    if n * bytes_per_index >= cpu_parallel.SHARED_BYTES:
+        step = min(step, -(-n // workers().n))
     return [slice(lo, min(n, lo + step)) for lo in range(0, n, step)]
 
 

@@ -117,6 +117,10 @@ def _chunks(g, N, itemsize):
             for grp in range(g.G) for r0 in range(0, g.oy, step)]
 
 
+def _unfolded_bytes(g, N, itemsize):
+    return g.G * g.Cg * g.k * g.k * g.oy * g.ox * N * itemsize
+
+
 def forward(x, w, g, out, accumulate):
     """out (F, oy*ox*N) = (or +=, accumulate) the convolution of x (C, H, W, N) by w (F, Cg, k, k).
     The pieces (a group's chunk of rows) write disjoint rows of out and run on every core."""
@@ -136,7 +140,7 @@ def forward(x, w, g, out, accumulate):
             np.add(target, product, out=target)
         else:
             np.matmul(wg, cols, out=target)
-    workers().run(piece, _chunks(g, N, x.itemsize))
+    workers().run(piece, _chunks(g, N, x.itemsize), nbytes=_unfolded_bytes(g, N, x.itemsize))
 
 
 def backward(x, w, dy, g, need_input):
@@ -153,7 +157,7 @@ def backward(x, w, dy, g, need_input):
         return np.matmul(dy[grp * g.Fg:(grp + 1) * g.Fg, span], cols.T)
     parts = _chunks(g, N, x.itemsize)
     dw = np.zeros((g.F, ckk), x.dtype)
-    for (grp, *_), d in zip(parts, workers().run(weight_part, parts)):
+    for (grp, *_), d in zip(parts, workers().run(weight_part, parts, nbytes=_unfolded_bytes(g, N, x.itemsize))):
         rows = dw[grp * g.Fg:(grp + 1) * g.Fg]
         np.add(rows, d, out=rows)
     dx = None

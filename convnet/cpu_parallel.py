@@ -40,11 +40,13 @@ class Workers:
         if self.n > 1:
             ThreadControl().set(1)
 
-    def run(self, fn, parts):
+    def run(self, fn, parts, nbytes=None):
         """[fn(part) for part in parts], the parts shared among the threads in contiguous runs (the
-        calling thread takes the first). Inside a piece, run() is sequential."""
+        calling thread takes the first). Inside a piece, run() is sequential; so is work of fewer than
+        SHARED_BYTES (nbytes: what the parts read in all), where handing it over costs more."""
         parts = list(parts)
-        if self.n == 1 or len(parts) < 2 or getattr(_inside, "active", False):
+        small = nbytes is not None and nbytes < SHARED_BYTES
+        if self.n == 1 or len(parts) < 2 or small or getattr(_inside, "active", False):
             return [fn(p) for p in parts]
         n = min(self.n, len(parts))
         bounds = [len(parts) * t // n for t in range(n + 1)]
@@ -73,8 +75,9 @@ class Workers:
         return out
 
 
-SMALL_GEMM = 2 ** 21        # multiply-adds below which the product is one piece
-PIECE = 256                 # columns (or rows) of a product per piece
+SHARED_BYTES = 256 * 2 ** 10    # work below this stays on the calling thread
+SMALL_GEMM = 2 ** 21            # multiply-adds below which the product is one piece
+PIECE = 256                     # columns (or rows) of a product per piece
 
 
 def _run_share(fn, share):

@@ -22,6 +22,13 @@ def test_run_returns_results_in_order_from_contiguous_shares():
     assert len({seen[i] for i in range(3, 6)}) == 1 and len({seen[i] for i in range(6, 10)}) == 1
 
 
+def test_small_work_stays_on_the_calling_thread():
+    workers = cpu_parallel.Workers(2)
+    me = threading.get_ident()
+    assert workers.run(lambda i: threading.get_ident(), range(4), nbytes=cpu_parallel.SHARED_BYTES - 1) == [me] * 4
+    assert set(workers.run(lambda i: threading.get_ident(), range(4), nbytes=cpu_parallel.SHARED_BYTES)) != {me}
+
+
 def test_a_piece_that_runs_pieces_runs_them_itself():
     workers = cpu_parallel.Workers(2)
 
@@ -63,6 +70,7 @@ def test_one_thread_and_three_give_the_same_bits(case, monkeypatch):
     monkeypatch.setattr(chunks, "CHUNK_BYTES", 1)
     monkeypatch.setattr(cpu_parallel, "SMALL_GEMM", 0)
     monkeypatch.setattr(cpu_parallel, "PIECE", 2)
+    monkeypatch.setattr(cpu_parallel, "SHARED_BYTES", 0)        # these small arrays shared among threads too
     x = np.random.default_rng(1).standard_normal(shapes[0] + (6,)).astype(np.float32)
     results = []
     for threads in (1, 3):

@@ -3,7 +3,7 @@ piece and in pieces of one index each; the layers' own tests check the math agai
 import numpy as np
 import pytest
 
-from convnet import chunks
+from convnet import chunks, cpu_parallel
 from tests.helpers import TRAIN, make_layer
 
 CASES = {
@@ -21,6 +21,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_pieces_give_the_numbers_of_one_piece(case, monkeypatch):
     kind, keys = CASES[case]
+    monkeypatch.setattr(cpu_parallel, "SHARED_BYTES", 0)        # the pieces of these small arrays on every thread
     layer = make_layer(kind, [(3, 7, 7)], keys)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 7, 7, 4)).astype(np.float32)
