@@ -81,7 +81,7 @@ sanitize)
 bench)
     for precision in fp32 tf32; do
         flag=$([ $precision = tf32 ] && echo --tf32)
-        $T python3 -m convnet bench --layers configs/alexnet.cfg --params configs/alexnet-params.cfg --gpu 0 --mini 128 \
+        $T python3 -m convnet bench --layers configs/alexnet.cfg --params configs/alexnet-params.cfg --backend cuda --gpu 0 --mini 128 \
             $flag --json > "$OUT/bench-convnet-$precision.json" 2> "$OUT/bench-convnet-$precision.err" || failed=1
         $T python3 bench/pytorch_alexnet.py --mini 128 $flag --json > "$OUT/bench-pytorch-$precision.json" \
             2> "$OUT/bench-pytorch-$precision.err" || failed=1
