@@ -150,9 +150,8 @@ def _blas(backend):
 
 
 def _threads(backend):
-    import os
-    return None if backend.name == "cuda" else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else os.cpu_count()
+    from .cpu_parallel import cores
+    return None if backend.name == "cuda" else cores()
 
 
 def training_macs(net):

@@ -24,14 +24,20 @@ def loaded_blas_files():
     return sorted(p for p in paths if _BLAS_FILE.search(os.path.basename(p)))
 
 
-def _openblas_call(lib, name, restype):
+def _openblas_function(lib, name, restype, argtypes=()):
+    """OpenBLAS's function `name`, under its plain name or a wheel's prefixed one; None if absent."""
     for prefix in ("", "scipy_"):
         for suffix in ("", "64_"):
             fn = getattr(lib, f"{prefix}{name}{suffix}", None)
             if fn is not None:
-                fn.restype, fn.argtypes = restype, []
-                return fn()
+                fn.restype, fn.argtypes = restype, list(argtypes)
+                return fn
     return None
+
+
+def _openblas_call(lib, name, restype):
+    fn = _openblas_function(lib, name, restype)
+    return None if fn is None else fn()
 
 
 def describe_openblas(path):
@@ -75,33 +81,15 @@ def summary(reports):
                      + (f", {r['threads']} threads" if r.get("threads") else "") for r in reports)
 
 
-class ThreadControl:
-    """Sets the number of threads of the OpenBLAS NumPy uses (openblas_set_num_threads), where there is
-    one; elsewhere `available` is False and nothing changes."""
-
-    def __init__(self):
-        self._get = self._set = None
-        for path in loaded_blas_files():
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for prefix, suffix in (("", ""), ("scipy_", "64_"), ("scipy_", ""), ("", "64_")):
-                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-                put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    get.restype, get.argtypes = ctypes.c_int, []
-                    put.restype, put.argtypes = None, [ctypes.c_int]
-                    self._get, self._set = get, put
-                    return
-
-    @property
-    def available(self):
-        return self._set is not None
-
-    def get(self):
-        return self._get() if self._get else None
-
-    def set(self, n):
-        if self._set:
-            self._set(int(n))
+def set_threads(n):
+    """Sets the threads of the OpenBLAS NumPy uses (openblas_set_num_threads); False where there is none."""
+    for path in loaded_blas_files():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        put = _openblas_function(lib, "openblas_set_num_threads", None, [ctypes.c_int])
+        if put is not None:
+            put(int(n))
+            return True
+    return False

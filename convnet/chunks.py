@@ -7,18 +7,16 @@ same operations in the same order.
 """
 import numpy as np
 
-from . import cpu_parallel
 from .cpu_parallel import workers
 
 CHUNK_BYTES = 2 * 2 ** 20       # the largest input piece: its few temporaries fit in L2 + a share of L3
 
 
-def spans(n, bytes_per_index, budget=None):
-    """Slices covering range(n), each of at most `budget` bytes (at least one index), and at least one
-    per thread where n allows and the whole is worth sharing (cpu_parallel.SHARED_BYTES)."""
-    step = max(1, (CHUNK_BYTES if budget is None else budget) // max(1, bytes_per_index))
-    if n * bytes_per_index >= cpu_parallel.SHARED_BYTES:
-        step = min(step, -(-n // workers().n))
+def spans(n, bytes_per_index):
+    """Slices covering range(n), each of at most CHUNK_BYTES (at least one index), and at least one per
+    thread where n allows."""
+    step = max(1, CHUNK_BYTES // max(1, bytes_per_index))
+    step = min(step, -(-n // workers().n))
     return [slice(lo, min(n, lo + step)) for lo in range(0, n, step)]
 
 
@@ -33,5 +31,5 @@ def by_chunks(fn, arrays, axis, out_shape=None, dtype=None):
 
     def run(piece):
         out[lead + (piece,)] = fn(*(a[lead + (piece,)] for a in arrays))
-    workers().run(run, spans(n, per_index))
+    workers().run(run, spans(n, per_index), nbytes=first.nbytes)      # small work stays on this thread
     return out

@@ -113,8 +113,16 @@ def fold_rows(dcols, dframe, r0, rows, g):
 def _chunks(g, N, itemsize):
     """(group, first row, rows, the rows' columns of a (maps, oy*ox*N) matrix) for every piece."""
     step = chunk_rows(g, N, itemsize)
-    return [(grp, r0, min(step, g.oy - r0), slice(r0 * g.ox * N, (r0 + min(step, g.oy - r0)) * g.ox * N))
-            for grp in range(g.G) for r0 in range(0, g.oy, step)]
+    return [(grp, r0, rows, slice(r0 * g.ox * N, (r0 + rows) * g.ox * N))
+            for grp in range(g.G) for r0 in range(0, g.oy, step) for rows in [min(step, g.oy - r0)]]
+
+
+def _unfolded_piece(frame, part, g, N):
+    """The unfolded input of one piece, in this thread's buffer: (Cg*k*k, rows*ox*N)."""
+    grp, r0, rows, _ = part
+    cols = workspace().flat("cols", (g.Cg * g.k * g.k, rows * g.ox * N), frame.dtype)
+    unfold_rows(frame[grp * g.Cg:(grp + 1) * g.Cg], r0, rows, g, cols)
+    return cols
 
 
 def _unfolded_bytes(g, N, itemsize):
@@ -128,14 +136,12 @@ def forward(x, w, g, out, accumulate):
     frame = framed(x, g, workspace())
 
     def piece(part):
-        grp, r0, rows, span = part
-        work = workspace()
-        cols = work.flat("cols", (ckk, rows * g.ox * N), x.dtype)
-        unfold_rows(frame[grp * g.Cg:(grp + 1) * g.Cg], r0, rows, g, cols)
+        grp, _, _, span = part
+        cols = _unfolded_piece(frame, part, g, N)
         wg = w[grp * g.Fg:(grp + 1) * g.Fg].reshape(g.Fg, ckk)
         target = out[grp * g.Fg:(grp + 1) * g.Fg, span]
         if accumulate:
-            product = work.flat("product", target.shape, x.dtype)
+            product = workspace().flat("product", target.shape, x.dtype)
             np.matmul(wg, cols, out=product)
             np.add(target, product, out=target)
         else:
@@ -151,10 +157,8 @@ def backward(x, w, dy, g, need_input):
     frame = framed(x, g, workspace())
 
     def weight_part(part):
-        grp, r0, rows, span = part
-        cols = workspace().flat("cols", (ckk, rows * g.ox * N), x.dtype)
-        unfold_rows(frame[grp * g.Cg:(grp + 1) * g.Cg], r0, rows, g, cols)
-        return np.matmul(dy[grp * g.Fg:(grp + 1) * g.Fg, span], cols.T)
+        grp, _, _, span = part
+        return np.matmul(dy[grp * g.Fg:(grp + 1) * g.Fg, span], _unfolded_piece(frame, part, g, N).T)
     parts = _chunks(g, N, x.itemsize)
     dw = np.zeros((g.F, ckk), x.dtype)
     for (grp, *_), d in zip(parts, workers().run(weight_part, parts, nbytes=_unfolded_bytes(g, N, x.itemsize))):

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .blas_info import ThreadControl
+from .blas_info import set_threads
 
 _inside = threading.local()
 
@@ -38,7 +38,7 @@ class Workers:
         self.n = n or cores()
         self._executor = ThreadPoolExecutor(self.n - 1, thread_name_prefix="convnet-cpu") if self.n > 1 else None
         if self.n > 1:
-            ThreadControl().set(1)
+            set_threads(1)
 
     def run(self, fn, parts, nbytes=None):
         """[fn(part) for part in parts], the parts shared among the threads in contiguous runs (the
