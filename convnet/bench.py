@@ -88,7 +88,7 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
 
     def step(i):
         net.forward(batch, train=True, step=i, read_costs=False)
-        net.backward(release=not net.backend.gpu_path)          # as the trainer does
+        net.backward(release=True)          # as the trainer does
         clock.sync()
         before_update = clock.mark()
         solver.update(mini, 0.0)
@@ -190,7 +190,7 @@ def time_layers(net, batch, clock, repeat):
     try:
         for i in range(repeat):
             net.forward(batch, train=True, step=i)
-            net.backward(release=not net.backend.gpu_path)
+            net.backward(release=True)
     finally:
         for layer in net.layers:
             if layer.name in originals:

@@ -120,8 +120,10 @@ class Net:
 
         release=True lets each output and its gradient go as soon as no backward still to come reads
         them (a training step's peak memory: the forward's outputs, not twice them); activation() and
-        gradient() then answer for nothing of this pass."""
+        gradient() then answer for nothing of this pass. The CPU backends only, for now."""
         needs = self._needs_grad(data_grads)
+        # On a GPU the outputs stay: the early frees there wait for a GPU to run on (issue 13).
+        release = release and not self.backend.gpu_path
         last_reader = self._last_backward_reader() if release else {}
         self.grads, self.input_grads = {}, {}
         pairs = self._joint = self._pairs if joint else {}

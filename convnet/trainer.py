@@ -104,9 +104,9 @@ class Trainer:
         if not self.net.backend.gpu_path:      # a host read costs nothing here: a NaN stops the run at once
             self._read_tally()
         with np.errstate(all="ignore"):
-            # On the CPU each output goes as soon as the backward is past it (the step's peak memory);
-            # --watch reads them after the step, and on a GPU they stay (not run there yet: issue 13).
-            self.net.backward(release=not self.o.get("watch") and not self.net.backend.gpu_path)
+            # Each output goes as soon as the backward is past it (the step's peak memory); --watch
+            # reads them after the step.
+            self.net.backward(release=not self.o.get("watch"))
         # As the 2012 code (convnet.py): the data batches trained before this one, over all of the run's.
         per_epoch = len(self.data.train)
         self._progress_done = ((self.epoch - 1) * per_epoch + batches_done) / (self.o["epochs"] * per_epoch)
