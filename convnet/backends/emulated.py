@@ -9,17 +9,15 @@ Compiled libraries are cached in $CONVNET_CACHE (default ~/.cache/convnet), keye
 everything that went into them.
 """
 import ctypes
-import hashlib
 import os
 import shutil
-import subprocess
-import tempfile
 import threading
 
 import numpy as np
 
 from ..errors import BackendError
 from ..kernels import INCLUDE
+from ..native_build import BuildError, build, library_path, read
 from . import emulated_memory as memory
 from .emulated_memory import ORDERING, XP, DeviceArray
 from .gpu_path import GpuPathBackend
@@ -28,10 +26,6 @@ from .ordering import Buffer, Stream
 HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_compat.h")
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.int32): ctypes.c_int,
            np.dtype(np.uint32): ctypes.c_uint}
-
-
-def cache_dir():
-    return os.environ.get("CONVNET_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "convnet")
 
 
 def _launcher_source(name, params):
@@ -229,37 +223,16 @@ class EmulatedBackend(GpuPathBackend):
         text = "".join(f"\n{_launcher_source(n, p)}" for n, p in src.kernels.items())
         program = f'#include "{HEADER}"\n#include "{src.path}"\n{text}'
         flags = ["-O2", "-std=c++14", "-shared", "-fPIC", "-fopenmp", f"-I{INCLUDE}"]
-        digest = hashlib.sha256()
-        for part in [program, self.compiler, " ".join(flags), _read(HEADER), src.text] + \
-                [_read(p) for p in src.includes() if os.path.exists(p)]:
-            digest.update(part.encode())
-        path = os.path.join(cache_dir(), "emulated", f"{os.path.basename(src.path)}-{digest.hexdigest()[:16]}.so")
+        depends = [read(HEADER), src.text] + [read(p) for p in src.includes() if os.path.exists(p)]
+        path = library_path("emulated", os.path.basename(src.path), program, self.compiler, flags, depends)
         with self._lock:
             if not os.path.exists(path):
-                self._build(program, flags, path)
+                try:
+                    # A compiler without OpenMP: the blocks run one after the other.
+                    build(program, self.compiler, flags, path, fallback_flags=[f for f in flags if f != "-fopenmp"])
+                except BuildError as e:
+                    raise BackendError(f"the emulated backend could not compile {src.path}: {e}") from None
             return ctypes.CDLL(path)
-
-    def _build(self, program, flags, path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            cpp = os.path.join(tmp, "kernels.cpp")
-            with open(cpp, "w") as f:
-                f.write(program)
-            out = os.path.join(tmp, "kernels.so")
-            run = subprocess.run([self.compiler, *flags, cpp, "-o", out], capture_output=True, text=True)
-            if run.returncode != 0 and "-fopenmp" in flags:       # a compiler without OpenMP: one thread
-                run = subprocess.run([self.compiler, *[f for f in flags if f != "-fopenmp"], cpp, "-o", out],
-                                     capture_output=True, text=True)
-            if run.returncode != 0:
-                errors = [line for line in run.stderr.splitlines() if "error" in line] or run.stderr.splitlines() or [""]
-                raise BackendError(f"the emulated backend could not compile {program.splitlines()[1][10:-1]}: "
-                                   f"{errors[0].strip()}")
-            os.replace(out, path)
-
-
-def _read(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read()
 
 
 class _Handle:

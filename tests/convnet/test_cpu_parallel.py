@@ -57,6 +57,8 @@ LAYERS = {
         ("conv", [(3, 9, 9)], dict(channels=3, filters=4, filterSize=3, padding=1, stride=1, groups=1, initW=0.5)),
     "conv, stride 2 (input gradient by the fold), two groups":
         ("conv", [(4, 9, 9)], dict(channels=4, filters=2, filterSize=3, padding=1, stride=2, groups=2, initW=0.5)),
+    "conv compiled (32 images), weight gradient in pieces of rows summed in order":
+        ("conv", [(3, 9, 9)], dict(channels=3, filters=12, filterSize=3, padding=1, stride=1, groups=1, initW=0.5), 32),
     "fc, products in pieces": ("fc", [(5, 4, 4)], dict(outputs=6, initW=0.5)),
     "pool": ("pool", [(3, 9, 9)], dict(pool="max", sizeX=3, stride=2, channels=3)),
     "cmrnorm": ("cmrnorm", [(3, 9, 9)], dict(channels=3, size=5, scale=0.5, pow=0.75, minDiv=2)),
@@ -65,13 +67,13 @@ LAYERS = {
 
 @pytest.mark.parametrize("case", sorted(LAYERS))
 def test_one_thread_and_three_give_the_same_bits(case, monkeypatch):
-    kind, shapes, keys = LAYERS[case]
+    kind, shapes, keys, *images = LAYERS[case]
     monkeypatch.setattr(conv_cpu, "CHUNK_BYTES", 1)
     monkeypatch.setattr(chunks, "CHUNK_BYTES", 1)
     monkeypatch.setattr(cpu_parallel, "SMALL_GEMM", 0)
     monkeypatch.setattr(cpu_parallel, "PIECE", 2)
     monkeypatch.setattr(cpu_parallel, "SHARED_BYTES", 0)        # these small arrays shared among threads too
-    x = np.random.default_rng(1).standard_normal(shapes[0] + (6,)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal(shapes[0] + (images[0] if images else 6,)).astype(np.float32)
     results = []
     for threads in (1, 3):
         monkeypatch.setattr(cpu_parallel, "_workers", [cpu_parallel.Workers(threads)])

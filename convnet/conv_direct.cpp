@@ -1,0 +1,149 @@
+// The numpy backend's direct convolution, compiled on the user's machine (conv_native.py) with
+// -O3 -march=native: no unfolded copy of the input and no GEMM. On cuda-convnet's layout, images
+// innermost, the convolution at one output pixel is, for every image at once, a sum over (c, ky, kx)
+// of a weight times a row of contiguous images: the inner loop is FMAs on vectors of 16 images.
+//
+// Forward: a tile of FB filters x 32 images of one output pixel stays in registers (16 vectors)
+// while the loop runs over every (c, ky, kx); each step loads two vectors of input and FB weights
+// (packed so that a step's FB weights are adjacent). Each output is one sum in (c, ky, kx) order,
+// whichever piece of rows computes it.
+//
+// Weight gradient: dw[f, c, ky, kx] = sum over the rows' pixels and images of dy[f, y, x, n] *
+// frame[c, y*s + ky, x*s + kx, n]; a tile of FB filters x KB taps kx (one vector of 16 partial sums
+// each) runs over every pixel and image of the rows, and its lanes are added at the end.
+//
+// Every array is float32; images per row N is a multiple of 16 (the caller checks).
+#include <string.h>
+
+typedef float v16 __attribute__((vector_size(64)));
+
+static inline v16 load(const float* p) { v16 v; memcpy(&v, p, sizeof v); return v; }
+static inline void store(float* p, v16 v) { memcpy(p, &v, sizeof v); }
+
+// The sum of 16 lanes as a tree (halves added to halves: independent adds the compiler vectorizes,
+// where a running sum would be 16 dependent ones).
+static inline float lanes_sum(const float* lanes) {
+    float t[8];
+    for (int q = 0; q < 8; ++q) t[q] = lanes[q] + lanes[q + 8];
+    for (int q = 0; q < 4; ++q) t[q] += t[q + 4];
+    return (t[0] + t[2]) + (t[1] + t[3]);
+}
+
+struct Frame {              // the zero-bordered input of one group: (Cg, rows, cols, N)
+    const float* data;
+    long channel, row;      // strides in floats; an image column is N floats apart
+    int channels, N;
+};
+
+struct Out {                // an output of F maps: map f starts at data + f * map
+    float* data;
+    long map;
+    int maps, ox;           // its filters and output columns
+};
+
+const int FB = 8;           // filters per forward tile (the packing of the weights, conv_native.py)
+
+// One forward tile: filters f0 ... f0+FB-1 (only `valid` of them stored), images n0 ... n0+16*NV-1,
+// output pixel (y, x).
+template <int NV>
+static void forward_tile(const Frame& in, const float* w, const Out& out, int k, int s, int y, int x,
+                         int n0, int f0, int valid, int accumulate) {
+    v16 acc[FB][NV];
+    float* o = out.data + (long)f0 * out.map + ((long)y * out.ox + x) * in.N + n0;
+    for (int i = 0; i < FB; ++i)
+        for (int j = 0; j < NV; ++j)
+            acc[i][j] = (accumulate && i < valid) ? load(o + i * out.map + 16 * j) : (v16){};
+    for (int c = 0; c < in.channels; ++c)
+        for (int ky = 0; ky < k; ++ky) {
+            const float* p = in.data + c * in.channel + (long)(y * s + ky) * in.row + (long)x * s * in.N + n0;
+            for (int kx = 0; kx < k; ++kx, p += in.N, w += FB) {
+                v16 v[NV];
+                for (int j = 0; j < NV; ++j) v[j] = load(p + 16 * j);
+                for (int i = 0; i < FB; ++i)
+                    for (int j = 0; j < NV; ++j) acc[i][j] += w[i] * v[j];
+            }
+        }
+    for (int i = 0; i < valid; ++i)
+        for (int j = 0; j < NV; ++j) store(o + i * out.map + 16 * j, acc[i][j]);
+}
+
+// out[f, y, x, :] (+)= the convolution, for output rows y0 ... y1-1 and every filter. packed holds
+// the filters in blocks of FB: block b is (Cg, k, k, FB), filters past the last zero.
+extern "C" void conv_forward(const float* frame, long channel_stride, long row_stride, int channels, int N,
+                             const float* packed, float* out, long map_stride, int maps, int ox,
+                             int k, int s, int y0, int y1, int accumulate) {
+    Frame in{frame, channel_stride, row_stride, channels, N};
+    Out o{out, map_stride, maps, ox};
+    long block = (long)channels * k * k * FB;
+    for (int y = y0; y < y1; ++y)
+        for (int x = 0; x < ox; ++x)
+            for (int f0 = 0; f0 < maps; f0 += FB) {
+                int valid = maps - f0 < FB ? maps - f0 : FB;
+                const float* w = packed + (f0 / FB) * block;
+                int n0 = 0;
+                for (; n0 + 32 <= N; n0 += 32) forward_tile<2>(in, w, o, k, s, y, x, n0, f0, valid, accumulate);
+                if (n0 < N) forward_tile<1>(in, w, o, k, s, y, x, n0, f0, valid, accumulate);
+            }
+}
+
+// One weight-gradient tile: filters f0 ... f0+F-1, taps kx0 ... kx0+KB-1 of every (c, ky).
+template <int F, int KB>
+static void weight_tile(const Frame& in, const float* dy, long dy_map, int ox, int k, int s, int y0, int y1,
+                        int f0, int kx0, float* dw) {
+    for (int c = 0; c < in.channels; ++c)
+        for (int ky = 0; ky < k; ++ky) {
+            v16 acc[F][KB];
+            for (int i = 0; i < F; ++i)
+                for (int j = 0; j < KB; ++j) acc[i][j] = (v16){};
+            for (int y = y0; y < y1; ++y) {
+                const float* p = in.data + c * in.channel + (long)(y * s + ky) * in.row + (long)kx0 * in.N;
+                const float* d = dy + (long)f0 * dy_map + (long)y * ox * in.N;
+                for (int x = 0; x < ox; ++x, p += (long)s * in.N, d += in.N)
+#pragma GCC unroll 4
+                    for (int n = 0; n < in.N; n += 16) {
+                        v16 v[KB], e[F];
+                        for (int j = 0; j < KB; ++j) v[j] = load(p + (long)j * in.N + n);
+                        for (int i = 0; i < F; ++i) e[i] = load(d + i * dy_map + n);
+                        for (int i = 0; i < F; ++i)
+                            for (int j = 0; j < KB; ++j) acc[i][j] += e[i] * v[j];
+                    }
+            }
+            float lanes[F][KB][16];
+            for (int i = 0; i < F; ++i)
+                for (int j = 0; j < KB; ++j) store(lanes[i][j], acc[i][j]);
+            for (int i = 0; i < F; ++i)
+                for (int j = 0; j < KB; ++j)
+                    dw[(((long)(f0 + i) * in.channels + c) * k + ky) * k + kx0 + j] = lanes_sum(lanes[i][j]);
+        }
+}
+
+// Tiles of 8 filters x up to 3 taps, or 4 filters x 4-5 taps (the most that stay in 32 registers),
+// and single filters for the rest.
+template <int F>
+static void weight_taps(const Frame& in, const float* dy, long dy_map, int ox, int k, int s, int y0, int y1,
+                        int f0, int kx0, int taps, float* dw) {
+    switch (taps) {
+        case 1: weight_tile<F, 1>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
+        case 2: weight_tile<F, 2>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
+        case 3: weight_tile<F, 3>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
+        case 4: weight_tile<F < 4 ? F : 4, 4>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
+        default: weight_tile<F < 4 ? F : 4, 5>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
+    }
+}
+
+// dw (maps, Cg, k, k) = the weight gradient from output rows y0 ... y1-1 alone (written, not added).
+extern "C" void conv_weight_grad(const float* frame, long channel_stride, long row_stride, int channels, int N,
+                                 const float* dy, long map_stride, int maps, int ox, int k, int s, int y0, int y1,
+                                 float* dw) {
+    Frame in{frame, channel_stride, row_stride, channels, N};
+    for (int kx0 = 0; kx0 < k; kx0 += 5) {
+        int taps = k - kx0 < 5 ? k - kx0 : 5;
+        int tile = taps <= 3 ? 8 : 4;
+        int f0 = 0;
+        for (; f0 + tile <= maps; f0 += tile) {
+            if (tile == 8) weight_taps<8>(in, dy, map_stride, ox, k, s, y0, y1, f0, kx0, taps, dw);
+            else weight_taps<4>(in, dy, map_stride, ox, k, s, y0, y1, f0, kx0, taps, dw);
+        }
+        for (; f0 < maps; ++f0) weight_taps<1>(in, dy, map_stride, ox, k, s, y0, y1, f0, kx0, taps, dw);
+    }
+}

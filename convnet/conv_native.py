@@ -1,0 +1,128 @@
+"""The direct convolution of conv_direct.cpp, compiled once per machine with the host's C++ compiler
+(-O3 -march=native, cached like the emulated backend's kernels) and called through ctypes, which lets
+go of the GIL: the pieces run on every core (cpu_parallel.py).
+
+Where it pays, measured on the development machine (one core, AVX-512; bench/results/): the forward
+and the input gradient at 100-110 GFLOP/s on every layer of the quick start, the 18pct net and the
+paper's net, where the unfold and OpenBLAS GEMM reach 33-90; the weight gradient at 50-95 against the
+GEMM's 25-80, faster on short sums over (c, ky, kx) and slower on long ones (weight_grad_pays).
+
+Without a compiler, or when it fails, or with CONVNET_NATIVE=0, conv_cpu keeps its NumPy path:
+available() says why. The compiled path takes float32 batches of a multiple of 16 images (its
+vectors are 16 images); other batches take the NumPy path.
+"""
+import ctypes
+import os
+import platform
+import shutil
+import threading
+
+import numpy as np
+
+from .native_build import BuildError, build, library_path, read
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv_direct.cpp")
+FLAGS = ["-O3", "-march=native", "-std=c++14", "-shared", "-fPIC"]
+FILTER_BLOCK = 8            # conv_direct.cpp's FB: the packed weights' block of filters
+LANES = 16                  # images per vector
+
+_lock = threading.Lock()
+_state = {}
+
+
+def available():
+    """(the library or None, why not)."""
+    with _lock:
+        if "lib" not in _state:
+            _state["lib"], _state["why"] = _load()
+        return _state["lib"], _state["why"]
+
+
+def reset():
+    """Forget the library (tests that change CONVNET_NATIVE or CXX)."""
+    with _lock:
+        _state.clear()
+
+
+def describe():
+    """One line for reports: which convolution the numpy backend runs."""
+    lib, why = available()
+    return "direct (compiled, conv_direct.cpp)" if lib else f"unfold + BLAS GEMM ({why})"
+
+
+def _load():
+    if os.environ.get("CONVNET_NATIVE", "1") == "0":
+        return None, "CONVNET_NATIVE=0"
+    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if not compiler or not shutil.which(compiler):
+        return None, "no C++ compiler found (install g++ or set CXX)"
+    program = read(SOURCE)
+    # -march=native: the library is for this CPU; one cache may serve several machines.
+    path = library_path("native", "conv_direct", program, compiler, FLAGS, [_cpu()])
+    try:
+        if not os.path.exists(path):
+            build(program, compiler, FLAGS, path)
+        lib = ctypes.CDLL(path)
+    except (BuildError, OSError) as e:
+        return None, f"{os.path.basename(compiler)} could not build conv_direct.cpp: {e}"
+    P, L, I = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
+    lib.conv_forward.argtypes = [P, L, L, I, I, P, P, L, I, I, I, I, I, I, I]
+    lib.conv_weight_grad.argtypes = [P, L, L, I, I, P, L, I, I, I, I, I, I, P]
+    lib.conv_forward.restype = lib.conv_weight_grad.restype = None
+    return lib, None
+
+
+def _cpu():
+    """What -march=native compiled for: the CPU's model and flags."""
+    text = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            text = "".join(line for line in f.read().split("\n\n")[0].splitlines(True)
+                           if line.startswith(("model name", "flags", "Features", "CPU part")))
+    except OSError:
+        pass
+    return platform.machine() + platform.processor() + text
+
+
+def usable(x, dtype):
+    """Whether the compiled path takes this batch: float32, images a multiple of LANES."""
+    return dtype == np.float32 and x.shape[-1] % LANES == 0 and available()[0] is not None
+
+
+def packed(w):
+    """Filters (F, Cg, k, k) in blocks of FILTER_BLOCK, each (Cg, k, k, block), zeros past the last."""
+    F = w.shape[0]
+    blocks = -(-F // FILTER_BLOCK)
+    out = np.zeros((blocks * FILTER_BLOCK,) + w.shape[1:], np.float32)
+    out[:F] = w
+    return np.ascontiguousarray(out.reshape(blocks, FILTER_BLOCK, -1).transpose(0, 2, 1))
+
+
+def _strides(frame):
+    """(data pointer, channel stride, row stride) in floats of a (C, rows, cols, N) view whose images
+    are contiguous and whose columns are N apart."""
+    item = frame.itemsize
+    assert frame.strides[3] == item and frame.strides[2] == frame.shape[3] * item, "frame layout"
+    return frame.ctypes.data, frame.strides[0] // item, frame.strides[1] // item
+
+
+def forward_rows(frame, wpacked, out, g, y0, y1, accumulate):
+    """out (Fg maps, oy*ox*N, a view of rows) (+)= one group's convolution for output rows y0 ... y1-1.
+    frame: the group's (Cg, Hf, Wf, N)."""
+    data, cs, rs = _strides(frame)
+    assert out.strides[1] == out.itemsize
+    available()[0].conv_forward(data, cs, rs, frame.shape[0], frame.shape[3], wpacked.ctypes.data,
+                                out.ctypes.data, out.strides[0] // out.itemsize, out.shape[0], g.ox,
+                                g.k, g.s, y0, y1, int(accumulate))
+
+
+def weight_grad_rows(frame, dy, g, y0, y1):
+    """One group's (Fg, Cg, k, k) weight gradient from output rows y0 ... y1-1 of dy (Fg, oy*ox*N)."""
+    data, cs, rs = _strides(frame)
+    assert dy.strides[1] == dy.itemsize
+    dw = np.empty((dy.shape[0], frame.shape[0], g.k, g.k), np.float32)
+    available()[0].conv_weight_grad(data, cs, rs, frame.shape[0], frame.shape[3], dy.ctypes.data,
+                                    dy.strides[0] // dy.itemsize, dy.shape[0], g.ox, g.k, g.s, y0, y1,
+                                    dw.ctypes.data)
+    return dw
+

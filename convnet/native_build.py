@@ -1,0 +1,56 @@
+"""C++ compiled on the user's machine into a shared library, once: the emulated backend's kernels and
+the numpy backend's direct convolution.
+
+Libraries are cached in $CONVNET_CACHE (default ~/.cache/convnet), named by a hash of everything that
+went into them (the program, the compiler, its flags, and whatever else the caller says the result
+depends on, such as the CPU a -march=native build is for). A build goes to a temporary file that is
+renamed into place, so two processes building the same library at once both end with a whole one.
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+
+
+class BuildError(Exception):
+    """The compiler failed: the message is its first error line."""
+
+
+def cache_dir():
+    return os.environ.get("CONVNET_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "convnet")
+
+
+def library_path(kind, name, program, compiler, flags, depends=()):
+    """Where the library built from `program` lives in the cache (it may not exist yet)."""
+    digest = hashlib.sha256()
+    for part in [program, compiler, " ".join(flags), *depends]:
+        digest.update(part.encode())
+    return os.path.join(cache_dir(), kind, f"{name}-{digest.hexdigest()[:16]}.so")
+
+
+def build(program, compiler, flags, path, fallback_flags=None):
+    """Compile `program` (C++ text) into the shared library `path`. When the compiler rejects `flags`
+    and fallback_flags is given, tries those (a compiler without OpenMP, say)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        cpp = os.path.join(tmp, "program.cpp")
+        with open(cpp, "w") as f:
+            f.write(program)
+        out = os.path.join(tmp, "program.so")
+        run = subprocess.run([compiler, *flags, cpp, "-o", out], capture_output=True, text=True)
+        if run.returncode != 0 and fallback_flags is not None:
+            run = subprocess.run([compiler, *fallback_flags, cpp, "-o", out], capture_output=True, text=True)
+        if run.returncode != 0:
+            errors = [line for line in run.stderr.splitlines() if "error" in line] or run.stderr.splitlines() or [""]
+            raise BuildError(errors[0].strip())
+        # Into the cache's folder first (the temporary folder may be on another file system), then
+        # renamed: a reader never sees half a library.
+        partial = f"{path}.{os.getpid()}.partial"
+        shutil.move(out, partial)
+        os.replace(partial, path)
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
