@@ -15,18 +15,27 @@
 // Every array is float32; images per row N is a multiple of 16 (the caller checks).
 #include <string.h>
 
-typedef float v16 __attribute__((vector_size(64)));
+// The vector: as wide as the CPU's registers, and tiles as large as its register file holds.
+#if defined(__AVX512F__)
+const int LANES = 16, REGISTERS = 32;
+#elif defined(__AVX__)
+const int LANES = 8, REGISTERS = 16;
+#elif defined(__aarch64__)
+const int LANES = 4, REGISTERS = 32;
+#else
+const int LANES = 4, REGISTERS = 16;
+#endif
+typedef float vec __attribute__((vector_size(4 * LANES)));
 
-static inline v16 load(const float* p) { v16 v; memcpy(&v, p, sizeof v); return v; }
-static inline void store(float* p, v16 v) { memcpy(p, &v, sizeof v); }
+static inline vec load(const float* p) { vec v; memcpy(&v, p, sizeof v); return v; }
+static inline void store(float* p, vec v) { memcpy(p, &v, sizeof v); }
 
-// The sum of 16 lanes as a tree (halves added to halves: independent adds the compiler vectorizes,
-// where a running sum would be 16 dependent ones).
-static inline float lanes_sum(const float* lanes) {
-    float t[8];
-    for (int q = 0; q < 8; ++q) t[q] = lanes[q] + lanes[q + 8];
-    for (int q = 0; q < 4; ++q) t[q] += t[q + 4];
-    return (t[0] + t[2]) + (t[1] + t[3]);
+// The sum of a vector's lanes as a tree (halves added to halves: independent adds the compiler
+// vectorizes, where a running sum would be dependent ones). t is overwritten.
+static inline float lanes_sum(float* t) {
+    for (int half = LANES / 2; half >= 1; half /= 2)
+        for (int q = 0; q < half; ++q) t[q] += t[q + half];
+    return t[0];
 }
 
 struct Frame {              // the zero-bordered input of one group: (Cg, rows, cols, N)
@@ -42,29 +51,30 @@ struct Out {                // an output of F maps: map f starts at data + f * m
 };
 
 const int FB = 8;           // filters per forward tile (the packing of the weights, conv_native.py)
+const int NV = REGISTERS >= 32 ? 2 : 1;     // vectors of images per forward tile: FB x NV accumulators
 
 // One forward tile: filters f0 ... f0+FB-1 (only `valid` of them stored), images n0 ... n0+16*NV-1,
 // output pixel (y, x).
 template <int NV>
 static void forward_tile(const Frame& in, const float* w, const Out& out, int k, int s, int y, int x,
                          int n0, int f0, int valid, int accumulate) {
-    v16 acc[FB][NV];
+    vec acc[FB][NV];
     float* o = out.data + (long)f0 * out.map + ((long)y * out.ox + x) * in.N + n0;
     for (int i = 0; i < FB; ++i)
         for (int j = 0; j < NV; ++j)
-            acc[i][j] = (accumulate && i < valid) ? load(o + i * out.map + 16 * j) : (v16){};
+            acc[i][j] = (accumulate && i < valid) ? load(o + i * out.map + LANES * j) : (vec){};
     for (int c = 0; c < in.channels; ++c)
         for (int ky = 0; ky < k; ++ky) {
             const float* p = in.data + c * in.channel + (long)(y * s + ky) * in.row + (long)x * s * in.N + n0;
             for (int kx = 0; kx < k; ++kx, p += in.N, w += FB) {
-                v16 v[NV];
-                for (int j = 0; j < NV; ++j) v[j] = load(p + 16 * j);
+                vec v[NV];
+                for (int j = 0; j < NV; ++j) v[j] = load(p + LANES * j);
                 for (int i = 0; i < FB; ++i)
                     for (int j = 0; j < NV; ++j) acc[i][j] += w[i] * v[j];
             }
         }
     for (int i = 0; i < valid; ++i)
-        for (int j = 0; j < NV; ++j) store(o + i * out.map + 16 * j, acc[i][j]);
+        for (int j = 0; j < NV; ++j) store(o + i * out.map + LANES * j, acc[i][j]);
 }
 
 // out[f, y, x, :] (+)= the convolution, for output rows y0 ... y1-1 and every filter. packed holds
@@ -81,8 +91,8 @@ extern "C" void conv_forward(const float* frame, long channel_stride, long row_s
                 int valid = maps - f0 < FB ? maps - f0 : FB;
                 const float* w = packed + (f0 / FB) * block;
                 int n0 = 0;
-                for (; n0 + 32 <= N; n0 += 32) forward_tile<2>(in, w, o, k, s, y, x, n0, f0, valid, accumulate);
-                if (n0 < N) forward_tile<1>(in, w, o, k, s, y, x, n0, f0, valid, accumulate);
+                for (; n0 + NV * LANES <= N; n0 += NV * LANES) forward_tile<NV>(in, w, o, k, s, y, x, n0, f0, valid, accumulate);
+                for (; n0 < N; n0 += LANES) forward_tile<1>(in, w, o, k, s, y, x, n0, f0, valid, accumulate);
             }
 }
 
@@ -92,23 +102,23 @@ static void weight_tile(const Frame& in, const float* dy, long dy_map, int ox, i
                         int f0, int kx0, float* dw) {
     for (int c = 0; c < in.channels; ++c)
         for (int ky = 0; ky < k; ++ky) {
-            v16 acc[F][KB];
+            vec acc[F][KB];
             for (int i = 0; i < F; ++i)
-                for (int j = 0; j < KB; ++j) acc[i][j] = (v16){};
+                for (int j = 0; j < KB; ++j) acc[i][j] = (vec){};
             for (int y = y0; y < y1; ++y) {
                 const float* p = in.data + c * in.channel + (long)(y * s + ky) * in.row + (long)kx0 * in.N;
                 const float* d = dy + (long)f0 * dy_map + (long)y * ox * in.N;
                 for (int x = 0; x < ox; ++x, p += (long)s * in.N, d += in.N)
 #pragma GCC unroll 4
-                    for (int n = 0; n < in.N; n += 16) {
-                        v16 v[KB], e[F];
+                    for (int n = 0; n < in.N; n += LANES) {
+                        vec v[KB], e[F];
                         for (int j = 0; j < KB; ++j) v[j] = load(p + (long)j * in.N + n);
                         for (int i = 0; i < F; ++i) e[i] = load(d + i * dy_map + n);
                         for (int i = 0; i < F; ++i)
                             for (int j = 0; j < KB; ++j) acc[i][j] += e[i] * v[j];
                     }
             }
-            float lanes[F][KB][16];
+            float lanes[F][KB][LANES];
             for (int i = 0; i < F; ++i)
                 for (int j = 0; j < KB; ++j) store(lanes[i][j], acc[i][j]);
             for (int i = 0; i < F; ++i)
@@ -117,8 +127,10 @@ static void weight_tile(const Frame& in, const float* dy, long dy_map, int ox, i
         }
 }
 
-// Tiles of 8 filters x up to 3 taps, or 4 filters x 4-5 taps (the most that stay in 32 registers),
-// and single filters for the rest.
+// Weight-gradient tiles: MANY filters x up to 3 taps, or FEW filters x 4-5 taps (as many
+// accumulators as the registers hold beside the loads), and single filters for the rest.
+const int MANY = REGISTERS >= 32 ? 8 : 4, FEW = MANY / 2;
+
 template <int F>
 static void weight_taps(const Frame& in, const float* dy, long dy_map, int ox, int k, int s, int y0, int y1,
                         int f0, int kx0, int taps, float* dw) {
@@ -126,8 +138,8 @@ static void weight_taps(const Frame& in, const float* dy, long dy_map, int ox, i
         case 1: weight_tile<F, 1>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
         case 2: weight_tile<F, 2>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
         case 3: weight_tile<F, 3>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
-        case 4: weight_tile<F < 4 ? F : 4, 4>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
-        default: weight_tile<F < 4 ? F : 4, 5>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
+        case 4: weight_tile<F < FEW ? F : FEW, 4>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
+        default: weight_tile<F < FEW ? F : FEW, 5>(in, dy, dy_map, ox, k, s, y0, y1, f0, kx0, dw); break;
     }
 }
 
@@ -138,11 +150,11 @@ extern "C" void conv_weight_grad(const float* frame, long channel_stride, long r
     Frame in{frame, channel_stride, row_stride, channels, N};
     for (int kx0 = 0; kx0 < k; kx0 += 5) {
         int taps = k - kx0 < 5 ? k - kx0 : 5;
-        int tile = taps <= 3 ? 8 : 4;
+        int tile = taps <= 3 ? MANY : FEW;
         int f0 = 0;
         for (; f0 + tile <= maps; f0 += tile) {
-            if (tile == 8) weight_taps<8>(in, dy, map_stride, ox, k, s, y0, y1, f0, kx0, taps, dw);
-            else weight_taps<4>(in, dy, map_stride, ox, k, s, y0, y1, f0, kx0, taps, dw);
+            if (tile == MANY) weight_taps<MANY>(in, dy, map_stride, ox, k, s, y0, y1, f0, kx0, taps, dw);
+            else weight_taps<FEW>(in, dy, map_stride, ox, k, s, y0, y1, f0, kx0, taps, dw);
         }
         for (; f0 < maps; ++f0) weight_taps<1>(in, dy, map_stride, ox, k, s, y0, y1, f0, kx0, taps, dw);
     }
