@@ -143,7 +143,7 @@ def forward(x, w, g, out, accumulate):
     The pieces (a group's chunk of rows) write disjoint rows of out and run on every core."""
     N, ckk = x.shape[-1], g.Cg * g.k * g.k
     frame = framed(x, g, workspace())
-    if _direct(x, out):
+    if _direct(x, out, g):
         return _forward_direct(frame, w, g, out, accumulate)
 
     def piece(part):
@@ -170,7 +170,7 @@ def backward(x, w, dy, g, need_input):
     def weight_part(part):
         grp, _, _, span = part
         return np.matmul(dy[grp * g.Fg:(grp + 1) * g.Fg, span], _unfolded_piece(frame, part, g, N).T)
-    if _direct(x, dy):
+    if _direct(x, dy, g):
         parts, weight_part = _weight_grad_direct(frame, dy, g)
     else:
         parts = _chunks(g, N, x.itemsize)
@@ -184,9 +184,9 @@ def backward(x, w, dy, g, need_input):
     return dw.reshape(w.shape), dx
 
 
-def _direct(x, other):
+def _direct(x, other, g):
     """Whether the compiled direct convolution takes x (and the output or gradient beside it)."""
-    return conv_native.usable(x, x.dtype) and x.flags.c_contiguous and other.flags.c_contiguous
+    return conv_native.usable(x, x.dtype, g) and x.flags.c_contiguous and other.flags.c_contiguous
 
 
 def _forward_direct(frame, w, g, out, accumulate):

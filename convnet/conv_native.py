@@ -2,14 +2,14 @@
 (-O3 -march=native, cached like the emulated backend's kernels) and called through ctypes, which lets
 go of the GIL: the pieces run on every core (cpu_parallel.py).
 
-Where it pays, measured on the development machine (one core, AVX-512; bench/results/): the forward
-and the input gradient at 100-110 GFLOP/s on every layer of the quick start, the 18pct net and the
-paper's net, where the unfold and OpenBLAS GEMM reach 33-90; the weight gradient at 50-95 against the
-GEMM's 25-80, faster on short sums over (c, ky, kx) and slower on long ones (weight_grad_pays).
+Measured on the development machine (AMD EPYC, AVX-512, one core): 70-100 GFLOP/s forward and weight
+gradient on the quick start's and the 18pct net's layers, where their unfold + OpenBLAS GEMMs reach
+25-80 (GEMMs with 16-64 rows run well below OpenBLAS's large-GEMM rate). On long sums over (c, ky, kx),
+such as the paper's conv3-5, the GEMM is faster, and keeps them (usable, LONG_SUM).
 
 Without a compiler, or when it fails, or with CONVNET_NATIVE=0, conv_cpu keeps its NumPy path:
-available() says why. The compiled path takes float32 batches of a multiple of 16 images (its
-vectors are 16 images); other batches take the NumPy path.
+available() says why. The compiled path takes float32 batches of a multiple of 16 images; other
+batches take the NumPy path.
 """
 import ctypes
 import os
@@ -24,7 +24,8 @@ from .native_build import BuildError, build, library_path, read
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv_direct.cpp")
 FLAGS = ["-O3", "-march=native", "-std=c++14", "-shared", "-fPIC"]
 FILTER_BLOCK = 8            # conv_direct.cpp's FB: the packed weights' block of filters
-LANES = 16                  # images per vector
+LANES = 16                  # the images of a batch come in multiples of this (the widest vector)
+LONG_SUM = 1536             # terms (c, ky, kx) per output above which the unfold + GEMM is faster
 
 _lock = threading.Lock()
 _state = {}
@@ -84,9 +85,13 @@ def _cpu():
     return platform.machine() + platform.processor() + text
 
 
-def usable(x, dtype):
-    """Whether the compiled path takes this batch: float32, images a multiple of LANES."""
-    return dtype == np.float32 and x.shape[-1] % LANES == 0 and available()[0] is not None
+def usable(x, dtype, g):
+    """Whether the compiled path takes this batch and geometry: float32, images a multiple of LANES,
+    sums over (c, ky, kx) of at most LONG_SUM terms. Measured (2 threads, AVX-512, GFLOP/s direct
+    against unfold + GEMM): 48 maps 5x5 (1,200 terms) 158 vs 134 forward, 180 vs 123 weight gradient;
+    256 maps 3x3 (2,304 terms) 122 vs 141 and 103 vs 127; 192 maps 3x3 (1,728) about even."""
+    return (dtype == np.float32 and x.shape[-1] % LANES == 0 and g.Cg * g.k * g.k <= LONG_SUM
+            and available()[0] is not None)
 
 
 def packed(w):

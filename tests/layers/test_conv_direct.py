@@ -136,6 +136,17 @@ def test_batches_not_a_multiple_of_16_take_the_numpy_path(N, counted):
     assert counted == {"forward": 0, "weight": 0}
 
 
+def test_long_sums_take_the_numpy_path(counted):
+    """Above LONG_SUM terms per output (64 maps x 5x5 = 1,600) the GEMM is faster and runs."""
+    layer = make_layer("conv", [(64, 5, 5)], dict(channels=64, filters=2, filterSize=5, padding=2, initW=0.1),
+                       WEIGHT_PARAMS, dtype=np.float32)
+    x = np.random.default_rng(8).standard_normal((64, 5, 5, 16)).astype(np.float32)
+    y = layer.forward([x], TRAIN)
+    y_ref = reference(x.astype(np.float64), layer.params[0].value.astype(np.float64), np.zeros(y.shape), layer.geo[0])[0]
+    close(y, y_ref)
+    assert counted["forward"] == 0
+
+
 def test_both_paths_agree_on_the_quick_start_conv2():
     """The quick start's conv2 (16 -> 32 maps, 5x5, 16x16, 128 images): compiled and NumPy paths within
     float32 rounding of each other."""
