@@ -5,7 +5,7 @@ go of the GIL: the pieces run on every core (cpu_parallel.py).
 Measured on the development machine (AMD EPYC, AVX-512, one core): 70-100 GFLOP/s forward and weight
 gradient on the quick start's and the 18pct net's layers, where their unfold + OpenBLAS GEMMs reach
 25-80 (GEMMs with 16-64 rows run well below OpenBLAS's large-GEMM rate). On long sums over (c, ky, kx),
-such as the paper's conv3-5, the GEMM is faster, and keeps them (usable, LONG_SUM).
+with many filters, such as the paper's conv3-5, the GEMM is faster and keeps them (usable).
 
 Without a compiler, or when it fails, or with CONVNET_NATIVE=0, conv_cpu keeps its NumPy path:
 available() says why. The compiled path takes float32 batches of a multiple of 16 images; other
@@ -25,7 +25,7 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv_direct.c
 FLAGS = ["-O3", "-march=native", "-std=c++14", "-shared", "-fPIC"]
 FILTER_BLOCK = 8            # conv_direct.cpp's FB: the packed weights' block of filters
 LANES = 16                  # the images of a batch come in multiples of this (the widest vector)
-LONG_SUM = 1536             # terms (c, ky, kx) per output above which the unfold + GEMM is faster
+GEMM_ROWS, LONG_SUM = 128, 1536    # filters per group and terms (c, ky, kx) per output where the GEMM wins
 
 _lock = threading.Lock()
 _state = {}
@@ -87,11 +87,14 @@ def _cpu():
 
 def usable(x, dtype, g):
     """Whether the compiled path takes this batch and geometry: float32, images a multiple of LANES,
-    sums over (c, ky, kx) of at most LONG_SUM terms. Measured (2 threads, AVX-512, GFLOP/s direct
-    against unfold + GEMM): 48 maps 5x5 (1,200 terms) 158 vs 134 forward, 180 vs 123 weight gradient;
-    256 maps 3x3 (2,304 terms) 122 vs 141 and 103 vs 127; 192 maps 3x3 (1,728) about even."""
-    return (dtype == np.float32 and x.shape[-1] % LANES == 0 and g.Cg * g.k * g.k <= LONG_SUM
-            and available()[0] is not None)
+    and not a GEMM of at least GEMM_ROWS rows over more than LONG_SUM terms (where OpenBLAS is at its
+    best). Measured, 2 threads, AVX-512, GFLOP/s forward and weight gradient, direct against GEMM:
+    32 filters over 64 maps 5x5: 161/141 vs 94/81; 48 over 128 maps 5x5: 135/142 vs 113/95; 128 over
+    48 maps 5x5 (1,200 terms): 158/180 vs 134/123; 128 over 192 maps 3x3 (1,728): 132/128 vs 136/132;
+    192 over 256 maps 3x3 (2,304): 133/119 vs 154/139."""
+    if dtype != np.float32 or x.shape[-1] % LANES or available()[0] is None:
+        return False
+    return g.Fg < GEMM_ROWS or g.Cg * g.k * g.k <= LONG_SUM
 
 
 def packed(w):

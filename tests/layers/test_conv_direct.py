@@ -136,9 +136,10 @@ def test_batches_not_a_multiple_of_16_take_the_numpy_path(N, counted):
     assert counted == {"forward": 0, "weight": 0}
 
 
-def test_long_sums_take_the_numpy_path(counted):
-    """Above LONG_SUM terms per output (64 maps x 5x5 = 1,600) the GEMM is faster and runs."""
-    layer = make_layer("conv", [(64, 5, 5)], dict(channels=64, filters=2, filterSize=5, padding=2, initW=0.1),
+def test_long_sums_over_many_filters_take_the_numpy_path(counted):
+    """128 filters summing over more than LONG_SUM terms each (64 maps x 5x5 = 1,600): the GEMM is
+    faster and runs."""
+    layer = make_layer("conv", [(64, 5, 5)], dict(channels=64, filters=128, filterSize=5, padding=2, initW=0.1),
                        WEIGHT_PARAMS, dtype=np.float32)
     x = np.random.default_rng(8).standard_normal((64, 5, 5, 16)).astype(np.float32)
     y = layer.forward([x], TRAIN)
