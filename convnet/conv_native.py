@@ -57,10 +57,10 @@ def _load():
     compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
     if not compiler or not shutil.which(compiler):
         return None, "no C++ compiler found (install g++ or set CXX)"
-    program = read(SOURCE)
-    # -march=native: the library is for this CPU; one cache may serve several machines.
-    path = library_path("native", "conv_direct", program, compiler, FLAGS, [_cpu()])
     try:
+        program = read(SOURCE)
+        # -march=native: the library is for this CPU; one cache may serve several machines.
+        path = library_path("native", "conv_direct", program, compiler, FLAGS, [_cpu()])
         if not os.path.exists(path):
             build(program, compiler, FLAGS, path)
         lib = ctypes.CDLL(path)
