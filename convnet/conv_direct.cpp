@@ -53,6 +53,9 @@ struct Out {                // an output of F maps: map f starts at data + f * m
 const int FB = 8;           // filters per forward tile (the packing of the weights, conv_native.py)
 const int NV = REGISTERS >= 32 ? 2 : 1;     // vectors of images per forward tile: FB x NV accumulators
 
+// The packing conv_native.py must give the weights.
+extern "C" int conv_filter_block() { return FB; }
+
 // One forward tile: filters f0 ... f0+FB-1 (only `valid` of them stored), images n0 ... n0+16*NV-1,
 // output pixel (y, x).
 template <int NV>

@@ -23,7 +23,6 @@ from .native_build import BuildError, build, library_path, read
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv_direct.cpp")
 FLAGS = ["-O3", "-march=native", "-std=c++14", "-shared", "-fPIC"]
-FILTER_BLOCK = 8            # conv_direct.cpp's FB: the packed weights' block of filters
 LANES = 16                  # the images of a batch come in multiples of this (the widest vector)
 GEMM_ROWS, LONG_SUM = 128, 1536    # filters per group and terms (c, ky, kx) per output where the GEMM wins
 
@@ -70,6 +69,7 @@ def _load():
     lib.conv_forward.argtypes = [P, L, L, I, I, P, P, L, I, I, I, I, I, I, I]
     lib.conv_weight_grad.argtypes = [P, L, L, I, I, P, L, I, I, I, I, I, I, P]
     lib.conv_forward.restype = lib.conv_weight_grad.restype = None
+    lib.filter_block = lib.conv_filter_block()        # the packing its forward expects
     return lib, None
 
 
@@ -98,12 +98,13 @@ def usable(x, dtype, g):
 
 
 def packed(w):
-    """Filters (F, Cg, k, k) in blocks of FILTER_BLOCK, each (Cg, k, k, block), zeros past the last."""
-    F = w.shape[0]
-    blocks = -(-F // FILTER_BLOCK)
-    out = np.zeros((blocks * FILTER_BLOCK,) + w.shape[1:], np.float32)
+    """Filters (F, Cg, k, k) in the library's blocks of B filters, each (Cg, k, k, B): a forward step's
+    B weights adjacent. Zeros past the last filter."""
+    F, B = w.shape[0], available()[0].filter_block
+    blocks = -(-F // B)
+    out = np.zeros((blocks * B,) + w.shape[1:], np.float32)
     out[:F] = w
-    return np.ascontiguousarray(out.reshape(blocks, FILTER_BLOCK, -1).transpose(0, 2, 1))
+    return np.ascontiguousarray(out.reshape(blocks, B, -1).transpose(0, 2, 1))
 
 
 def _strides(frame):

@@ -47,8 +47,12 @@ def build(program, compiler, flags, path, fallback_flags=None):
         # Into the cache's folder first (the temporary folder may be on another file system), then
         # renamed: a reader never sees half a library.
         partial = f"{path}.{os.getpid()}.partial"
-        shutil.move(out, partial)
-        os.replace(partial, path)
+        try:
+            shutil.move(out, partial)
+            os.replace(partial, path)
+        finally:
+            if os.path.exists(partial):         # a full disk: nothing half-written stays behind
+                os.remove(partial)
 
 
 def read(path):
