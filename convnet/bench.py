@@ -113,7 +113,7 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
     return {
         "device": device_name(net.backend), "backend": backend, "backend_choice": why, "layers": str(layers_file),
         "mini": mini, "threads": _threads(net.backend), "blas": _blas(net.backend),
-        "convolution": _convolution(net.backend),
+        "compiled": _compiled(net.backend),
         "update_ms": statistics.median(updates), "peak_memory_mib": peak_memory_mib(), "loader_ms": loader,
         "input_size": input_size, "tf32": tf32, "step_ms": median, "steps_ms": steps,
         "images_per_s": mini / (median / 1000), "tflops": flops / (median / 1000) / 1e12,
@@ -150,11 +150,11 @@ def _blas(backend):
     return blas_report()
 
 
-def _convolution(backend):
-    """How the numpy backend convolves (the compiled direct convolution, or why not); None elsewhere."""
+def _compiled(backend):
+    """The numpy backend's compiled kernels (native.py), or why none; None on the other backends."""
     if backend.name != "numpy":
         return None
-    from .conv_native import describe
+    from .native import describe
     return describe()
 
 
@@ -261,7 +261,7 @@ def report(result):
     lines = [f"{result['device']}, backend {result['backend']}{why}, batch {result['mini']}, "
              f"{result['input_size']}x{result['input_size']} input, {'TF32' if result['tf32'] else 'FP32'}",
              f"BLAS: {summary(result['blas'])}",
-             *([f"convolution: {result['convolution']}"] if result.get("convolution") else []),
+             *([f"compiled kernels: {result['compiled']}"] if result.get("compiled") else []),
              f"training step {result['step_ms']:.1f} ms (median of {len(result['steps_ms'])}), "
              f"{result['images_per_s']:.0f} images/s, {result['tflops']:.2f} TFLOP/s = "
              f"{100 * result['share_of_peak']:.1f}% of {result['peak_tflops']:.2f} TFLOP/s ({result['peak_kind']})",

@@ -1,88 +1,25 @@
-"""The direct convolution of conv_direct.cpp, compiled once per machine with the host's C++ compiler
-(-O3 -march=native, cached like the emulated backend's kernels) and called through ctypes, which lets
-go of the GIL: the pieces run on every core (cpu_parallel.py).
+"""The direct convolution of conv_direct.cpp (a compiled kernel, native.py) for conv_cpu: which
+batches and geometries it takes, the packing of its weights, and its two calls.
 
 Measured on the development machine (AMD EPYC, AVX-512, one core): 70-100 GFLOP/s forward and weight
 gradient on the quick start's and the 18pct net's layers, where their unfold + OpenBLAS GEMMs reach
-25-80 (GEMMs with 16-64 rows run well below OpenBLAS's large-GEMM rate). On long sums over (c, ky, kx),
+25-80 (GEMMs with 16-64 rows run well below OpenBLAS's large-GEMM rate). On long sums over (c, ky, kx)
 with many filters, such as the paper's conv3-5, the GEMM is faster and keeps them (usable).
 
-Without a compiler, or when it fails, or with CONVNET_NATIVE=0, conv_cpu keeps its NumPy path:
-available() says why. The compiled path takes float32 batches of a multiple of 16 images; other
-batches take the NumPy path.
+The compiled path takes float32 batches of a multiple of 16 images; other batches, and every batch
+where the library cannot be built (available() says why), take the NumPy path.
 """
-import ctypes
-import os
-import platform
-import shutil
-import threading
-
 import numpy as np
 
-from .native_build import BuildError, build, library_path, read
+from . import native
 
-SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv_direct.cpp")
-FLAGS = ["-O3", "-march=native", "-std=c++14", "-shared", "-fPIC"]
 LANES = 16                  # the images of a batch come in multiples of this (the widest vector)
 GEMM_ROWS, LONG_SUM = 128, 1536    # filters per group and terms (c, ky, kx) per output where the GEMM wins
-
-_lock = threading.Lock()
-_state = {}
 
 
 def available():
     """(the library or None, why not)."""
-    with _lock:
-        if "lib" not in _state:
-            _state["lib"], _state["why"] = _load()
-        return _state["lib"], _state["why"]
-
-
-def reset():
-    """Forget the library (tests that change CONVNET_NATIVE or CXX)."""
-    with _lock:
-        _state.clear()
-
-
-def describe():
-    """One line for reports: which convolution the numpy backend runs."""
-    lib, why = available()
-    return "direct (compiled, conv_direct.cpp)" if lib else f"unfold + BLAS GEMM ({why})"
-
-
-def _load():
-    if os.environ.get("CONVNET_NATIVE", "1") == "0":
-        return None, "CONVNET_NATIVE=0"
-    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
-    if not compiler or not shutil.which(compiler):
-        return None, "no C++ compiler found (install g++ or set CXX)"
-    try:
-        program = read(SOURCE)
-        # -march=native: the library is for this CPU; one cache may serve several machines.
-        path = library_path("native", "conv_direct", program, compiler, FLAGS, [_cpu()])
-        if not os.path.exists(path):
-            build(program, compiler, FLAGS, path)
-        lib = ctypes.CDLL(path)
-    except (BuildError, OSError) as e:
-        return None, f"{os.path.basename(compiler)} could not build conv_direct.cpp: {e}"
-    P, L, I = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
-    lib.conv_forward.argtypes = [P, L, L, I, I, P, P, L, I, I, I, I, I, I, I]
-    lib.conv_weight_grad.argtypes = [P, L, L, I, I, P, L, I, I, I, I, I, I, P]
-    lib.conv_forward.restype = lib.conv_weight_grad.restype = None
-    lib.filter_block = lib.conv_filter_block()        # the packing its forward expects
-    return lib, None
-
-
-def _cpu():
-    """What -march=native compiled for: the CPU's model and flags."""
-    text = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            text = "".join(line for line in f.read().split("\n\n")[0].splitlines(True)
-                           if line.startswith(("model name", "flags", "Features", "CPU part")))
-    except OSError:
-        pass
-    return platform.machine() + platform.processor() + text
+    return native.library("conv_direct.cpp")
 
 
 def usable(x, dtype, g):
@@ -100,7 +37,7 @@ def usable(x, dtype, g):
 def packed(w):
     """Filters (F, Cg, k, k) in the library's blocks of B filters, each (Cg, k, k, B): a forward step's
     B weights adjacent. Zeros past the last filter."""
-    F, B = w.shape[0], available()[0].filter_block
+    F, B = w.shape[0], available()[0].conv_filter_block()
     blocks = -(-F // B)
     out = np.zeros((blocks * B,) + w.shape[1:], np.float32)
     out[:F] = w

@@ -1,7 +1,9 @@
 """pool: max, avg, maxabs or random pooling over square windows of each map (paper section 3.4)."""
 import numpy as np
 
-from convnet.chunks import by_chunks
+from convnet import native
+from convnet.chunks import by_chunks, spans
+from convnet.cpu_parallel import workers
 from convnet.config import Key, boolean, integer, non_negative_integer, one_of, positive_integer
 from convnet.kernels import beside, i32, kernels
 from convnet.layer import Layer
@@ -133,8 +135,25 @@ class Pool(Layer):
         shape = self.image + x.shape[-1:]
         out_shape = self.output_shape + x.shape[-1:]
         mode = self.mode(ctx)
-        return [by_chunks(lambda *pieces: self._unpool(*pieces, mode), [x.reshape(shape), y.reshape(out_shape),
-                                                                         dy.reshape(out_shape)], axis=0)]
+        arrays = [x.reshape(shape), y.reshape(out_shape), dy.reshape(out_shape)]
+        lib = native.library("pool_direct.cpp")[0] if mode != "avg" else None
+        if lib is not None and all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays):
+            return [self._unpool_compiled(lib, *arrays)]
+        return [by_chunks(lambda *pieces: self._unpool(*pieces, mode), arrays, axis=0)]
+
+    def _unpool_compiled(self, lib, x, y, dy):
+        """_unpool's gradient to the inputs equal to their window's output, by pool_direct.cpp: the same
+        sums in the same order, in one pass; pieces of maps on every core."""
+        c = self.conf
+        dx = np.empty_like(x)
+        C, H, W, N = x.shape
+
+        def piece(maps):
+            lib.pool_equal_backward(x[maps].ctypes.data, y[maps].ctypes.data, dy[maps].ctypes.data,
+                                    dx[maps].ctypes.data, maps.stop - maps.start, H, W, N, c.sizeX, c.start,
+                                    c.stride, *self.outputs)
+        workers().run(piece, spans(C, x.nbytes // C), nbytes=x.nbytes)
+        return dx
 
     def _unpool(self, x, y, dy, mode):
         c = self.conf

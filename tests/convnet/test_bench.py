@@ -62,7 +62,7 @@ def test_the_profile_names_update_blas_and_memory(monkeypatch):
     text = CliRunner().invoke(main, args)
     assert text.exit_code == 0, text.output
     assert "backend numpy (auto: no usable GPU (no GPU here))" in text.output
-    for line in ("BLAS: ", "convolution: ", "peak memory ", "update ", "the rest of a step ", "loader: "):
+    for line in ("BLAS: ", "compiled kernels: ", "peak memory ", "update ", "the rest of a step ", "loader: "):
         assert line in text.output
     r = json.loads(CliRunner().invoke(main, args + ["--json", "--no-profile"]).output)
     assert r["per_layer"] == {} and 0 < r["update_ms"] < r["step_ms"] and r["peak_memory_mib"] > 10

@@ -4,7 +4,7 @@ here, and the NumPy path taking over where the compiled one does not apply or ca
 import numpy as np
 import pytest
 
-from convnet import conv_cpu, conv_native
+from convnet import conv_cpu, conv_native, native
 from tests.helpers import TRAIN, WEIGHT_PARAMS, make_layer
 
 if conv_native.available()[0] is None:
@@ -148,7 +148,7 @@ def test_long_sums_over_many_filters_take_the_numpy_path(counted):
     assert counted["forward"] == 0
 
 
-def test_both_paths_agree_on_the_quick_start_conv2():
+def test_both_paths_agree_on_the_quick_start_conv2(monkeypatch):
     """The quick start's conv2 (16 -> 32 maps, 5x5, 16x16, 128 images): compiled and NumPy paths within
     float32 rounding of each other."""
     layer = make_layer("conv", [(16, 16, 16)], dict(channels=16, filters=32, filterSize=5, padding=2, initW=0.1),
@@ -157,12 +157,12 @@ def test_both_paths_agree_on_the_quick_start_conv2():
     x = rng.standard_normal((16, 16, 16, 128)).astype(np.float32)
     dy = rng.standard_normal((32, 16, 16, 128)).astype(np.float32)
     results = []
-    for native in (True, False):
-        conv_native._state.update(lib=conv_native.available()[0] if native else None, why="test")
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(conv_native, "available", lambda: (None, "test"))
         y = layer.forward([x], TRAIN)
         (dx,) = layer.backward([x], y, dy, [True], TRAIN)
         results.append((y, dx, layer.params[0].grad.copy()))
-    conv_native.reset()
     for compiled, numpy_path in zip(*results):
         close(compiled, numpy_path.astype(np.float64))
 
@@ -171,16 +171,16 @@ def test_both_paths_agree_on_the_quick_start_conv2():
 def fresh(monkeypatch, tmp_path):
     """conv_native loads again under the test's environment, and again after it."""
     monkeypatch.setenv("CONVNET_CACHE", str(tmp_path))
-    conv_native.reset()
+    native.reset()
     yield monkeypatch
-    conv_native.reset()
+    native.reset()
 
 
 def test_without_a_compiler_the_numpy_path_runs_and_says_why(fresh, counted):
     fresh.setenv("CXX", "/nonexistent/c++")
     lib, why = conv_native.available()
     assert lib is None and why == "no C++ compiler found (install g++ or set CXX)"
-    assert conv_native.describe() == "unfold + BLAS GEMM (no C++ compiler found (install g++ or set CXX))"
+    assert native.describe() == "none, NumPy code only (no C++ compiler found (install g++ or set CXX))"
     layer, g, x, dy = layer_and_data("1x1", 16)
     y_ref = reference(x.astype(np.float64), layer.params[0].value.astype(np.float64), dy.astype(np.float64), g)[0]
     close(layer.forward([x], TRAIN) - layer.params[1].value[:, None, None, None], y_ref)
@@ -200,6 +200,12 @@ def test_a_compiler_that_fails_is_reported(fresh, tmp_path):
 def test_convnet_native_0_turns_it_off(fresh):
     fresh.setenv("CONVNET_NATIVE", "0")
     assert conv_native.available() == (None, "CONVNET_NATIVE=0")
+    assert native.describe() == "none, NumPy code only (CONVNET_NATIVE=0)"
+
+
+def test_the_report_names_each_compiled_kernel(fresh):
+    assert native.describe() == ("conv_direct.cpp (the direct convolution); "
+                                 "pool_direct.cpp (max pooling's gradient)")
 
 
 def test_the_library_is_built_once_into_the_cache(fresh, tmp_path):
@@ -208,6 +214,6 @@ def test_the_library_is_built_once_into_the_cache(fresh, tmp_path):
     built = list((tmp_path / "native").glob("conv_direct-*.so"))
     assert len(built) == 1
     stamp = built[0].stat().st_mtime_ns
-    conv_native.reset()
+    native.reset()
     assert conv_native.available()[0] is not None
     assert built[0].stat().st_mtime_ns == stamp and len(list((tmp_path / "native").iterdir())) == 1
