@@ -1,16 +1,17 @@
-// The numpy backend's direct convolution, compiled on the user's machine (conv_native.py) with
-// -O3 -march=native: no unfolded copy of the input and no GEMM. On cuda-convnet's layout, images
-// innermost, the convolution at one output pixel is, for every image at once, a sum over (c, ky, kx)
-// of a weight times a row of contiguous images: the inner loop is FMAs on vectors of 16 images.
+// The numpy backend's direct convolution, compiled on the user's machine (native.py) with
+// -O3 -march=native and called by conv_native.py: no unfolded copy of the input and no GEMM. On
+// cuda-convnet's layout, images innermost, the convolution at one output pixel is, for every image at
+// once, a sum over (c, ky, kx) of a weight times a row of contiguous images: the inner loop is FMAs on
+// vectors of LANES images (16 with AVX-512).
 //
-// Forward: a tile of FB filters x 32 images of one output pixel stays in registers (16 vectors)
-// while the loop runs over every (c, ky, kx); each step loads two vectors of input and FB weights
-// (packed so that a step's FB weights are adjacent). Each output is one sum in (c, ky, kx) order,
-// whichever piece of rows computes it.
+// Forward: a tile of FB filters x NV vectors of images of one output pixel (8 x 2 with AVX-512: 16
+// accumulators) stays in registers while the loop runs over every (c, ky, kx); each step loads NV
+// vectors of input and FB weights (packed so that a step's FB weights are adjacent). Each output is
+// one sum in (c, ky, kx) order, whichever piece of rows computes it.
 //
 // Weight gradient: dw[f, c, ky, kx] = sum over the rows' pixels and images of dy[f, y, x, n] *
-// frame[c, y*s + ky, x*s + kx, n]; a tile of FB filters x KB taps kx (one vector of 16 partial sums
-// each) runs over every pixel and image of the rows, and its lanes are added at the end.
+// frame[c, y*s + ky, x*s + kx, n]; a tile of filters x taps kx (one vector of partial sums each) runs
+// over every pixel and image of the rows, and its lanes are added as a tree at the end.
 //
 // Every array is float32; images per row N is a multiple of 16 (the caller checks).
 #include <string.h>
@@ -50,10 +51,10 @@ struct Out {                // an output of F maps: map f starts at data + f * m
     int maps, ox;           // its filters and output columns
 };
 
-const int FB = 8;           // filters per forward tile (the packing of the weights, conv_native.py)
+const int FB = 8;           // filters per forward tile: the packing of the weights (conv_native.packed)
 const int NV = REGISTERS >= 32 ? 2 : 1;     // vectors of images per forward tile: FB x NV accumulators
 
-// The packing conv_native.py must give the weights.
+// The block of filters conv_native.packed must pack the weights in.
 extern "C" int conv_filter_block() { return FB; }
 
 // One forward tile: filters f0 ... f0+FB-1 (only `valid` of them stored), images n0 ... n0+16*NV-1,
