@@ -42,7 +42,8 @@ def build(program, compiler, flags, path, fallback_flags=None):
         if run.returncode != 0 and fallback_flags is not None:
             run = subprocess.run([compiler, *fallback_flags, cpp, "-o", out], capture_output=True, text=True)
         if run.returncode != 0:
-            errors = [line for line in run.stderr.splitlines() if "error" in line] or run.stderr.splitlines() or [""]
+            lines = [line for line in run.stderr.splitlines() if line.strip()]
+            errors = [line for line in lines if "error" in line] or lines or [f"exit status {run.returncode}, no message"]
             raise BuildError(errors[0].strip())
         # Into the cache's folder first (the temporary folder may be on another file system), then
         # renamed: a reader never sees half a library.

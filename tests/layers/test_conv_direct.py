@@ -197,6 +197,11 @@ def test_a_compiler_that_fails_is_reported(fresh, tmp_path):
     assert not list((tmp_path / "native").glob("*.so"))       # nothing half-built left in the cache
 
 
+def test_a_compiler_that_fails_silently_is_reported_with_its_status(fresh):
+    fresh.setenv("CXX", "false")
+    assert conv_native.available() == (None, "false could not build conv_direct.cpp: exit status 1, no message")
+
+
 def test_convnet_native_0_turns_it_off(fresh):
     fresh.setenv("CONVNET_NATIVE", "0")
     assert conv_native.available() == (None, "CONVNET_NATIVE=0")
