@@ -166,14 +166,7 @@ def backward(x, w, dy, g, need_input):
     any number of cores); dx is the transposed convolution (stride 1) or a fold."""
     N, ckk = x.shape[-1], g.Cg * g.k * g.k
     frame = framed(x, g, workspace())
-
-    def weight_part(part):
-        grp, _, _, span = part
-        return np.matmul(dy[grp * g.Fg:(grp + 1) * g.Fg, span], _unfolded_piece(frame, part, g, N).T)
-    if _direct(x, dy, g):
-        parts, weight_part = _weight_grad_direct(frame, dy, g)
-    else:
-        parts = _chunks(g, N, x.itemsize)
+    parts, weight_part = (_weight_grad_direct if _direct(x, dy, g) else _weight_grad_gemm)(frame, dy, g)
     dw = np.zeros((g.F, ckk), x.dtype)
     for (grp, *_), d in zip(parts, workers().run(weight_part, parts, nbytes=_unfolded_bytes(g, N, x.itemsize))):
         rows = dw[grp * g.Fg:(grp + 1) * g.Fg]
@@ -199,6 +192,16 @@ def _forward_direct(frame, w, g, out, accumulate):
         conv_native.forward_rows(frame[grp * g.Cg:(grp + 1) * g.Cg], packs[grp], out[grp * g.Fg:(grp + 1) * g.Fg],
                                  g, y, y + 1, accumulate)
     workers().run(piece, [(grp, y) for grp in range(g.G) for y in range(g.oy)], nbytes=frame.nbytes + out.nbytes)
+
+
+def _weight_grad_gemm(frame, dy, g):
+    """(pieces, the weight gradient of a piece) by the unfold and a GEMM: a piece is a chunk of rows."""
+    N = frame.shape[-1]
+
+    def weight_part(part):
+        grp, _, _, span = part
+        return np.matmul(dy[grp * g.Fg:(grp + 1) * g.Fg, span], _unfolded_piece(frame, part, g, N).T)
+    return _chunks(g, N, frame.itemsize), weight_part
 
 
 def _weight_grad_direct(frame, dy, g):

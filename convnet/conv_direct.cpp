@@ -45,10 +45,10 @@ struct Frame {              // the zero-bordered input of one group: (Cg, rows, 
     int channels, N;
 };
 
-struct Out {                // an output of F maps: map f starts at data + f * map
+struct Out {                // an output of maps: map f starts at data + f * map
     float* data;
     long map;
-    int maps, ox;           // its filters and output columns
+    int ox;                 // its output columns
 };
 
 const int FB = 8;           // filters per forward tile: the packing of the weights (conv_native.packed)
@@ -57,28 +57,28 @@ const int NV = REGISTERS >= 32 ? 2 : 1;     // vectors of images per forward til
 // The block of filters conv_native.packed must pack the weights in.
 extern "C" int conv_filter_block() { return FB; }
 
-// One forward tile: filters f0 ... f0+FB-1 (only `valid` of them stored), images n0 ... n0+16*NV-1,
+// One forward tile: filters f0 ... f0+FB-1 (only `valid` of them stored), images n0 ... n0+LANES*V-1,
 // output pixel (y, x).
-template <int NV>
+template <int V>
 static void forward_tile(const Frame& in, const float* w, const Out& out, int k, int s, int y, int x,
                          int n0, int f0, int valid, int accumulate) {
-    vec acc[FB][NV];
+    vec acc[FB][V];
     float* o = out.data + (long)f0 * out.map + ((long)y * out.ox + x) * in.N + n0;
     for (int i = 0; i < FB; ++i)
-        for (int j = 0; j < NV; ++j)
+        for (int j = 0; j < V; ++j)
             acc[i][j] = (accumulate && i < valid) ? load(o + i * out.map + LANES * j) : (vec){};
     for (int c = 0; c < in.channels; ++c)
         for (int ky = 0; ky < k; ++ky) {
             const float* p = in.data + c * in.channel + (long)(y * s + ky) * in.row + (long)x * s * in.N + n0;
             for (int kx = 0; kx < k; ++kx, p += in.N, w += FB) {
-                vec v[NV];
-                for (int j = 0; j < NV; ++j) v[j] = load(p + LANES * j);
+                vec v[V];
+                for (int j = 0; j < V; ++j) v[j] = load(p + LANES * j);
                 for (int i = 0; i < FB; ++i)
-                    for (int j = 0; j < NV; ++j) acc[i][j] += w[i] * v[j];
+                    for (int j = 0; j < V; ++j) acc[i][j] += w[i] * v[j];
             }
         }
     for (int i = 0; i < valid; ++i)
-        for (int j = 0; j < NV; ++j) store(o + i * out.map + LANES * j, acc[i][j]);
+        for (int j = 0; j < V; ++j) store(o + i * out.map + LANES * j, acc[i][j]);
 }
 
 // out[f, y, x, :] (+)= the convolution, for output rows y0 ... y1-1 and every filter. packed holds
@@ -87,7 +87,7 @@ extern "C" void conv_forward(const float* frame, long channel_stride, long row_s
                              const float* packed, float* out, long map_stride, int maps, int ox,
                              int k, int s, int y0, int y1, int accumulate) {
     Frame in{frame, channel_stride, row_stride, channels, N};
-    Out o{out, map_stride, maps, ox};
+    Out o{out, map_stride, ox};
     long block = (long)channels * k * k * FB;
     for (int y = y0; y < y1; ++y)
         for (int x = 0; x < ox; ++x)
