@@ -1,7 +1,9 @@
 // Shared by every kernel file. Each .cu is compiled twice from the same text: by NVRTC for the GPU,
 // and by the host C++ compiler against backends/cuda_compat.h for the emulated backend. So kernels
-// use only what both understand: no __shared__, no __syncthreads, no atomics (each output element
-// is written by exactly one thread, which gathers what it needs).
+// use only what both understand: fixed-size __shared__ arrays, __syncthreads and the warp operations
+// (__shfl*_sync, __syncwarp, __ballot/any/all_sync) are emulated (backends/emu_block.h); dynamic shared
+// memory and atomics are not. Each output element is written by exactly one thread, so results do
+// not depend on the order threads run in (tests/convnet/test_emulated_blocks.py runs them reversed).
 #pragma once
 
 // One thread per element, grid-stride: any grid covers any n.

@@ -1,6 +1,7 @@
 // The emulated backend's view of CUDA: enough of it to compile our .cu files with the host C++
 // compiler and run every thread of a grid on the CPU. Each thread's indices are thread-local, so the
-// blocks of a grid can run on several CPU threads at once (kernels never share memory between threads).
+// blocks of a grid can run on several CPU threads at once. What a block's threads share (__shared__,
+// __syncthreads, the warp operations) is emu_block.h's.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -13,9 +14,7 @@ static thread_local emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
 #define __host__
 #define __forceinline__ inline
 #define __restrict__ __restrict__
-// Not emulated: a kernel that needs them does not compile here, rather than running wrongly.
-#define __shared__ __shared_memory_is_not_emulated__
-#define __syncthreads() __syncthreads_is_not_emulated__()
+#include "emu_block.h"
 
 // CUDA's fast-math intrinsics, as their exact counterparts.
 #define __expf expf

@@ -2,14 +2,17 @@
 
 Each .cu file is compiled by the host C++ compiler against cuda_compat.h, with a launcher per kernel
 that runs every thread of the grid (blocks in parallel over OpenMP threads where the compiler has
-OpenMP); launchers are called through ctypes on NumPy memory, and NumPy stands in for cuBLAS. It
-exists so that CI, which has no GPU, executes every kernel. It is slow, and only for tests.
+OpenMP; a block's threads as fibers where the file synchronizes them, emu_block.h); launchers are
+called through ctypes on NumPy memory, and NumPy stands in for cuBLAS. It exists so that CI, which has
+no GPU, executes every kernel. It is slow, and only for tests. CONVNET_EMULATED_ORDER=reverse runs
+the blocks and the threads of each block in reverse order: a race between threads changes results.
 
 Compiled libraries are cached in $CONVNET_CACHE (default ~/.cache/convnet), keyed by a hash of
 everything that went into them.
 """
 import ctypes
 import os
+import re
 import shutil
 import threading
 
@@ -23,35 +26,69 @@ from .emulated_memory import ORDERING, XP, DeviceArray
 from .gpu_path import GpuPathBackend
 from .ordering import Buffer, Stream
 
-HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_compat.h")
+HERE = os.path.dirname(os.path.abspath(__file__))
+HEADER = os.path.join(HERE, "cuda_compat.h")
+BLOCK_HEADER = os.path.join(HERE, "emu_block.h")
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+_DYNAMIC_SHARED = re.compile(r"\bextern\s+__shared__\b")
+_SYNCHRONIZING = re.compile(r"\b(__syncthreads|__syncwarp|__shfl(_up|_down|_xor)?_sync|__ballot_sync|__any_sync|__all_sync)\b")
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.int32): ctypes.c_int,
            np.dtype(np.uint32): ctypes.c_uint}
 
 
-def _launcher_source(name, params):
-    """C++ that runs kernel `name` for every block and thread of a grid."""
+def _launcher_source(name, params, fibers):
+    """C++ that runs kernel `name` for every block and thread of a grid, and returns the launch's first
+    failure (NULL when none). With fibers, each block's threads run as emu_block.h's fibers (the kernel
+    file synchronizes threads); else one after the other."""
     decl = ", ".join(f"{_c_type(p)}{'*' if p.pointer else ''} {p.name}" for p in params)
     call = ", ".join(p.name for p in params)
+    if fibers:
+        block = f"""auto emu_body = [&] {{ {name}({call}); }};
+        emu_run_block(emu_reverse, emu_body);"""
+    else:
+        block = f"""unsigned emu_threads = emu_bx * emu_by * emu_bz;
+        for (unsigned emu_i = 0; emu_i < emu_threads; ++emu_i) {{
+            unsigned emu_t = emu_reverse ? emu_threads - 1 - emu_i : emu_i;
+            threadIdx = emu_dim3{{emu_t % emu_bx, emu_t / emu_bx % emu_by, emu_t / emu_bx / emu_by}};
+            {name}({call});
+        }}"""
     # Every local name starts with emu_, so that no kernel parameter can shadow it.
     return f"""
-extern "C" void emu_{name}(unsigned emu_gx, unsigned emu_gy, unsigned emu_gz, unsigned emu_bx, unsigned emu_by,
-                           unsigned emu_bz{", " + decl if decl else ""}) {{
+extern "C" const char* emu_{name}(int emu_reverse, unsigned emu_gx, unsigned emu_gy, unsigned emu_gz, unsigned emu_bx,
+                                  unsigned emu_by, unsigned emu_bz{", " + decl if decl else ""}) {{
+    emu_launch_begin();
     long long emu_blocks = (long long)emu_gx * emu_gy * emu_gz;
     #pragma omp parallel for schedule(static)
-    for (long long emu_b = 0; emu_b < emu_blocks; ++emu_b) {{
+    for (long long emu_n = 0; emu_n < emu_blocks; ++emu_n) {{
+        long long emu_b = emu_reverse ? emu_blocks - 1 - emu_n : emu_n;
         gridDim = emu_dim3{{emu_gx, emu_gy, emu_gz}};
         blockDim = emu_dim3{{emu_bx, emu_by, emu_bz}};
         blockIdx = emu_dim3{{(unsigned)(emu_b % emu_gx), (unsigned)(emu_b / emu_gx % emu_gy),
                              (unsigned)(emu_b / emu_gx / emu_gy)}};
-        for (unsigned emu_tz = 0; emu_tz < emu_bz; ++emu_tz)
-            for (unsigned emu_ty = 0; emu_ty < emu_by; ++emu_ty)
-                for (unsigned emu_tx = 0; emu_tx < emu_bx; ++emu_tx) {{
-                    threadIdx = emu_dim3{{emu_tx, emu_ty, emu_tz}};
-                    {name}({call});
-                }}
+        {block}
     }}
+    return emu_launch_result();
 }}
 """
+
+
+def _synchronizes(text):
+    """Whether a kernel file's threads wait for each other (barriers, warp operations): its blocks then
+    run as fibers. Comments do not count."""
+    code = _COMMENTS.sub(" ", text)
+    if _DYNAMIC_SHARED.search(code):
+        raise ValueError("extern __shared__ (dynamic shared memory) is not emulated: declare a __shared__ array "
+                         "of a fixed size")
+    return bool(_SYNCHRONIZING.search(code))
+
+
+def _order():
+    """Whether the emulated threads run in reverse order (CONVNET_EMULATED_ORDER=reverse): a kernel
+    whose results change with the order has a race."""
+    order = os.environ.get("CONVNET_EMULATED_ORDER") or "forward"
+    if order not in ("forward", "reverse"):
+        raise BackendError(f"CONVNET_EMULATED_ORDER={order}: expected forward or reverse")
+    return order == "reverse"
 
 
 def _c_type(p):
@@ -204,8 +241,8 @@ class EmulatedBackend(GpuPathBackend):
         launchers = {}
         for name, params in src.kernels.items():
             fn = getattr(library, f"emu_{name}")
-            fn.restype = None
-            fn.argtypes = [ctypes.c_uint] * 6 + [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
+            fn.restype = ctypes.c_char_p
+            fn.argtypes = [ctypes.c_int] + [ctypes.c_uint] * 6 + [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
             launchers[name] = self._launcher(name, fn, params)
         return launchers
 
@@ -216,14 +253,20 @@ class EmulatedBackend(GpuPathBackend):
             writes = [memory.buffer_of(a) for p, a in zip(params, args) if p.pointer and not p.const]
             ORDERING.op(memory.current_stream(), f"kernel {name}", reads, writes)
             converted = [a.ctypes.data if p.pointer else a.item() for p, a in zip(params, args)]
-            fn(*grid, *block, *converted)
+            failure = fn(_order(), *grid, *block, *converted)
+            if failure:
+                raise BackendError(f"kernel {name}: {failure.decode()}")
         return launch
 
     def _library(self, src):
-        text = "".join(f"\n{_launcher_source(n, p)}" for n, p in src.kernels.items())
+        try:
+            fibers = _synchronizes(src.expanded())
+        except ValueError as e:
+            raise BackendError(f"the emulated backend cannot run {src.path}: {e}") from None
+        text = "".join(f"\n{_launcher_source(n, p, fibers)}" for n, p in src.kernels.items())
         program = f'#include "{HEADER}"\n#include "{src.path}"\n{text}'
         flags = ["-O2", "-std=c++14", "-shared", "-fPIC", "-fopenmp", f"-I{INCLUDE}"]
-        depends = [read(HEADER), src.text] + [read(p) for p in src.includes() if os.path.exists(p)]
+        depends = [read(HEADER), read(BLOCK_HEADER), src.text] + [read(p) for p in src.includes() if os.path.exists(p)]
         path = library_path("emulated", os.path.basename(src.path), program, self.compiler, flags, depends)
         with self._lock:
             if not os.path.exists(path):

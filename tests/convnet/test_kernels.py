@@ -14,6 +14,7 @@ from convnet.kernels import ELEMENTWISE, INCLUDE, f32, i32, kernels, source
 from tests.helpers import ROOT
 
 CU_FILES = sorted(glob.glob(str(ROOT / "convnet/*.cu")) + glob.glob(str(ROOT / "layers/*.cu")))
+TEST_CU_FILES = [str(ROOT / "tests/convnet/block_kernels.cu")]       # shared memory, barriers, warp operations
 
 
 def test_every_kernel_file_is_found_and_parsed():
@@ -33,7 +34,8 @@ def test_every_cu_file_compiles_with_nvcc_for_sm80_and_sm90(tmp_path):
                              capture_output=True, text=True)
         return path, arch, run.returncode, run.stderr, out
     with ThreadPoolExecutor(4) as pool:
-        for path, arch, code, stderr, out in pool.map(compile, [(p, a) for p in CU_FILES for a in ("sm_80", "sm_90")]):
+        jobs = [(p, a) for p in CU_FILES + TEST_CU_FILES for a in ("sm_80", "sm_90")]
+        for path, arch, code, stderr, out in pool.map(compile, jobs):
             assert code == 0 and "warning" not in stderr, f"{path} {arch}: {stderr}"
             ptx = out.read_text()
             for name in source(path).kernels:

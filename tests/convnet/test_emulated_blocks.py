@@ -1,0 +1,197 @@
+"""What a block's threads share, on the emulated backend (and on a GPU where there is one): __shared__
+memory, __syncthreads and the warp operations, against results computed here in NumPy; what CUDA leaves
+undefined is one clear error; CONVNET_EMULATED_ORDER=reverse exposes a race, and no kernel of ours has one."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convnet.backends import get_backend
+from convnet.errors import BackendError
+from convnet.graph import load_graph
+from convnet.kernels import i32, kernels
+from convnet.net import Net
+from convnet.solver import Solver
+from tests.conftest import GPU_BACKENDS
+from tests.helpers import ROOT
+
+BLOCK_KERNELS = Path(__file__).with_name("block_kernels.cu")
+ORDERS = ["forward", "reverse"]
+
+
+def line_of(text):
+    """The line of block_kernels.cu that holds `text` (the emulator names lines)."""
+    for number, line in enumerate(BLOCK_KERNELS.read_text().splitlines(), 1):
+        if text in line:
+            return number
+    raise AssertionError(text)
+
+
+@pytest.fixture
+def order(request, monkeypatch):
+    monkeypatch.setenv("CONVNET_EMULATED_ORDER", request.param)
+    return request.param
+
+
+def run(backend, name, grid, block, *args):
+    be = get_backend(backend)
+    getattr(kernels(be, str(BLOCK_KERNELS)), name)(grid, block, *args)
+    return be
+
+
+def integers(shape, seed=0):
+    """Integer-valued floats: their sums are exact in any order, so results compare bit for bit."""
+    return np.random.default_rng(seed).integers(-50, 51, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("order", ORDERS, indirect=True)
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_a_tree_in_shared_memory_sums_each_block(backend, order):
+    x = integers(5 * 128)
+    be = get_backend(backend)
+    sums = be.empty(5)
+    run(backend, "block_sums", (5, 1, 1), (128, 1, 1), be.from_host(x, None), sums)
+    np.testing.assert_array_equal(be.to_host(sums), x.reshape(5, 128).sum(axis=1))
+
+
+def test_a_missing_barrier_gives_other_results_in_the_other_order(monkeypatch):
+    """racy_block_sums reads partial sums other threads have not written yet: in thread order thread 0
+    adds 8 of the 128 values; in reverse order every thread finishes before a lower one reads it."""
+    x = integers(2 * 128)
+    be = get_backend("emulated")
+    results = {}
+    for order in ORDERS:
+        monkeypatch.setenv("CONVNET_EMULATED_ORDER", order)
+        sums = be.empty(2)
+        run("emulated", "racy_block_sums", (2, 1, 1), (128, 1, 1), be.from_host(x, None), sums)
+        results[order] = be.to_host(sums)
+    blocks = x.reshape(2, 128)
+    np.testing.assert_array_equal(results["forward"], blocks[:, [0, 64, 32, 16, 8, 4, 2, 1]].sum(axis=1))
+    np.testing.assert_array_equal(results["reverse"], blocks.sum(axis=1))
+
+
+@pytest.mark.parametrize("order", ORDERS, indirect=True)
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_a_transpose_through_a_tile_with_2d_blocks(backend, order):
+    rows, cols = 37, 21
+    x = np.arange(rows * cols, dtype=np.float32).reshape(rows, cols)
+    be = get_backend(backend)
+    out = be.empty((cols, rows))
+    run(backend, "transpose", (2, 3, 1), (16, 16, 1), be.from_host(x, None), out, i32(rows), i32(cols))
+    np.testing.assert_array_equal(be.to_host(out), x.T)
+
+
+def warp_ops_reference(x, threads, n):
+    """What warp_ops writes, lane by lane: loops over each warp written for this test."""
+    out = np.zeros((n, 10), np.float32)
+    v = np.concatenate([x, np.zeros(-len(x) % threads, np.float32)])
+    for block_start in range(0, len(v), threads):
+        for first in range(0, threads, 32):
+            lanes = min(32, threads - first)
+            w = v[block_start + first: block_start + first + lanes].astype(np.float64)
+            down = w.copy()
+            for d in (16, 8, 4, 2, 1):
+                down = np.array([down[i] + down[i + d] if i + d < lanes else down[i] for i in range(lanes)])
+            scan = np.array([w[i - i % 8: i + 1].sum() for i in range(lanes)])
+            ballot = sum(1 << i for i in range(lanes) if w[i] > 0)
+            for i in range(lanes):
+                k = block_start + first + i
+                if k < n:
+                    out[k] = [w.sum() if lanes == 32 else w[i], down[i], scan[i], w[0], w[(i + 1) % lanes],
+                              ballot & 0xffff, ballot >> 16, int(np.any(w > 100)) + 2 * int(np.all(w > -100)),
+                              w[i - i % 8: i - i % 8 + 8].sum(), w[i - 8] if i % 16 >= 8 else w[i]]
+    return out
+
+
+@pytest.mark.parametrize("order", ORDERS, indirect=True)
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_warp_shuffles_votes_and_partial_warps(backend, order):
+    """Blocks of 80 threads: two whole warps and one of 16 lanes (its mask 0xffff); one warp holds a
+    value above 100 (any) and one a value below -100 (all)."""
+    threads, n = 80, 230
+    x = integers(n, seed=1)
+    x[5], x[100] = 200, -200
+    be = get_backend(backend)
+    out = be.empty(10 * n)
+    run(backend, "warp_ops", (3, 1, 1), (threads, 1, 1), be.from_host(x, None), out, i32(n))
+    got = be.to_host(out).reshape(n, 10)
+    np.testing.assert_array_equal(got, warp_ops_reference(x, threads, n))
+
+
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_a_shuffle_from_outside_its_mask(backend):
+    """Defined lanes get their neighbour's value; on the emulator the undefined ones get a NaN."""
+    be = get_backend(backend)
+    out = be.from_host(np.zeros(16, np.float32), None)
+    run(backend, "shuffle_outside_mask", (1, 1, 1), (32, 1, 1), out)
+    got = be.to_host(out)
+    np.testing.assert_array_equal(got[:8], np.arange(8, 16))
+    if backend == "emulated":
+        assert np.isnan(got[8:]).all()
+
+
+UNDEFINED = [
+    ("barrier_some_skip", 32, r"block \(0,0,0\): thread \(0,0,0\) waits at the __syncthreads on line {}, which "
+                              r"thread \(16,0,0\) never reaches \(it has returned\)",
+     ["threadIdx.x < 16) __syncthreads"]),
+    ("barriers_apart", 8, r"block \(0,0,0\): thread \(0,0,0\) waits at the __syncthreads on line {}, thread "
+                          r"\(1,0,0\) at the one on line {}", ["// even threads", "// odd threads"]),
+    ("mask_without_own_lane", 32, r"block \(0,0,0\): thread \(0,0,0\) __shfl_sync \(line {}\): its mask 0x00000002 leaves out its "
+                                  r"own lane 0", ["__shfl_sync(0x2u"]),
+    ("mask_past_the_block", 16, r"block \(0,0,0\): thread \(0,0,0\) __shfl_xor_sync \(line {}\): its mask 0xffffffff names lane 16, "
+                                r"which this block's last warp \(16 threads\) does not have", ["__shfl_xor_sync(0xff"]),
+]
+
+
+@pytest.mark.parametrize("order", ["forward"], indirect=True)
+@pytest.mark.parametrize("name,threads,message,fragments", UNDEFINED, ids=[u[0] for u in UNDEFINED])
+def test_what_cuda_leaves_undefined_stops_the_launch_with_one_line(name, threads, message, fragments, order):
+    be = get_backend("emulated")
+    out = be.from_host(np.zeros(threads, np.float32), None)
+    expected = f"kernel {name}: " + message.format(*[line_of(f) for f in fragments])
+    with pytest.raises(BackendError, match=expected):
+        run("emulated", name, (1, 1, 1), (threads, 1, 1), out)
+    # The failure was this launch's: the next one of the same library runs.
+    x = integers(128)
+    sums = be.empty(1)
+    run("emulated", "block_sums", (1, 1, 1), (128, 1, 1), be.from_host(x, None), sums)
+    assert be.to_host(sums)[0] == x.sum()
+
+
+def test_dynamic_shared_memory_is_refused_before_compiling(tmp_path):
+    path = tmp_path / "dynamic.cu"
+    path.write_text('extern "C" __global__ void f(float* out) {\n    extern __shared__ float s[];\n'
+                    '    s[threadIdx.x] = 1.0f;\n    __syncthreads();\n    out[threadIdx.x] = s[0];\n}\n')
+    with pytest.raises(BackendError, match=r"dynamic.cu: extern __shared__ \(dynamic shared memory\) is not "
+                                           r"emulated: declare a __shared__ array of a fixed size"):
+        kernels(get_backend("emulated"), str(path))
+
+
+def test_an_unknown_order_is_one_line(monkeypatch):
+    monkeypatch.setenv("CONVNET_EMULATED_ORDER", "sideways")
+    be = get_backend("emulated")
+    with pytest.raises(BackendError, match="CONVNET_EMULATED_ORDER=sideways: expected forward or reverse"):
+        run("emulated", "block_sums", (1, 1, 1), (128, 1, 1), be.from_host(integers(128), None), be.empty(1))
+
+
+def test_no_kernel_of_ours_depends_on_the_order_of_threads(monkeypatch):
+    """Every layer type (configs/every-layer.cfg, which reaches every .cu file): a training step with the
+    threads and blocks in reverse order gives the same bits as in thread order."""
+    layers, params = ROOT / "configs/every-layer.cfg", ROOT / "configs/every-layer-params.cfg"
+    rng = np.random.default_rng(4)
+    batch = [rng.standard_normal((3, 9, 9, 8)).astype(np.float32) * 20, rng.integers(0, 5, (1, 8)).astype(np.float32)]
+    results = []
+    for order in ORDERS:
+        monkeypatch.setenv("CONVNET_EMULATED_ORDER", order)
+        net = Net(load_graph(layers, params, [(3, 9, 9), (1,)], data_info={"classes": 10}), backend="emulated", seed=2)
+        costs = net.forward(batch, train=True, step=1)
+        net.backward(data_grads=True)
+        Solver(net).update(8, 0.0)
+        results.append((costs, [net.backend.to_host(p.value) for p in net.parameters()]))
+    (costs_a, weights_a), (costs_b, weights_b) = results
+    assert costs_a.keys() == costs_b.keys() and len(weights_a) > 10
+    for name in costs_a:
+        np.testing.assert_array_equal(costs_a[name], costs_b[name], err_msg=name)
+    for a, b in zip(weights_a, weights_b):
+        np.testing.assert_array_equal(a, b)
