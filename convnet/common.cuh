@@ -3,7 +3,8 @@
 // use only what both understand: fixed-size __shared__ arrays, __syncthreads and the warp operations
 // (__shfl*_sync, __syncwarp, __ballot/any/all_sync) are emulated (backends/emu_block.h); dynamic shared
 // memory and atomics are not. Each output element is written by exactly one thread, so results do
-// not depend on the order threads run in (tests/convnet/test_emulated_blocks.py runs them reversed).
+// not depend on the order threads run in (tests/convnet/test_emulated_blocks.py runs them reversed),
+// and no thread reaches outside its arrays (the emulator's guard pages, emu_guard.h, check every launch).
 #pragma once
 
 // One thread per element, grid-stride: any grid covers any n.

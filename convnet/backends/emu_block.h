@@ -227,7 +227,8 @@ template <class Body>
 static void emu_run_block(bool reverse, Body& body) {
     if (emu_failed.load()) return;                    // another block failed: the launch is over
     unsigned n = blockDim.x * blockDim.y * blockDim.z;
-    emu_block b;
+    // Kept from block to block: a fault caught by emu_guard.h leaves the block by a jump, past any destructor.
+    static thread_local emu_block b;
     b.fibers.resize(n);
     b.body = [](void* closure) { (*static_cast<Body*>(closure))(); };
     b.closure = &body;

@@ -6,10 +6,13 @@ OpenMP; a block's threads as fibers where the file synchronizes them, emu_block.
 called through ctypes on NumPy memory, and NumPy stands in for cuBLAS. It exists so that CI, which has
 no GPU, executes every kernel. It is slow, and only for tests. CONVNET_EMULATED_ORDER=reverse runs
 the blocks and the threads of each block in reverse order: a race between threads changes results.
+Every launch checks its arrays' bounds with a guard page after each (CONVNET_EMULATED_GUARD=start:
+before each; off: none), emu_guard.h.
 
 Compiled libraries are cached in $CONVNET_CACHE (default ~/.cache/convnet), keyed by a hash of
 everything that went into them.
 """
+import contextlib
 import ctypes
 import os
 import re
@@ -29,9 +32,12 @@ from .ordering import Buffer, Stream
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = os.path.join(HERE, "cuda_compat.h")
 BLOCK_HEADER = os.path.join(HERE, "emu_block.h")
+GUARD_HEADER = os.path.join(HERE, "emu_guard.h")
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _DYNAMIC_SHARED = re.compile(r"\bextern\s+__shared__\b")
 _SYNCHRONIZING = re.compile(r"\b(__syncthreads|__syncwarp|__shfl(_up|_down|_xor)?_sync|__ballot_sync|__any_sync|__all_sync)\b")
+_GUARDS = {"off": 0, "end": 1, "start": 2}           # emu_guard.h's modes
+_GUARDED = threading.Lock()                          # a guarded launch installs a process-wide fault handler
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.int32): ctypes.c_int,
            np.dtype(np.uint32): ctypes.c_uint}
 
@@ -39,24 +45,40 @@ _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.int32): ctypes.c_in
 def _launcher_source(name, params, fibers):
     """C++ that runs kernel `name` for every block and thread of a grid, and returns the launch's first
     failure (NULL when none). With fibers, each block's threads run as emu_block.h's fibers (the kernel
-    file synchronizes threads); else one after the other."""
+    file synchronizes threads); else one after the other. With a guard mode, the arrays are checked
+    for bounds (emu_guard.h); emu_bytes holds each array argument's size."""
     decl = ", ".join(f"{_c_type(p)}{'*' if p.pointer else ''} {p.name}" for p in params)
     call = ", ".join(p.name for p in params)
+    arrays = [(i, p) for i, p in enumerate(params) if p.pointer]
+    slots = max(len(arrays), 1)
+    pointers = ", ".join(f"(void*){p.name}" for _, p in arrays) or "nullptr"
+    names = ", ".join(f'"argument {i} ({p.name})"' for i, p in arrays) or "nullptr"
+    written = ", ".join("0" if p.const else "1" for _, p in arrays) or "0"
+    restage = "".join(f"\n    {p.name} = ({_c_type(p)}*)emu_pointers[{k}];" for k, (_, p) in enumerate(arrays))
     if fibers:
         block = f"""auto emu_body = [&] {{ {name}({call}); }};
-        emu_run_block(emu_reverse, emu_body);"""
+            emu_run_block(emu_reverse, emu_body);"""
     else:
         block = f"""unsigned emu_threads = emu_bx * emu_by * emu_bz;
-        for (unsigned emu_i = 0; emu_i < emu_threads; ++emu_i) {{
-            unsigned emu_t = emu_reverse ? emu_threads - 1 - emu_i : emu_i;
-            threadIdx = emu_dim3{{emu_t % emu_bx, emu_t / emu_bx % emu_by, emu_t / emu_bx / emu_by}};
-            {name}({call});
-        }}"""
+            for (unsigned emu_i = 0; emu_i < emu_threads; ++emu_i) {{
+                unsigned emu_t = emu_reverse ? emu_threads - 1 - emu_i : emu_i;
+                threadIdx = emu_dim3{{emu_t % emu_bx, emu_t / emu_bx % emu_by, emu_t / emu_bx / emu_by}};
+                {name}({call});
+            }}"""
     # Every local name starts with emu_, so that no kernel parameter can shadow it.
     return f"""
-extern "C" const char* emu_{name}(int emu_reverse, unsigned emu_gx, unsigned emu_gy, unsigned emu_gz, unsigned emu_bx,
-                                  unsigned emu_by, unsigned emu_bz{", " + decl if decl else ""}) {{
+extern "C" const char* emu_{name}(int emu_reverse, int emu_guard_mode, const long long* emu_bytes, unsigned emu_gx,
+                                  unsigned emu_gy, unsigned emu_gz, unsigned emu_bx, unsigned emu_by,
+                                  unsigned emu_bz{", " + decl if decl else ""}) {{
     emu_launch_begin();
+    void* emu_pointers[{slots}] = {{{pointers}}};
+    static const char* const emu_names[{slots}] = {{{names}}};
+    static const int emu_written[{slots}] = {{{written}}};
+    char* emu_starts[{slots}];
+    if (!emu_guard_begin(emu_guard_mode, {len(arrays)}, emu_pointers, emu_bytes, emu_written, emu_names, emu_starts)) {{
+        emu_guard_end();
+        return "no memory for the guarded copies of its arrays";
+    }}{restage}
     long long emu_blocks = (long long)emu_gx * emu_gy * emu_gz;
     #pragma omp parallel for schedule(static)
     for (long long emu_n = 0; emu_n < emu_blocks; ++emu_n) {{
@@ -65,8 +87,14 @@ extern "C" const char* emu_{name}(int emu_reverse, unsigned emu_gx, unsigned emu
         blockDim = emu_dim3{{emu_bx, emu_by, emu_bz}};
         blockIdx = emu_dim3{{(unsigned)(emu_b % emu_gx), (unsigned)(emu_b / emu_gx % emu_gy),
                              (unsigned)(emu_b / emu_gx / emu_gy)}};
-        {block}
+        sigjmp_buf emu_jump;                         // a fault in a guard page leaves the block here
+        emu_escape = &emu_jump;
+        if (sigsetjmp(emu_jump, 0) == 0 && !emu_failed.load()) {{
+            {block}
+        }}
+        emu_escape = nullptr;
     }}
+    emu_guard_end();
     return emu_launch_result();
 }}
 """
@@ -80,6 +108,15 @@ def _synchronizes(text):
         raise ValueError("extern __shared__ (dynamic shared memory) is not emulated: declare a __shared__ array "
                          "of a fixed size")
     return bool(_SYNCHRONIZING.search(code))
+
+
+def _guard():
+    """Where the arrays' guard pages go (CONVNET_EMULATED_GUARD): after each array's last element
+    (end, the default), before its first (start), or nowhere (off)."""
+    guard = os.environ.get("CONVNET_EMULATED_GUARD") or "end"
+    if guard not in _GUARDS:
+        raise BackendError(f"CONVNET_EMULATED_GUARD={guard}: expected end, start or off")
+    return _GUARDS[guard]
 
 
 def _order():
@@ -242,7 +279,7 @@ class EmulatedBackend(GpuPathBackend):
         for name, params in src.kernels.items():
             fn = getattr(library, f"emu_{name}")
             fn.restype = ctypes.c_char_p
-            fn.argtypes = [ctypes.c_int] + [ctypes.c_uint] * 6 + [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
+            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p] + [ctypes.c_uint] * 6 + [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
             launchers[name] = self._launcher(name, fn, params)
         return launchers
 
@@ -253,7 +290,10 @@ class EmulatedBackend(GpuPathBackend):
             writes = [memory.buffer_of(a) for p, a in zip(params, args) if p.pointer and not p.const]
             ORDERING.op(memory.current_stream(), f"kernel {name}", reads, writes)
             converted = [a.ctypes.data if p.pointer else a.item() for p, a in zip(params, args)]
-            failure = fn(_order(), *grid, *block, *converted)
+            sizes = [a.nbytes for p, a in zip(params, args) if p.pointer]
+            guard = _guard()
+            with _GUARDED if guard else contextlib.nullcontext():
+                failure = fn(_order(), guard, (ctypes.c_longlong * max(len(sizes), 1))(*sizes), *grid, *block, *converted)
             if failure:
                 raise BackendError(f"kernel {name}: {failure.decode()}")
         return launch
@@ -264,9 +304,9 @@ class EmulatedBackend(GpuPathBackend):
         except ValueError as e:
             raise BackendError(f"the emulated backend cannot run {src.path}: {e}") from None
         text = "".join(f"\n{_launcher_source(n, p, fibers)}" for n, p in src.kernels.items())
-        program = f'#include "{HEADER}"\n#include "{src.path}"\n{text}'
+        program = f'#include "{HEADER}"\n#include "{os.path.abspath(src.path)}"\n{text}'
         flags = ["-O2", "-std=c++14", "-shared", "-fPIC", "-fopenmp", f"-I{INCLUDE}"]
-        depends = [read(HEADER), read(BLOCK_HEADER), src.text] + [read(p) for p in src.includes() if os.path.exists(p)]
+        depends = [read(HEADER), read(BLOCK_HEADER), read(GUARD_HEADER), src.text] + [read(p) for p in src.includes() if os.path.exists(p)]
         path = library_path("emulated", os.path.basename(src.path), program, self.compiler, flags, depends)
         with self._lock:
             if not os.path.exists(path):

@@ -109,3 +109,14 @@ def test_nvrtc_compiles_the_source_with_its_includes_inlined():
     text = source(UNFOLD).expanded()
     assert '#include "common.cuh"' not in text and "#define FOR_EACH" in text
     assert text.count("#define FOR_EACH") == 1 and "#pragma once" not in text
+
+
+def test_a_kernel_file_named_by_a_relative_path(tmp_path, monkeypatch):
+    """The emulated backend compiles in a folder of its own: the file is found from where it was named."""
+    (tmp_path / "relative.cu").write_text('#include "common.cuh"\n'
+                                          'extern "C" __global__ void twice(float* x, int n) { FOR_EACH(i, n) x[i] *= 2; }\n')
+    monkeypatch.chdir(tmp_path)
+    be = get_backend("emulated")
+    x = be.from_host(np.arange(5, dtype=np.float32), None)
+    kernels(be, "relative.cu").twice.launch(5, x, i32(5))
+    np.testing.assert_array_equal(be.to_host(x), [0, 2, 4, 6, 8])

@@ -1,0 +1,96 @@
+"""The emulated backend's bounds check (convnet/backends/emu_guard.h): a kernel that reads or writes
+past an array's last element, or before its first, stops with one error naming the thread, the
+argument and the element; arrays that overlap stay aliased; no kernel of ours reaches past its arrays."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convnet.backends import get_backend
+from convnet.errors import BackendError
+from convnet.graph import load_graph
+from convnet.kernels import i32, kernels
+from convnet.net import Net
+from convnet.solver import Solver
+from tests.helpers import ROOT
+
+BOUNDS_KERNELS = str(Path(__file__).with_name("bounds_kernels.cu"))
+
+
+@pytest.fixture
+def be():
+    return get_backend("emulated")
+
+
+def launch(be, name, n, *args):
+    getattr(kernels(be, BOUNDS_KERNELS), name).launch(n, *args)
+
+
+@pytest.mark.parametrize("guard", ["end", "start"])
+def test_within_bounds_nothing_is_reported(be, guard, monkeypatch):
+    monkeypatch.setenv("CONVNET_EMULATED_GUARD", guard)
+    x = be.from_host(np.arange(1000, dtype=np.float32), None)
+    out = be.from_host(np.zeros(999, np.float32), None)
+    launch(be, "shifted_copy", 999, x, out, i32(999), i32(1))
+    np.testing.assert_array_equal(be.to_host(out), np.arange(1, 1000))
+
+
+@pytest.mark.parametrize("guard,shift,element", [("end", 1, 1000), ("start", -1, -1)])
+def test_a_read_past_an_array_names_thread_argument_and_element(be, guard, shift, element, monkeypatch):
+    monkeypatch.setenv("CONVNET_EMULATED_GUARD", guard)
+    x = be.from_host(np.arange(1000, dtype=np.float32), None)
+    out = be.from_host(np.full(1000, 7, np.float32), None)
+    thread = 999 if shift > 0 else 0          # the one thread that crosses (one block of 256 loops over i)
+    with pytest.raises(BackendError, match=rf"kernel shifted_copy: block \(\d+,0,0\): thread \({thread % 256},0,0\) "
+                                           rf"reads element {element} of argument 0 \(x\), which has 1000$"):
+        launch(be, "shifted_copy", 1000, x, out, i32(1000), i32(shift))
+    np.testing.assert_array_equal(be.to_host(out), 7)        # a failed launch writes nothing back
+
+
+@pytest.mark.parametrize("guard,shift,element", [("end", 1, 1000), ("start", -1, -1)])
+def test_a_write_past_an_array(be, guard, shift, element, monkeypatch):
+    monkeypatch.setenv("CONVNET_EMULATED_GUARD", guard)
+    x = be.from_host(np.arange(1000, dtype=np.float32), None)
+    out = be.empty(1000)
+    with pytest.raises(BackendError, match=rf"writes element {element} of argument 1 \(out\), which has 1000$"):
+        launch(be, "shifted_store", 1000, x, out, i32(1000), i32(shift))
+
+
+def test_without_the_guard_the_same_read_goes_unseen(be, monkeypatch):
+    """What the check is for: off, the kernel reads the memory after x and reports nothing."""
+    monkeypatch.setenv("CONVNET_EMULATED_GUARD", "off")
+    x = be.from_host(np.arange(1000, dtype=np.float32), None)
+    out = be.empty(1000)
+    launch(be, "shifted_copy", 1000, x, out, i32(1000), i32(1))
+    np.testing.assert_array_equal(be.to_host(out)[:999], np.arange(1, 1000))
+
+
+@pytest.mark.parametrize("guard", ["end", "start", "off"])
+def test_overlapping_arguments_stay_aliased(be, guard, monkeypatch):
+    """dst = the array from element 1, src = the array to its last but one: thread by thread each copy
+    reads the one before, so the first value runs through the whole array, as on a device."""
+    monkeypatch.setenv("CONVNET_EMULATED_GUARD", guard)
+    whole = be.from_host(np.arange(50, dtype=np.float32), None)
+    launch(be, "serial_copy", 1, whole[:-1], whole[1:], i32(49))
+    np.testing.assert_array_equal(be.to_host(whole), np.zeros(50))
+
+
+def test_an_unknown_guard_is_one_line(be, monkeypatch):
+    monkeypatch.setenv("CONVNET_EMULATED_GUARD", "both")
+    with pytest.raises(BackendError, match="CONVNET_EMULATED_GUARD=both: expected end, start or off"):
+        launch(be, "serial_copy", 1, be.empty(2), be.empty(2), i32(2))
+
+
+def test_no_kernel_of_ours_reaches_before_its_arrays(monkeypatch):
+    """Every layer type (configs/every-layer.cfg reaches every .cu file), forward, backward with the
+    data gradients, and update, with the guard pages before each array (the rest of the suite runs with
+    them after each, the default)."""
+    monkeypatch.setenv("CONVNET_EMULATED_GUARD", "start")
+    layers, params = ROOT / "configs/every-layer.cfg", ROOT / "configs/every-layer-params.cfg"
+    rng = np.random.default_rng(5)
+    batch = [rng.standard_normal((3, 9, 9, 8)).astype(np.float32), rng.integers(0, 5, (1, 8)).astype(np.float32)]
+    net = Net(load_graph(layers, params, [(3, 9, 9), (1,)], data_info={"classes": 10}), backend="emulated", seed=3)
+    costs = net.forward(batch, train=True, step=1)
+    net.backward(data_grads=True)
+    Solver(net).update(8, 0.0)
+    assert len(costs) > 5 and all(np.isfinite(v).all() for v in costs.values())
