@@ -18,3 +18,13 @@ extern "C" __global__ void serial_copy(const float* src, float* dst, int n) {
     if (blockIdx.x == 0 && threadIdx.x == 0)
         for (int i = 0; i < n; ++i) dst[i] = src[i];
 }
+
+// After a barrier (so the block's threads run as fibers), out[t] = s[63 - t] + x[t + shift]: with
+// shift 1, thread 63 reads x[64], past the end of x's 64 elements, from its fiber's stack.
+extern "C" __global__ void reversed_through_shared(const float* x, float* out, int shift) {
+    __shared__ float s[64];
+    int t = threadIdx.x;
+    s[t] = x[t];
+    __syncthreads();
+    out[blockIdx.x * 64 + t] = s[63 - t] + x[t + shift];
+}

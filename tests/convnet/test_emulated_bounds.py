@@ -94,3 +94,15 @@ def test_no_kernel_of_ours_reaches_before_its_arrays(monkeypatch):
     net.backward(data_grads=True)
     Solver(net).update(8, 0.0)
     assert len(costs) > 5 and all(np.isfinite(v).all() for v in costs.values())
+
+
+def test_a_fault_in_a_block_of_fibers(be):
+    """A kernel with a barrier runs each block's threads as fibers: the fault is caught on a fiber's
+    stack, the launch stops with its line, and the next launch runs whole."""
+    x = be.from_host(np.arange(64, dtype=np.float32), None)
+    out = be.from_host(np.zeros(128, np.float32), None)
+    with pytest.raises(BackendError, match=r"kernel reversed_through_shared: block \([01],0,0\): thread \(63,0,0\) reads "
+                                           r"element 64 of argument 0 \(x\), which has 64$"):
+        getattr(kernels(be, BOUNDS_KERNELS), "reversed_through_shared")((2, 1, 1), (64, 1, 1), x, out, i32(1))
+    getattr(kernels(be, BOUNDS_KERNELS), "reversed_through_shared")((2, 1, 1), (64, 1, 1), x, out, i32(0))
+    np.testing.assert_array_equal(be.to_host(out), np.tile(np.full(64, 63.0), 2))
