@@ -48,7 +48,11 @@ def adopt(plain, what, stream=None):
 
 
 def empty(shape, dtype=np.float32, what="empty"):
-    return adopt(np.empty(shape, dtype=dtype), what)
+    """New device memory, filled with NaN (the lowest integer for an integer type): where a GPU would
+    give whatever was there, a kernel or GEMM that reads memory nobody wrote shows in its results."""
+    plain_array = np.empty(shape, dtype=dtype)
+    plain_array.fill(np.nan if plain_array.dtype.kind == "f" else np.iinfo(plain_array.dtype).min)
+    return adopt(plain_array, what)
 
 
 def plain(x):

@@ -1,6 +1,7 @@
-"""The emulated backend's bounds check (convnet/backends/emu_guard.h): a kernel that reads or writes
-past an array's last element, or before its first, stops with one error naming the thread, the
-argument and the element; arrays that overlap stay aliased; no kernel of ours reaches past its arrays."""
+"""The emulated backend's memory checks: a kernel that reads or writes past an array's last element,
+or before its first, stops with one error naming the thread, the argument and the element
+(convnet/backends/emu_guard.h); arrays that overlap stay aliased; no kernel of ours reaches past its
+arrays; new device memory reads as NaN, so a read of memory nobody wrote shows."""
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,16 @@ def test_a_fault_in_a_block_of_fibers(be):
         getattr(kernels(be, BOUNDS_KERNELS), "reversed_through_shared")((2, 1, 1), (64, 1, 1), x, out, i32(1))
     getattr(kernels(be, BOUNDS_KERNELS), "reversed_through_shared")((2, 1, 1), (64, 1, 1), x, out, i32(0))
     np.testing.assert_array_equal(be.to_host(out), np.tile(np.full(64, 63.0), 2))
+
+
+def test_memory_nobody_wrote_reads_as_nan(be):
+    """A kernel that adds to new memory instead of zeroed memory: on a GPU it gets whatever was there
+    (often zeros, so the bug hides); on the emulator every element is a NaN."""
+    x = be.from_host(np.arange(10, dtype=np.float32), None)
+    fresh, zeroed = be.empty(10), be.zeros(10)
+    launch(be, "accumulate", 10, x, fresh, i32(10))
+    launch(be, "accumulate", 10, x, zeroed, i32(10))
+    assert np.isnan(be.to_host(fresh)).all()
+    np.testing.assert_array_equal(be.to_host(zeroed), np.arange(10))
+    assert (be.to_host(be.from_host_int(np.zeros(3), None)) == 0).all()        # uploads are what was sent
+    assert (be.xp.empty(3, np.int32).view(np.ndarray) == np.iinfo(np.int32).min).all()
