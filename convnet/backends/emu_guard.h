@@ -4,7 +4,12 @@
 // element, where a GPU would read another array's memory or fault (compute-sanitizer's memcheck, on
 // the CPU). Arguments that overlap (an operation in place) are copied as one range, so a kernel sees
 // them alias as it would on the device. Written arguments are copied back after the kernel.
+// Arrays the kernel declares (__shared__ or local, their sizes known to the compiler) are checked by
+// the compiler's own bounds checks (-fsanitize=bounds, trapping): an index past one stops the launch
+// the same way. emu_fault_offset() gives the faulting instruction's place in the library, which the
+// backend turns into a source line.
 #pragma once
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -34,12 +39,39 @@ struct emu_guard_state {
 };
 static emu_guard_state emu_guard;                      // one guarded launch at a time (the backend locks)
 static thread_local sigjmp_buf* emu_escape = nullptr;  // where this CPU thread's block goes on a fault
+static struct sigaction emu_previous_trap;
+static unsigned long long emu_fault_pc = 0;            // the failing instruction, from the library's start
+
+extern "C" unsigned long long emu_fault_offset() { return emu_fault_pc; }
+
+static void emu_note_fault_place(void* context) {
+    void* pc = nullptr;
+#if defined(__x86_64__) && defined(REG_RIP)
+    pc = (void*)static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    pc = (void*)static_cast<ucontext_t*>(context)->uc_mcontext.pc;
+#endif
+    Dl_info where;
+    if (pc && dladdr(pc, &where) && where.dli_fbase)
+        emu_fault_pc = (unsigned long long)(static_cast<char*>(pc) - static_cast<char*>(where.dli_fbase));
+}
+
+// A bounds check the compiler put in a kernel failed (its trap instruction).
+static void emu_on_trap(int signal, siginfo_t*, void* context) {
+    if (emu_escape) {
+        emu_note_fault_place(context);
+        emu_fail("thread (%u,%u,%u) indexes an array it declares (__shared__ or local) past its size",
+                 threadIdx.x, threadIdx.y, threadIdx.z);
+        siglongjmp(*emu_escape, 1);
+    }
+    sigaction(signal, &emu_previous_trap, nullptr);
+}
 
 static void emu_on_fault(int signal, siginfo_t* info, void* context) {
     char* address = static_cast<char*>(info->si_addr);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     for (const emu_guarded_range& r : emu_guard.ranges) {
-        if (address < r.guard || address >= r.guard + page || !emu_escape) continue;
+        if (!r.guard || address < r.guard || address >= r.guard + page || !emu_escape) continue;
         int a = r.first_arg;
         for (int i = 0; i < emu_guard.count; ++i) {  // the argument whose edge the kernel crossed
             char* start = emu_guard.starts[i];
@@ -53,6 +85,7 @@ static void emu_on_fault(int signal, siginfo_t* info, void* context) {
 #endif
         long long offset = address - emu_guard.starts[a];
         long long element = offset >= 0 ? offset / 4 : -((-offset + 3) / 4);
+        emu_note_fault_place(context);
         emu_fail("thread (%u,%u,%u) %s element %lld of %s, which has %lld", threadIdx.x, threadIdx.y, threadIdx.z,
                  verb, element, emu_guard.names[a], emu_guard.bytes[a] / 4);
         siglongjmp(*emu_escape, 1);
@@ -67,7 +100,17 @@ static bool emu_guard_begin(int mode, int count, void** pointers, const long lon
                             const char* const* names, char** starts) {
     emu_guard.mode = mode;
     emu_guard.ranges.clear();
+    emu_fault_pc = 0;
+    struct sigaction ours;
+    std::memset(&ours, 0, sizeof ours);
+    ours.sa_flags = SA_SIGINFO | SA_NODEFER;         // a jump out of the handler leaves the signal unblocked
+    sigemptyset(&ours.sa_mask);
+    ours.sa_sigaction = emu_on_trap;
+    sigaction(SIGILL, &ours, &emu_previous_trap);
     if (mode == EMU_GUARD_NONE) return true;
+    emu_guard.names = names, emu_guard.starts = starts, emu_guard.bytes = bytes, emu_guard.count = count;
+    ours.sa_sigaction = emu_on_fault;
+    sigaction(SIGSEGV, &ours, &emu_guard.previous);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     std::vector<int> order;
     for (int i = 0; i < count; ++i)
@@ -109,18 +152,12 @@ static bool emu_guard_begin(int mode, int count, void** pointers, const long lon
             pointers[i] = starts[i];
         }
     }
-    emu_guard.names = names, emu_guard.starts = starts, emu_guard.bytes = bytes, emu_guard.count = count;
-    struct sigaction ours;
-    std::memset(&ours, 0, sizeof ours);
-    ours.sa_sigaction = emu_on_fault;
-    ours.sa_flags = SA_SIGINFO | SA_NODEFER;         // a jump out of the handler leaves the signal unblocked
-    sigemptyset(&ours.sa_mask);
-    sigaction(SIGSEGV, &ours, &emu_guard.previous);
     return true;
 }
 
 // Copies the written arguments back (unless the launch failed) and gives the memory back.
 static void emu_guard_end() {
+    sigaction(SIGILL, &emu_previous_trap, nullptr);
     if (emu_guard.mode == EMU_GUARD_NONE) return;
     sigaction(SIGSEGV, &emu_guard.previous, nullptr);
     for (emu_guarded_range& r : emu_guard.ranges) {

@@ -17,6 +17,7 @@ import ctypes
 import os
 import re
 import shutil
+import subprocess
 import threading
 
 import numpy as np
@@ -37,6 +38,9 @@ _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _DYNAMIC_SHARED = re.compile(r"\bextern\s+__shared__\b")
 _SYNCHRONIZING = re.compile(r"\b(__syncthreads|__syncwarp|__shfl(_up|_down|_xor)?_sync|__ballot_sync|__any_sync|__all_sync)\b")
 _GUARDS = {"off": 0, "end": 1, "start": 2}           # emu_guard.h's modes
+# Arrays a kernel declares (__shared__, local) get the compiler's bounds checks, trapping (emu_guard.h);
+# each check keeps a trap of its own (no merging), so a trap's source line is its check's.
+_BOUNDS_CHECKS = ["-fsanitize=bounds", "-fsanitize-undefined-trap-on-error", "-fno-crossjumping", "-fno-tree-tail-merge"]
 _GUARDED = threading.Lock()                          # a guarded launch installs a process-wide fault handler
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.int32): ctypes.c_int,
            np.dtype(np.uint32): ctypes.c_uint}
@@ -117,6 +121,23 @@ def _guard():
     if guard not in _GUARDS:
         raise BackendError(f"CONVNET_EMULATED_GUARD={guard}: expected end, start or off")
     return _GUARDS[guard]
+
+
+def _source_line(library):
+    """", at file.cu:line" for the instruction that faulted in the library's last launch (from its
+    debug information, by addr2line), or "" when none did or the line cannot be found."""
+    offset = library.emu_fault_offset()
+    addr2line = shutil.which("addr2line")
+    if not offset or not addr2line:
+        return ""
+    try:
+        run = subprocess.run([addr2line, "-e", library._name, hex(offset)], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    place = run.stdout.strip().splitlines()[0] if run.stdout.strip() else ""
+    path, _, line = place.rpartition(":")
+    line = line.split()[0] if line else ""
+    return f", at {os.path.basename(path)}:{line}" if path and path != "??" and line.isdigit() else ""
 
 
 def _order():
@@ -280,11 +301,11 @@ class EmulatedBackend(GpuPathBackend):
             fn = getattr(library, f"emu_{name}")
             fn.restype = ctypes.c_char_p
             fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p] + [ctypes.c_uint] * 6 + [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
-            launchers[name] = self._launcher(name, fn, params)
+            launchers[name] = self._launcher(name, fn, params, library)
         return launchers
 
     @staticmethod
-    def _launcher(name, fn, params):
+    def _launcher(name, fn, params, library):
         def launch(grid, block, args):
             reads = [memory.buffer_of(a) for p, a in zip(params, args) if p.pointer and p.const]
             writes = [memory.buffer_of(a) for p, a in zip(params, args) if p.pointer and not p.const]
@@ -295,7 +316,7 @@ class EmulatedBackend(GpuPathBackend):
             with _GUARDED if guard else contextlib.nullcontext():
                 failure = fn(_order(), guard, (ctypes.c_longlong * max(len(sizes), 1))(*sizes), *grid, *block, *converted)
             if failure:
-                raise BackendError(f"kernel {name}: {failure.decode()}")
+                raise BackendError(f"kernel {name}: {failure.decode()}{_source_line(library)}")
         return launch
 
     def _library(self, src):
@@ -305,17 +326,20 @@ class EmulatedBackend(GpuPathBackend):
             raise BackendError(f"the emulated backend cannot run {src.path}: {e}") from None
         text = "".join(f"\n{_launcher_source(n, p, fibers)}" for n, p in src.kernels.items())
         program = f'#include "{HEADER}"\n#include "{os.path.abspath(src.path)}"\n{text}'
-        flags = ["-O2", "-std=c++14", "-shared", "-fPIC", "-fopenmp", f"-I{INCLUDE}"]
+        flags = ["-O2", "-g", "-std=c++14", "-shared", "-fPIC", f"-I{INCLUDE}", "-fopenmp"] + _BOUNDS_CHECKS
         depends = [read(HEADER), read(BLOCK_HEADER), read(GUARD_HEADER), src.text] + [read(p) for p in src.includes() if os.path.exists(p)]
         path = library_path("emulated", os.path.basename(src.path), program, self.compiler, flags, depends)
         with self._lock:
             if not os.path.exists(path):
                 try:
-                    # A compiler without OpenMP: the blocks run one after the other.
-                    build(program, self.compiler, flags, path, fallback_flags=[f for f in flags if f != "-fopenmp"])
+                    # A compiler without OpenMP or these checks: the blocks run one after the other, unchecked.
+                    build(program, self.compiler, flags, path,
+                          fallback_flags=[f for f in flags if f != "-fopenmp" and f not in _BOUNDS_CHECKS])
                 except BuildError as e:
                     raise BackendError(f"the emulated backend could not compile {src.path}: {e}") from None
-            return ctypes.CDLL(path)
+            library = ctypes.CDLL(path)
+            library.emu_fault_offset.restype = ctypes.c_ulonglong
+            return library
 
 
 class _Handle:

@@ -1,7 +1,8 @@
 """The emulated backend's memory checks: a kernel that reads or writes past an array's last element,
-or before its first, stops with one error naming the thread, the argument and the element
-(convnet/backends/emu_guard.h); arrays that overlap stay aliased; no kernel of ours reaches past its
-arrays; new device memory reads as NaN, so a read of memory nobody wrote shows."""
+or before its first, or indexes an array it declares past its size, stops with one error naming the
+thread, the argument and element, and the source line (convnet/backends/emu_guard.h); arrays that
+overlap stay aliased; no kernel of ours reaches past its arrays; new device memory reads as NaN, so
+a read of memory nobody wrote shows."""
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,14 @@ from convnet.solver import Solver
 from tests.helpers import ROOT
 
 BOUNDS_KERNELS = str(Path(__file__).with_name("bounds_kernels.cu"))
+
+
+def at(text):
+    """The place a failure names: ", at bounds_kernels.cu:<the line holding text>" (a regex)."""
+    for number, line in enumerate(Path(BOUNDS_KERNELS).read_text().splitlines(), 1):
+        if text in line and not line.lstrip().startswith("//"):
+            return rf", at bounds_kernels\.cu:{number}$"
+    raise AssertionError(text)
 
 
 @pytest.fixture
@@ -43,7 +52,8 @@ def test_a_read_past_an_array_names_thread_argument_and_element(be, guard, shift
     out = be.from_host(np.full(1000, 7, np.float32), None)
     thread = 999 if shift > 0 else 0          # the one thread that crosses (one block of 256 loops over i)
     with pytest.raises(BackendError, match=rf"kernel shifted_copy: block \(\d+,0,0\): thread \({thread % 256},0,0\) "
-                                           rf"reads element {element} of argument 0 \(x\), which has 1000$"):
+                                           rf"reads element {element} of argument 0 \(x\), which has 1000"
+                                           + at("out[i] = x[i + shift]")):
         launch(be, "shifted_copy", 1000, x, out, i32(1000), i32(shift))
     np.testing.assert_array_equal(be.to_host(out), 7)        # a failed launch writes nothing back
 
@@ -53,7 +63,8 @@ def test_a_write_past_an_array(be, guard, shift, element, monkeypatch):
     monkeypatch.setenv("CONVNET_EMULATED_GUARD", guard)
     x = be.from_host(np.arange(1000, dtype=np.float32), None)
     out = be.empty(1000)
-    with pytest.raises(BackendError, match=rf"writes element {element} of argument 1 \(out\), which has 1000$"):
+    with pytest.raises(BackendError, match=rf"writes element {element} of argument 1 \(out\), which has 1000"
+                                           + at("out[i + shift] = x[i]")):
         launch(be, "shifted_store", 1000, x, out, i32(1000), i32(shift))
 
 
@@ -103,7 +114,7 @@ def test_a_fault_in_a_block_of_fibers(be):
     x = be.from_host(np.arange(64, dtype=np.float32), None)
     out = be.from_host(np.zeros(128, np.float32), None)
     with pytest.raises(BackendError, match=r"kernel reversed_through_shared: block \([01],0,0\): thread \(63,0,0\) reads "
-                                           r"element 64 of argument 0 \(x\), which has 64$"):
+                                           r"element 64 of argument 0 \(x\), which has 64" + at("s[63 - t] + x[t + shift]")):
         getattr(kernels(be, BOUNDS_KERNELS), "reversed_through_shared")((2, 1, 1), (64, 1, 1), x, out, i32(1))
     getattr(kernels(be, BOUNDS_KERNELS), "reversed_through_shared")((2, 1, 1), (64, 1, 1), x, out, i32(0))
     np.testing.assert_array_equal(be.to_host(out), np.tile(np.full(64, 63.0), 2))
@@ -120,3 +131,17 @@ def test_memory_nobody_wrote_reads_as_nan(be):
     np.testing.assert_array_equal(be.to_host(zeroed), np.arange(10))
     assert (be.to_host(be.from_host_int(np.zeros(3), None)) == 0).all()        # uploads are what was sent
     assert (be.xp.empty(3, np.int32).view(np.ndarray) == np.iinfo(np.int32).min).all()
+
+
+@pytest.mark.parametrize("past,thread,line", [(1, 63, "// the __shared__ array"), (2, 0, "// the local array")])
+def test_an_index_past_an_array_the_kernel_declares(be, past, thread, line):
+    """__shared__ and local arrays: the compiler's own bounds checks, each naming its line."""
+    x = be.from_host(np.arange(64, dtype=np.float32), None)
+    out = be.empty(64)
+    kernel = getattr(kernels(be, BOUNDS_KERNELS), "declared_arrays")
+    with pytest.raises(BackendError, match=rf"kernel declared_arrays: block \(0,0,0\): thread \({thread},0,0\) "
+                                           rf"indexes an array it declares \(__shared__ or local\) past its size" + at(line)):
+        kernel((1, 1, 1), (64, 1, 1), x, out, i32(past))
+    kernel((1, 1, 1), (64, 1, 1), x, out, i32(0))
+    t = np.arange(64)
+    np.testing.assert_array_equal(be.to_host(out), t + t % 4 + 1)       # s[t] = x[t] = t, local[t % 4] = t % 4 + 1
