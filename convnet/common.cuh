@@ -1,8 +1,8 @@
 // Shared by every kernel file. Each .cu is compiled twice from the same text: by NVRTC for the GPU,
 // and by the host C++ compiler against backends/cuda_compat.h for the emulated backend. So kernels
-// use only what both understand: fixed-size __shared__ arrays, __syncthreads and the warp operations
-// (__shfl*_sync, __syncwarp, __ballot/any/all_sync) are emulated (backends/emu_block.h); dynamic shared
-// memory and atomics are not. Each output element is written by exactly one thread, so results do
+// use only what both understand: __shared__ arrays (fixed-size, or extern __shared__ sized at launch
+// with Kernel(..., shared=bytes)), __syncthreads and the warp operations (__shfl*_sync, __syncwarp,
+// __ballot/any/all_sync) are emulated (backends/emu_block.h); atomics are not. Each output element is written by exactly one thread, so results do
 // not depend on the order threads run in (tests/convnet/test_emulated_blocks.py runs them reversed),
 // and no thread reaches outside its arrays (the emulator's guard pages, emu_guard.h, check every launch).
 #pragma once

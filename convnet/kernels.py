@@ -14,6 +14,7 @@ import numpy as np
 INCLUDE = os.path.dirname(os.path.abspath(__file__))       # common.cuh lives here
 BLOCK = 256
 INT_LIMIT = 2 ** 31       # the kernels index with int
+SHARED_LIMIT = 48 * 1024  # dynamic shared memory a launch gets without opting in (cudaFuncSetAttribute)
 
 _SIGNATURE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', re.S)
 _INCLUDE = re.compile(r'#include\s+"([^"]+)"')
@@ -83,9 +84,13 @@ class Kernel:
     def __init__(self, backend, name, params, launcher):
         self.backend, self.name, self.params, self.launcher = backend, name, params, launcher
 
-    def __call__(self, grid, block, *args):
+    def __call__(self, grid, block, *args, shared=0):
+        """One launch; `shared`: the bytes of dynamic shared memory each block gets (extern __shared__)."""
         self.check(args)
-        self.launcher(grid, block, args)
+        if type(shared) is not int or not 0 <= shared <= SHARED_LIMIT:
+            raise ValueError(f"kernel {self.name}: shared={shared!r}: a block's dynamic shared memory is 0 to "
+                             f"{SHARED_LIMIT} bytes")
+        self.launcher(grid, block, args, shared)
 
     def launch(self, n, *args):
         """One thread per element of n, in a 1-D grid-stride launch."""

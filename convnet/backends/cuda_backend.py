@@ -215,7 +215,7 @@ class CudaBackend(GpuPathBackend):
         return max(1, min(-(-n // block), self._sm[device] * 32))
 
     def compile(self, src):
-        """{kernel name: launcher(grid, block, args)}, compiled by NVRTC for the current device from the
+        """{kernel name: launcher(grid, block, args, shared)}, compiled by NVRTC for the current device from the
         source with its includes inlined (CuPy's cache key is the text: an edited header recompiles)."""
         cupy = self.cupy
         launchers = {}
@@ -231,8 +231,8 @@ class CudaBackend(GpuPathBackend):
         return launchers
 
     def _launcher(self, name, fn):
-        def launch(grid, block, args):
-            fn(grid, block, args)
+        def launch(grid, block, args, shared=0):
+            fn(grid, block, args, shared_mem=shared)
             if self.check_launches:          # CONVNET_SYNC=1: find the kernel that faults
                 try:
                     self.cupy.cuda.get_current_stream().synchronize()

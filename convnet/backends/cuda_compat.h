@@ -14,6 +14,7 @@ static thread_local emu_dim3 threadIdx, blockIdx, blockDim, gridDim;
 #define __host__
 #define __forceinline__ inline
 #define __restrict__ __restrict__
+#define __align__(n) alignas(n)
 #include "emu_block.h"
 #include "emu_guard.h"
 

@@ -8,16 +8,20 @@
 // leaves undefined stops the launch with one message naming the block, the thread and the source line
 // (a barrier some threads skip or return before, threads waiting at different barriers, a mask that
 // leaves out the calling lane or names a lane the block does not have); a shuffle that reads a lane
-// outside its mask gets a value with every bit set (a NaN, where CUDA's is undefined). Between two barriers the fibers run one after another in thread order, or in reverse
-// order when asked (CONVNET_EMULATED_ORDER=reverse): a kernel whose result depends on that order has a
-// race that a GPU may or may not show.
+// outside its mask gets a value with every bit set (a NaN, where CUDA's is undefined). Between two
+// barriers the fibers run one after another in thread order, or in reverse order when asked
+// (CONVNET_EMULATED_ORDER=reverse): a kernel whose result depends on that order has a race that a GPU
+// may or may not show.
 //
 // __shared__ is `static thread_local`: one CPU thread runs one block at a time and all of that block's
-// fibers, so each block running at once has its own copy, as on a GPU. Dynamic shared memory
-// (extern __shared__) is not emulated: the backend refuses it before compiling.
+// fibers, so each block running at once has its own copy, as on a GPU. Dynamic shared memory (an
+// `extern __shared__ T name[];` in a kernel, its bytes given at launch) is a buffer per CPU thread that
+// the backend's source rewrite points the name at (emu_dynamic_shared()): filled with NaN bytes at
+// each block's start (CUDA leaves it undefined), with a guard page right after its last byte.
 #pragma once
 #include <ucontext.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
@@ -257,6 +261,35 @@ static void emu_run_block(bool reverse, Body& body) {
     } while (!emu_failed.load() && emu_release(b));
     emu_this_block = nullptr;
 }
+
+// ---- dynamic shared memory ---------------------------------------------------------------------------
+
+struct emu_dynamic_buffer {
+    char *region = nullptr, *data = nullptr, *guard = nullptr;
+    size_t region_bytes = 0, bytes = 0;
+    ~emu_dynamic_buffer() { if (region) munmap(region, region_bytes); }
+
+    // A block's `bytes` of dynamic shared memory, ending where the guard page starts. False: no memory.
+    bool begin(size_t n) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE), rounded = (n + 15) / 16 * 16;   // 16-byte aligned
+        size_t need = (rounded + page - 1) / page * page + page;
+        if (need > region_bytes) {
+            if (region) munmap(region, region_bytes);
+            void* p = mmap(nullptr, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) { region = nullptr, region_bytes = 0; return false; }
+            region = static_cast<char*>(p), region_bytes = need;
+            guard = region + need - page;
+            mprotect(guard, page, PROT_NONE);
+        }
+        bytes = n;
+        data = guard - rounded;
+        std::memset(data, 0xff, rounded);             // every float a NaN
+        return true;
+    }
+};
+static thread_local emu_dynamic_buffer emu_dynamic;
+
+static inline void* emu_dynamic_shared() { return emu_dynamic.data; }
 
 // ---- what kernels call -----------------------------------------------------------------------------
 

@@ -56,6 +56,15 @@ static void emu_note_fault_place(void* context) {
         emu_fault_pc = (unsigned long long)(static_cast<char*>(pc) - static_cast<char*>(where.dli_fbase));
 }
 
+static const char* emu_fault_verb(void* context) {
+#if defined(__x86_64__) && defined(REG_ERR)
+    return (static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) ? "writes" : "reads";
+#else
+    (void)context;
+    return "reaches";
+#endif
+}
+
 // A bounds check the compiler put in a kernel failed (its trap instruction).
 static void emu_on_trap(int signal, siginfo_t*, void* context) {
     if (emu_escape) {
@@ -79,15 +88,19 @@ static void emu_on_fault(int signal, siginfo_t* info, void* context) {
                                                            : start == r.staged;
             if (emu_guard.bytes[i] >= 0 && start >= r.staged && start <= r.staged + r.bytes && at_edge) { a = i; break; }
         }
-        const char* verb = "reaches";
-#if defined(__x86_64__) && defined(REG_ERR)
-        verb = (static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) ? "writes" : "reads";
-#endif
+        const char* verb = emu_fault_verb(context);
         long long offset = address - emu_guard.starts[a];
         long long element = offset >= 0 ? offset / 4 : -((-offset + 3) / 4);
         emu_note_fault_place(context);
         emu_fail("thread (%u,%u,%u) %s element %lld of %s, which has %lld", threadIdx.x, threadIdx.y, threadIdx.z,
                  verb, element, emu_guard.names[a], emu_guard.bytes[a] / 4);
+        siglongjmp(*emu_escape, 1);
+    }
+    if (emu_dynamic.guard && address >= emu_dynamic.guard && address < emu_dynamic.guard + page && emu_escape) {
+        emu_note_fault_place(context);
+        long long offset = address - emu_dynamic.data;
+        emu_fail("thread (%u,%u,%u) %s byte %lld of the dynamic shared memory, which has %zu bytes",
+                 threadIdx.x, threadIdx.y, threadIdx.z, emu_fault_verb(context), offset, emu_dynamic.bytes);
         siglongjmp(*emu_escape, 1);
     }
     // Not a guard page: the fault is someone else's; the handler before ours takes it when it repeats.

@@ -36,6 +36,9 @@ BLOCK_HEADER = os.path.join(HERE, "emu_block.h")
 GUARD_HEADER = os.path.join(HERE, "emu_guard.h")
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _DYNAMIC_SHARED = re.compile(r"\bextern\s+__shared__\b")
+_ALIGN = r"(?:__align__\s*\(\s*\d+\s*\)\s*)?"
+_DYNAMIC_DECLARATION = re.compile(rf"\bextern\s+__shared__\s+{_ALIGN}((?:(?:unsigned|signed|const|long|short)\s+)*\w+)"
+                                  rf"\s+{_ALIGN}(\w+)\s*\[\s*\]\s*;")
 _SYNCHRONIZING = re.compile(r"\b(__syncthreads|__syncwarp|__shfl(_up|_down|_xor)?_sync|__ballot_sync|__any_sync|__all_sync)\b")
 _GUARDS = {"off": 0, "end": 1, "start": 2}           # emu_guard.h's modes
 # Arrays a kernel declares (__shared__, local) get the compiler's bounds checks, trapping (emu_guard.h);
@@ -71,8 +74,8 @@ def _launcher_source(name, params, fibers):
             }}"""
     # Every local name starts with emu_, so that no kernel parameter can shadow it.
     return f"""
-extern "C" const char* emu_{name}(int emu_reverse, int emu_guard_mode, const long long* emu_bytes, unsigned emu_gx,
-                                  unsigned emu_gy, unsigned emu_gz, unsigned emu_bx, unsigned emu_by,
+extern "C" const char* emu_{name}(int emu_reverse, int emu_guard_mode, const long long* emu_bytes, unsigned emu_shared,
+                                  unsigned emu_gx, unsigned emu_gy, unsigned emu_gz, unsigned emu_bx, unsigned emu_by,
                                   unsigned emu_bz{", " + decl if decl else ""}) {{
     emu_launch_begin();
     void* emu_pointers[{slots}] = {{{pointers}}};
@@ -91,6 +94,8 @@ extern "C" const char* emu_{name}(int emu_reverse, int emu_guard_mode, const lon
         blockDim = emu_dim3{{emu_bx, emu_by, emu_bz}};
         blockIdx = emu_dim3{{(unsigned)(emu_b % emu_gx), (unsigned)(emu_b / emu_gx % emu_gy),
                              (unsigned)(emu_b / emu_gx / emu_gy)}};
+        if (emu_shared && !emu_dynamic.begin(emu_shared))
+            emu_fail("no memory for %u bytes of dynamic shared memory", emu_shared);
         sigjmp_buf emu_jump;                         // a fault in a guard page leaves the block here
         emu_escape = &emu_jump;
         if (sigsetjmp(emu_jump, 0) == 0 && !emu_failed.load()) {{
@@ -107,11 +112,28 @@ extern "C" const char* emu_{name}(int emu_reverse, int emu_guard_mode, const lon
 def _synchronizes(text):
     """Whether a kernel file's threads wait for each other (barriers, warp operations): its blocks then
     run as fibers. Comments do not count."""
-    code = _COMMENTS.sub(" ", text)
-    if _DYNAMIC_SHARED.search(code):
-        raise ValueError("extern __shared__ (dynamic shared memory) is not emulated: declare a __shared__ array "
-                         "of a fixed size")
-    return bool(_SYNCHRONIZING.search(code))
+    return bool(_SYNCHRONIZING.search(_COMMENTS.sub(" ", text)))
+
+
+def _dynamic_shared(text):
+    """The text with each `extern __shared__ T name[];` in a kernel made `T* name = (T*)
+    emu_dynamic_shared();` (emu_block.h's buffer), on the same line; None when it has none."""
+    if not _DYNAMIC_SHARED.search(_COMMENTS.sub(" ", text)):
+        return None
+
+    def rewrite(match):
+        before = _COMMENTS.sub(" ", text[:match.start()])
+        if before.count("{") <= before.count("}"):
+            raise ValueError(f"line {text[:match.start()].count(chr(10)) + 1}: declare extern __shared__ arrays "
+                             f"inside the kernel (the emulator gives each block's its buffer there)")
+        kind, name = " ".join(match.group(1).split()), match.group(2)
+        return f"{kind}* {name} = ({kind}*)emu_dynamic_shared();"
+    out = _DYNAMIC_DECLARATION.sub(rewrite, text)
+    left = _DYNAMIC_SHARED.search(_COMMENTS.sub(" ", out))
+    if left:
+        raise ValueError(f"line {out[:left.start()].count(chr(10)) + 1}: write dynamic shared memory as "
+                         f"`extern __shared__ T name[];` (T a type of one word or more, no initializer)")
+    return out
 
 
 def _guard():
@@ -294,19 +316,19 @@ class EmulatedBackend(GpuPathBackend):
         return max(1, min(-(-n // block), 64))
 
     def compile(self, src):
-        """{kernel name: launcher(grid, block, args)} for a kernels.Source."""
+        """{kernel name: launcher(grid, block, args, shared)} for a kernels.Source."""
         library = self._library(src)
         launchers = {}
         for name, params in src.kernels.items():
             fn = getattr(library, f"emu_{name}")
             fn.restype = ctypes.c_char_p
-            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p] + [ctypes.c_uint] * 6 + [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
+            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p] + [ctypes.c_uint] * 7 + [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
             launchers[name] = self._launcher(name, fn, params, library)
         return launchers
 
     @staticmethod
     def _launcher(name, fn, params, library):
-        def launch(grid, block, args):
+        def launch(grid, block, args, shared=0):
             reads = [memory.buffer_of(a) for p, a in zip(params, args) if p.pointer and p.const]
             writes = [memory.buffer_of(a) for p, a in zip(params, args) if p.pointer and not p.const]
             ORDERING.op(memory.current_stream(), f"kernel {name}", reads, writes)
@@ -314,19 +336,25 @@ class EmulatedBackend(GpuPathBackend):
             sizes = [a.nbytes for p, a in zip(params, args) if p.pointer]
             guard = _guard()
             with _GUARDED if guard else contextlib.nullcontext():
-                failure = fn(_order(), guard, (ctypes.c_longlong * max(len(sizes), 1))(*sizes), *grid, *block, *converted)
+                failure = fn(_order(), guard, (ctypes.c_longlong * max(len(sizes), 1))(*sizes), shared, *grid, *block,
+                             *converted)
             if failure:
                 raise BackendError(f"kernel {name}: {failure.decode()}{_source_line(library)}")
         return launch
 
     def _library(self, src):
+        where = os.path.abspath(src.path)
         try:
-            fibers = _synchronizes(src.expanded())
+            rewritten = _dynamic_shared(src.text)
         except ValueError as e:
             raise BackendError(f"the emulated backend cannot run {src.path}: {e}") from None
+        fibers = _synchronizes(src.expanded())
         text = "".join(f"\n{_launcher_source(n, p, fibers)}" for n, p in src.kernels.items())
-        program = f'#include "{HEADER}"\n#include "{os.path.abspath(src.path)}"\n{text}'
-        flags = ["-O2", "-g", "-std=c++14", "-shared", "-fPIC", f"-I{INCLUDE}", "-fopenmp"] + _BOUNDS_CHECKS
+        # A rewritten file goes in as text, its lines numbered as in the file (messages, debug information).
+        kernel_file = f'#include "{where}"' if rewritten is None else f'#line 1 "{where}"\n{rewritten}\n'
+        program = f'#include "{HEADER}"\n{kernel_file}\n{text}'
+        flags = ["-O2", "-g", "-std=c++14", "-shared", "-fPIC", f"-I{INCLUDE}", f"-I{os.path.dirname(where)}",
+                 "-fopenmp"] + _BOUNDS_CHECKS
         depends = [read(HEADER), read(BLOCK_HEADER), read(GUARD_HEADER), src.text] + [read(p) for p in src.includes() if os.path.exists(p)]
         path = library_path("emulated", os.path.basename(src.path), program, self.compiler, flags, depends)
         with self._lock:

@@ -106,3 +106,19 @@ extern "C" __global__ void mask_without_own_lane(float* out) {
 extern "C" __global__ void mask_past_the_block(float* out) {
     out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, (float)threadIdx.x, 1);
 }
+
+// Each block's values in reverse order, through dynamic shared memory of blockDim.x floats (the
+// launch's `shared` bytes). With fewer bytes, the threads past them write outside it.
+extern "C" __global__ void reverse_each_block(const float* x, float* out) {
+    extern __shared__ float values[];
+    int t = threadIdx.x, base = blockIdx.x * blockDim.x;
+    values[t] = x[base + t];
+    __syncthreads();
+    out[base + t] = values[blockDim.x - 1 - t];
+}
+
+// Reads dynamic shared memory nobody wrote: undefined on a GPU, NaN on the emulator.
+extern "C" __global__ void read_unwritten(float* out) {
+    extern __shared__ __align__(16) float never_written[];
+    out[threadIdx.x] = never_written[threadIdx.x];
+}

@@ -236,3 +236,21 @@ def test_a_cupy_that_cannot_load_its_libraries_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)             # not installed
     with pytest.raises(BackendError, match="the cuda backend needs CuPy"):
         CudaBackend()
+
+
+def test_a_launch_gives_cupy_its_dynamic_shared_memory(cuda, monkeypatch):
+    """Kernel(..., shared=bytes) reaches CuPy's shared_mem (the bytes each block gets); 0 by default."""
+    from convnet.kernels import ELEMENTWISE, source
+    calls = []
+
+    class Module:
+        def __init__(self, code, options):
+            pass
+
+        def get_function(self, name):
+            return lambda grid, block, args, shared_mem=None: calls.append((name, grid, block, shared_mem))
+    monkeypatch.setattr(cuda.cupy, "RawModule", Module, raising=False)
+    launchers = cuda.compile(source(ELEMENTWISE))
+    launchers["fill"]((2, 1, 1), (256, 1, 1), (), 384)
+    launchers["fill"]((1, 1, 1), (32, 1, 1), ())
+    assert calls == [("fill", (2, 1, 1), (256, 1, 1), 384), ("fill", (1, 1, 1), (32, 1, 1), 0)]

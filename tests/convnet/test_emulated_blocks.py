@@ -1,6 +1,7 @@
 """What a block's threads share, on the emulated backend (and on a GPU where there is one): __shared__
-memory, __syncthreads and the warp operations, against results computed here in NumPy; what CUDA leaves
-undefined is one clear error; CONVNET_EMULATED_ORDER=reverse exposes a race, and no kernel of ours has one."""
+memory (fixed and dynamic), __syncthreads and the warp operations, against results computed here in
+NumPy; what CUDA leaves undefined is one clear error; CONVNET_EMULATED_ORDER=reverse exposes a race,
+and no kernel of ours has one."""
 import re
 from pathlib import Path
 
@@ -159,12 +160,50 @@ def test_what_cuda_leaves_undefined_stops_the_launch_with_one_line(name, threads
     assert be.to_host(sums)[0] == x.sum()
 
 
-def test_dynamic_shared_memory_is_refused_before_compiling(tmp_path):
-    path = tmp_path / "dynamic.cu"
-    path.write_text('extern "C" __global__ void f(float* out) {\n    extern __shared__ float s[];\n'
-                    '    s[threadIdx.x] = 1.0f;\n    __syncthreads();\n    out[threadIdx.x] = s[0];\n}\n')
-    with pytest.raises(BackendError, match=r"dynamic.cu: extern __shared__ \(dynamic shared memory\) is not "
-                                           r"emulated: declare a __shared__ array of a fixed size"):
+@pytest.mark.parametrize("order", ORDERS, indirect=True)
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_dynamic_shared_memory_sized_at_launch(backend, order):
+    """Blocks of 96 threads (not a power of 2), 96 floats of dynamic shared memory each."""
+    x = np.arange(3 * 96, dtype=np.float32)
+    be = get_backend(backend)
+    out = be.empty(3 * 96)
+    kernel = getattr(kernels(be, str(BLOCK_KERNELS)), "reverse_each_block")
+    kernel((3, 1, 1), (96, 1, 1), be.from_host(x, None), out, shared=96 * 4)
+    np.testing.assert_array_equal(be.to_host(out), x.reshape(3, 96)[:, ::-1].ravel())
+
+
+def test_past_the_dynamic_shared_memory(monkeypatch):
+    """64 floats for 96 threads: thread 64 is the first to write past them (threads run in order)."""
+    be = get_backend("emulated")
+    kernel = getattr(kernels(be, str(BLOCK_KERNELS)), "reverse_each_block")
+    with pytest.raises(BackendError, match=rf"kernel reverse_each_block: block \(0,0,0\): thread \(64,0,0\) writes "
+                                           rf"byte 256 of the dynamic shared memory, which has 256 bytes, at "
+                                           rf"block_kernels\.cu:{line_of('values[t] = x[base + t]')}$"):
+        kernel((1, 1, 1), (96, 1, 1), be.from_host(np.zeros(96, np.float32), None), be.empty(96), shared=64 * 4)
+
+
+def test_dynamic_shared_memory_nobody_wrote_reads_as_nan():
+    be = get_backend("emulated")
+    out = be.from_host(np.zeros(32, np.float32), None)
+    getattr(kernels(be, str(BLOCK_KERNELS)), "read_unwritten")((1, 1, 1), (32, 1, 1), out, shared=32 * 4)
+    assert np.isnan(be.to_host(out)).all()
+
+
+@pytest.mark.parametrize("shared", [-4, 48 * 1024 + 4, 2.0])
+def test_a_launch_asks_for_what_a_block_can_have(shared):
+    be = get_backend("emulated")
+    kernel = getattr(kernels(be, str(BLOCK_KERNELS)), "read_unwritten")
+    with pytest.raises(ValueError, match=rf"kernel read_unwritten: shared={shared!r}: a block's dynamic shared memory "
+                                         r"is 0 to 49152 bytes"):
+        kernel((1, 1, 1), (32, 1, 1), be.empty(32), shared=shared)
+
+
+def test_dynamic_shared_memory_declared_outside_a_kernel_is_one_line(tmp_path):
+    path = tmp_path / "file_scope.cu"
+    path.write_text('extern __shared__ float s[];\n'
+                    'extern "C" __global__ void f(float* out) {\n    out[threadIdx.x] = s[0];\n}\n')
+    with pytest.raises(BackendError, match=r"file_scope.cu: line 1: declare extern __shared__ arrays inside the "
+                                           r"kernel"):
         kernels(get_backend("emulated"), str(path))
 
 
