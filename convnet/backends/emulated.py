@@ -1,13 +1,12 @@
 """The emulated backend: the cuda backend's code path and .cu sources, run on the CPU.
 
-Each .cu file is compiled by the host C++ compiler against cuda_compat.h, with a launcher per kernel
-that runs every thread of the grid (blocks in parallel over OpenMP threads where the compiler has
-OpenMP; a block's threads as fibers where the file synchronizes them, emu_block.h); launchers are
-called through ctypes on NumPy memory, and NumPy stands in for cuBLAS. It exists so that CI, which has
-no GPU, executes every kernel. It is slow, and only for tests. CONVNET_EMULATED_ORDER=reverse runs
-the blocks and the threads of each block in reverse order: a race between threads changes results.
-Every launch checks its arrays' bounds with a guard page after each (CONVNET_EMULATED_GUARD=start:
-before each; off: none), emu_guard.h.
+Each .cu file is compiled by the host C++ compiler into a library with a launcher per kernel that
+runs every thread of the grid (emulated_program.py); launchers are called through ctypes on NumPy
+memory, and NumPy stands in for cuBLAS. It exists so that CI, which has no GPU, executes every
+kernel. It is slow, and only for tests. CONVNET_EMULATED_ORDER=reverse runs the blocks and the threads
+of each block in reverse order: a race between threads changes results. Every launch checks its
+arrays' bounds with a guard page after each (CONVNET_EMULATED_GUARD=start: before each; off: none),
+emu_guard.h; a failure names its source line.
 
 Compiled libraries are cached in $CONVNET_CACHE (default ~/.cache/convnet), keyed by a hash of
 everything that went into them.
@@ -15,7 +14,6 @@ everything that went into them.
 import contextlib
 import ctypes
 import os
-import re
 import shutil
 import subprocess
 import threading
@@ -23,117 +21,17 @@ import threading
 import numpy as np
 
 from ..errors import BackendError
-from ..kernels import INCLUDE
-from ..native_build import BuildError, build, library_path, read
+from ..native_build import BuildError, build, library_path
 from . import emulated_memory as memory
 from .emulated_memory import ORDERING, XP, DeviceArray
+from .emulated_program import program, without_checks
 from .gpu_path import GpuPathBackend
 from .ordering import Buffer, Stream
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-HEADER = os.path.join(HERE, "cuda_compat.h")
-BLOCK_HEADER = os.path.join(HERE, "emu_block.h")
-GUARD_HEADER = os.path.join(HERE, "emu_guard.h")
-_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
-_DYNAMIC_SHARED = re.compile(r"\bextern\s+__shared__\b")
-_ALIGN = r"(?:__align__\s*\(\s*\d+\s*\)\s*)?"
-_DYNAMIC_DECLARATION = re.compile(rf"\bextern\s+__shared__\s+{_ALIGN}((?:(?:unsigned|signed|const|long|short)\s+)*\w+)"
-                                  rf"\s+{_ALIGN}(\w+)\s*\[\s*\]\s*;")
-_SYNCHRONIZING = re.compile(r"\b(__syncthreads|__syncwarp|__shfl(_up|_down|_xor)?_sync|__ballot_sync|__any_sync|__all_sync)\b")
 _GUARDS = {"off": 0, "end": 1, "start": 2}           # emu_guard.h's modes
-# Arrays a kernel declares (__shared__, local) get the compiler's bounds checks, trapping (emu_guard.h);
-# each check keeps a trap of its own (no merging), so a trap's source line is its check's.
-_BOUNDS_CHECKS = ["-fsanitize=bounds", "-fsanitize-undefined-trap-on-error", "-fno-crossjumping", "-fno-tree-tail-merge"]
 _GUARDED = threading.Lock()                          # a guarded launch installs a process-wide fault handler
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.int32): ctypes.c_int,
            np.dtype(np.uint32): ctypes.c_uint}
-
-
-def _launcher_source(name, params, fibers):
-    """C++ that runs kernel `name` for every block and thread of a grid, and returns the launch's first
-    failure (NULL when none). With fibers, each block's threads run as emu_block.h's fibers (the kernel
-    file synchronizes threads); else one after the other. With a guard mode, the arrays are checked
-    for bounds (emu_guard.h); emu_bytes holds each array argument's size."""
-    decl = ", ".join(f"{_c_type(p)}{'*' if p.pointer else ''} {p.name}" for p in params)
-    call = ", ".join(p.name for p in params)
-    arrays = [(i, p) for i, p in enumerate(params) if p.pointer]
-    slots = max(len(arrays), 1)
-    pointers = ", ".join(f"(void*){p.name}" for _, p in arrays) or "nullptr"
-    names = ", ".join(f'"argument {i} ({p.name})"' for i, p in arrays) or "nullptr"
-    written = ", ".join("0" if p.const else "1" for _, p in arrays) or "0"
-    restage = "".join(f"\n    {p.name} = ({_c_type(p)}*)emu_pointers[{k}];" for k, (_, p) in enumerate(arrays))
-    if fibers:
-        block = f"""auto emu_body = [&] {{ {name}({call}); }};
-            emu_run_block(emu_reverse, emu_body);"""
-    else:
-        block = f"""unsigned emu_threads = emu_bx * emu_by * emu_bz;
-            for (unsigned emu_i = 0; emu_i < emu_threads; ++emu_i) {{
-                unsigned emu_t = emu_reverse ? emu_threads - 1 - emu_i : emu_i;
-                threadIdx = emu_dim3{{emu_t % emu_bx, emu_t / emu_bx % emu_by, emu_t / emu_bx / emu_by}};
-                {name}({call});
-            }}"""
-    # Every local name starts with emu_, so that no kernel parameter can shadow it.
-    return f"""
-extern "C" const char* emu_{name}(int emu_reverse, int emu_guard_mode, const long long* emu_bytes, unsigned emu_shared,
-                                  unsigned emu_gx, unsigned emu_gy, unsigned emu_gz, unsigned emu_bx, unsigned emu_by,
-                                  unsigned emu_bz{", " + decl if decl else ""}) {{
-    emu_launch_begin();
-    void* emu_pointers[{slots}] = {{{pointers}}};
-    static const char* const emu_names[{slots}] = {{{names}}};
-    static const int emu_written[{slots}] = {{{written}}};
-    char* emu_starts[{slots}];
-    if (!emu_guard_begin(emu_guard_mode, {len(arrays)}, emu_pointers, emu_bytes, emu_written, emu_names, emu_starts)) {{
-        emu_guard_end();
-        return "no memory for the guarded copies of its arrays";
-    }}{restage}
-    long long emu_blocks = (long long)emu_gx * emu_gy * emu_gz;
-    #pragma omp parallel for schedule(static)
-    for (long long emu_n = 0; emu_n < emu_blocks; ++emu_n) {{
-        long long emu_b = emu_reverse ? emu_blocks - 1 - emu_n : emu_n;
-        gridDim = emu_dim3{{emu_gx, emu_gy, emu_gz}};
-        blockDim = emu_dim3{{emu_bx, emu_by, emu_bz}};
-        blockIdx = emu_dim3{{(unsigned)(emu_b % emu_gx), (unsigned)(emu_b / emu_gx % emu_gy),
-                             (unsigned)(emu_b / emu_gx / emu_gy)}};
-        if (emu_shared && !emu_dynamic.begin(emu_shared))
-            emu_fail("no memory for %u bytes of dynamic shared memory", emu_shared);
-        sigjmp_buf emu_jump;                         // a fault in a guard page leaves the block here
-        emu_escape = &emu_jump;
-        if (sigsetjmp(emu_jump, 0) == 0 && !emu_failed.load()) {{
-            {block}
-        }}
-        emu_escape = nullptr;
-    }}
-    emu_guard_end();
-    return emu_launch_result();
-}}
-"""
-
-
-def _synchronizes(text):
-    """Whether a kernel file's threads wait for each other (barriers, warp operations): its blocks then
-    run as fibers. Comments do not count."""
-    return bool(_SYNCHRONIZING.search(_COMMENTS.sub(" ", text)))
-
-
-def _dynamic_shared(text):
-    """The text with each `extern __shared__ T name[];` in a kernel made `T* name = (T*)
-    emu_dynamic_shared();` (emu_block.h's buffer), on the same line; None when it has none."""
-    if not _DYNAMIC_SHARED.search(_COMMENTS.sub(" ", text)):
-        return None
-
-    def rewrite(match):
-        before = _COMMENTS.sub(" ", text[:match.start()])
-        if before.count("{") <= before.count("}"):
-            raise ValueError(f"line {text[:match.start()].count(chr(10)) + 1}: declare extern __shared__ arrays "
-                             f"inside the kernel (the emulator gives each block's its buffer there)")
-        kind, name = " ".join(match.group(1).split()), match.group(2)
-        return f"{kind}* {name} = ({kind}*)emu_dynamic_shared();"
-    out = _DYNAMIC_DECLARATION.sub(rewrite, text)
-    left = _DYNAMIC_SHARED.search(_COMMENTS.sub(" ", out))
-    if left:
-        raise ValueError(f"line {out[:left.start()].count(chr(10)) + 1}: write dynamic shared memory as "
-                         f"`extern __shared__ T name[];` (T a type of one word or more, no initializer)")
-    return out
 
 
 def _guard():
@@ -153,7 +51,8 @@ def _source_line(library):
     if not offset or not addr2line:
         return ""
     try:
-        run = subprocess.run([addr2line, "-e", library._name, hex(offset)], capture_output=True, text=True, timeout=30)
+        run = subprocess.run([addr2line, "-e", library._name, hex(offset)], capture_output=True, text=True,
+                             timeout=30)
     except (OSError, subprocess.SubprocessError):
         return ""
     place = run.stdout.strip().splitlines()[0] if run.stdout.strip() else ""
@@ -169,10 +68,6 @@ def _order():
     if order not in ("forward", "reverse"):
         raise BackendError(f"CONVNET_EMULATED_ORDER={order}: expected forward or reverse")
     return order == "reverse"
-
-
-def _c_type(p):
-    return {np.dtype(np.float32): "float", np.dtype(np.int32): "int", np.dtype(np.uint32): "unsigned int"}[p.dtype]
 
 
 class EmulatedBackend(GpuPathBackend):
@@ -322,7 +217,8 @@ class EmulatedBackend(GpuPathBackend):
         for name, params in src.kernels.items():
             fn = getattr(library, f"emu_{name}")
             fn.restype = ctypes.c_char_p
-            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p] + [ctypes.c_uint] * 7 + [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
+            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p] + [ctypes.c_uint] * 7 + \
+                [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
             launchers[name] = self._launcher(name, fn, params, library)
         return launchers
 
@@ -343,26 +239,15 @@ class EmulatedBackend(GpuPathBackend):
         return launch
 
     def _library(self, src):
-        where = os.path.abspath(src.path)
         try:
-            rewritten = _dynamic_shared(src.text)
+            text, flags, depends = program(src)
         except ValueError as e:
             raise BackendError(f"the emulated backend cannot run {src.path}: {e}") from None
-        fibers = _synchronizes(src.expanded())
-        text = "".join(f"\n{_launcher_source(n, p, fibers)}" for n, p in src.kernels.items())
-        # A rewritten file goes in as text, its lines numbered as in the file (messages, debug information).
-        kernel_file = f'#include "{where}"' if rewritten is None else f'#line 1 "{where}"\n{rewritten}\n'
-        program = f'#include "{HEADER}"\n{kernel_file}\n{text}'
-        flags = ["-O2", "-g", "-std=c++14", "-shared", "-fPIC", f"-I{INCLUDE}", f"-I{os.path.dirname(where)}",
-                 "-fopenmp"] + _BOUNDS_CHECKS
-        depends = [read(HEADER), read(BLOCK_HEADER), read(GUARD_HEADER), src.text] + [read(p) for p in src.includes() if os.path.exists(p)]
-        path = library_path("emulated", os.path.basename(src.path), program, self.compiler, flags, depends)
+        path = library_path("emulated", os.path.basename(src.path), text, self.compiler, flags, depends)
         with self._lock:
             if not os.path.exists(path):
                 try:
-                    # A compiler without OpenMP or these checks: the blocks run one after the other, unchecked.
-                    build(program, self.compiler, flags, path,
-                          fallback_flags=[f for f in flags if f != "-fopenmp" and f not in _BOUNDS_CHECKS])
+                    build(text, self.compiler, flags, path, fallback_flags=without_checks(flags))
                 except BuildError as e:
                     raise BackendError(f"the emulated backend could not compile {src.path}: {e}") from None
             library = ctypes.CDLL(path)

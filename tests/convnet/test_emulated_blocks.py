@@ -138,10 +138,11 @@ UNDEFINED = [
      ["threadIdx.x < 16) __syncthreads"]),
     ("barriers_apart", 8, r"block \(0,0,0\): thread \(0,0,0\) waits at the __syncthreads on line {}, thread "
                           r"\(1,0,0\) at the one on line {}", ["// even threads", "// odd threads"]),
-    ("mask_without_own_lane", 32, r"block \(0,0,0\): thread \(0,0,0\) __shfl_sync \(line {}\): its mask 0x00000002 leaves out its "
-                                  r"own lane 0", ["__shfl_sync(0x2u"]),
-    ("mask_past_the_block", 16, r"block \(0,0,0\): thread \(0,0,0\) __shfl_xor_sync \(line {}\): its mask 0xffffffff names lane 16, "
-                                r"which this block's last warp \(16 threads\) does not have", ["__shfl_xor_sync(0xff"]),
+    ("mask_without_own_lane", 32, r"block \(0,0,0\): thread \(0,0,0\) __shfl_sync \(line {}\): its mask 0x00000002 "
+                                  r"leaves out its own lane 0", ["__shfl_sync(0x2u"]),
+    ("mask_past_the_block", 16, r"block \(0,0,0\): thread \(0,0,0\) __shfl_xor_sync \(line {}\): its mask 0xffffffff "
+                                r"names lane 16, which this block's last warp \(16 threads\) does not have",
+     ["__shfl_xor_sync(0xff"]),
 ]
 
 

@@ -113,8 +113,9 @@ def test_a_fault_in_a_block_of_fibers(be):
     stack, the launch stops with its line, and the next launch runs whole."""
     x = be.from_host(np.arange(64, dtype=np.float32), None)
     out = be.from_host(np.zeros(128, np.float32), None)
-    with pytest.raises(BackendError, match=r"kernel reversed_through_shared: block \([01],0,0\): thread \(63,0,0\) reads "
-                                           r"element 64 of argument 0 \(x\), which has 64" + at("s[63 - t] + x[t + shift]")):
+    with pytest.raises(BackendError, match=r"kernel reversed_through_shared: block \([01],0,0\): thread \(63,0,0\) "
+                                           r"reads element 64 of argument 0 \(x\), which has 64"
+                                           + at("s[63 - t] + x[t + shift]")):
         getattr(kernels(be, BOUNDS_KERNELS), "reversed_through_shared")((2, 1, 1), (64, 1, 1), x, out, i32(1))
     getattr(kernels(be, BOUNDS_KERNELS), "reversed_through_shared")((2, 1, 1), (64, 1, 1), x, out, i32(0))
     np.testing.assert_array_equal(be.to_host(out), np.tile(np.full(64, 63.0), 2))
@@ -140,7 +141,8 @@ def test_an_index_past_an_array_the_kernel_declares(be, past, thread, line):
     out = be.empty(64)
     kernel = getattr(kernels(be, BOUNDS_KERNELS), "declared_arrays")
     with pytest.raises(BackendError, match=rf"kernel declared_arrays: block \(0,0,0\): thread \({thread},0,0\) "
-                                           rf"indexes an array it declares \(__shared__ or local\) past its size" + at(line)):
+                                           rf"indexes an array it declares \(__shared__ or local\) past its size"
+                                           + at(line)):
         kernel((1, 1, 1), (64, 1, 1), x, out, i32(past))
     kernel((1, 1, 1), (64, 1, 1), x, out, i32(0))
     t = np.arange(64)
