@@ -179,7 +179,7 @@ def backward(x, w, dy, g, need_input):
 
 def _direct(x, other, g):
     """Whether the compiled direct convolution takes x (and the output or gradient beside it)."""
-    return conv_native.usable(x, x.dtype, g) and x.flags.c_contiguous and other.flags.c_contiguous
+    return conv_native.usable(x, g) and x.flags.c_contiguous and other.flags.c_contiguous
 
 
 def _forward_direct(frame, w, g, out, accumulate):

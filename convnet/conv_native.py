@@ -22,14 +22,14 @@ def available():
     return native.library("conv_direct.cpp")
 
 
-def usable(x, dtype, g):
+def usable(x, g):
     """Whether the compiled path takes this batch and geometry: float32, images a multiple of LANES,
     and not a GEMM of at least GEMM_ROWS rows over more than LONG_SUM terms (where OpenBLAS is at its
     best). Measured, 2 threads, AVX-512, GFLOP/s forward and weight gradient, direct against GEMM:
     32 filters over 64 maps 5x5: 161/141 vs 94/81; 48 over 128 maps 5x5: 135/142 vs 113/95; 128 over
     48 maps 5x5 (1,200 terms): 158/180 vs 134/123; 128 over 192 maps 3x3 (1,728): 132/128 vs 136/132;
     192 over 256 maps 3x3 (2,304): 133/119 vs 154/139."""
-    if dtype != np.float32 or x.shape[-1] % LANES or available()[0] is None:
+    if x.dtype != np.float32 or x.shape[-1] % LANES or available()[0] is None:
         return False
     return g.Fg < GEMM_ROWS or g.Cg * g.k * g.k <= LONG_SUM
 

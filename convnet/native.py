@@ -12,6 +12,7 @@ import platform
 import shutil
 import threading
 
+from . import native_build
 from .native_build import BuildError, build, library_path, read
 
 FLAGS = ["-O3", "-march=native", "-std=c++14", "-shared", "-fPIC"]
@@ -52,7 +53,7 @@ def reset():
 def _load(name, signatures):
     if os.environ.get("CONVNET_NATIVE", "1") == "0":
         return None, "CONVNET_NATIVE=0"
-    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    compiler = native_build.compiler()
     if not compiler or not shutil.which(compiler):
         return None, "no C++ compiler found (install g++ or set CXX)"
     try:

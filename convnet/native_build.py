@@ -17,6 +17,11 @@ class BuildError(Exception):
     """The compiler failed: the message is its first error line."""
 
 
+def compiler():
+    """The host C++ compiler: $CXX, else g++, else c++ (None when there is none)."""
+    return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+
+
 def cache_dir():
     return os.environ.get("CONVNET_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "convnet")
 

@@ -124,6 +124,15 @@ def check_cost_gradients(layer, xs, ctx=TRAIN, tol=1e-7, inputs=None):
     return worst
 
 
+def source_line(path, text):
+    """The number of the first line of the file at path that holds `text`, comment lines left out (the
+    emulated backend's messages name lines)."""
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if text in line and not line.lstrip().startswith("//"):
+            return number
+    raise AssertionError(f"{text!r} is in no line of {path}")
+
+
 def write(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))

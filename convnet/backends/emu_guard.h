@@ -16,6 +16,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -65,14 +67,22 @@ static const char* emu_fault_verb(void* context) {
 #endif
 }
 
+// A fault the checks own: the launch fails with "thread (x,y,z) <what>" and the faulting instruction's
+// place, and the thread's block is left for the launcher's loop.
+[[noreturn]] static void emu_stop_at_fault(void* context, const char* format, ...) {
+    emu_note_fault_place(context);
+    char what[384];
+    va_list args;
+    va_start(args, format);
+    std::vsnprintf(what, sizeof what, format, args);
+    va_end(args);
+    emu_fail("thread (%u,%u,%u) %s", threadIdx.x, threadIdx.y, threadIdx.z, what);
+    siglongjmp(*emu_escape, 1);
+}
+
 // A bounds check the compiler put in a kernel failed (its trap instruction).
 static void emu_on_trap(int signal, siginfo_t*, void* context) {
-    if (emu_escape) {
-        emu_note_fault_place(context);
-        emu_fail("thread (%u,%u,%u) indexes an array it declares (__shared__ or local) past its size",
-                 threadIdx.x, threadIdx.y, threadIdx.z);
-        siglongjmp(*emu_escape, 1);
-    }
+    if (emu_escape) emu_stop_at_fault(context, "indexes an array it declares (__shared__ or local) past its size");
     sigaction(signal, &emu_previous_trap, nullptr);
 }
 
@@ -88,21 +98,14 @@ static void emu_on_fault(int signal, siginfo_t* info, void* context) {
                                                            : start == r.staged;
             if (emu_guard.bytes[i] >= 0 && start >= r.staged && start <= r.staged + r.bytes && at_edge) { a = i; break; }
         }
-        const char* verb = emu_fault_verb(context);
         long long offset = address - emu_guard.starts[a];
         long long element = offset >= 0 ? offset / 4 : -((-offset + 3) / 4);
-        emu_note_fault_place(context);
-        emu_fail("thread (%u,%u,%u) %s element %lld of %s, which has %lld", threadIdx.x, threadIdx.y, threadIdx.z,
-                 verb, element, emu_guard.names[a], emu_guard.bytes[a] / 4);
-        siglongjmp(*emu_escape, 1);
+        emu_stop_at_fault(context, "%s element %lld of %s, which has %lld", emu_fault_verb(context), element,
+                          emu_guard.names[a], emu_guard.bytes[a] / 4);
     }
-    if (emu_dynamic.guard && address >= emu_dynamic.guard && address < emu_dynamic.guard + page && emu_escape) {
-        emu_note_fault_place(context);
-        long long offset = address - emu_dynamic.data;
-        emu_fail("thread (%u,%u,%u) %s byte %lld of the dynamic shared memory, which has %zu bytes",
-                 threadIdx.x, threadIdx.y, threadIdx.z, emu_fault_verb(context), offset, emu_dynamic.bytes);
-        siglongjmp(*emu_escape, 1);
-    }
+    if (emu_dynamic.guard && address >= emu_dynamic.guard && address < emu_dynamic.guard + page && emu_escape)
+        emu_stop_at_fault(context, "%s byte %lld of the dynamic shared memory, which has %zu bytes",
+                          emu_fault_verb(context), (long long)(address - emu_dynamic.data), emu_dynamic.bytes);
     // Not a guard page: the fault is someone else's; the handler before ours takes it when it repeats.
     sigaction(signal, &emu_guard.previous, nullptr);
 }

@@ -21,7 +21,7 @@ import threading
 import numpy as np
 
 from ..errors import BackendError
-from ..native_build import BuildError, build, library_path
+from ..native_build import BuildError, build, compiler, library_path
 from . import emulated_memory as memory
 from .emulated_memory import ORDERING, XP, DeviceArray
 from .emulated_program import program, without_checks
@@ -78,7 +78,7 @@ class EmulatedBackend(GpuPathBackend):
 
     def __init__(self):
         super().__init__()
-        self.compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+        self.compiler = compiler()
         if not self.compiler:
             raise BackendError("the emulated backend compiles the CUDA kernels with a C++ compiler; "
                                "none found (install g++ or set CXX)")

@@ -15,18 +15,14 @@ from convnet.kernels import i32, kernels
 from convnet.net import Net
 from convnet.solver import Solver
 from tests.conftest import GPU_BACKENDS
-from tests.helpers import ROOT
+from tests.helpers import ROOT, source_line
 
 BLOCK_KERNELS = Path(__file__).with_name("block_kernels.cu")
 ORDERS = ["forward", "reverse"]
 
 
 def line_of(text):
-    """The line of block_kernels.cu that holds `text` (the emulator names lines)."""
-    for number, line in enumerate(BLOCK_KERNELS.read_text().splitlines(), 1):
-        if text in line:
-            return number
-    raise AssertionError(text)
+    return source_line(BLOCK_KERNELS, text)
 
 
 @pytest.fixture

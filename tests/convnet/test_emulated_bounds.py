@@ -14,17 +14,14 @@ from convnet.graph import load_graph
 from convnet.kernels import i32, kernels
 from convnet.net import Net
 from convnet.solver import Solver
-from tests.helpers import ROOT
+from tests.helpers import ROOT, source_line
 
 BOUNDS_KERNELS = str(Path(__file__).with_name("bounds_kernels.cu"))
 
 
 def at(text):
     """The place a failure names: ", at bounds_kernels.cu:<the line holding text>" (a regex)."""
-    for number, line in enumerate(Path(BOUNDS_KERNELS).read_text().splitlines(), 1):
-        if text in line and not line.lstrip().startswith("//"):
-            return rf", at bounds_kernels\.cu:{number}$"
-    raise AssertionError(text)
+    return rf", at bounds_kernels\.cu:{source_line(BOUNDS_KERNELS, text)}$"
 
 
 @pytest.fixture
