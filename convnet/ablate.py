@@ -7,12 +7,11 @@ ablate` with the same arguments continues the runs that did not finish and reuse
 The seeds pair the runs: variant and base with seed s start from the same data order and draws, so
 the per-seed differences have a smaller spread than the errors themselves.
 """
-import json
-import math
 import os
 
 import numpy as np
 
+from . import json_text
 from .checkpoint import Checkpoint
 from .session import config_texts
 
@@ -110,16 +109,8 @@ def write_results(out, rows, results, table):
     from .files import write_bytes
     write_bytes(os.path.join(out, "ablation.md"), (table + "\n").encode("utf-8"))
     write_bytes(os.path.join(out, "ablation.json"),
-                json.dumps({"rows": rows, "histories": results}, indent=1, default=_plain).encode("utf-8"))
+                json_text.dumps({"rows": rows, "histories": results}, indent=1).encode("utf-8"))
     curves(results, os.path.join(out, "ablation.png"))
-
-
-def _plain(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    raise TypeError(type(value).__name__)
 
 
 def load_pairs(base, variants):

@@ -315,7 +315,7 @@ def _open_checkpoint(load, overrides, need_train=False):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def test(load, multiview, predictions, as_json, **overrides):
     """Cost, top-1 and top-5 error of a checkpoint (or the average of several) on the test range."""
-    import json
+    from . import json_text
     from .evaluate import evaluate, write_predictions
     paths = [p.strip() for p in load.split(",") if p.strip()]
     if not paths:
@@ -330,7 +330,7 @@ def test(load, multiview, predictions, as_json, **overrides):
     if len(paths) > 1:
         result["checkpoints"] = paths
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(json_text.dumps(result))
         return
     if len(paths) > 1:
         checkpoint.history = []          # no one epoch to name
@@ -357,7 +357,7 @@ def test(load, multiview, predictions, as_json, **overrides):
 def inspect(load, names, batches, test_mode, as_json, out, **overrides):
     """Per layer: activation statistics, dead and saturated units, output-gradient norms; per parameter:
     weight, gradient and momentum norms and the update-to-weight ratio."""
-    import json
+    from . import json_text
     from . import inspect as look
     from .solver import Solver
     checkpoint, data, net, options = _open_checkpoint(load, overrides, need_train=not test_mode)
@@ -376,7 +376,7 @@ def inspect(load, names, batches, test_mode, as_json, out, **overrides):
     if out:
         look.write_arrays(out, arrays)
     if as_json:
-        click.echo(json.dumps({"layers": layer_rows, "parameters": param_rows}))
+        click.echo(json_text.dumps({"layers": layer_rows, "parameters": param_rows}))
     else:
         click.echo(look.table(layer_rows, param_rows))
     if out:
@@ -412,12 +412,12 @@ def features(load, layer, out, **overrides):
 def bench(layers_file, params_file, input_size, mini, backend, gpu, warmup, repeat, tf32, no_profile, as_json):
     """Time full training steps (forward, backward, update): per-layer milliseconds, the update, images/s,
     share of peak, the BLAS and its kernels, peak memory."""
-    import json
+    from . import json_text
     from .bench import report, run
     from .session import parse_gpus
     result = run(layers_file, params_file, input_size, mini, backend, parse_gpus(gpu), warmup, repeat, tf32,
                  profile=not no_profile)
-    click.echo(json.dumps(result, indent=2) if as_json else report(result))
+    click.echo(json_text.dumps(result, indent=2) if as_json else report(result))
 
 
 @main.command("make-data")

@@ -1,8 +1,7 @@
 """`convnet describe`: a net's layers in a table, with shapes, parameter counts and multiply-adds."""
-import json
-
 import numpy as np
 
+from . import json_text
 
 
 def layer_rows(graph):
@@ -30,7 +29,7 @@ def parameter_count(layer):
 
 def describe_json(graph):
     rows = layer_rows(graph)
-    return json.dumps({"layers": rows, "total_params": sum(r["params"] for r in rows),
+    return json_text.dumps({"layers": rows, "total_params": sum(r["params"] for r in rows),
                        "total_macs": sum(r["macs"] for r in rows)}, indent=2)
 
 

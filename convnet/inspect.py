@@ -113,7 +113,7 @@ class Watch:
                 row["weights"] += norm_w
                 row["grad"] += norm_g
                 row["inc"] += np.linalg.norm(inc)
-                row["ratio"] += eps * norm_g / norm_w if norm_w > 0 else float("inf")
+                row["ratio"] += _update_ratio(eps * norm_g, norm_w)
                 row["n"] += 1
                 if arrays is not None:
                     arrays["param_grads"][p.path] = g.astype(np.float32)
@@ -127,9 +127,18 @@ class Watch:
             row["grad_mean_abs"] = float(np.mean([b for _, b in g])) if g else None
             layer_rows.append(row)
         param_rows = [dict(parameter=path, weight_norm=r["weights"] / r["n"], grad_norm=r["grad"] / r["n"],
-                           momentum_norm=r["inc"] / r["n"], update_ratio=r["ratio"] / r["n"])
+                           momentum_norm=r["inc"] / r["n"],
+                           update_ratio=None if np.isnan(r["ratio"]) else r["ratio"] / r["n"])
                       for path, r in self.params.items() if r["n"]]
         return layer_rows, param_rows
+
+
+def _update_ratio(step, norm_w):
+    """step / |W|: 0 where nothing moves (eps = 0, or no gradient), NaN (no value: "-" in the table,
+    null in JSON) where weights that are all zero move, as biases do at their first step."""
+    if step == 0:
+        return 0.0
+    return step / norm_w if norm_w > 0 else float("nan")
 
 
 def inspect(net, solver, batches, train=True, names=None, progress=0.0, step=0):
@@ -157,8 +166,9 @@ def table(layer_rows, param_rows):
     lines.append("")
     lines.append(f"{'parameter':<24} {'|W|':>10} {'|grad|':>10} {'|momentum|':>10} {'eps|grad|/|W|':>14}")
     for r in param_rows:
+        ratio = "-" if r["update_ratio"] is None else f"{r['update_ratio']:14.3e}"
         lines.append(f"{r['parameter']:<24} {r['weight_norm']:10.3e} {r['grad_norm']:10.3e} {r['momentum_norm']:10.3e} "
-                     f"{r['update_ratio']:14.3e}")
+                     f"{ratio:>14}")
     return "\n".join(lines)
 
 

@@ -35,8 +35,15 @@ def parse_test_lines(stdout):
     return rows
 
 
+def strict_json(text):
+    """json.loads as strict parsers (jq, JavaScript) read: NaN and Infinity are not JSON."""
+    def refuse(name):
+        raise AssertionError(f"{name} in JSON output: {text[:200]}")
+    return json.loads(text, parse_constant=refuse)
+
+
 def evaluate(checkpoint, *extra):
-    return json.loads(convnet("test", "--load", checkpoint, "--json", *extra).stdout)
+    return strict_json(convnet("test", "--load", checkpoint, "--json", *extra).stdout)
 
 
 def arrays(path):

@@ -1,13 +1,12 @@
 """convnet ablate: a base net and a variant trained in pairs of seeds, the comparison computed from
 their checkpoints, and a second call that reuses or continues the runs."""
-import json
 
 import numpy as np
 import pytest
 
 from convnet.checkpoint import Checkpoint
 from tests.helpers import ROOT
-from tests.training import FAST, TINY, convnet
+from tests.training import FAST, TINY, convnet, strict_json
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +17,7 @@ def test_ablate_compares_seed_by_seed_and_resumes(tmp_path):
     out = tmp_path / "out"
     args = ["ablate", *TINY, "--variant", f"{variant}:{TINY[3]}", "--seeds", "2", *FAST[:-2], "--out", out]
     first = convnet(*args, "--epochs", "1").stdout
-    rows = {r["name"]: r for r in json.loads((out / "ablation.json").read_text())["rows"]}
+    rows = {r["name"]: r for r in strict_json((out / "ablation.json").read_text())["rows"]}
     top1 = {name: np.array([100 * Checkpoint(out / name / f"seed-{s}/latest.h5").history[-1]["test_top1"]
                             for s in (0, 1)]) for name in ("base", "nonoverlap")}
     assert rows["base"]["top1"] == pytest.approx(top1["base"].mean())

@@ -1,10 +1,9 @@
 """convnet bench runs and reports on the CPU backends (its GPU figures come from a GPU machine)."""
-import json
-
 from click.testing import CliRunner
 
 from convnet.cli import main
 from tests.helpers import ROOT
+from tests.training import strict_json
 
 
 def test_bench_reports_steps_layers_and_peak():
@@ -12,7 +11,7 @@ def test_bench_reports_steps_layers_and_peak():
                                        str(ROOT / "tests/configs/tiny-params.cfg"), "--input-size", "32", "--mini",
                                        "16", "--backend", "emulated", "--warmup", "1", "--repeat", "2", "--json"])
     assert result.exit_code == 0, result.output
-    r = json.loads(result.output)
+    r = strict_json(result.output)
     assert len(r["steps_ms"]) == 2 and r["step_ms"] > 0 and r["images_per_s"] == 16 / (r["step_ms"] / 1000)
     assert set(r["per_layer"]) == {"conv1", "conv1_neuron", "pool1", "drop1", "fc10", "probs", "logprob"}
     assert 0 < r["share_of_peak"] < 1 and r["backend"] == "emulated"
@@ -64,7 +63,7 @@ def test_the_profile_names_update_blas_and_memory(monkeypatch):
     assert "backend numpy (auto: no usable GPU (no GPU here))" in text.output
     for line in ("BLAS: ", "compiled kernels: ", "peak memory ", "update ", "the rest of a step ", "loader: "):
         assert line in text.output
-    r = json.loads(CliRunner().invoke(main, args + ["--json", "--no-profile"]).output)
+    r = strict_json(CliRunner().invoke(main, args + ["--json", "--no-profile"]).output)
     assert r["per_layer"] == {} and 0 < r["update_ms"] < r["step_ms"] and r["peak_memory_mib"] > 10
     assert r["loader_ms"] is None                            # --no-profile: the step alone
 

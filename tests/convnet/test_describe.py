@@ -1,11 +1,10 @@
 """convnet describe: the table and the JSON object, on every 2012 file pair."""
-import json
-
 import pytest
 from click.testing import CliRunner
 
 from convnet.cli import main
 from tests.helpers import REFERENCE, ROOT
+from tests.training import strict_json
 
 PAIRS = [(f"imagenet/layers-{n}.cfg", f"imagenet/layer-params-{n}.cfg", 224) for n in
          ["145", "147", "148", "150", "145-half"]] + \
@@ -28,7 +27,7 @@ def test_every_reference_pair(layers, params, size):
 
 def test_json_for_the_paper_net():
     result = describe("imagenet/layers-145.cfg", "imagenet/layer-params-145.cfg", 224, "--json")
-    out = json.loads(result.output)
+    out = strict_json(result.output)
     rows = {r["name"]: r for r in out["layers"]}
     assert out["total_params"] == 60_965_224
     assert [rows[n]["output_shape"] for n in ("conv1a", "pool1a", "pool2a", "conv3a", "conv5a", "pool3a")] == [
@@ -48,12 +47,12 @@ def test_image_size_from_a_data_provider(tmp_path):
                                        str(REFERENCE / "cifar/layer-params-18pct.cfg"), "--data-provider", "cifar",
                                        "--data-path", str(tmp_path / "b"), "--json"])
     assert result.exit_code == 0, result.output
-    rows = {r["name"]: r for r in json.loads(result.output)["layers"]}
+    rows = {r["name"]: r for r in strict_json(result.output)["layers"]}
     assert rows["data"]["output_shape"] == [3, 32, 32] and rows["conv1"]["output_shape"] == [32, 32, 32]
     result = CliRunner().invoke(main, ["describe", "--layers", str(ROOT / "configs/alexnet.cfg"), "--params",
                                        str(ROOT / "configs/alexnet-params.cfg"), "--data-provider", "default",
                                        "--image-size", "256", "--crop", "224", "--json"])
-    assert json.loads(result.output)["layers"][0]["output_shape"] == [3, 224, 224]
+    assert strict_json(result.output)["layers"][0]["output_shape"] == [3, 224, 224]
 
 
 def test_input_size_is_needed():

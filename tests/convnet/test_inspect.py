@@ -1,17 +1,16 @@
 """convnet inspect: per-layer activation and gradient statistics and per-parameter update ratios,
 checked against the same numbers computed here from the net itself."""
-import json
 from types import SimpleNamespace
 
 import h5py
 import numpy as np
 import pytest
 
-from convnet.inspect import inspect, saturated
+from convnet.inspect import inspect, saturated, table
 from convnet.checkpoint import Checkpoint
 from convnet.session import Data, DEFAULTS, build_net
 from convnet.solver import Solver
-from tests.training import FAST, TINY, convnet
+from tests.training import FAST, TINY, convnet, strict_json
 
 pytestmark = pytest.mark.slow
 
@@ -50,6 +49,27 @@ def test_the_statistics_are_those_of_the_arrays(run):
     np.testing.assert_array_equal(arrays["activations"]["conv1_neuron"], net.activation("conv1_neuron"))
 
 
+def test_the_update_ratio_of_zero_weights_has_no_value_and_of_frozen_weights_is_zero(run):
+    ck = Checkpoint(run)
+    options = {**DEFAULTS, **ck.options}
+    net = build_net(Data(options, need_train=False), ck.layers_file, ck.layers_cfg, ck.params_file, ck.params_cfg,
+                    options, restoring=True)
+    ck.restore(net)
+    bias = net["fc10"].params[1]
+    bias.value[...] = 0                                   # as initB=0 biases are before their first step
+    frozen = net["conv1"].params[0]
+    frozen.eps = frozen.eps.with_base(0.0)                # epsW=0, as conv1 in the 2012 layer-params-145.cfg
+    batch = [np.random.default_rng(1).standard_normal((3, 32, 32, 8)).astype(np.float32),
+             np.arange(8, dtype=np.float32)[None] % 10]
+    layers, params, _ = inspect(net, Solver(net), [batch, batch])
+    rows = {r["parameter"]: r for r in params}
+    assert rows["fc10/biases"]["grad_norm"] > 0 and rows["fc10/biases"]["update_ratio"] is None
+    assert rows["conv1/weights/0"]["grad_norm"] > 0 and rows["conv1/weights/0"]["update_ratio"] == 0.0
+    assert rows["fc10/weights/0"]["update_ratio"] > 0
+    line = next(l for l in table(layers, params).splitlines() if l.startswith("fc10/biases"))
+    assert line.split()[-1] == "-"
+
+
 def test_saturation_by_neuron():
     logistic = SimpleNamespace(kind="logistic", p=())
     assert saturated(logistic, np.array([0.001, 0.5, 0.995, 0.2])) == 2
@@ -62,7 +82,7 @@ def test_saturation_by_neuron():
 
 def test_the_command(run, tmp_path):
     out = tmp_path / "arrays.h5"
-    result = json.loads(convnet("inspect", "--load", run, "--batches", "2", "--json", "--out", out).stdout)
+    result = strict_json(convnet("inspect", "--load", run, "--batches", "2", "--json", "--out", out).stdout)
     names = [r["layer"] for r in result["layers"]]
     assert names[0] == "conv1" and "logprob" in names
     assert {r["parameter"] for r in result["parameters"]} >= {"conv1/weights/0", "fc10/biases"}

@@ -1,12 +1,11 @@
 """convnet test --load a.h5,b.h5: the paper's several CNNs, their softmax outputs averaged; and
 --predictions, every test image's probabilities."""
-import json
 
 import h5py
 import numpy as np
 import pytest
 
-from tests.training import FAST, TINY, convnet
+from tests.training import FAST, TINY, convnet, strict_json
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +22,7 @@ def two_runs(tmp_path_factory):
 
 def predictions(root, name, *loads, extra=()):
     out = root / f"{name}.h5"
-    result = json.loads(convnet("test", "--load", ",".join(map(str, loads)), "--predictions", out, "--json",
+    result = strict_json(convnet("test", "--load", ",".join(map(str, loads)), "--predictions", out, "--json",
                                 *extra).stdout)
     with h5py.File(out) as f:
         return result, f["probs"][()], f["labels"][()]

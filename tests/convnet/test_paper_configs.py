@@ -1,13 +1,12 @@
 """configs/alexnet*.cfg: the paper's net in our files, its parameter count, and a few minibatches of
 training on the embedded data at 256x256 (slow)."""
-import json
 
 import pytest
 from click.testing import CliRunner
 
 from convnet.cli import main
 from tests.helpers import REFERENCE, ROOT
-from tests.training import convnet
+from tests.training import convnet, strict_json
 
 VARIANTS = ["alexnet", "alexnet-nolrn", "alexnet-nonoverlap", "alexnet-onecolumn"]
 
@@ -16,7 +15,7 @@ def describe(layers, params):
     out = CliRunner().invoke(main, ["describe", "--layers", str(layers), "--params", str(params),
                                     "--input-size", "224", "--json"])
     assert out.exit_code == 0, out.output
-    return json.loads(out.output)
+    return strict_json(out.output)
 
 
 @pytest.mark.parametrize("variant,reference", [("alexnet", "145"), ("alexnet-nolrn", "148"),
