@@ -74,11 +74,12 @@ sanitize)
                 || failed=1
             echo "compute-sanitizer $tool: $(grep -E "ERROR SUMMARY|passed|failed" "$OUT/sanitize-$tool.log" | tail -2 | tr '\n' ' ')"
         done
-        # The kernels with shared memory, barriers and warp operations that the emulator's tests run on
-        # the GPU too: races in shared memory, and barriers or warp masks used wrongly.
+        # The kernels with shared memory, barriers, warp operations and atomics that the emulator's tests
+        # run on the GPU too: races in shared memory, and barriers or warp masks used wrongly.
         for tool in racecheck synccheck; do
             $T compute-sanitizer --tool $tool --error-exitcode 9 python3 -m pytest -p no:cacheprovider -m gpu -q \
-                tests/convnet/test_emulated_blocks.py -k "tree or transpose or warp or sized_at_launch" > "$OUT/sanitize-blocks-$tool.log" 2>&1 \
+                tests/convnet/test_emulated_blocks.py tests/convnet/test_emulated_atomics.py \
+                -k "tree or transpose or warp or sized_at_launch or static_shared or atomics" > "$OUT/sanitize-blocks-$tool.log" 2>&1 \
                 || failed=1
             echo "compute-sanitizer $tool, block kernels: $(grep -E "ERROR SUMMARY|passed|failed" "$OUT/sanitize-blocks-$tool.log" | tail -2 | tr '\n' ' ')"
         done

@@ -1,10 +1,12 @@
 // Shared by every kernel file. Each .cu is compiled twice from the same text: by NVRTC for the GPU,
 // and by the host C++ compiler against backends/cuda_compat.h for the emulated backend. So kernels
-// use only what both understand: __shared__ arrays (fixed-size, or extern __shared__ sized at launch
-// with Kernel(..., shared=bytes)), __syncthreads and the warp operations (__shfl*_sync, __syncwarp,
-// __ballot/any/all_sync) are emulated (backends/emu_block.h); atomics are not. Each output element is written by exactly one thread, so results do
-// not depend on the order threads run in (tests/convnet/test_emulated_blocks.py runs them reversed),
-// and no thread reaches outside its arrays (the emulator's guard pages, emu_guard.h, check every launch).
+// use only what both understand: __shared__ variables (fixed-size, one per declaration, or extern
+// __shared__ sized at launch with Kernel(..., shared=bytes)), __syncthreads and the warp operations
+// (__shfl*_sync, __syncwarp, __ballot/any/all_sync) are emulated (backends/emu_block.h), and so are
+// the atomic functions (backends/emu_atomic.h). Each output element of our kernels is written by
+// exactly one thread, so results do not depend on the order threads run in
+// (tests/convnet/test_emulated_blocks.py runs them reversed), and no thread reaches outside its arrays
+// (the emulator's guard pages, emu_guard.h, check every launch).
 #pragma once
 
 // One thread per element, grid-stride: any grid covers any n.

@@ -14,7 +14,8 @@
 // may or may not show.
 //
 // __shared__ is `static thread_local`: one CPU thread runs one block at a time and all of that block's
-// fibers, so each block running at once has its own copy, as on a GPU. Dynamic shared memory (an
+// fibers, so each block running at once has its own copy, as on a GPU; it holds NaN bytes when a block
+// begins (emu_undefined_at_block_start), not the previous block's values. Dynamic shared memory (an
 // `extern __shared__ T name[];` in a kernel, its bytes given at launch) is a buffer per CPU thread that
 // the backend's source rewrite points the name at (emu_dynamic_shared()): filled with NaN bytes at
 // each block's start (CUDA leaves it undefined), with a guard page right after its last byte.
@@ -290,6 +291,23 @@ struct emu_dynamic_buffer {
 static thread_local emu_dynamic_buffer emu_dynamic;
 
 static inline void* emu_dynamic_shared() { return emu_dynamic.data; }
+
+// ---- static shared memory ----------------------------------------------------------------------------
+
+// Counts the blocks this CPU thread has begun (the launcher calls emu_begin_block before each). The
+// backend's source rewrite follows each `__shared__ T name...;` with emu_undefined_at_block_start(name,
+// seen): the first thread of a block to reach the declaration fills the variable with set bits (every
+// float a NaN), as CUDA leaves it undefined; the block's other threads find `seen` current and leave it.
+// A thread can only use the variable after passing its declaration, so nothing it wrote is lost.
+static thread_local unsigned long long emu_block_serial = 0;
+static inline void emu_begin_block() { ++emu_block_serial; }
+
+template <class T>
+static inline void emu_undefined_at_block_start(T& variable, unsigned long long& seen) {
+    if (seen == emu_block_serial) return;
+    seen = emu_block_serial;
+    std::memset((void*)&variable, 0xff, sizeof variable);
+}
 
 // ---- what kernels call -----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""The C++ program the emulated backend compiles for a .cu file: the file (dynamic shared memory
-declarations rewritten to emu_block.h's buffer), compiled against cuda_compat.h, and one launcher per
+"""The C++ program the emulated backend compiles for a .cu file: the file (its shared memory
+declarations rewritten for emu_block.h: dynamic ones to its buffer, static ones made undefined at
+each block's start), compiled against cuda_compat.h, and one launcher per
 kernel that runs every block of a grid (in parallel over OpenMP threads where the compiler has OpenMP)
 and every thread of a block (one after the other, or as emu_block.h's fibers where the file's threads
 wait for each other), with emu_guard.h's checks around it.
@@ -14,14 +15,15 @@ from ..native_build import read
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = os.path.join(HERE, "cuda_compat.h")
-HEADERS = [HEADER] + [os.path.join(HERE, name) for name in ("emu_block.h", "emu_guard.h")]
+HEADERS = [HEADER] + [os.path.join(HERE, name) for name in ("emu_block.h", "emu_guard.h", "emu_atomic.h")]
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _SYNCHRONIZING = re.compile(r"\b(__syncthreads|__syncwarp|__shfl(_up|_down|_xor)?_sync|__ballot_sync|__any_sync"
                             r"|__all_sync)\b")
-_DYNAMIC_SHARED = re.compile(r"\bextern\s+__shared__\b")
 _ALIGN = r"(?:__align__\s*\(\s*\d+\s*\)\s*)?"
 _TYPE = r"((?:(?:unsigned|signed|const|long|short)\s+)*\w+)"
-_DYNAMIC_DECLARATION = re.compile(rf"\bextern\s+__shared__\s+{_ALIGN}{_TYPE}\s+{_ALIGN}(\w+)\s*\[\s*\]\s*;")
+_DYNAMIC_DECLARATION = re.compile(rf"extern\s+__shared__\s+{_ALIGN}{_TYPE}\s+{_ALIGN}(\w+)\s*\[\s*\]\s*;")
+_SHARED = re.compile(r"\b__shared__\b")
+_STATIC_DECLARATION = re.compile(rf"(?<!\w)__shared__\s+({_ALIGN}){_TYPE}\s+({_ALIGN})(\w+)\s*((?:\[[^\[\];]*\]\s*)*);")
 # Arrays a kernel declares (__shared__, local) get the compiler's bounds checks, trapping (emu_guard.h);
 # each check keeps a trap of its own (no merging), so a trap's source line is its check's.
 BOUNDS_CHECKS = ["-fsanitize=bounds", "-fsanitize-undefined-trap-on-error", "-fno-crossjumping",
@@ -32,7 +34,7 @@ def program(src):
     """(C++ text, compiler flags, what else the library depends on) for a kernels.Source. Raises
     ValueError for a file the emulator cannot run."""
     where = os.path.abspath(src.path)
-    rewritten = _dynamic_shared(src.text)
+    rewritten = _shared_rewritten(src.text)
     fibers = _synchronizes(src.expanded())
     launchers = "".join(f"\n{_launcher_source(n, p, fibers)}" for n, p in src.kernels.items())
     # A rewritten file goes in as text, its lines numbered as in the file (messages, debug information).
@@ -97,6 +99,7 @@ extern "C" const char* emu_{name}(int emu_reverse, int emu_guard_mode, const lon
         blockDim = emu_dim3{{emu_bx, emu_by, emu_bz}};
         blockIdx = emu_dim3{{(unsigned)(emu_b % emu_gx), (unsigned)(emu_b / emu_gx % emu_gy),
                              (unsigned)(emu_b / emu_gx / emu_gy)}};
+        emu_begin_block();
         if (emu_shared && !emu_dynamic.begin(emu_shared))
             emu_fail("no memory for %u bytes of dynamic shared memory", emu_shared);
         sigjmp_buf emu_jump;                         // a fault in a guard page leaves the block here
@@ -118,25 +121,59 @@ def _synchronizes(text):
     return bool(_SYNCHRONIZING.search(_COMMENTS.sub(" ", text)))
 
 
-def _dynamic_shared(text):
-    """The text with each `extern __shared__ T name[];` in a kernel made `T* name = (T*)
-    emu_dynamic_shared();` (emu_block.h's buffer), on the same line; None when it has none."""
-    if not _DYNAMIC_SHARED.search(_COMMENTS.sub(" ", text)):
-        return None
+def _shared_rewritten(text):
+    """The text with its shared memory declarations rewritten for emu_block.h where they stand, each
+    line of code on the line it was (messages and debug information keep the file's line numbers);
+    None when it declares none. Raises ValueError for a declaration the emulator cannot follow.
 
-    def rewrite(match):
-        before = _COMMENTS.sub(" ", text[:match.start()])
+    `extern __shared__ T name[];` becomes a pointer to the block's dynamic shared memory. A static
+    `__shared__ T name[N]...;` stays (static thread_local: one copy per block running at once) and is
+    followed by a call that fills it with set bits (every float a NaN) when the block's first thread
+    reaches it: CUDA leaves it undefined, and a CPU thread's copy would hold the previous block's values."""
+    code = _blank_comments(text)
+    edits = []                                  # (start, end, replacement)
+    for m in _SHARED.finditer(code):
+        at = _line(code, m.start())
+        before = code[:m.start()]
         if before.count("{") <= before.count("}"):
-            raise ValueError(f"line {text[:match.start()].count(chr(10)) + 1}: declare extern __shared__ arrays "
-                             f"inside the kernel (where the emulator points them at the block's buffer)")
-        kind, name = " ".join(match.group(1).split()), match.group(2)
-        return f"{kind}* {name} = ({kind}*)emu_dynamic_shared();"
-    out = _DYNAMIC_DECLARATION.sub(rewrite, text)
-    left = _DYNAMIC_SHARED.search(_COMMENTS.sub(" ", out))
-    if left:
-        raise ValueError(f"line {out[:left.start()].count(chr(10)) + 1}: write dynamic shared memory as "
-                         f"`extern __shared__ T name[];` (T a type of one word or more, no initializer)")
-    return out
+            raise ValueError(f"line {at}: declare __shared__ variables inside the kernel (where the emulator "
+                             f"can give each block its own)")
+        if re.search(r"\bextern\s*$", before):
+            extern = before.rstrip()[:-len("extern")]
+            dynamic = _DYNAMIC_DECLARATION.match(code, len(extern))
+            if not dynamic:
+                raise ValueError(f"line {at}: write dynamic shared memory as `extern __shared__ T name[];` (T a "
+                                 f"type of one word or more, no initializer)")
+            kind, name = " ".join(dynamic.group(1).split()), dynamic.group(2)
+            edits.append((dynamic.start(), dynamic.end(), f"{kind}* {name} = ({kind}*)emu_dynamic_shared();"))
+            continue
+        static = _STATIC_DECLARATION.match(code, m.start())
+        if not static:
+            raise ValueError(f"line {at}: write each __shared__ variable in a declaration of its own: "
+                             f"`__shared__ T name[N];` (or `__shared__ T name;`)")
+        # The alignment goes first: `alignas(16) static thread_local float s[4];` (C++ takes it nowhere else).
+        align, kind, name, dims = static.group(1) + static.group(3), static.group(2), static.group(4), static.group(5)
+        seen = f"emu_seen_{name}_{at}"
+        edits.append((static.start(), static.end(), " ".join(
+            align.split() + ["__shared__", " ".join(kind.split()), name + "".join(dims.split()) + ";",
+                             f"static thread_local unsigned long long {seen} = ~0ull;",
+                             f"emu_undefined_at_block_start({name}, {seen});"])))
+    if not edits:
+        return None
+    out, last = [], 0
+    for start, end, replacement in sorted(edits):
+        out += [text[last:start], replacement, "\n" * text.count("\n", start, end)]
+        last = end
+    return "".join(out + [text[last:]])
+
+
+def _blank_comments(text):
+    """The text with every comment made spaces (newlines kept): what is code stays where it was."""
+    return _COMMENTS.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+
+
+def _line(text, position):
+    return text.count("\n", 0, position) + 1
 
 
 def _c_type(p):

@@ -122,3 +122,25 @@ extern "C" __global__ void read_unwritten(float* out) {
     extern __shared__ __align__(16) float never_written[];
     out[threadIdx.x] = never_written[threadIdx.x];
 }
+
+// Static __shared__ memory a block reads before writing: threads below `written` write their slot of
+// each variable; after the barrier every thread reads its slot back. Unwritten slots are undefined on
+// a GPU and NaN (all bits set) on the emulator, never an earlier block's values.
+extern "C" __global__ void read_static_shared(float* out, int* counts, int written) {
+    __shared__ float slots[64];
+    __shared__ __align__(16) float grid[2][32];
+    __shared__ int count_slots[64];
+    __shared__ float total;
+    int t = threadIdx.x, base = blockIdx.x * 64;
+    if (t < written) {
+        slots[t] = (float)(base + t);
+        grid[t / 32][t % 32] = (float)(base + t) + 0.5f;
+        count_slots[t] = base + t;
+    }
+    if (t == 0 && written == 64) total = 7.0f;
+    __syncthreads();
+    out[3 * base + t] = slots[t];
+    out[3 * base + 64 + t] = grid[t / 32][t % 32];
+    out[3 * base + 128 + t] = t == 0 ? total : 0.0f;
+    counts[base + t] = count_slots[t];
+}

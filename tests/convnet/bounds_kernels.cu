@@ -37,7 +37,8 @@ extern "C" __global__ void accumulate(const float* x, float* out, int n) {
 // Arrays the kernel declares, indexed past their sizes when `past` is 1: thread 63 writes s[64] of a
 // __shared__ array of 64; with `past` 2, every thread reads element 4 of a local array of 4.
 extern "C" __global__ void declared_arrays(const float* x, float* out, int past) {
-    __shared__ float s[64];
+    __shared__ __align__(16) float                     // a declaration over two lines keeps the lines after it
+        s[64];
     float local[4] = {1.0f, 2.0f, 3.0f, 4.0f};
     int t = threadIdx.x;
     s[t + (past == 1)] = x[t];                        // the __shared__ array

@@ -186,6 +186,32 @@ def test_dynamic_shared_memory_nobody_wrote_reads_as_nan():
     assert np.isnan(be.to_host(out)).all()
 
 
+@pytest.mark.parametrize("order", ORDERS, indirect=True)
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_static_shared_memory_nobody_wrote_is_undefined_in_every_block(backend, order):
+    """A first launch writes every slot of four static __shared__ variables in each of 6 blocks; a second
+    writes only the first 32 slots. On the emulator the others read as all bits set (NaN, -1 for the
+    ints) in every block: not zero, not what the first launch or an earlier block on the same CPU
+    thread left there."""
+    be = get_backend(backend)
+    kernel = getattr(kernels(be, str(BLOCK_KERNELS)), "read_static_shared")
+    blocks, t = 6, np.arange(64)
+    values = np.arange(blocks * 64, dtype=np.float32).reshape(blocks, 64)
+    for written in (64, 32):
+        out, counts = be.empty(blocks * 3 * 64), be.from_host_int(np.zeros(blocks * 64, np.int32), None)
+        kernel((blocks, 1, 1), (64, 1, 1), out, counts, i32(written))
+        out, counts = be.to_host(out).reshape(blocks, 3, 64), be.to_host(counts).reshape(blocks, 64)
+        kept = t < written
+        np.testing.assert_array_equal(out[:, 0, kept], values[:, kept])
+        np.testing.assert_array_equal(out[:, 1, kept], values[:, kept] + 0.5)
+        np.testing.assert_array_equal(counts[:, kept], values[:, kept].astype(np.int32))
+        if written == 64:
+            np.testing.assert_array_equal(out[:, 2, 0], 7.0)
+        elif backend == "emulated":
+            assert np.isnan(out[:, :2, ~kept]).all() and np.isnan(out[:, 2, 0]).all()
+            assert (counts[:, ~kept] == -1).all()
+
+
 @pytest.mark.parametrize("shared", [-4, 48 * 1024 + 4, 2.0])
 def test_a_launch_asks_for_what_a_block_can_have(shared):
     be = get_backend("emulated")
@@ -199,8 +225,21 @@ def test_dynamic_shared_memory_declared_outside_a_kernel_is_one_line(tmp_path):
     path = tmp_path / "file_scope.cu"
     path.write_text('extern __shared__ float s[];\n'
                     'extern "C" __global__ void f(float* out) {\n    out[threadIdx.x] = s[0];\n}\n')
-    with pytest.raises(BackendError, match=r"file_scope.cu: line 1: declare extern __shared__ arrays inside the "
+    with pytest.raises(BackendError, match=r"file_scope.cu: line 1: declare __shared__ variables inside the "
                                            r"kernel"):
+        kernels(get_backend("emulated"), str(path))
+
+
+@pytest.mark.parametrize("declaration,message", [
+    ("__shared__ float s[4];\n", r"line 1: declare __shared__ variables inside the kernel"),
+    ("", r"line 3: write each __shared__ variable in a declaration of its own"),
+], ids=["file scope", "two in one"])
+def test_a_static_shared_declaration_the_emulator_cannot_follow_is_one_line(tmp_path, declaration, message):
+    path = tmp_path / "static_shared.cu"
+    path.write_text(f'{declaration}extern "C" __global__ void f(float* out) {{\n'
+                    f'    // __shared__ in a comment counts for nothing\n'
+                    f'    __shared__ float a[4], b[4];\n    out[threadIdx.x] = a[0] + b[0];\n}}\n')
+    with pytest.raises(BackendError, match=rf"static_shared.cu: {message}"):
         kernels(get_backend("emulated"), str(path))
 
 

@@ -14,7 +14,8 @@ from convnet.kernels import ELEMENTWISE, INCLUDE, f32, i32, kernels, source
 from tests.helpers import ROOT
 
 CU_FILES = sorted(glob.glob(str(ROOT / "convnet/*.cu")) + glob.glob(str(ROOT / "layers/*.cu")))
-TEST_CU_FILES = [str(ROOT / "tests/convnet/block_kernels.cu")]       # shared memory, barriers, warp operations
+# shared memory, barriers, warp operations; atomics
+TEST_CU_FILES = [str(ROOT / "tests/convnet/block_kernels.cu"), str(ROOT / "tests/convnet/atomic_kernels.cu")]
 
 
 def test_every_kernel_file_is_found_and_parsed():
