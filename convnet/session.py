@@ -1,5 +1,7 @@
 """What train, test and features share: the data (provider, ranges, augmentation) and the net built
 for it, from options or from a checkpoint."""
+import os
+
 from .config import read_text
 from .errors import ConvnetError, DataError, ShapeError
 from .graph import load_graph
@@ -79,7 +81,27 @@ def build_net(data, layers_file, layers_text, params_file, params_text, options,
     if not net.backend.gpu_path and (options["gpu"] or options["tf32"]):
         note(f"{'--gpu' if options['gpu'] else '--tf32'} applies to the cuda backend; on {net.backend.name} it "
              f"changes nothing (add --backend cuda)")
+    _note_uncompiled(net)
     return net
+
+
+_said_uncompiled = []
+
+
+def _note_uncompiled(net):
+    """One line, once, when the numpy backend's compiled kernels cannot be built (no C++ compiler, a
+    failed build) for a net that would use them: the same numbers come out, more slowly, and the user
+    should know why. Not for CONVNET_NATIVE=0, which asks for exactly that."""
+    from . import native
+    if net.backend.name != "numpy" or os.environ.get("CONVNET_NATIVE", "1") == "0" or _said_uncompiled:
+        return
+    if not any(layer.type in ("conv", "pool") for layer in net.layers):
+        return
+    missing = [why for lib, why in map(native.library, native.KERNELS) if lib is None]
+    if missing:
+        _said_uncompiled.append(missing[0])
+        note(f"the compiled CPU kernels are not in use ({missing[0]}): the convolution and max pooling's "
+             f"gradient run in NumPy, with the same results, more slowly (a quick-start step takes about 1.6 times as long)")
 
 
 def parse_gpus(text):

@@ -4,8 +4,11 @@ here, and the NumPy path taking over where the compiled one does not apply or ca
 import numpy as np
 import pytest
 
-from convnet import conv_cpu, conv_native, native
+from convnet import conv_cpu, conv_native, native, session
+from convnet.notes import send_notes_to
+from convnet.session import DEFAULTS, Data
 from tests.helpers import TRAIN, WEIGHT_PARAMS, make_layer
+from tests.training import TINY
 
 if conv_native.available()[0] is None:
     pytest.skip(f"no compiled convolution here: {conv_native.available()[1]}", allow_module_level=True)
@@ -185,6 +188,28 @@ def test_without_a_compiler_the_numpy_path_runs_and_says_why(fresh, counted):
     y_ref = reference(x.astype(np.float64), layer.params[0].value.astype(np.float64), dy.astype(np.float64), g)[0]
     close(layer.forward([x], TRAIN) - layer.params[1].value[:, None, None, None], y_ref)
     assert counted["forward"] == 0
+
+
+def test_a_net_without_the_compiled_kernels_says_so_once(fresh):
+    notes = []
+    send_notes_to(notes.append)
+    fresh.setattr(session, "_said_uncompiled", [])
+    try:
+        options = {**DEFAULTS, **dict(zip(["layers", "params"], TINY[1::2]))}
+        data = Data(options, need_train=False)
+        fresh.setenv("CONVNET_NATIVE", "0")
+        session.build_net(data, TINY[1], None, TINY[3], None, options)
+        assert notes == []                                  # asked for: no note
+        fresh.delenv("CONVNET_NATIVE")
+        native.reset()
+        fresh.setenv("CXX", "/nonexistent/c++")
+        for _ in range(2):
+            session.build_net(data, TINY[1], None, TINY[3], None, options)
+        assert notes == ["the compiled CPU kernels are not in use (no C++ compiler found (install g++ or set CXX)): "
+                         "the convolution and max pooling's gradient run in NumPy, with the same results, more "
+                         "slowly (a quick-start step takes about 1.6 times as long)"]
+    finally:
+        send_notes_to(None)
 
 
 def test_a_compiler_that_fails_is_reported(fresh, tmp_path):
