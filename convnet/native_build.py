@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import tempfile
 
+from .files import describe
+
 
 class BuildError(Exception):
     """The compiler failed: the message is its first error line."""
@@ -36,8 +38,25 @@ def library_path(kind, name, program, compiler, flags, depends=()):
 
 def build(program, compiler, flags, path, fallback_flags=None):
     """Compile `program` (C++ text) into the shared library `path`. When the compiler rejects `flags`
-    and fallback_flags is given, tries those (a compiler without OpenMP, say)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    and fallback_flags is given, tries those (a compiler without OpenMP, say). A cache or temporary
+    folder that cannot be written is a BuildError that names it."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    except OSError as e:
+        raise _unwritable_cache(e) from None
+    try:
+        _build(program, compiler, flags, path, fallback_flags)
+    except OSError as e:
+        where = e.filename or tempfile.gettempdir()
+        raise BuildError(f"{where}: {describe(e)} (the build's temporary folder; set TMPDIR to another)") from None
+
+
+def _unwritable_cache(e):
+    return BuildError(f"the kernel cache {cache_dir()} cannot be written ({describe(e)}): set CONVNET_CACHE to a "
+                      f"folder that can")
+
+
+def _build(program, compiler, flags, path, fallback_flags):
     with tempfile.TemporaryDirectory() as tmp:
         cpp = os.path.join(tmp, "program.cpp")
         with open(cpp, "w") as f:
@@ -56,6 +75,8 @@ def build(program, compiler, flags, path, fallback_flags=None):
         try:
             shutil.move(out, partial)
             os.replace(partial, path)
+        except OSError as e:
+            raise _unwritable_cache(e) from None
         finally:
             if os.path.exists(partial):         # a full disk: nothing half-written stays behind
                 os.remove(partial)

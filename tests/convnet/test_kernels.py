@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from convnet import native
 from convnet.backends import get_backend
 from convnet.errors import BackendError
 from convnet.kernels import ELEMENTWISE, INCLUDE, f32, i32, kernels, source
@@ -121,3 +122,22 @@ def test_a_kernel_file_named_by_a_relative_path(tmp_path, monkeypatch):
     x = be.from_host(np.arange(5, dtype=np.float32), None)
     kernels(be, "relative.cu").twice.launch(5, x, i32(5))
     np.testing.assert_array_equal(be.to_host(x), [0, 2, 4, 6, 8])
+
+
+def test_a_kernel_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    """CONVNET_CACHE under a file: both backends that compile on the CPU name the folder and the cause."""
+    (tmp_path / "a-file").write_text("")
+    cache = tmp_path / "a-file" / "cache"
+    monkeypatch.setenv("CONVNET_CACHE", str(cache))
+    (tmp_path / "uncached.cu").write_text('extern "C" __global__ void one(float* x) { x[threadIdx.x] = 1.0f; }\n')
+    with pytest.raises(BackendError, match=rf"^the emulated backend could not compile {tmp_path}/uncached.cu: the "
+                                           rf"kernel cache {cache} cannot be written \(not a directory\): set "
+                                           rf"CONVNET_CACHE to a folder that can$"):
+        kernels(get_backend("emulated"), str(tmp_path / "uncached.cu"))
+    native.reset()
+    try:
+        lib, why = native.library("pool_direct.cpp")
+        assert lib is None and why.endswith(f"could not build pool_direct.cpp: the kernel cache {cache} cannot be "
+                                            f"written (not a directory): set CONVNET_CACHE to a folder that can")
+    finally:
+        native.reset()
