@@ -46,6 +46,15 @@ tests)
     CONVNET_SYNC=1 $T python3 -m pytest -p no:cacheprovider -m gpu -q tests/convnet/test_gpu_net.py -k two_logical \
         > "$OUT/tests-sync.log" 2>&1 || failed=1
     echo "two logical devices with CONVNET_SYNC=1: $(tail -1 "$OUT/tests-sync.log")"
+    # Whole nets on cuda against the same graph in PyTorch (float64): outputs, gradients (FP32 cuBLAS).
+    for net in configs/layers.cfg:configs/params.cfg:32 \
+               tests/reference/alexnet-2012/imagenet/layers-145.cfg:tests/reference/alexnet-2012/imagenet/layer-params-145.cfg:224; do
+        IFS=: read -r layers params size <<< "$net"
+        log="$OUT/parity-$(basename "$layers" .cfg).txt"
+        $T python3 bench/pytorch_parity.py --backend cuda --layers "$layers" --params "$params" --input-size "$size" \
+            --max 1e-5 > "$log" 2>&1 || failed=1
+        echo "$(head -1 "$log" | cut -c1-150); $(tail -1 "$log")"
+    done
     ;;
 probe)
     $T python3 bench/gpu_probe.py --json > "$OUT/probe.json" 2> "$OUT/probe.err" || failed=1

@@ -1,9 +1,9 @@
 """A whole net against PyTorch: every layer's output, the cost and every weight gradient of one batch,
-convnet (numpy backend, float32) against the same graph written here in PyTorch (float64, autograd),
-with convnet's weights.
+convnet (float32; the numpy backend by default, cuda on a GPU) against the same graph written here in
+PyTorch (float64, autograd), with convnet's weights.
 
     python bench/pytorch_parity.py [--layers configs/alexnet.cfg --params configs/alexnet-params.cfg]
-                                   [--input-size 224] [--mini 8] [--json]
+                                   [--input-size 224] [--mini 8] [--backend numpy|cuda|emulated] [--max 1e-5] [--json]
 
 The PyTorch side is an independent writing of each layer type's math, from the README's definitions
 (cuda-convnet's): conv with ceil output sizes (the last window reads zeros past the edge) and its
@@ -135,14 +135,17 @@ def rel(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
-def compare(layers_file, params_file, size, mini, seed=0):
+def compare(layers_file, params_file, size, mini, seed=0, backend="numpy"):
     """Forward, end to end: PyTorch's chain from the images alone, every output against convnet's.
     Backward, layer by layer: each layer on convnet's own inputs and output gradient, so that a
     maximum that float32 and float64 order differently (two values of a window within rounding of
     each other) sends the gradient the same way on both sides; each weight gradient, and each output
     gradient (the sum over the layers that read it), against convnet's."""
     graph = load_graph(layers_file, params_file, [(3, size, size), (1,)])
-    net = Net(graph, backend="numpy", seed=seed)
+    net = Net(graph, backend=backend, seed=seed)
+
+    def on_host(layer, array):
+        return np.asarray(net.backend.to_host(array, layer.device))
     rng = np.random.default_rng(seed)
     images = rng.standard_normal((3, size, size, mini)).astype(np.float32) * 50
     cost_layer = graph.cost_layers[0]
@@ -152,7 +155,8 @@ def compare(layers_file, params_file, size, mini, seed=0):
     net.backward()
 
     def leaves(layer):
-        return {p.name: torch.from_numpy(p.value.astype(np.float64)).requires_grad_() for p in layer.params}
+        return {p.name: torch.from_numpy(on_host(layer, p.value).astype(np.float64)).requires_grad_()
+                for p in layer.params}
     chain = {}
     with torch.no_grad():
         for layer in net.layers:
@@ -178,7 +182,7 @@ def compare(layers_file, params_file, size, mini, seed=0):
                 into[name] = into.get(name, 0) + x.grad
         row = rows.setdefault(layer.name, {"layer": layer.name, "type": layer.type})
         for p in layer.params:
-            row[p.name] = rel(p.grad, weights[p.name].grad.numpy())
+            row[p.name] = rel(on_host(layer, p.grad), weights[p.name].grad.numpy())
     out = []
     for layer in net.layers:
         if layer.is_data or layer.is_cost:
@@ -191,12 +195,12 @@ def compare(layers_file, params_file, size, mini, seed=0):
         out.append(row)
     cost = float(costs[cost_layer.name][0])
     ref_cost = float(chain[cost_layer.name])
-    return {"layers_file": layers_file, "size": size, "mini": mini, "cost": cost, "torch_cost": ref_cost,
+    return {"layers_file": layers_file, "backend": backend, "size": size, "mini": mini, "cost": cost, "torch_cost": ref_cost,
             "cost_rel": abs(cost - ref_cost) / abs(ref_cost), "rows": out}
 
 
 def report(r):
-    lines = [f"{r['layers_file']}, {r['mini']} images of {r['size']}x{r['size']}: cost {r['cost']:.6f} "
+    lines = [f"{r['layers_file']} on {r['backend']}, {r['mini']} images of {r['size']}x{r['size']}: cost {r['cost']:.6f} "
              f"(PyTorch, float64: {r['torch_cost']:.6f}; relative difference {r['cost_rel']:.1e})",
              "largest |convnet - PyTorch| / largest |PyTorch|: outputs end to end; output and weight "
              "gradients layer by layer",
@@ -204,9 +208,12 @@ def report(r):
     for row in r["rows"]:
         grads = ", ".join(f"{k} {v:.1e}" for k, v in row.items() if k not in ("layer", "type", "output"))
         lines.append(f"{row['layer']:<16} {row['type']:<10} {row['output']:>9.1e}  {grads}")
-    worst = max(max(v for k, v in row.items() if k not in ("layer", "type")) for row in r["rows"])
-    lines.append(f"worst: {worst:.1e}")
+    lines.append(f"worst: {worst(r):.1e}")
     return "\n".join(lines)
+
+
+def worst(r):
+    return max(max(v for k, v in row.items() if k not in ("layer", "type")) for row in r["rows"])
 
 
 def main():
@@ -215,10 +222,14 @@ def main():
     parser.add_argument("--params", default="configs/alexnet-params.cfg")
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--mini", type=int, default=8)
+    parser.add_argument("--backend", choices=["numpy", "cuda", "emulated"], default="numpy")
+    parser.add_argument("--max", type=float, help="exit 1 when the worst difference is larger")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = compare(args.layers, args.params, args.input_size, args.mini)
+    result = compare(args.layers, args.params, args.input_size, args.mini, backend=args.backend)
     print(json.dumps(result, indent=1) if args.json else report(result))
+    if args.max is not None and worst(result) > args.max:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
