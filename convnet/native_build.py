@@ -39,16 +39,20 @@ def library_path(kind, name, program, compiler, flags, depends=()):
 def build(program, compiler, flags, path, fallback_flags=None):
     """Compile `program` (C++ text) into the shared library `path`. When the compiler rejects `flags`
     and fallback_flags is given, tries those (a compiler without OpenMP, say). A cache or temporary
-    folder that cannot be written is a BuildError that names it."""
+    folder that cannot be written, or a compiler that cannot be run, is a BuildError naming it."""
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     except OSError as e:
         raise _unwritable_cache(e) from None
     try:
-        _build(program, compiler, flags, path, fallback_flags)
+        tmp = tempfile.mkdtemp()
     except OSError as e:
-        where = e.filename or tempfile.gettempdir()
-        raise BuildError(f"{where}: {describe(e)} (the build's temporary folder; set TMPDIR to another)") from None
+        raise BuildError(f"no temporary folder in {tempfile.gettempdir()} ({describe(e)}): set TMPDIR to "
+                         f"another") from None
+    try:
+        _build(program, compiler, flags, path, fallback_flags, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _unwritable_cache(e):
@@ -56,30 +60,34 @@ def _unwritable_cache(e):
                       f"folder that can")
 
 
-def _build(program, compiler, flags, path, fallback_flags):
-    with tempfile.TemporaryDirectory() as tmp:
-        cpp = os.path.join(tmp, "program.cpp")
+def _build(program, compiler, flags, path, fallback_flags, tmp):
+    cpp, out = os.path.join(tmp, "program.cpp"), os.path.join(tmp, "program.so")
+    try:
         with open(cpp, "w") as f:
             f.write(program)
-        out = os.path.join(tmp, "program.so")
+    except OSError as e:
+        raise BuildError(f"{cpp}: {describe(e)} (the build's temporary folder; set TMPDIR to another)") from None
+    try:
         run = subprocess.run([compiler, *flags, cpp, "-o", out], capture_output=True, text=True)
         if run.returncode != 0 and fallback_flags is not None:
             run = subprocess.run([compiler, *fallback_flags, cpp, "-o", out], capture_output=True, text=True)
-        if run.returncode != 0:
-            lines = [line for line in run.stderr.splitlines() if line.strip()]
-            errors = [line for line in lines if "error" in line] or lines or [f"exit status {run.returncode}, no message"]
-            raise BuildError(errors[0].strip())
-        # Into the cache's folder first (the temporary folder may be on another file system), then
-        # renamed: a reader never sees half a library.
-        partial = f"{path}.{os.getpid()}.partial"
-        try:
-            shutil.move(out, partial)
-            os.replace(partial, path)
-        except OSError as e:
-            raise _unwritable_cache(e) from None
-        finally:
-            if os.path.exists(partial):         # a full disk: nothing half-written stays behind
-                os.remove(partial)
+    except OSError as e:
+        raise BuildError(f"{compiler}: {describe(e)}") from None
+    if run.returncode != 0:
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if "error" in line] or lines or [f"exit status {run.returncode}, no message"]
+        raise BuildError(errors[0].strip())
+    # Into the cache's folder first (the temporary folder may be on another file system), then
+    # renamed: a reader never sees half a library.
+    partial = f"{path}.{os.getpid()}.partial"
+    try:
+        shutil.move(out, partial)
+        os.replace(partial, path)
+    except OSError as e:
+        raise _unwritable_cache(e) from None
+    finally:
+        if os.path.exists(partial):         # a full disk: nothing half-written stays behind
+            os.remove(partial)
 
 
 def read(path):

@@ -6,6 +6,7 @@
 // A sum by atomicAdd of floats depends on the order the adds happen in, on a GPU as here: results
 // compare bit for bit only where every partial sum is exact (integer-valued floats, say).
 #pragma once
+#include <cstring>
 
 template <class T>
 static inline T emu_atomic_update(T* address, T (*update)(T, T), T value) {

@@ -1,9 +1,9 @@
 """The C++ program the emulated backend compiles for a .cu file: the file (its shared memory
 declarations rewritten for emu_block.h: dynamic ones to its buffer, static ones made undefined at
-each block's start), compiled against cuda_compat.h, and one launcher per
-kernel that runs every block of a grid (in parallel over OpenMP threads where the compiler has OpenMP)
-and every thread of a block (one after the other, or as emu_block.h's fibers where the file's threads
-wait for each other), with emu_guard.h's checks around it.
+each block's start), compiled against cuda_compat.h, and one launcher per kernel that runs every
+block of a grid (in parallel over OpenMP threads where the compiler has OpenMP) and every thread of a
+block (one after the other, or as emu_block.h's fibers where the file's threads wait for each other),
+with emu_guard.h's checks around it.
 """
 import os
 import re

@@ -1,6 +1,7 @@
 """The kernel machinery: every .cu compiles with nvcc for sm_80 and sm_90; every launch is checked."""
 import glob
 import os
+import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -141,3 +142,15 @@ def test_a_kernel_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch
                                             f"written (not a directory): set CONVNET_CACHE to a folder that can")
     finally:
         native.reset()
+
+
+def test_a_compiler_that_cannot_be_run_is_one_line(tmp_path, monkeypatch):
+    compiler = tmp_path / "not-executable-c++"
+    compiler.write_text("#!/bin/sh\n")
+    monkeypatch.setenv("CONVNET_CACHE", str(tmp_path / "cache"))
+    be = get_backend("emulated")
+    monkeypatch.setattr(be, "compiler", str(compiler))         # the backend reads CXX when it is made
+    (tmp_path / "uncached.cu").write_text('extern "C" __global__ void one(float* x) { x[threadIdx.x] = 1.0f; }\n')
+    with pytest.raises(BackendError, match=re.escape(f"could not compile {tmp_path}/uncached.cu: {compiler}: "
+                                                     f"permission denied")):
+        kernels(be, str(tmp_path / "uncached.cu"))
