@@ -19,13 +19,14 @@ PyTorch is not a dependency of convnet: install it yourself to run this.
 import argparse
 import json
 import math
+import os
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))     # the checkout's convnet
 from convnet.graph import load_graph  # noqa: E402
 from convnet.net import Net  # noqa: E402
 
