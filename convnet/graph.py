@@ -64,7 +64,8 @@ def _make_layer(name, section, params, params_file):
     cfg = LayerConfig(name, section, params, params_file)
     type_name = section.get("type")
     if type_name is None:
-        raise cfg.error("type", "required key missing (every layer needs a type)")
+        swapped = f" ({params_file} has it: are --layers and --params swapped?)" if params and "type" in params else ""
+        raise cfg.error("type", f"required key missing (every layer needs a type){swapped}", where="layers")
     cls = layer_class(type_name.strip())
     if cls is None:
         known = ", ".join(layer_types())

@@ -115,6 +115,14 @@ def test_params_file_without_a_weight_layers_section(tmp_path):
     one_line_error(describe(tmp_path, params=params), "params.cfg:", "[fc1]", "no section for this layer")
 
 
+def test_the_two_files_swapped_name_the_file_without_types_and_say_so(tmp_path):
+    one_line_error(describe(tmp_path, layers=GOOD_PARAMS, params=GOOD_LAYERS), "layers.cfg:", "[conv1]", "type:",
+                   "required key missing", "params.cfg has it: are --layers and --params swapped?)")
+    result = describe(tmp_path, layers=GOOD_LAYERS.replace("type=conv", "", 1))
+    one_line_error(result, "layers.cfg:", "[conv1]", "type:", "required key missing")
+    assert "are --layers and --params swapped" not in result.output
+
+
 def test_params_key_missing_or_wrong(tmp_path):
     one_line_error(describe(tmp_path, params=GOOD_PARAMS.replace("    momB=0.9\n", "", 1)),
                    "params.cfg:", "[conv1]", "momB:", "required key missing")
