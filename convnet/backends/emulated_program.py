@@ -118,7 +118,7 @@ extern "C" const char* emu_{name}(int emu_reverse, int emu_guard_mode, const lon
 def _synchronizes(text):
     """Whether a kernel file's threads wait for each other (barriers, warp operations): its blocks then
     run as fibers. Comments do not count."""
-    return bool(_SYNCHRONIZING.search(_COMMENTS.sub(" ", text)))
+    return bool(_SYNCHRONIZING.search(_blank_comments(text)))
 
 
 def _shared_rewritten(text):
