@@ -201,7 +201,9 @@ def main():
     name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
     result = {"device": name, "framework": f"PyTorch {torch.__version__}" + (" + cuDNN" if cuda else ""),
               "net": args.net, "threads": torch.get_num_threads(), "mini": args.mini,
-              "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "tf32": args.tf32, "step_ms": median, "steps_ms": times,
+              "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "gpu_memory_mib": torch.cuda.max_memory_reserved(device) / 2 ** 20 if cuda else None,
+              "tf32": args.tf32, "step_ms": median, "steps_ms": times,
               "images_per_s": args.mini / (median / 1000), "per_layer": per_layer}
     print(json.dumps(result, indent=2) if args.json else
           f"{name}, {result['framework']}, {args.net}, batch {args.mini}: step {median:.1f} ms, "

@@ -76,6 +76,18 @@ def peak_memory_mib():
     return peak / (2 ** 20 if sys.platform == "darwin" else 1024)
 
 
+def batch_cost(net, batch, mini):
+    """The cost per image of the bench's batch, test mode: the steps train on that one batch, so after
+    them it is finite and lower than before (NaN, null in JSON, where the net has no cost layer)."""
+    costs = net.forward(batch, train=False)
+    return sum(float(value[0]) for value in costs.values()) / mini if costs else float("nan")
+
+
+def gpu_memory_mib(backend):
+    """The GPU memory the net held at its peak (CuPy's pool, every GPU it uses), or None off the GPU."""
+    return backend.memory_held() / 2 ** 20 if backend.name == "cuda" else None
+
+
 def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpus=None, warmup=3, repeat=10,
         tf32=False, profile=True):
     backend, why = choose_backend(backend)
@@ -94,6 +106,7 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
         solver.update(mini, 0.0)
         return before_update
 
+    initial_cost = batch_cost(net, batch, mini)
     for i in range(warmup):
         step(i)
     clock.sync()
@@ -105,6 +118,7 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
         end = clock.mark()
         steps.append(clock.between(start, end))
         updates.append(clock.between(before_update, end))
+    final_cost = batch_cost(net, batch, mini)
     per_layer = time_layers(net, batch, clock, repeat=max(3, repeat // 2)) if profile else {}
     loader = augmentation_ms(graph, mini) if profile else None
     median = statistics.median(steps)
@@ -114,8 +128,9 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
         "device": device_name(net.backend), "backend": backend, "backend_choice": why, "layers": str(layers_file),
         "mini": mini, "threads": _threads(net.backend), "blas": _blas(net.backend),
         "compiled": _compiled(net.backend),
-        "update_ms": statistics.median(updates), "peak_memory_mib": peak_memory_mib(), "loader_ms": loader,
-        "input_size": input_size, "tf32": tf32, "step_ms": median, "steps_ms": steps,
+        "update_ms": statistics.median(updates), "peak_memory_mib": peak_memory_mib(),
+        "gpu_memory_mib": gpu_memory_mib(net.backend), "loader_ms": loader,
+        "initial_cost": initial_cost, "final_cost": final_cost, "input_size": input_size, "tf32": tf32, "step_ms": median, "steps_ms": steps,
         "images_per_s": mini / (median / 1000), "tflops": flops / (median / 1000) / 1e12,
         "peak_tflops": peak / 1e12, "peak_kind": peak_kind, "share_of_peak": flops / (median / 1000) / peak,
         "per_layer": per_layer,
@@ -265,7 +280,11 @@ def report(result):
              f"training step {result['step_ms']:.1f} ms (median of {len(result['steps_ms'])}), "
              f"{result['images_per_s']:.0f} images/s, {result['tflops']:.2f} TFLOP/s = "
              f"{100 * result['share_of_peak']:.1f}% of {result['peak_tflops']:.2f} TFLOP/s ({result['peak_kind']})",
-             f"peak memory {result['peak_memory_mib']:.0f} MiB (resident, the whole process)"]
+             f"cost of the batch (test mode) {result['initial_cost']:.4f} before the steps, "
+             f"{result['final_cost']:.4f} after",
+             f"peak memory {result['peak_memory_mib']:.0f} MiB (resident, the whole process)"
+             + (f"; GPU memory {result['gpu_memory_mib']:.0f} MiB (CuPy's pool at its peak)"
+                if result.get("gpu_memory_mib") is not None else "")]
     if result["per_layer"]:
         lines.append(f"{'layer':<18} {'forward ms':>11} {'backward ms':>12} {'share':>6}")
         step = result["step_ms"]

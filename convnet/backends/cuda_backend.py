@@ -160,6 +160,17 @@ class CudaBackend(GpuPathBackend):
         """An int32 array (index tables for kernels) on the device."""
         return self.cupy.asarray(np.ascontiguousarray(x, dtype=np.int32))
 
+    def memory_held(self):
+        """Bytes that CuPy's memory pool holds on the GPUs with streams of ours, added up. The pool keeps
+        every block it was given (it returns none to the driver unless asked to), so after a run this is
+        the run's peak, as PyTorch's max_memory_reserved is for its caching allocator."""
+        pool = self.cupy.get_default_memory_pool()
+        total = 0
+        for physical in sorted(set(self._stream_device.values())) or [self.current_device()]:
+            with self.cupy.cuda.Device(physical):
+                total += pool.total_bytes()
+        return total
+
     def copy_into(self, dst, src):
         self.cupy.cuda.runtime.memcpyAsync(dst.data.ptr, src.data.ptr, src.nbytes, _D2D,
                                            self.cupy.cuda.get_current_stream().ptr)

@@ -1,4 +1,5 @@
 """convnet bench runs and reports on the CPU backends (its GPU figures come from a GPU machine)."""
+import pytest
 from click.testing import CliRunner
 
 from convnet.cli import main
@@ -86,3 +87,22 @@ def test_the_blas_report_asks_openblas_itself():
     r = openblas[0]
     assert r["config"].startswith("OpenBLAS") and r["kernels"] != "unknown" and r["kernels"] in r["config"]
     assert r["threads"] >= 1
+
+
+def test_the_cost_of_the_batch_before_and_after_the_steps():
+    """Before the steps: -sum(log p(label)) / images, computed here from the probabilities of a net made
+    with the same seed on the same batch; after steps on that one batch: lower."""
+    import numpy as np
+    from convnet import bench
+    from convnet.graph import load_graph
+    from convnet.net import Net
+    layers, params = ROOT / "tests/configs/tiny.cfg", ROOT / "tests/configs/tiny-params.cfg"
+    r = bench.run(layers, params, input_size=32, mini=16, backend="numpy", warmup=1, repeat=2, profile=False)
+    graph = load_graph(layers, params, [(3, 32, 32), (1,)])
+    images, labels = bench.random_batch(graph, 16, np.random.default_rng(0))
+    net = Net(graph, seed=0)
+    net.forward([images, labels])
+    probs = net.activation("probs").astype(np.float64)
+    want = -np.log(probs[labels[0].astype(int), np.arange(16)]).sum() / 16
+    assert r["initial_cost"] == pytest.approx(want, rel=1e-5)
+    assert r["final_cost"] < 0.8 * r["initial_cost"] and r["gpu_memory_mib"] is None

@@ -254,3 +254,26 @@ def test_a_launch_gives_cupy_its_dynamic_shared_memory(cuda, monkeypatch):
     launchers["fill"]((2, 1, 1), (256, 1, 1), (), 384)
     launchers["fill"]((1, 1, 1), (32, 1, 1), ())
     assert calls == [("fill", (2, 1, 1), (256, 1, 1), 384), ("fill", (1, 1, 1), (32, 1, 1), 0)]
+
+
+def test_the_memory_held_is_the_pool_of_every_gpu_with_a_stream_of_ours(cuda, monkeypatch):
+    """CuPy's pool answers for the current device: the backend makes each GPU it has streams on current
+    in turn and adds up what the pool holds there (here GPUs 0 and 2, not 1)."""
+    current, held = [0], {0: 3 << 20, 1: 100 << 20, 2: 5 << 20}
+
+    class Device:
+        def __init__(self, i=0):
+            self.i = i
+
+        def __enter__(self):
+            current.append(self.i)
+
+        def __exit__(self, *exc):
+            current.pop()
+    monkeypatch.setattr(cuda.cupy.cuda, "Device", Device)
+    monkeypatch.setattr(cuda.cupy, "get_default_memory_pool",
+                        lambda: types.SimpleNamespace(total_bytes=lambda: held[current[-1]]), raising=False)
+    assert cuda.memory_held() == 3 << 20                  # no stream yet: the current GPU
+    for physical in (2, 0, 2):
+        cuda._new_stream(physical, "test")
+    assert cuda.memory_held() == 8 << 20
