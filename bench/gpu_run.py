@@ -9,7 +9,8 @@ left is not started, and the summary says so and how to run the rest.
 What comes back from the device is at most 8 files, so everything goes to a work folder and then
 into three files in --out ($OUT on the device): summary.md (every step with its verdict, seconds and
 last line, the end of each failed log, the bench tables), status.json, logs.tar.gz (every log and
-result). The summary is printed last: the device's reply carries the end of the output.
+result but checkpoints and files over 2 MiB). The summary is printed last: the device's reply carries
+the end of the output.
 
     bash bench/gpu.sh [--budget 420] [STEP or GROUP ...]      (default: every step)
     python3 bench/gpu_run.py --plan                          the steps and their caps; nothing runs
@@ -33,6 +34,7 @@ import gpu_summary                          # noqa: E402
 
 LEAST_TO_START = 20          # seconds: a step is not started with less of the budget left
 FAILED_LOG_LINES = 15
+LARGEST_KEPT = 2 << 20       # bytes: a larger result file stays out of logs.tar.gz
 
 
 def run_step(step, work, seconds):
@@ -115,12 +117,21 @@ def summary(results, work, header):
 
 
 def pack(results, work, out, text):
-    """summary.md, status.json and logs.tar.gz in `out`: three files, whatever the steps wrote."""
+    """summary.md, status.json and logs.tar.gz in `out`: three files, whatever the steps wrote. The
+    checkpoints (the paper's net's, weights and momenta, is 465 MiB) and any other file over 2 MiB stay out of the
+    archive, which the device would not send back over 16 MiB; status.json names them."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.md").write_text(text)
-    (out / "status.json").write_text(json.dumps({"steps": results}, indent=1))
+    left_out = []
+
+    def small(info):
+        if info.isfile() and (info.name.endswith(".h5") or info.size > LARGEST_KEPT):
+            left_out.append(f"{info.name} ({info.size} bytes)")
+            return None
+        return info
     with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
-        tar.add(work, arcname="gpu-run")
+        tar.add(work, arcname="gpu-run", filter=small)
+    (out / "summary.md").write_text(text)
+    (out / "status.json").write_text(json.dumps({"steps": results, "left_out": left_out}, indent=1))
 
 
 def select(steps, names):

@@ -64,6 +64,9 @@ def test_the_results_are_three_files_with_every_step_in_the_summary(tmp_path):
     for i in range(12):                                   # more files than the device sends back
         (work / f"result-{i}.json").write_text("{}")
     (work / "broken.log").write_text("".join(f"line {i}\n" for i in range(40)))
+    (work / "train-alexnet").mkdir()
+    (work / "train-alexnet" / "latest.h5").write_bytes(b"checkpoint")     # checkpoints never travel back
+    (work / "huge.json").write_bytes(b" " * (3 << 20))
     bench = {"mini": 128, "device": "NVIDIA H200", "step_ms": 100.0, "images_per_s": 1280.0, "gpu_memory_mib": 3000.0,
              "per_layer": {"conv1": {"forward_ms": 1.0, "backward_ms": 2.0}}}
     (work / "bench-convnet-fp32.json").write_text(json.dumps(bench))
@@ -80,9 +83,14 @@ def test_the_results_are_three_files_with_every_step_in_the_summary(tmp_path):
     assert "`bash bench/gpu.sh later`" in summary
     assert "line 25\nline 26" in summary and "line 24\n" not in summary          # the failed log's last 15 lines
     assert "| convnet | 100.0 | 1280 | 0.50 | 3,000 |" in summary and "| conv1 | 1.00 | 2.00 |" in summary
-    assert json.loads((out / "status.json").read_text())["steps"] == results
+    status = json.loads((out / "status.json").read_text())
+    assert status["steps"] == results
+    assert sorted(status["left_out"]) == [f"gpu-run/huge.json ({3 << 20} bytes)",
+                                          "gpu-run/train-alexnet/latest.h5 (10 bytes)"]
     with tarfile.open(out / "logs.tar.gz") as tar:
-        assert len([n for n in tar.getnames() if n.startswith("gpu-run/result-")]) == 12
+        names = tar.getnames()
+    assert len([n for n in names if n.startswith("gpu-run/result-")]) == 12 and "gpu-run/broken.log" in names
+    assert "gpu-run/huge.json" not in names and "gpu-run/train-alexnet/latest.h5" not in names
 
 
 def test_every_step_names_files_that_exist_and_the_selection_keeps_the_order():
