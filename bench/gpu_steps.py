@@ -56,7 +56,8 @@ def steps(parallel=""):
         Step("parity-layers-145", "parity", 60,
              f"python3 bench/pytorch_parity.py --backend cuda {L145} --input-size 224 --max 1e-5"),
         Step("probe", "probe", 60, "python3 bench/gpu_probe.py --json > {work}/probe.json"),
-        Step("kernel-bandwidth", "bandwidth", 60, "python3 bench/kernel_bandwidth.py --json > {work}/bench-kernels.json"),
+        Step("kernel-bandwidth", "bandwidth", 60,
+             "python3 bench/kernel_bandwidth.py --json > {work}/bench-kernels.json"),
         Step("alexnet-train", "alexnet", 150,
              "python3 -m convnet train " + ALEXNET + " --image-size 256 --crop 224 --gpu 0 --backend cuda "
              "--epochs 1 --train-range 1-5 --test-range 6 --save-path {work}/train-alexnet"),
