@@ -40,18 +40,17 @@ LARGEST_KEPT = 2 << 20       # bytes: a larger result file stays out of logs.tar
 def run_step(step, work, seconds):
     """(verdict, rc, seconds taken): the step's command under bash in a process group of its own, so
     that a timeout stops everything it started (pytest's workers, compute-sanitizer's target)."""
-    log = open(work / f"{step.name}.log", "wb")
     start = time.monotonic()
-    process = subprocess.Popen(["bash", "-c", step.command.format(work=work)], cwd=ROOT, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True,
-                               env=dict(os.environ, **step.env))
-    try:
-        rc = process.wait(timeout=seconds)
-        verdict = "passed" if rc == 0 else f"FAILED (exit {rc})"
-    except subprocess.TimeoutExpired:
-        _stop(process)
-        rc, verdict = None, f"TIMED OUT at {seconds:.0f} s"
-    log.close()
+    with open(work / f"{step.name}.log", "wb") as log:
+        process = subprocess.Popen(["bash", "-c", step.command.format(work=work)], cwd=ROOT, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=dict(os.environ, **step.env))
+        try:
+            rc = process.wait(timeout=seconds)
+            verdict = "passed" if rc == 0 else f"FAILED (exit {rc})"
+        except subprocess.TimeoutExpired:
+            _stop(process)
+            rc, verdict = None, f"TIMED OUT at {seconds:.0f} s"
     return verdict, rc, time.monotonic() - start
 
 
