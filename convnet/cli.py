@@ -91,7 +91,7 @@ def describe(layers_file, params_file, input_size, channels, data_provider, data
     elif input_size is not None:
         shape = (channels, input_size, input_size)
     else:
-        raise ConvnetError("give the image size with --input-size (224 for the paper's nets, 32 for CIFAR), "
+        raise OptionError("give the image size with --input-size (224 for the paper's nets, 32 for CIFAR), "
                            "or a --data-provider to take it from")
     assumed = info is None and not classes
     labels = (1,) if info is not None else None   # None: sized by what the net needs (graph._infer)
@@ -204,7 +204,7 @@ def train(layers_file, params_file, save_path, load, **given):
         save_path = save_path or os.path.dirname(os.path.abspath(load))
     else:
         if not layers_file or not params_file:
-            raise ConvnetError("give --layers and --params (or --load a checkpoint to resume)")
+            raise OptionError("give --layers and --params (or --load a checkpoint to resume)")
         options = {**DEFAULTS, **{k: given[k] for k in TRAIN_OPTIONS}}
         configs = config_texts(layers_file, params_file)
         stem = os.path.splitext(os.path.basename(layers_file))[0]
@@ -433,7 +433,7 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
     """Prepare ImageNet-style JPEG folders: rescale, centre-crop, and write HDF5 batches (resumable)."""
     from convnet.data.make_data import make_data as run
     if val_labels and not val_images:
-        raise ConvnetError("--val-labels needs --val-images")
+        raise OptionError("--val-labels needs --val-images")
     run(images, out, val_images, val_labels, size, workers, batch_size, echo=click.echo)
 
 
@@ -449,7 +449,7 @@ def show(load, filters, preds, cost, grads, out, **overrides):
     """Draw what a net learned into a PNG: its filters, its predictions, its learning curves."""
     from . import show as draw
     if not (filters or preds or cost or grads):
-        raise ConvnetError("choose what to show: --filters LAYER, --preds, --cost and/or --grads")
+        raise OptionError("choose what to show: --filters LAYER, --preds, --cost and/or --grads")
     if not out.lower().endswith(".png"):
         raise OptionError(f"--out {out}: show writes a PNG; give a name that ends in .png")
     checkpoint, data, net, _ = _open_checkpoint(load, overrides)

@@ -1,7 +1,7 @@
 """`convnet features`: a layer's outputs on the test range, written to HDF5 for analysis."""
 import numpy as np
 
-from .errors import ConvnetError
+from .errors import OptionError
 from .files import write_hdf5
 from convnet.data.loader import evaluation_minibatches, labels_row
 
@@ -10,7 +10,7 @@ def extract(net, data, layer, mini=128):
     """(features (cases, dims), labels (cases,)) of `layer` on the test range, centre crops."""
     if layer not in net.graph.by_name:
         names = ", ".join(l.name for l in net.layers)
-        raise ConvnetError(f"no layer named {layer!r} (the net has: {names})")
+        raise OptionError(f"--layer: no layer named {layer!r} (the net has: {names})")
     features, labels = [], []
     for number, indices in evaluation_minibatches(data.provider, data.test, mini):
         images, batch_labels = data.provider.read_batch(number)

@@ -3,7 +3,7 @@ for it, from options or from a checkpoint."""
 import os
 
 from .config import read_text
-from .errors import ConvnetError, DataError, ShapeError
+from .errors import ConvnetError, OptionError, ShapeError
 from .graph import load_graph
 from .net import Net
 from .notes import note
@@ -111,7 +111,7 @@ def parse_gpus(text):
     try:
         return [int(g) for g in str(text).split(",")]
     except ValueError:
-        raise DataError(f"--gpu {text!r}: expected GPU numbers like 0 or 0,1") from None
+        raise OptionError(f"--gpu {text!r}: expected GPU numbers like 0 or 0,1") from None
 
 
 def config_texts(layers_file, params_file):

@@ -13,7 +13,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import ConvnetError
+from .errors import ConvnetError, OptionError
 from .files import write_bytes
 
 BACKGROUND, INK, GRID = (255, 255, 255), (20, 20, 20), (210, 210, 210)
@@ -45,10 +45,10 @@ def filter_tiles(layer):
     elif layer.type == "fc":
         shape = layer.input_shapes[0]
         if len(shape) != 3:
-            raise ConvnetError(f"layer '{layer.name}' reads flat features: it has no filters to show")
+            raise OptionError(f"--filters: layer '{layer.name}' reads flat features: it has no filters to show")
         w = w.reshape((w.shape[0],) + shape)
     elif layer.type != "conv":
-        raise ConvnetError(f"layer '{layer.name}' is a {layer.type} layer: it has no filters to show")
+        raise OptionError(f"--filters: layer '{layer.name}' is a {layer.type} layer: it has no filters to show")
     zoom = max(1, 44 // w.shape[-1])
     grow = lambda t: np.kron(t, np.ones((zoom, zoom) + (1,) * (t.ndim - 2), np.uint8))
     if w.shape[1] == 3:
@@ -68,7 +68,7 @@ def filters_panel(net, names):
     panels = []
     for name in names:
         if name not in net.graph.by_name:
-            raise ConvnetError(f"no layer named {name!r}")
+            raise OptionError(f"--filters: no layer named {name!r}")
         layer = net[name]
         tiles, columns = filter_tiles(layer)
         panels.append(titled(_grid(tiles, columns), f"{name}: {layer.params[0].value.shape[0]} filters"))
@@ -81,7 +81,7 @@ def preds_panel(net, data, count=8):
     from convnet.data.loader import labels_row
     cost = logreg_layer(net)
     if cost is None:
-        raise ConvnetError("--preds needs a net with a cost.logreg layer")
+        raise OptionError("--preds needs a net with a cost.logreg layer")
     number = data.test[0]
     images, labels = data.provider.read_batch(number)
     indices = np.arange(min(count, data.provider.batch_size(number)))

@@ -29,8 +29,8 @@ class Augmentation:
         C, H, W = mean.shape
         self.crop = crop or min(H, W)
         if self.crop > min(H, W):
-            from convnet.errors import DataError
-            raise DataError(f"--crop {crop} is larger than the {H}x{W} images")
+            from convnet.errors import OptionError
+            raise OptionError(f"--crop {crop} is larger than the {H}x{W} images")
         self.border = (H - self.crop, W - self.crop)
         # None: reflect exactly when cropping, as cuda-convnet did (convdata_cifar.py, convdata.py)
         self.flip = self.crop < min(H, W) if flip is None else bool(flip)

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 
-from convnet.errors import DataError
+from convnet.errors import DataError, OptionError
 
 
 class Provider:
@@ -77,14 +77,14 @@ class Provider:
         for part in str(text).split(","):
             m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
             if not m:
-                raise DataError(f"{option} {text!r}: expected batch numbers like 1-5 or 6 or 1-3,7")
+                raise OptionError(f"{option} {text!r}: expected batch numbers like 1-5 or 6 or 1-3,7")
             lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
             if hi < lo:
-                raise DataError(f"{option} {text!r}: {lo}-{hi} is an empty range")
+                raise OptionError(f"{option} {text!r}: {lo}-{hi} is an empty range")
             numbers.extend(range(lo, hi + 1))
         missing = [n for n in numbers if n not in self.batch_numbers]
         if missing:
-            raise DataError(f"{option} {text}: batch {missing[0]} is not in the {self.name} data "
+            raise OptionError(f"{option} {text}: batch {missing[0]} is not in the {self.name} data "
                             f"(it has {format_range(self.batch_numbers)})")
         return numbers
 

@@ -33,6 +33,25 @@ def test_option_values_out_of_range(tmp_path, option, value):
     one_line(invoke("train", *TINY, option, value, "--save-path", tmp_path), 2, f"'{option}'")
 
 
+@pytest.mark.parametrize("args,fragment", [
+    (["--crop", "40"], "--crop 40 is larger than the 32x32 images"),
+    (["--train-range", "5-1"], "--train-range '5-1': 5-1 is an empty range"),
+    (["--train-range", "1-x"], "--train-range '1-x': expected batch numbers"),
+    (["--test-range", "9"], "--test-range 9: batch 9 is not in the default data (it has 1-6)"),
+    (["--gpu", "0,a"], "--gpu '0,a': expected GPU numbers"),
+])
+def test_option_values_that_do_not_fit_the_data_are_exit_2(tmp_path, args, fragment):
+    one_line(invoke("train", *TINY, *args, "--save-path", tmp_path), 2, fragment)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_missing_option_is_exit_2():
+    one_line(invoke("train"), 2, "give --layers and --params")
+    one_line(invoke("describe", *TINY), 2, "--input-size")
+    one_line(invoke("make-data", "--images", ROOT, "--val-labels", ROOT / "README.md", "--out", ROOT / "nothing"), 2,
+             "--val-labels needs --val-images")
+
+
 def test_a_config_that_does_not_fit_the_data_is_exit_2_with_the_hint_only_where_it_applies(tmp_path):
     one_line(invoke("train", "--layers", ROOT / "configs/alexnet.cfg", "--params", ROOT / "configs/alexnet-params.cfg",
                     "--save-path", tmp_path / "a"), 2, "--image-size 256 --crop 224")

@@ -58,7 +58,7 @@ def test_image_size_from_a_data_provider(tmp_path):
 def test_input_size_is_needed():
     result = CliRunner().invoke(main, ["describe", "--layers", str(REFERENCE / "cifar/layers-18pct.cfg"),
                                        "--params", str(REFERENCE / "cifar/layer-params-18pct.cfg")])
-    assert result.exit_code == 1 and "--input-size" in result.output
+    assert result.exit_code == 2 and "--input-size" in result.output
 
 
 def test_too_small_an_image_for_the_paper_net():

@@ -46,7 +46,7 @@ def test_every_panel(run, tmp_path):
                                            (["--filters", "pool1"], "pool layer: it has no filters")])
 def test_show_errors(run, tmp_path, args, fragment):
     result = convnet("show", "--load", run, *args, "--out", tmp_path / "x.png", check=False)
-    assert result.returncode == 1 and fragment in result.stderr and result.stderr.count("\n") == 1
+    assert result.returncode == 2 and fragment in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_checkpoints_keep_an_absolute_data_path(tmp_path):

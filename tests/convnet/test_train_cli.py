@@ -55,7 +55,7 @@ def test_features(run, tmp_path):
         from convnet.data import get_provider
         np.testing.assert_array_equal(f["labels"][()], get_provider("default").read_batch(6)[1])
     bad = convnet("features", "--load", path / "latest.h5", "--layer", "pool9", "--out", tmp_path / "g.h5", check=False)
-    assert bad.returncode == 1 and "no layer named 'pool9'" in bad.stderr
+    assert bad.returncode == 2 and "--layer: no layer named 'pool9'" in bad.stderr
 
 
 def one_line(run, fragment):

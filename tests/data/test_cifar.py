@@ -66,7 +66,8 @@ def test_bad_folders(tmp_path, damage, fragment):
         (folder / "data_batch_2").write_bytes(b"cos\nsystem\n(S'echo hacked'\ntR.")
     run = convnet("train", *TINY, "--data-provider", "cifar", "--data-path", folder,
                   "--train-range", "1-9" if damage == "range" else "1-2", "--save-path", tmp_path / "r", check=False)
-    assert run.returncode == 1 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert run.returncode == (2 if damage == "range" else 1), run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert fragment in run.stderr, run.stderr
 
 
