@@ -3,7 +3,8 @@ epochs, and the paper's comparison: each variant's top-1 and top-k error, its di
 with the spread over seeds, and the paper's own difference beside it.
 
 Each run is a normal training run in its own folder (<out>/<name>/seed-<s>), so a second `convnet
-ablate` with the same arguments continues the runs that did not finish and reuses those that did.
+ablate` with the same arguments continues the runs that did not finish and reuses those that did;
+a call with other arguments is refused (reusable) rather than mix two experiments in one table.
 The seeds pair the runs: variant and base with seed s start from the same data order and draws, so
 the per-seed differences have a smaller spread than the errors themselves.
 """
@@ -13,6 +14,8 @@ import numpy as np
 
 from . import json_text
 from .checkpoint import Checkpoint
+from .config import first_difference
+from .errors import OptionError
 from .session import config_texts
 
 # The paper's differences (section 3.3, 3.4, 3.2), in top-1 / top-5 error points, variant minus base.
@@ -33,10 +36,51 @@ def params_beside(layers_file):
     return f"{stem}-params{ext}"
 
 
-def run_one(trainer_factory, folder, epochs, echo):
-    """Train (or continue, or reuse) the run in folder; its last test point."""
+# What a run found in the folder must share with the command that would reuse it: the data and how it
+# is trained. Not the backend or the devices (a run may move to a GPU), not the seed (the folder's own),
+# not the epochs (a run may train longer; see reusable).
+SAME_RUN = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini", "test_freq",
+            "color_noise", "flip", "augment", "lr_plateau", "lr_drops")
+
+
+def reusable(folder, configs, options, epochs):
+    """The run's checkpoint in folder (None if it has none), refused (OptionError) when it is not the
+    run this command asks for: another net or params, other data or training options, or more epochs
+    trained than asked. Reusing it would put another experiment's numbers in the table."""
     latest = os.path.join(folder, "latest.h5")
-    checkpoint = Checkpoint(latest) if os.path.exists(latest) else None
+    if not os.path.exists(latest):
+        return None
+    checkpoint = Checkpoint(latest)
+    elsewhere = f"another --out (or remove {folder})"
+    for given_file, given_text, saved_file, saved_text in ((configs[0], configs[1], *checkpoint.configs[:2]),
+                                                           (configs[2], configs[3], *checkpoint.configs[2:])):
+        difference = first_difference(given_file, given_text, saved_file, saved_text)
+        if difference:
+            raise OptionError(f"{folder} holds a run of another net: [{difference[0]}] of {given_file} "
+                              f"{difference[1]} the one it was trained with; give {elsewhere}")
+    for key in SAME_RUN:
+        saved, asked = checkpoint.options.get(key), options.get(key)
+        if key == "data_path" and saved:      # runs of older versions kept the path as given
+            saved = os.path.abspath(saved)
+        if saved != asked:
+            flag = "--" + key.replace("_", "-")
+
+            def shown(value):
+                if value is None:
+                    return "the default"
+                return (flag if value else f"--no-{flag[2:]}") if isinstance(value, bool) else f"{flag} {value}"
+            raise OptionError(f"{folder} was trained with {shown(saved)}, not {shown(asked)}; give the options it was trained with, or {elsewhere}")
+    done = checkpoint.epoch - 1 + (checkpoint.batch > 0)
+    if done > epochs:
+        trained = f"{done} epochs" if checkpoint.batch == 0 else f"into epoch {done}"
+        raise OptionError(f"{folder} has trained {trained}, more than --epochs {epochs}; give --epochs {done}, "
+                          f"or {elsewhere}")
+    return checkpoint
+
+
+def run_one(trainer_factory, folder, checkpoint, epochs, echo):
+    """Train (or continue from checkpoint, or reuse) the run in folder; its history of test points."""
+    latest = os.path.join(folder, "latest.h5")
     if checkpoint is not None and checkpoint.history and checkpoint.epoch > epochs:
         echo(f"  {folder}: done earlier")
         return checkpoint.history

@@ -242,19 +242,21 @@ def ablate(layers_file, params_file, variants, epochs, seeds, out_dir, **given):
     base = (layers_file, params_file or ab.params_beside(layers_file))
     pairs = ab.load_pairs(base, [tuple(v.split(":", 1)) if ":" in v else (v, ab.params_beside(v)) for v in variants])
     options = {**DEFAULTS, **{k: v for k, v in given.items() if k in TRAIN_OPTIONS}, "epochs": epochs}
+    if options["data_path"]:         # a checkpoint must find its data from anywhere
+        options["data_path"] = os.path.abspath(options["data_path"])
+    runs = [(name, lf, configs, seed, os.path.join(out_dir, name, f"seed-{seed}"))
+            for name, lf, pf, configs in pairs for seed in range(seeds)]
+    found = {folder: ab.reusable(folder, configs, options, epochs) for _, _, configs, _, folder in runs}
     results = {}
-    for name, lf, pf, configs in pairs:
-        results[name] = {}
-        for seed in range(seeds):
-            folder = os.path.join(out_dir, name, f"seed-{seed}")
-            click.echo(f"{name}, seed {seed}: {lf}")
+    for name, lf, configs, seed, folder in runs:
+        click.echo(f"{name}, seed {seed}: {lf}")
 
-            def factory(path, checkpoint, seed=seed, configs=configs):
-                if checkpoint is None:
-                    return Trainer({**options, "seed": seed}, configs, None, echo=click.echo, save_path=path)
-                return Trainer({**DEFAULTS, **checkpoint.options, "epochs": epochs}, checkpoint.configs, checkpoint,
-                               echo=click.echo, save_path=path)
-            results[name][seed] = ab.run_one(factory, folder, epochs, click.echo)
+        def factory(path, checkpoint, seed=seed, configs=configs):
+            if checkpoint is None:
+                return Trainer({**options, "seed": seed}, configs, None, echo=click.echo, save_path=path)
+            return Trainer({**DEFAULTS, **checkpoint.options, "epochs": epochs}, checkpoint.configs, checkpoint,
+                           echo=click.echo, save_path=path)
+        results.setdefault(name, {})[seed] = ab.run_one(factory, folder, found[folder], epochs, click.echo)
     from .config import read_ini
     k = next((s.get("topk") for s in read_ini(pairs[0][3][2], pairs[0][3][3]).values() if "topk" in s), "1")
     rows = ab.summarize(results, "base")
@@ -267,14 +269,12 @@ def ablate(layers_file, params_file, variants, epochs, seeds, out_dir, **given):
 
 def _same_net(layers_file, checkpoint):
     """A resumed run keeps its net: --layers may name it again, but not another."""
-    from .config import read_ini
-    given = read_ini(layers_file)
-    saved = read_ini(checkpoint.layers_file, checkpoint.layers_cfg)
-    for name in list(given) + [n for n in saved if n not in given]:
-        if name not in saved or name not in given or given[name].items != saved[name].items:
-            where = ("is not in" if name not in saved else "is missing from" if name not in given else "differs from")
-            raise OptionError(f"--layers {layers_file}: [{name}] {where} the net of {checkpoint.path}; a resumed run "
-                              f"keeps its net (leave out --layers, or start a new run with its own --save-path)")
+    from .config import first_difference, read_text
+    difference = first_difference(layers_file, read_text(layers_file), checkpoint.layers_file, checkpoint.layers_cfg)
+    if difference:
+        name, where = difference
+        raise OptionError(f"--layers {layers_file}: [{name}] {where} the net of {checkpoint.path}; a resumed run "
+                          f"keeps its net (leave out --layers, or start a new run with its own --save-path)")
 
 
 def _restored_net(checkpoint, data, options):

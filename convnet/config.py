@@ -70,6 +70,16 @@ def read_ini(path, text=None):
     return {name: Section(str(path), name, parser.items(name)) for name in parser.sections()}
 
 
+def first_difference(path, text, saved_path, saved_text):
+    """(section, how) for the first [section] in which two versions of a config differ, or None when
+    they hold the same keys and values (comments, spacing and key order do not count)."""
+    given, saved = read_ini(path, text), read_ini(saved_path, saved_text)
+    for name in list(given) + [n for n in saved if n not in given]:
+        if name not in saved or name not in given or given[name].items != saved[name].items:
+            return name, ("is not in" if name not in saved else "is missing from" if name not in given else "differs from")
+    return None
+
+
 _SECTION = re.compile(r"^\[([^\]]+)\]")
 _KEY = re.compile(r"^([^\s=:#;\[][^=:]*?)\s*[=:]\s*(.*?)\s*$")
 _INLINE_COMMENT = re.compile(r"\s[#;].*$")

@@ -40,3 +40,40 @@ def test_ablate_compares_seed_by_seed_and_resumes(tmp_path):
 def test_ablate_needs_a_base_and_a_variant(tmp_path):
     run = convnet("ablate", *TINY, "--out", tmp_path, check=False)
     assert run.returncode == 2 and "one --variant or more" in run.stderr
+
+
+def test_a_second_call_reuses_only_the_runs_it_asks_for(tmp_path):
+    """Runs left in --out by another net, other options or more epochs are refused before anything
+    trains, naming the folder and the difference: reused, they would put another experiment's numbers
+    in the table."""
+    variant = tmp_path / "tiny-nolrn.cfg"
+    variant.write_text((ROOT / "tests/configs/tiny.cfg").read_text())
+    out = tmp_path / "out"
+    args = ["ablate", *TINY, "--variant", f"{variant}:{TINY[3]}", "--seeds", "1", *FAST[:-2], "--out", out]
+    convnet(*args, "--epochs", "2")
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.h5")}
+
+    def refused(*extra, fragment):
+        run = convnet(*args, *extra, check=False)
+        assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+        assert run.stderr.count("\n") == 1 and fragment in run.stderr, run.stderr
+        assert "seed 0:" not in run.stdout                   # refused before the first run
+        assert {p: p.stat().st_mtime_ns for p in out.rglob("*.h5")} == before
+
+    refused("--epochs", "2", "--mini", "50", fragment=f"{out}/base/seed-0 was trained with --mini 100, not --mini 50")
+    refused("--epochs", "2", "--flip", fragment="was trained with the default, not --flip")
+    refused("--epochs", "1", fragment=f"{out}/base/seed-0 has trained 2 epochs, more than --epochs 1; give --epochs 2")
+    variant.write_text((ROOT / "tests/configs/tiny.cfg").read_text().replace("sizeX=3\nstride=2", "sizeX=2\nstride=2"))
+    refused("--epochs", "2", fragment=f"{out}/nolrn/seed-0 holds a run of another net: [pool1] of {variant} "
+                                      f"differs from the one it was trained with")
+    variant.write_text((ROOT / "tests/configs/tiny.cfg").read_text() + "\n# a comment changes nothing\n")
+    assert convnet(*args, "--epochs", "2").stdout.count("done earlier") == 2
+
+
+def test_a_relative_data_path_is_kept_absolute(tmp_path):
+    from tests.data.test_cifar import make_batches
+    make_batches(tmp_path / "batches")
+    convnet("ablate", *TINY, "--variant", f"{TINY[1]}:{TINY[3]}", "--seeds", "1", "--epochs", "1", "--mini", "100",
+            "--data-provider", "cifar", "--data-path", "batches", "--out", "out", cwd=tmp_path)
+    assert Checkpoint(tmp_path / "out/base/seed-0/latest.h5").options["data_path"] == str(tmp_path / "batches")
+    convnet("test", "--load", tmp_path / "out/base/seed-0/latest.h5")          # from another directory
