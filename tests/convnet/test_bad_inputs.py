@@ -62,6 +62,12 @@ def test_a_config_that_does_not_fit_the_data_is_exit_2_with_the_hint_only_where_
     assert "--image-size 256" not in result.output
 
 
+def test_a_minibatch_larger_than_a_batch_says_what_it_is(tmp_path):
+    result = invoke("train", *TINY, "--train-range", "1-2", "--mini", "5000", "--epochs", "1", "--save-path", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "1 epochs of 2 minibatches of 2000 (whole batches: --mini 5000 is more than a batch holds)" in result.output
+
+
 def test_notes_for_what_changes_nothing_or_measures_the_wrong_thing(tmp_path):
     result = invoke("train", *TINY, *FAST, "--epochs", "1", "--test-range", "1", "--tf32", "--save-path", tmp_path)
     assert result.exit_code == 0, result.output
