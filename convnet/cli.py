@@ -320,6 +320,9 @@ def test(load, multiview, predictions, as_json, **overrides):
     paths = [p.strip() for p in load.split(",") if p.strip()]
     if not paths:
         raise OptionError("--load: give a checkpoint")
+    if predictions:
+        from .files import check_output_file
+        check_output_file(predictions, "--predictions")
     checkpoint, data, net, options = _open_checkpoint(paths[0], overrides)
     nets = [net] + [_restore_for(path, data, options) for path in paths[1:]]
     kept = [] if predictions else None
@@ -360,6 +363,9 @@ def inspect(load, names, batches, test_mode, as_json, out, **overrides):
     from . import json_text
     from . import inspect as look
     from .solver import Solver
+    if out:
+        from .files import check_output_file
+        check_output_file(out, "--out")
     checkpoint, data, net, options = _open_checkpoint(load, overrides, need_train=not test_mode)
     wanted = None
     if names:
@@ -391,6 +397,8 @@ def inspect(load, names, batches, test_mode, as_json, out, **overrides):
 def features(load, layer, out, **overrides):
     """Write a layer's outputs on the test range to HDF5: /features (cases, dims) and /labels."""
     from .features import extract, write_features
+    from .files import check_output_file
+    check_output_file(out, "--out")
     _, data, net, options = _open_checkpoint(load, overrides)
     feats, labels = extract(net, data, layer, options["mini"])
     write_features(out, feats, labels, layer, net[layer].output_shape)
@@ -452,6 +460,8 @@ def show(load, filters, preds, cost, grads, out, **overrides):
         raise OptionError("choose what to show: --filters LAYER, --preds, --cost and/or --grads")
     if not out.lower().endswith(".png"):
         raise OptionError(f"--out {out}: show writes a PNG; give a name that ends in .png")
+    from .files import check_output_file
+    check_output_file(out, "--out")
     checkpoint, data, net, _ = _open_checkpoint(load, overrides)
     panels = []
     if filters:

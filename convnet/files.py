@@ -73,14 +73,33 @@ def check_writable(folder, what="the save folder"):
         raise WriteError(f"{folder}: cannot create {what} ({describe(e)})") from None
     if not os.path.isdir(folder):
         raise WriteError(f"{folder}: {what} is a file, not a folder")
+    try:
+        _probe(folder)
+    except OSError as e:
+        raise WriteError(f"{folder}: cannot write in {what} ({describe(e)})") from None
+
+
+def check_output_file(path, option):
+    """Prove that the file an option names can be written (its folder exists and takes a file)
+    before the work whose result it holds: a features pass over the test range is not thrown away
+    for a mistyped folder."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        _probe(folder)
+    except OSError as e:
+        cause = f"no folder {os.path.dirname(path)}" if not os.path.isdir(folder) else describe(e)
+        raise WriteError(f"{option} {path}: cannot write it ({cause}); nothing was done") from None
+
+
+def _probe(folder):
+    """Write, sync and remove a small file in folder (OSError if it cannot)."""
     probe = os.path.join(folder, f".convnet-write-test-{os.getpid()}")
     try:
         with open(probe, "wb") as f:
             f.write(b"0" * 4096)
             f.flush()
             os.fsync(f.fileno())
-    except OSError as e:
-        raise WriteError(f"{folder}: cannot write in {what} ({describe(e)})") from None
     finally:
         _remove_quietly(probe)
 

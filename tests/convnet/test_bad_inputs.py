@@ -1,4 +1,6 @@
 """Bad inputs that used to crash or pass in silence: each is now one line (exit 1 or 2), or a note."""
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -60,6 +62,21 @@ def test_a_config_that_does_not_fit_the_data_is_exit_2_with_the_hint_only_where_
     result = invoke("train", *TINY[:2], "--params", params, "--save-path", tmp_path / "b")
     one_line(result, 2, "topk")
     assert "--image-size 256" not in result.output
+
+
+@pytest.mark.parametrize("command,option,name", [("test", "--predictions", "p.h5"), ("inspect", "--out", "i.h5"),
+                                                 ("features", "--out", "f.h5"), ("show", "--out", "s.png")])
+def test_an_output_file_that_cannot_be_written_is_refused_before_any_work(tmp_path, command, option, name):
+    extra = {"features": ["--layer", "conv1"], "show": ["--cost"]}.get(command, [])
+    # the checkpoint does not exist: the output is checked first, before anything is read or computed
+    missing = tmp_path / "missing.h5"
+    one_line(invoke(command, "--load", missing, *extra, option, tmp_path / "nodir" / name), 1,
+             f"{option} {tmp_path / 'nodir' / name}: cannot write it (no folder {tmp_path / 'nodir'}); nothing was done")
+    one_line(invoke(command, "--load", missing, *extra, option, tmp_path), 2, f"'{option}'", "is a directory")
+    (tmp_path / "ro").mkdir(mode=0o500)
+    if os.access(tmp_path / "ro", os.W_OK):          # root writes anywhere
+        return
+    one_line(invoke(command, "--load", missing, *extra, option, tmp_path / "ro" / name), 1, "permission denied")
 
 
 def test_a_minibatch_larger_than_a_batch_says_what_it_is(tmp_path):
