@@ -159,8 +159,12 @@ def write_results(out, rows, results, table):
 
 def load_pairs(base, variants):
     """[(name, layers, params, texts)] for the base and each variant: every file read before any training."""
-    pairs = []
-    for layers_file, params_file in [base] + variants:
-        name = "base" if (layers_file, params_file) == base else variant_name(layers_file, base[0])
+    pairs, names = [], {}
+    for number, (layers_file, params_file) in enumerate([base] + variants):
+        name = "base" if number == 0 else variant_name(layers_file, base[0])
+        if name in names:       # one folder and one row of the table for two nets
+            raise OptionError(f"--variant {layers_file}:{params_file}: its runs would go to {name}/, as those of "
+                              f"{names[name]}; give each net a file name of its own")
+        names[name] = f"{layers_file}:{params_file}" if number else f"the base net {layers_file}"
         pairs.append((name, layers_file, params_file, config_texts(layers_file, params_file)))
     return pairs

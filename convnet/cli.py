@@ -196,6 +196,8 @@ def train(layers_file, params_file, save_path, load, **given):
     if load:
         checkpoint = Checkpoint(load)
         options = {**DEFAULTS, **checkpoint.options, **{k: given[k] for k in explicit}}
+        if "backend" not in explicit:
+            _backend_here(load, options, resuming=True)
         if layers_file:           # the command that started the run, --load added: the same net is fine
             _same_net(layers_file, checkpoint)
         configs = checkpoint.configs
@@ -300,8 +302,27 @@ def _open_checkpoint(load, overrides, need_train=False):
     ctx = click.get_current_context()
     explicit = {k: v for k, v in overrides.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     options = {**DEFAULTS, **checkpoint.options, **explicit}
+    if "backend" not in explicit:
+        _backend_here(load, options, resuming=False)
     data = Data(options, need_train=need_train)
     return checkpoint, data, _restored_net(checkpoint, data, options), options
+
+
+def _backend_here(load, options, resuming):
+    """A checkpoint trained on a GPU, opened where none is (the cluster's run, looked at on a laptop):
+    test, features, inspect and show compute the same function on numpy, with a note; a resumed run
+    says how to go on on the CPU rather than switch to it in silence."""
+    if options["backend"] != "cuda":
+        return
+    from .backends import get_backend
+    from .errors import BackendError
+    try:
+        get_backend("cuda")
+    except BackendError as e:
+        if resuming:
+            raise BackendError(f"{load} was trained on cuda, and {e}; give --backend numpy to resume it on the CPU") from None
+        note(f"{load} was trained on cuda, and {e}: numpy computes it here (--backend to choose)")
+        options.update(backend="numpy", gpu=None, tf32=False)
 
 
 @main.command()

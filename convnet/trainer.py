@@ -12,7 +12,7 @@ import numpy as np
 
 from .checkpoint import NonFinite, save
 from .cost_tally import CostTally
-from .errors import DivergenceError
+from .errors import DivergenceError, OptionError
 from .files import WriteError, copy_file
 from .inspect import Watch
 from .save_folder import SaveFolder
@@ -22,6 +22,19 @@ from .solver import Solver
 from convnet.data.loader import TrainStream
 
 
+def _refuse_another_run(folder, checkpoint):
+    """A run writes its checkpoints into a folder that holds none, or resumes the run whose folder it
+    is: a new run (or one resumed from elsewhere) in the folder of another would overwrite its
+    latest.h5 and best.h5 at the first test point, days of training perhaps."""
+    latest = folder.file("latest.h5")
+    if not os.path.exists(latest):
+        return
+    if checkpoint is not None and os.path.samefile(os.path.dirname(os.path.abspath(checkpoint.path)), folder.path):
+        return
+    raise OptionError(f"{folder.path} already holds a run ({latest}); resume it with --load {latest}, or give "
+                      f"this run its own --save-path")
+
+
 class Trainer:
     def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None):
         self.o, self.configs, self.echo = options, configs, echo
@@ -29,6 +42,7 @@ class Trainer:
         self.net = build_net(self.data, *configs, options, restoring=checkpoint is not None)
         self.folder = SaveFolder(save_path)          # writable, ours alone: before the first minibatch
         try:
+            _refuse_another_run(self.folder, checkpoint)
             self.solver = Solver(self.net)
             self.cost_layer = logreg_layer(self.net)
             self.tally = CostTally(self.net)
@@ -43,6 +57,7 @@ class Trainer:
             self.solver.lr_scale = self.state["lr_scale"]
             self.save_dir = save_path
             self.latest, self.best = self.folder.file("latest.h5"), self.folder.file("best.h5")
+            self.loaded = checkpoint.path if checkpoint is not None else self.latest
             self._stop_requested = None         # the signal that asked to stop
             self._timer = (time.perf_counter(), 0)
         except BaseException:
@@ -56,7 +71,7 @@ class Trainer:
         after saving."""
         if self.epoch > self.o["epochs"]:
             self.folder.release()
-            self.echo(f"{self.latest} has already trained its {self.o['epochs']} epochs: nothing to do. "
+            self.echo(f"{self.loaded} has already trained its {self.o['epochs']} epochs: nothing to do. "
                       f"To train longer, resume with --epochs {self.o['epochs'] + 10} (or as many as you want)")
             return 0
         previous = {s: signal.signal(s, self._on_interrupt) for s in STOP_SIGNALS}

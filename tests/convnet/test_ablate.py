@@ -42,6 +42,19 @@ def test_ablate_needs_a_base_and_a_variant(tmp_path):
     assert run.returncode == 2 and "one --variant or more" in run.stderr
 
 
+def test_two_nets_of_one_name_are_refused(tmp_path):
+    """Two nets whose runs would share a folder (and a row of the table) are refused before training."""
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "tiny-nolrn.cfg").write_text((ROOT / "tests/configs/tiny.cfg").read_text())
+    run = convnet("ablate", *TINY, "--variant", f"{tmp_path / 'a/tiny-nolrn.cfg'}:{TINY[3]}",
+                  "--variant", f"{tmp_path / 'b/tiny-nolrn.cfg'}:{TINY[3]}", "--out", tmp_path / "out", check=False)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert f"--variant {tmp_path / 'b/tiny-nolrn.cfg'}:{TINY[3]}: its runs would go to nolrn/, as those of " \
+           f"{tmp_path / 'a/tiny-nolrn.cfg'}" in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_second_call_reuses_only_the_runs_it_asks_for(tmp_path):
     """Runs left in --out by another net, other options or more epochs are refused before anything
     trains, naming the folder and the difference: reused, they would put another experiment's numbers
@@ -73,7 +86,9 @@ def test_a_second_call_reuses_only_the_runs_it_asks_for(tmp_path):
 def test_a_relative_data_path_is_kept_absolute(tmp_path):
     from tests.data.test_cifar import make_batches
     make_batches(tmp_path / "batches")
-    convnet("ablate", *TINY, "--variant", f"{TINY[1]}:{TINY[3]}", "--seeds", "1", "--epochs", "1", "--mini", "100",
+    variant = tmp_path / "tiny-same.cfg"
+    variant.write_text((ROOT / "tests/configs/tiny.cfg").read_text())
+    convnet("ablate", *TINY, "--variant", f"{variant}:{TINY[3]}", "--seeds", "1", "--epochs", "1", "--mini", "100",
             "--data-provider", "cifar", "--data-path", "batches", "--out", "out", cwd=tmp_path)
     assert Checkpoint(tmp_path / "out/base/seed-0/latest.h5").options["data_path"] == str(tmp_path / "batches")
     convnet("test", "--load", tmp_path / "out/base/seed-0/latest.h5")          # from another directory

@@ -175,3 +175,60 @@ def test_resume_with_the_same_command_and_load_added(tmp_path):
     one_line(run, f"--layers {other}: [conv1] differs from the net of {folder / 'latest.h5'}")
     run = convnet("train", "--load", folder / "latest.h5", "--epochs", "2")
     assert "has already trained its 2 epochs" in run.stdout and "--epochs" in run.stdout
+
+
+def test_a_new_run_never_overwrites_the_checkpoints_of_another(tmp_path):
+    """The same command run twice, or a resumed run pointed at another run's folder, is refused
+    before training: it would overwrite that run's latest.h5 and best.h5 at its first test point."""
+    folder, elsewhere = tmp_path / "run", tmp_path / "elsewhere"
+    convnet("train", *ARGS, "--epochs", "1", "--save-path", folder)
+    convnet("train", *ARGS, "--epochs", "1", "--seed", "3", "--save-path", elsewhere)
+    kept = {name: (folder / name).read_bytes() for name in ("latest.h5", "best.h5")}
+    again = convnet("train", *ARGS, "--epochs", "1", "--save-path", folder, check=False)
+    assert again.returncode == 2
+    one_line(again, f"{folder} already holds a run ({folder / 'latest.h5'}); resume it with --load "
+                    f"{folder / 'latest.h5'}, or give this run its own --save-path")
+    moved = convnet("train", "--load", elsewhere / "latest.h5", "--epochs", "2", "--save-path", folder, check=False)
+    assert moved.returncode == 2 and f"{folder} already holds a run" in moved.stderr
+    assert {name: (folder / name).read_bytes() for name in kept} == kept
+    # resuming the folder's own run, from latest.h5 or from best.h5, is what the folder is for
+    convnet("train", "--load", folder / "best.h5", "--epochs", "2", "--save-path", folder)
+    assert Checkpoint(folder / "latest.h5").epoch == 3
+    done = convnet("train", "--load", folder / "best.h5", "--epochs", "2")
+    assert f"{folder / 'best.h5'} has already trained its 2 epochs" in done.stdout
+
+
+def _no_gpu_here():
+    from convnet.backends import get_backend
+    from convnet.errors import BackendError
+    try:
+        get_backend("cuda")
+    except BackendError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(not _no_gpu_here(), reason="needs a machine where the cuda backend cannot run")
+def test_a_checkpoint_trained_on_a_gpu_opened_where_there_is_none(tmp_path):
+    """The cluster's run, looked at on a laptop: test (features, inspect, show) computes it on numpy
+    with a note, and gives the numbers numpy gives; resuming it says how to go on on the CPU."""
+    import h5py
+    import json
+    import shutil
+    convnet("train", *ARGS, "--epochs", "1", "--save-path", tmp_path / "run")
+    gpu = tmp_path / "gpu.h5"
+    shutil.copy(tmp_path / "run/latest.h5", gpu)
+    with h5py.File(gpu, "r+") as f:                   # as the cuda backend would have saved it
+        options = json.loads(f.attrs["options"])
+        f.attrs["options"] = json.dumps({**options, "backend": "cuda", "gpu": "0"})
+        del f.attrs["digest"]
+    on_numpy = convnet("test", "--load", tmp_path / "run/latest.h5", "--json").stdout
+    looked = convnet("test", "--load", gpu, "--json")
+    assert json.loads(looked.stdout) == json.loads(on_numpy)
+    assert f"convnet: note: {gpu} was trained on cuda, and " in looked.stderr
+    assert "numpy computes it here (--backend to choose)" in looked.stderr
+    resumed = convnet("train", "--load", gpu, "--epochs", "2", "--save-path", tmp_path / "more", check=False)
+    assert resumed.returncode == 1
+    one_line(resumed, f"{gpu} was trained on cuda, and ", "give --backend numpy to resume it on the CPU")
+    assert not (tmp_path / "more").exists()
+    convnet("train", "--load", gpu, "--epochs", "2", "--save-path", tmp_path / "more", "--backend", "numpy")

@@ -66,8 +66,8 @@ def test_provider_colour_pca_matches_a_direct_computation():
 
 
 def test_crop_larger_than_the_images():
-    from convnet.errors import DataError
-    with pytest.raises(DataError):
+    from convnet.errors import OptionError
+    with pytest.raises(OptionError, match="--crop 13 is larger than the 12x12 images"):
         Augmentation(MEAN, crop=13)
 
 
