@@ -92,7 +92,6 @@ class Trainer:
     def _train_epoch(self):
         stream = TrainStream(self.data.provider, self.data.train, self.data.augmentation, self.o["mini"],
                              self.o["seed"], self.epoch, start=self.batch)
-        freq = self.o["test_freq"] or len(stream)
         try:
             for k, batch in stream:
                 self._train_step(batch, k, stream.batches_done(k))
@@ -100,7 +99,10 @@ class Trainer:
                 self.batch = k + 1
                 if self.batch == len(stream):
                     self.epoch, self.batch = self.epoch + 1, 0
-                if self.step % freq == 0 or last:
+                # every --test-freq steps, or at the end of each epoch (by position, not by step: a run
+                # resumed with another --mini has other steps per epoch)
+                every = self.o["test_freq"]
+                if (self.step % every == 0 if every else self.batch == 0) or last:
                     self._test_point()
                 elif self._stop_requested:
                     self._save()
@@ -214,10 +216,11 @@ class Trainer:
             raise WriteError(f"{e}; {kept}") from None
 
     def _diverged(self, what):
-        kept = (f"the last good checkpoint is {self.latest}" if os.path.exists(self.latest)
-                else "no checkpoint was written yet")
-        raise DivergenceError(f"{what}: training stopped; {kept}. Lower the learning rates (epsW, epsB) "
-                              f"and resume from it.")
+        if os.path.exists(self.latest):
+            then = f"the last good checkpoint is {self.latest}. Lower the learning rates (epsW, epsB) and resume from it"
+        else:
+            then = "no checkpoint was written yet. Lower the learning rates (epsW, epsB) and start again"
+        raise DivergenceError(f"{what}: training stopped; {then}.")
 
     # ---- output -----------------------------------------------------------------------------
 

@@ -158,6 +158,9 @@ def test_a_diverging_run_keeps_its_last_finite_checkpoint_and_resumes_with_lower
     nan.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text().replace("epsW=0.001", "epsW=nan"))
     run = convnet("train", "--load", folder / "latest.h5", "--params", nan, "--epochs", "3", check=False)
     assert run.returncode == 2 and "epsW" in one_line(run)
+    early = convnet("train", "--layers", TINY[1], "--params", wild, *FAST, "--save-path", tmp_path / "new", check=False)
+    one_line(early, "training stopped; no checkpoint was written yet. Lower the learning rates (epsW, epsB) and "
+                    "start again.")
 
 
 # ---- resuming with the command that started the run -----------------------------------------------

@@ -103,6 +103,13 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(run, tmp_path):
     assert (resumed / "latest.h5").read_bytes() == good
 
 
+def test_a_run_resumed_with_another_mini_still_tests_at_the_end_of_each_epoch(tmp_path):
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", tmp_path / "r")          # 20 steps of 100
+    out = convnet("train", "--load", tmp_path / "r/latest.h5", "--epochs", "3", "--mini", "300").stdout  # 7 of 300
+    assert [row[0] for row in parse_test_lines(out)] == ["2.7", "3.7"]
+    assert [h["epoch"] for h in Checkpoint(tmp_path / "r/latest.h5").history] == [1.0, 2.0, 3.0]
+
+
 def test_plateau_divides_the_rates(tmp_path):
     frozen = tmp_path / "frozen.cfg"      # nothing learns, so the test error never improves
     frozen.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text()
