@@ -287,10 +287,21 @@ def _restored_net(checkpoint, data, options):
     return net
 
 
-def _restore_for(path, data, options):
-    """Another checkpoint's net on the same data (model averaging)."""
+# What says which data a net was trained on; nets averaged in one test should share it.
+_TRAINING_DATA = ("data_provider", "data_path", "image_size")
+
+
+def _restore_for(path, data, options, first):
+    """Another checkpoint's net on the same data (model averaging); a note when it was trained on
+    other data than the first checkpoint (another dataset gives numbers, but not those of the paper's
+    averaged nets)."""
     from .checkpoint import Checkpoint
     checkpoint = Checkpoint(path)
+    differs = [k for k in _TRAINING_DATA if checkpoint.options.get(k) != first.options.get(k)]
+    if differs:
+        flag = "--" + differs[0].replace("_", "-")
+        note(f"{path} was trained on other data than {first.path} ({flag} {checkpoint.options.get(differs[0])}, "
+             f"not {first.options.get(differs[0])}); all are tested on the same images")
     return _restored_net(checkpoint, data, {**options, "seed": checkpoint.seed})
 
 
@@ -345,7 +356,7 @@ def test(load, multiview, predictions, as_json, **overrides):
         from .files import check_output_file
         check_output_file(predictions, "--predictions")
     checkpoint, data, net, options = _open_checkpoint(paths[0], overrides)
-    nets = [net] + [_restore_for(path, data, options) for path in paths[1:]]
+    nets = [net] + [_restore_for(path, data, options, checkpoint) for path in paths[1:]]
     kept = [] if predictions else None
     result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept)
     if predictions:

@@ -49,3 +49,15 @@ def test_averaging_with_the_multiview_test(two_runs):
     assert result["cases"] == labels.size and p.shape == (labels.size, 10)
     out = convnet("test", "--load", f"{a},{b}", "--multiview").stdout
     assert out.startswith("the average of 2 nets: cost") and "multiview" in out
+
+
+def test_a_net_trained_on_other_data_is_noted(two_runs, tmp_path):
+    root, (a, b) = two_runs
+    assert "trained on other data" not in convnet("test", "--load", f"{a},{b}").stderr
+    convnet("train", *TINY, *FAST[:-2], "--image-size", "40", "--crop", "32", "--epochs", "1",
+            "--save-path", tmp_path / "big")
+    other = tmp_path / "big/latest.h5"
+    run = convnet("test", "--load", f"{a},{other}")
+    assert f"convnet: note: {other} was trained on other data than {a} (--image-size 40, not 32); all are tested " \
+           f"on the same images" in run.stderr
+    assert run.stdout.startswith("the average of 2 nets")
