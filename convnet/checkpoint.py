@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from .errors import CheckpointError
-from .files import write_hdf5
+from .files import read_hdf5, write_hdf5
 
 FORMAT, VERSION = "convnet-checkpoint", 2
 HISTORY_FIELDS = ("epoch", "step", "train_cost", "train_error", "test_cost", "test_top1", "test_topk", "lr_scale")
@@ -92,7 +92,7 @@ class Checkpoint:
         if not os.path.exists(path):
             raise CheckpointError(f"{path}: no such checkpoint")
         try:
-            with h5py.File(path, "r") as f:
+            with read_hdf5(path) as f:
                 if f.attrs.get("format") != FORMAT:
                     raise CheckpointError(f"{path}: not a convnet checkpoint")
                 if int(f.attrs["version"]) > VERSION:

@@ -57,6 +57,14 @@ def write_hdf5(path, fill):
     write_bytes(path, buffer.getbuffer())
 
 
+def read_hdf5(path):
+    """An HDF5 file open for reading, without HDF5's file lock. Every file convnet writes is built whole
+    and renamed into place, so a reader never meets one half written; the lock only fails: on file
+    systems without flock (NFS, Lustre as clusters often mount them: 'unable to lock file') and while
+    another program holds the file open for writing (h5py in a notebook, HDFView)."""
+    return h5py.File(path, "r", locking=False)
+
+
 def copy_file(src, dst):
     """dst as a copy of src, atomically (the best checkpoint)."""
     with open(src, "rb") as f:

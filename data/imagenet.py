@@ -9,10 +9,10 @@ import os
 import threading
 from collections import OrderedDict
 
-import h5py
 import numpy as np
 
 from convnet.errors import DataError
+from convnet.files import read_hdf5
 
 from . import register_provider
 from .provider import Provider
@@ -32,7 +32,7 @@ class ImagenetProvider(Provider):
         if not os.path.exists(meta):
             raise DataError(f"{path}: no meta.h5: make-data has not finished there (run it again to continue)")
         try:
-            with h5py.File(meta, "r") as f:
+            with read_hdf5(meta) as f:
                 self.label_names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["class_names"][()]]
                 self._mean = f["mean"][()].astype(np.float32)
                 values, vectors = f["eigenvalues"][()], f["eigenvectors"][()]
@@ -66,7 +66,7 @@ class ImagenetProvider(Provider):
                 return self._cache[number]
             path = os.path.join(self.path, f"data_batch_{number}.h5")
             try:
-                with h5py.File(path, "r") as f:
+                with read_hdf5(path) as f:
                     batch = f["images"][()], f["labels"][()].astype(np.int64)
             except Exception as e:           # h5py's errors on damaged files are of many kinds
                 raise DataError(f"{path}: unreadable ({(str(e).splitlines() or [type(e).__name__])[0]}); "

@@ -30,7 +30,7 @@ from PIL import Image
 
 from convnet.errors import DataError
 from convnet.notes import note
-from convnet.files import check_writable, remove_stale_temporaries, write_bytes, write_hdf5
+from convnet.files import check_writable, read_hdf5, remove_stale_temporaries, write_bytes, write_hdf5
 
 EXTENSIONS = (".jpeg", ".jpg", ".png")
 SHUFFLE_SEED = 1281167            # ILSVRC-2012's training images: any fixed number would do
@@ -183,7 +183,7 @@ def digest(split, files, size):
 
 def batch_is_done(path, expected):
     try:
-        with h5py.File(path, "r") as f:
+        with read_hdf5(path) as f:
             return f.attrs.get("digest") == expected and "images" in f
     except OSError:
         return False
@@ -222,7 +222,7 @@ def combine(out, batches, classes, size, found):
     pixel_sum, rgb_sum, rgb_outer, pixels, images = 0.0, 0.0, 0.0, 0, 0
     counts, skipped, converted = [], [], []
     for number, split, _ in batches:
-        with h5py.File(os.path.join(out, f"data_batch_{number}.h5"), "r") as f:
+        with read_hdf5(os.path.join(out, f"data_batch_{number}.h5")) as f:
             counts.append(int(f["labels"].shape[0]))
             skipped += json.loads(f.attrs["skipped"])
             converted += json.loads(f.attrs["converted"])

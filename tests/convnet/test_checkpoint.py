@@ -80,3 +80,21 @@ def test_checkpoint_of_another_net(tmp_path):
     with pytest.raises(CheckpointError) as e:
         Checkpoint(tmp_path / "c.h5").restore(other)
     assert "another net" in str(e.value)
+
+
+def test_files_are_read_while_another_program_holds_them_locked(tmp_path):
+    """HDF5's file lock fails while another program has the file open for writing, and on file systems
+    without flock (NFS, Lustre): the checkpoint and the batches are read without it (convnet never
+    writes a file in place), not reported as 'unreadable or truncated'."""
+    import fcntl
+    import os
+    from tests.training import FAST, TINY, convnet
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", tmp_path / "run")
+    latest = tmp_path / "run/latest.h5"
+    fd = os.open(latest, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)           # as h5py.File(latest, "a") in a notebook holds it
+        assert Checkpoint(latest).epoch == 2
+        assert "cost" in convnet("test", "--load", latest).stdout
+    finally:
+        os.close(fd)
