@@ -91,6 +91,10 @@ class Checkpoint:
         self.path = str(path)
         if not os.path.exists(path):
             raise CheckpointError(f"{path}: no such checkpoint")
+        if os.path.isdir(path):          # a run's folder given for its checkpoint
+            latest = os.path.join(path, "latest.h5")
+            hint = f": its run's checkpoint is {latest}" if os.path.isfile(latest) else ""
+            raise CheckpointError(f"{path}: is a folder, not a checkpoint{hint}")
         try:
             with read_hdf5(path) as f:
                 if f.attrs.get("format") != FORMAT:

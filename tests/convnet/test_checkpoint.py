@@ -98,3 +98,12 @@ def test_files_are_read_while_another_program_holds_them_locked(tmp_path):
         assert "cost" in convnet("test", "--load", latest).stdout
     finally:
         os.close(fd)
+
+
+def test_a_folder_given_for_a_checkpoint_names_its_latest(tmp_path):
+    with pytest.raises(CheckpointError, match="is a folder, not a checkpoint$"):
+        Checkpoint(tmp_path)
+    (tmp_path / "latest.h5").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=f"is a folder, not a checkpoint: its run's checkpoint is "
+                                              f"{tmp_path / 'latest.h5'}"):
+        Checkpoint(tmp_path)
