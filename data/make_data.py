@@ -30,6 +30,7 @@ from PIL import Image
 
 from convnet.errors import DataError
 from convnet.notes import note
+from convnet.data.imagenet import batch_checksum
 from convnet.files import check_writable, read_hdf5, remove_stale_temporaries, write_bytes, write_hdf5
 
 EXTENSIONS = (".jpeg", ".jpg", ".png")
@@ -212,6 +213,7 @@ def write_batch(path, split, files, results, size, expected_digest):
             f["rgb_sum"] = np.sum([s for s, _ in sums], axis=0) if sums else np.zeros(3)
             f["rgb_outer"] = np.sum([o for _, o in sums], axis=0) if sums else np.zeros((3, 3))
             f.attrs["pixel_count"] = len(kept) * size * size
+        f.attrs["crc32"] = batch_checksum(images, labels)
         f.attrs["digest"] = expected_digest          # last: a batch with its digest is whole
     write_hdf5(path, fill)
     return len(kept), skipped, converted
