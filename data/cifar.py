@@ -1,8 +1,12 @@
-"""cuda-convnet's batch files, as cifar-10-py-colmajor has them.
+"""cuda-convnet's batch files, as cifar-10-py-colmajor has them, and CIFAR-10's own python download.
 
 A folder of `data_batch_N` pickles, each a dict with 'data' (num_vis x images, uint8, one image a
 column in channel, row, col order: the engine's layout already) and 'labels'; and `batches.meta`
-with 'data_mean' (num_vis x 1), 'label_names' and 'num_vis', and for treefc the class tree as the
+with 'data_mean' (num_vis x 1), 'label_names' and 'num_vis',
+CIFAR-10's python version (cifar-10-batches-py, what torchvision downloads) holds the same pixels one
+image a row (images x num_vis), no data_mean (the mean of the training range is computed), and its
+test set as `test_batch`: read as the batch after the last data_batch_N (6), which is where
+cifar-10-py-colmajor has it, so that the default ranges are the standard split either way. and for treefc the class tree as the
 2012 providers wrote it ('tree': {node: [children]}, 'all_wnids': {'gproot': root}). cuda-convnet wrote them with Python 2:
 they are read with encoding latin1, and by an unpickler that only builds NumPy arrays and plain
 containers, so a data file cannot run code.
@@ -87,16 +91,21 @@ class CifarProvider(Provider):
         except (TypeError, ValueError):
             size = np.size(mean) if isinstance(mean, (np.ndarray, list, tuple)) else "not an array"
             raise DataError(f"{meta_path}: data_mean must hold {num_vis} values (num_vis), it holds {size}") from None
-        self.batch_numbers = sorted(int(m.group(1)) for f in os.listdir(path)
-                                    if (m := re.fullmatch(r"data_batch_(\d+)", f)))
-        if not self.batch_numbers:
+        self._files = {int(m.group(1)): f for f in os.listdir(path) if (m := re.fullmatch(r"data_batch_(\d+)", f))}
+        if not self._files:
             raise DataError(f"{path}: no data_batch_N files")
+        self.test_batch = None
+        if os.path.isfile(os.path.join(path, "test_batch")):      # CIFAR-10's python version
+            self.test_batch = max(self._files) + 1
+            self._files[self.test_batch] = "test_batch"
+        self.batch_numbers = sorted(self._files)
         self.default_train_range = self.batch_numbers[:-1] or self.batch_numbers
         self.default_test_range = self.batch_numbers[-1:]
         self._cache, self._lock = {}, threading.Lock()
 
     def describe(self):
-        return f"cuda-convnet batches in {self.path}"
+        test = f" (its test_batch as batch {self.test_batch})" if self.test_batch else ""
+        return f"cuda-convnet batches in {self.path}{test}"
 
     def read_batch(self, number):
         with self._lock:
@@ -105,7 +114,7 @@ class CifarProvider(Provider):
             return self._cache[number]
 
     def _load(self, number):
-        path = os.path.join(self.path, f"data_batch_{number}")
+        path = os.path.join(self.path, self._files.get(number, f"data_batch_{number}"))
         batch = unpickle(path)
         try:
             data = np.asarray(batch["data"])
@@ -113,6 +122,8 @@ class CifarProvider(Provider):
         except (KeyError, TypeError, ValueError):
             raise DataError(f"{path}: needs 'data' and 'labels'") from None
         size = int(np.prod(self.image_shape))
+        if data.ndim == 2 and data.shape == (labels.size, size) != (size, labels.size):
+            data = data.T                # one image a row, as CIFAR-10's python version has them
         if data.ndim != 2 or data.shape[0] != size or data.shape[1] != labels.size:
             raise DataError(f"{path}: data is {data.shape}, expected ({size}, {labels.size}) "
                             f"for {labels.size} labels")

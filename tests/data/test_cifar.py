@@ -74,3 +74,37 @@ def test_bad_folders(tmp_path, damage, fragment):
 def test_needs_a_path():
     with pytest.raises(DataError):
         get_provider("cifar")
+
+
+def make_python_download(folder, per_batch=200, seed=1):
+    """CIFAR-10's own python version (cifar-10-batches-py): data_batch_1..5 and test_batch, 'data' one
+    image a row (images x 3072), batches.meta without data_mean."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    raw = {}
+    for name in [f"data_batch_{n}" for n in range(1, 6)] + ["test_batch"]:
+        raw[name] = (rng.integers(0, 256, (per_batch, 3072)).astype(np.uint8), list(map(int, rng.integers(0, 10, per_batch))))
+        (folder / name).write_bytes(pickle.dumps({"batch_label": name, "labels": raw[name][1], "data": raw[name][0],
+                                                  "filenames": [f"{i}.png" for i in range(per_batch)]}, protocol=2))
+    meta = {"num_cases_per_batch": per_batch, "label_names": [f"class{i}" for i in range(10)], "num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return raw
+
+
+def test_reads_cifar10s_own_python_download(tmp_path):
+    raw = make_python_download(tmp_path / "cifar-10-batches-py")
+    p = get_provider("cifar", str(tmp_path / "cifar-10-batches-py"))
+    assert p.batch_numbers == [1, 2, 3, 4, 5, 6]
+    assert p.default_train_range == [1, 2, 3, 4, 5] and p.default_test_range == [6]      # the standard split
+    for number, name in ((2, "data_batch_2"), (6, "test_batch")):
+        images, labels = p.read_batch(number)
+        assert images.shape == (3, 32, 32, 200)
+        # image i is row i, in channel, row, column order: pixel (c, y, x) at c * 1024 + y * 32 + x
+        i, c, y, x = 7, 2, 5, 30
+        assert images[c, y, x, i] == raw[name][0][i, c * 1024 + y * 32 + x]
+        np.testing.assert_array_equal(labels, raw[name][1])
+    train = np.concatenate([raw[f"data_batch_{n}"][0] for n in range(1, 6)]).astype(np.float64)
+    np.testing.assert_allclose(p.mean_image([1, 2, 3, 4, 5]), train.mean(axis=0).reshape(3, 32, 32), rtol=1e-5)
+    out = convnet("train", *TINY, "--data-provider", "cifar", "--data-path", tmp_path / "cifar-10-batches-py",
+                  "--epochs", "1", "--mini", "100", "--save-path", tmp_path / "run")
+    assert "(its test_batch as batch 6) (train 1-5: 1000 images, test 6: 200)" in out.stdout
