@@ -246,7 +246,8 @@ class Trainer:
         largest = max(self.data.provider.batch_size(n) for n in self.data.train)
         # a minibatch never spans two batches (cuda-convnet's DataProvider::getNumMinibatches)
         size = o['mini'] if o['mini'] < largest else f"{largest} (whole batches: --mini {o['mini']} is more than a batch holds)"
-        self.echo(f"{o['epochs']} epochs of {self._per_epoch()} minibatches of {size}, on {o['backend']}; "
+        epochs = f"{o['epochs']} epoch{'s' if o['epochs'] != 1 else ''}"
+        self.echo(f"{epochs} of {self._per_epoch()} minibatches of {size}, on {o['backend']}; "
                   f"checkpoints in {self.save_dir}")
         k = self.cost_layer.conf.topk if self.cost_layer else 5
         self.echo(f"{'epoch':>8} {'train cost':>10} {'train err':>10} {'test cost':>10} {'top-1 err':>10} "

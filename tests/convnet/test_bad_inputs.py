@@ -82,7 +82,7 @@ def test_an_output_file_that_cannot_be_written_is_refused_before_any_work(tmp_pa
 def test_a_minibatch_larger_than_a_batch_says_what_it_is(tmp_path):
     result = invoke("train", *TINY, "--train-range", "1-2", "--mini", "5000", "--epochs", "1", "--save-path", tmp_path)
     assert result.exit_code == 0, result.output
-    assert "1 epochs of 2 minibatches of 2000 (whole batches: --mini 5000 is more than a batch holds)" in result.output
+    assert "1 epoch of 2 minibatches of 2000 (whole batches: --mini 5000 is more than a batch holds)" in result.output
 
 
 def test_notes_for_what_changes_nothing_or_measures_the_wrong_thing(tmp_path):
