@@ -49,7 +49,8 @@ def main():
         read_s = median_time(read)
     crc_s = median_time(lambda: batch_checksum(images, labels))
     pca = (np.ones(3, np.float32), np.eye(3, dtype=np.float32))
-    aug = Augmentation(images.mean(axis=0).astype(np.float32), crop=224, color_noise=0.1, pca=pca, images_first=True)
+    aug = Augmentation(images.mean(axis=0).astype(np.float32), crop=224, color_noise=0.1, pca=pca,
+                       images_first=True)
     augment_s = median_time(lambda: aug.train(images, np.random.default_rng(1)))
     result = {"images": args.images, "bytes": images.nbytes, "read_s": read_s, "crc32_s": crc_s,
               "crc32_gb_per_s": images.nbytes / crc_s / 1e9, "augment_s": augment_s,

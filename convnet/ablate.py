@@ -69,7 +69,8 @@ def reusable(folder, configs, options, epochs):
                 if value is None:
                     return "the default"
                 return (flag if value else f"--no-{flag[2:]}") if isinstance(value, bool) else f"{flag} {value}"
-            raise OptionError(f"{folder} was trained with {shown(saved)}, not {shown(asked)}; give the options it was trained with, or {elsewhere}")
+            raise OptionError(f"{folder} was trained with {shown(saved)}, not {shown(asked)}; give the options "
+                              f"it was trained with, or {elsewhere}")
     done = checkpoint.epoch - 1 + (checkpoint.batch > 0)
     if done > epochs:
         trained = f"{done} epochs" if checkpoint.batch == 0 else f"into epoch {done}"

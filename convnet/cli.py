@@ -331,7 +331,8 @@ def _backend_here(load, options, resuming):
         get_backend("cuda")
     except BackendError as e:
         if resuming:
-            raise BackendError(f"{load} was trained on cuda, and {e}; give --backend numpy to resume it on the CPU") from None
+            raise BackendError(f"{load} was trained on cuda, and {e}; give --backend numpy to resume it on the "
+                               f"CPU") from None
         note(f"{load} was trained on cuda, and {e}: numpy computes it here (--backend to choose)")
         options.update(backend="numpy", gpu=None, tf32=False)
 

@@ -76,7 +76,8 @@ def first_difference(path, text, saved_path, saved_text):
     given, saved = read_ini(path, text), read_ini(saved_path, saved_text)
     for name in list(given) + [n for n in saved if n not in given]:
         if name not in saved or name not in given or given[name].items != saved[name].items:
-            return name, ("is not in" if name not in saved else "is missing from" if name not in given else "differs from")
+            return name, ("is not in" if name not in saved else "is missing from" if name not in given
+                          else "differs from")
     return None
 
 

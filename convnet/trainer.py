@@ -29,7 +29,8 @@ def _refuse_another_run(folder, checkpoint):
     latest = folder.file("latest.h5")
     if not os.path.exists(latest):
         return
-    if checkpoint is not None and os.path.samefile(os.path.dirname(os.path.abspath(checkpoint.path)), folder.path):
+    if checkpoint is not None and os.path.samefile(os.path.dirname(os.path.abspath(checkpoint.path)),
+                                                   folder.path):
         return
     raise OptionError(f"{folder.path} already holds a run ({latest}); resume it with --load {latest}, or give "
                       f"this run its own --save-path")
@@ -217,7 +218,8 @@ class Trainer:
 
     def _diverged(self, what):
         if os.path.exists(self.latest):
-            then = f"the last good checkpoint is {self.latest}. Lower the learning rates (epsW, epsB) and resume from it"
+            then = (f"the last good checkpoint is {self.latest}. Lower the learning rates (epsW, epsB) and "
+                    f"resume from it")
         else:
             then = "no checkpoint was written yet. Lower the learning rates (epsW, epsB) and start again"
         raise DivergenceError(f"{what}: training stopped; {then}.")
@@ -245,7 +247,8 @@ class Trainer:
         self.echo(f"training {self.configs[0]} on {self.data.describe()}")
         largest = max(self.data.provider.batch_size(n) for n in self.data.train)
         # a minibatch never spans two batches (cuda-convnet's DataProvider::getNumMinibatches)
-        size = o['mini'] if o['mini'] < largest else f"{largest} (whole batches: --mini {o['mini']} is more than a batch holds)"
+        size = (o['mini'] if o['mini'] < largest
+                else f"{largest} (whole batches: --mini {o['mini']} is more than a batch holds)")
         epochs = f"{o['epochs']} epoch{'s' if o['epochs'] != 1 else ''}"
         self.echo(f"{epochs} of {self._per_epoch()} minibatches of {size}, on {o['backend']}; "
                   f"checkpoints in {self.save_dir}")

@@ -2,14 +2,15 @@
 
 A folder of `data_batch_N` pickles, each a dict with 'data' (num_vis x images, uint8, one image a
 column in channel, row, col order: the engine's layout already) and 'labels'; and `batches.meta`
-with 'data_mean' (num_vis x 1), 'label_names' and 'num_vis',
+with 'data_mean' (num_vis x 1), 'label_names' and 'num_vis', and for treefc the class tree as the
+2012 providers wrote it ('tree': {node: [children]}, 'all_wnids': {'gproot': root}). cuda-convnet
+wrote them with Python 2: they are read with encoding latin1, and by an unpickler that only builds
+NumPy arrays and plain containers, so a data file cannot run code.
+
 CIFAR-10's python version (cifar-10-batches-py, what torchvision downloads) holds the same pixels one
 image a row (images x num_vis), no data_mean (the mean of the training range is computed), and its
 test set as `test_batch`: read as the batch after the last data_batch_N (6), which is where
-cifar-10-py-colmajor has it, so that the default ranges are the standard split either way. and for treefc the class tree as the
-2012 providers wrote it ('tree': {node: [children]}, 'all_wnids': {'gproot': root}). cuda-convnet wrote them with Python 2:
-they are read with encoding latin1, and by an unpickler that only builds NumPy arrays and plain
-containers, so a data file cannot run code.
+cifar-10-py-colmajor has it, so that the default ranges are the standard split either way.
 """
 import math
 import os
@@ -91,7 +92,8 @@ class CifarProvider(Provider):
         except (TypeError, ValueError):
             size = np.size(mean) if isinstance(mean, (np.ndarray, list, tuple)) else "not an array"
             raise DataError(f"{meta_path}: data_mean must hold {num_vis} values (num_vis), it holds {size}") from None
-        self._files = {int(m.group(1)): f for f in os.listdir(path) if (m := re.fullmatch(r"data_batch_(\d+)", f))}
+        self._files = {int(m.group(1)): f for f in os.listdir(path)
+                       if (m := re.fullmatch(r"data_batch_(\d+)", f))}
         if not self._files:
             raise DataError(f"{path}: no data_batch_N files")
         self.test_batch = None

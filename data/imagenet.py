@@ -84,7 +84,8 @@ class ImagenetProvider(Provider):
                                 f"run make-data again to remake it") from None
             if "crc32" in attrs and batch_checksum(*batch) != int(attrs["crc32"]):
                 raise DataError(f"{path}: corrupt: its images or labels do not match the CRC-32 make-data wrote "
-                                f"with them (a damaged disk or copy); remove it and run make-data again to remake it")
+                                f"with them (a damaged disk or copy); remove it and run make-data again to "
+                                f"remake it")
             expected = (self._sizes[number],) + self.image_shape
             if batch[0].shape != expected or batch[0].dtype != np.uint8:
                 raise DataError(f"{path}: holds {batch[0].dtype} {batch[0].shape}, meta.h5 says uint8 {expected}")
