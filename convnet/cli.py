@@ -198,6 +198,8 @@ def train(layers_file, params_file, save_path, load, **given):
         options = {**DEFAULTS, **checkpoint.options, **{k: given[k] for k in explicit}}
         if "backend" not in explicit:
             _backend_here(load, options, resuming=True)
+        if "data_path" not in explicit:
+            _data_still_there(load, options)
         if layers_file:           # the command that started the run, --load added: the same net is fine
             _same_net(layers_file, checkpoint)
         configs = checkpoint.configs
@@ -315,8 +317,19 @@ def _open_checkpoint(load, overrides, need_train=False):
     options = {**DEFAULTS, **checkpoint.options, **explicit}
     if "backend" not in explicit:
         _backend_here(load, options, resuming=False)
+    if "data_path" not in explicit:
+        _data_still_there(load, options)
     data = Data(options, need_train=need_train)
     return checkpoint, data, _restored_net(checkpoint, data, options), options
+
+
+def _data_still_there(load, options):
+    """The folder a checkpoint's data came from, moved or on another machine: say which option finds it."""
+    path = options.get("data_path")
+    if path and not os.path.isdir(path):
+        from .errors import DataError
+        raise DataError(f"{path}: no such folder: {load} was trained on the data there; give --data-path where it "
+                        f"is now")
 
 
 def _backend_here(load, options, resuming):

@@ -56,3 +56,10 @@ def test_checkpoints_keep_an_absolute_data_path(tmp_path):
             "--save-path", tmp_path / "run", cwd=tmp_path)
     assert Checkpoint(tmp_path / "run/latest.h5").options["data_path"] == str(tmp_path / "batches")
     convnet("test", "--load", tmp_path / "run/latest.h5")          # from another directory
+    (tmp_path / "batches").rename(tmp_path / "moved")
+    for command in (["test"], ["train", "--epochs", "2"]):
+        run = convnet(*command, "--load", tmp_path / "run/latest.h5", check=False)
+        assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
+        assert f"{tmp_path / 'batches'}: no such folder: {tmp_path / 'run/latest.h5'} was trained on the data there; " \
+               f"give --data-path where it is now" in run.stderr
+    convnet("test", "--load", tmp_path / "run/latest.h5", "--data-path", tmp_path / "moved")
