@@ -488,6 +488,11 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
     from convnet.data.make_data import make_data as run
     if val_labels and not val_images:
         raise OptionError("--val-labels needs --val-images")
+    for option, folder in (("--images", images), ("--val-images", val_images)):
+        # the batches would be a class folder of their own on the next run (resumed, or the same command)
+        if folder and os.path.commonpath([os.path.abspath(out), os.path.abspath(folder)]) == os.path.abspath(folder):
+            raise OptionError(f"--out {out} is inside {option} {folder}: its batches would be read as images "
+                              f"there (a class of their own); give an --out outside it")
     run(images, out, val_images, val_labels, size, workers, batch_size, echo=click.echo)
 
 

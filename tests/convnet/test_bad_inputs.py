@@ -54,6 +54,17 @@ def test_a_missing_option_is_exit_2():
              "--val-labels needs --val-images")
 
 
+def test_make_data_refuses_an_out_inside_its_images(tmp_path):
+    jpegs = _tree(tmp_path)
+    one_line(invoke("make-data", "--images", jpegs / "train", "--out", jpegs / "train/batches"), 2,
+             f"--out {jpegs / 'train/batches'} is inside --images {jpegs / 'train'}")
+    one_line(invoke("make-data", "--images", jpegs / "train", "--val-images", jpegs / "val", "--val-labels",
+                    jpegs / "val_labels.csv", "--out", jpegs / "val"), 2, f"is inside --val-images {jpegs / 'val'}")
+    assert not (jpegs / "train/batches").exists()
+    result = invoke("make-data", "--images", jpegs / "train", "--out", jpegs / "train-batches")   # a sibling is fine
+    assert result.exit_code == 0, result.output
+
+
 def test_a_config_that_does_not_fit_the_data_is_exit_2_with_the_hint_only_where_it_applies(tmp_path):
     one_line(invoke("train", "--layers", ROOT / "configs/alexnet.cfg", "--params", ROOT / "configs/alexnet-params.cfg",
                     "--save-path", tmp_path / "a"), 2, "--image-size 256 --crop 224")
