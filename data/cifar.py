@@ -23,7 +23,7 @@ import numpy as np
 from convnet.errors import DataError
 
 from . import register_provider
-from .provider import Provider
+from .provider import Provider, other_kind_of_folder
 
 _SAFE = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -65,6 +65,8 @@ class CifarProvider(Provider):
         if not os.path.isdir(path):
             raise DataError(f"{path}: no such folder")
         self.path = path
+        if not os.path.exists(os.path.join(path, "batches.meta")):
+            raise DataError(f"{os.path.join(path, 'batches.meta')}: no such file{other_kind_of_folder(path, 'cifar')}")
         meta = unpickle(os.path.join(path, "batches.meta"))
         if not isinstance(meta, dict) or "num_vis" not in meta:
             raise DataError(f"{os.path.join(path, 'batches.meta')}: has no num_vis")

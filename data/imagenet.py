@@ -6,6 +6,7 @@ as the paper) unless --crop says otherwise. Batches are read whole, images first
 loader's threads, and the last three are kept.
 """
 import os
+import re
 import threading
 import zlib
 from collections import OrderedDict
@@ -16,7 +17,7 @@ from convnet.errors import DataError
 from convnet.files import read_hdf5
 
 from . import register_provider
-from .provider import Provider
+from .provider import Provider, other_kind_of_folder
 
 
 
@@ -41,6 +42,9 @@ class ImagenetProvider(Provider):
             raise DataError(f"{path}: no such folder")
         meta = os.path.join(path, "meta.h5")
         if not os.path.exists(meta):
+            hint = other_kind_of_folder(path, "imagenet")
+            if hint or not any(re.fullmatch(r"data_batch_\d+\.h5", n) for n in os.listdir(path)):
+                raise DataError(f"{path}: no meta.h5: not an output of convnet make-data{hint}")
             raise DataError(f"{path}: no meta.h5: make-data has not finished there (run it again to continue)")
         try:
             with read_hdf5(meta) as f:

@@ -1,5 +1,6 @@
 """The provider interface: numbered batches of uint8 images with labels, the training mean image,
 and the principal components of the training pixels' RGB colours."""
+import os
 import re
 
 import numpy as np
@@ -87,6 +88,19 @@ class Provider:
             raise OptionError(f"{option} {text}: batch {missing[0]} is not in the {self.name} data "
                             f"(it has {format_range(self.batch_numbers)})")
         return numbers
+
+
+def other_kind_of_folder(path, wanted):
+    """What a data folder given to the wrong provider holds, as a hint ('' when it is none of ours)."""
+    names = set(os.listdir(path))
+    if wanted != "imagenet" and "meta.h5" in names:
+        return "; it holds make-data's batches (meta.h5): give --data-provider imagenet"
+    if wanted != "cifar" and "batches.meta" in names:
+        return "; it holds cuda-convnet batch files (batches.meta): give --data-provider cifar"
+    if any(os.path.isdir(os.path.join(path, n)) for n in names):
+        return ("; if it holds folders of images, make batches of them first: convnet make-data --images "
+                f"{path} --out BATCHES")
+    return ""
 
 
 def format_range(numbers):

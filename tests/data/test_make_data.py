@@ -224,5 +224,22 @@ def test_missing_folders_and_unfinished_output(tmp_path):
     with pytest.raises(DataError, match="no such folder"):
         make_data(str(tmp_path / "none"), str(tmp_path / "o"), echo=lambda *_: None)
     os.makedirs(tmp_path / "half")
+    with pytest.raises(DataError, match="no meta.h5: not an output of convnet make-data$"):
+        get_provider("imagenet", str(tmp_path / "half"))
+    (tmp_path / "half/data_batch_1.h5").write_bytes(b"")        # one batch written, meta.h5 not yet
     with pytest.raises(DataError, match="make-data has not finished there"):
         get_provider("imagenet", str(tmp_path / "half"))
+
+
+def test_a_folder_given_to_the_wrong_provider_says_which_one_reads_it(made, tree, tmp_path):
+    from tests.data.test_cifar import make_batches
+    out, _ = made
+    root, _ = tree
+    cifar = make_batches(tmp_path / "cifar")
+    with pytest.raises(DataError, match="holds cuda-convnet batch files .batches.meta.: give --data-provider cifar"):
+        get_provider("imagenet", str(cifar))
+    with pytest.raises(DataError, match="holds make-data's batches .meta.h5.: give --data-provider imagenet"):
+        get_provider("cifar", str(out))
+    for provider in ("cifar", "imagenet"):
+        with pytest.raises(DataError, match=f"make batches of them first: convnet make-data --images {root}/train"):
+            get_provider(provider, str(root / "train"))
