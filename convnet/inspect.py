@@ -4,7 +4,8 @@ few minibatches of a checkpoint: the figures people watch for vanishing, explodi
 Per layer: the activations' mean, standard deviation, min, max, the fraction of exact zeros (dead
 relus, pooled zeros) and of saturated units (logistic and tanh within 1% of their bounds, brelu at its
 bounds); the gradient of the cost with respect to the layer's output: its norm and mean |g| (per
-minibatch, averaged). Per parameter: the norms of the weights, of the gradient of the batch-mean cost
+minibatch, averaged). A cost layer's row is its cost per image: the mean over the minibatches, and
+their spread, least and most. Per parameter: the norms of the weights, of the gradient of the batch-mean cost
 (what the update uses) and of the momentum buffer, and the update-to-weight ratio eps * |grad| / |W|.
 In training mode (the default) the minibatches are the training stream's next ones, with dropout on,
 as training would see them; --test takes the test range's, without.
@@ -92,7 +93,10 @@ class Watch:
         net = self.net
         for layer in self.layers:
             y = net.activation(layer.name)
-            self.acts[layer.name].add(y, saturated(layer, y))
+            if layer.is_cost:        # [cost summed over the cases, errors...]: its row is the cost per image
+                self.acts[layer.name].add(np.asarray(y, dtype=np.float64).reshape(-1)[:1] / mini)
+            else:
+                self.acts[layer.name].add(y, saturated(layer, y))
             g = net.gradient(layer.name)
             if arrays is not None:
                 arrays["activations"][layer.name] = y

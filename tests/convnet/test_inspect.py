@@ -47,6 +47,10 @@ def test_the_statistics_are_those_of_the_arrays(run):
     assert row["update_ratio"] == pytest.approx(want, rel=1e-6)
     assert row["momentum_norm"] == pytest.approx(np.linalg.norm(p.inc), rel=1e-6)
     np.testing.assert_array_equal(arrays["activations"]["conv1_neuron"], net.activation("conv1_neuron"))
+    probs = net.activation("probs").astype(np.float64)               # the cost row: -log p(label) per image
+    cost = -np.mean(np.log(probs[batch[1][0].astype(int), np.arange(16)]))
+    assert by_name["logprob"]["mean"] == pytest.approx(cost, rel=1e-6)
+    assert by_name["logprob"]["min"] == by_name["logprob"]["max"] == pytest.approx(cost, rel=1e-6)
 
 
 def test_the_update_ratio_of_zero_weights_has_no_value_and_of_frozen_weights_is_zero(run):
