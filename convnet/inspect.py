@@ -5,8 +5,9 @@ Per layer: the activations' mean, standard deviation, min, max, the fraction of 
 relus, pooled zeros) and of saturated units (logistic and tanh within 1% of their bounds, brelu at its
 bounds); the gradient of the cost with respect to the layer's output: its norm and mean |g| (per
 minibatch, averaged). A cost layer's row is its cost per image: the mean over the minibatches, and
-their spread, least and most. Per parameter: the norms of the weights, of the gradient of the batch-mean cost
-(what the update uses) and of the momentum buffer, and the update-to-weight ratio eps * |grad| / |W|.
+their spread, least and most. Per parameter: the norms of the weights, of the gradient of the
+batch-mean cost (what the update uses) and of the momentum buffer, and the update-to-weight ratio
+eps * |grad| / |W|.
 In training mode (the default) the minibatches are the training stream's next ones, with dropout on,
 as training would see them; --test takes the test range's, without.
 """
