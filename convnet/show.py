@@ -75,23 +75,41 @@ def filters_panel(net, names):
     return stack(panels)
 
 
-def preds_panel(net, data, count=8):
-    """The first `count` test images with their top-5 predictions."""
+def _predictions(net, cost, data, count, errors, mini):
+    """(centre views, labels, probabilities) of the first `count` images of the first test batch, or
+    with errors of the first `count` whose top-1 prediction is wrong (shownet.py's --only-errors, in
+    order rather than drawn at random), looked for in minibatches of `mini`."""
+    from convnet.data.loader import evaluation_minibatches, labels_row
+    number = data.test[0]
+    images, labels = data.provider.read_batch(number)
+    kept = []
+    for _, indices in evaluation_minibatches(data.provider, [number], count if not errors else mini):
+        view = data.augmentation.test(data.augmentation.select(images, indices))
+        net.forward([view, labels_row(labels[indices])], train=False)
+        probs = net.activation(cost.inputs[1])
+        chosen = np.flatnonzero(np.argmax(probs, axis=0) != labels[indices]) if errors else np.arange(indices.size)
+        kept += [(view[..., j], labels[indices][j], probs[:, j]) for j in chosen]
+        if len(kept) >= count or not errors:
+            break
+    if not kept:
+        raise ConvnetError(f"--errors: the net makes no top-1 mistake on test batch {number} "
+                           f"({data.provider.batch_size(number)} images): nothing to show")
+    kept = kept[:count]
+    return (np.stack([v for v, _, _ in kept], axis=-1), np.array([l for _, l, _ in kept]),
+            np.stack([p for _, _, p in kept], axis=-1))
+
+
+def preds_panel(net, data, count=8, errors=False, mini=128):
+    """The first `count` test images (with errors, the first `count` the net gets wrong) with their
+    top-5 predictions."""
     from .evaluate import logreg_layer
-    from convnet.data.loader import labels_row
     cost = logreg_layer(net)
     if cost is None:
         raise OptionError("--preds needs a net with a cost.logreg layer")
-    number = data.test[0]
-    images, labels = data.provider.read_batch(number)
-    indices = np.arange(min(count, data.provider.batch_size(number)))
-    images, labels = data.augmentation.select(images, indices), labels[indices]
-    view = data.augmentation.test(images)
-    net.forward([view, labels_row(labels)], train=False)
-    probs = net.activation(cost.inputs[1])
+    view, labels, probs = _predictions(net, cost, data, count, errors, mini)
     names = list(data.provider.label_names) or [str(i) for i in range(probs.shape[0])]
     name = lambda k: names[k] if k < len(names) else str(k)
-    mean = data.augmentation.test(np.zeros_like(images)) * -1          # the mean crop, to add back
+    mean = data.augmentation.test(np.zeros_like(_stored(view, data))) * -1     # the mean crop, to add back
     cells = []
     for j in range(view.shape[-1]):
         picture = np.clip(view[..., j] + mean[..., j], 0, 255).astype(np.uint8).transpose(1, 2, 0)
@@ -110,7 +128,15 @@ def preds_panel(net, data, count=8):
     row = Image.new("RGB", (sum(c.width for c in cells), max(c.height for c in cells)), BACKGROUND)
     for i, c in enumerate(cells):
         row.paste(c, (i * c.width, 0))
-    return titled(row, "predictions on the first test images (true label, then the top 5)")
+    which = "the first test images the net gets wrong" if errors else "the first test images"
+    return titled(row, f"predictions on {which} (true label, then the top 5)")
+
+
+def _stored(view, data):
+    """Zero images of the provider's stored size and layout, as many as the views."""
+    c, h, w = data.provider.image_shape
+    n = view.shape[-1]
+    return np.zeros((n, c, h, w) if data.provider.images_first else (c, h, w, n), np.uint8)
 
 
 def _plot(points, series, title, height=220, width=420, from_zero=True):

@@ -42,8 +42,34 @@ def test_every_panel(run, tmp_path):
     assert Image.open(only_cost).size == (840, 220)
 
 
+def test_preds_with_errors_are_the_first_test_images_the_net_gets_wrong(run, tmp_path):
+    from convnet.evaluate import logreg_layer
+    from convnet.session import DEFAULTS, Data, build_net
+    from convnet.show import _predictions
+    ck = Checkpoint(run)
+    options = {**DEFAULTS, **ck.options}
+    data = Data(options, need_train=False)
+    net = build_net(data, *ck.configs, options, restoring=True)
+    ck.restore(net)
+    images, labels = data.provider.read_batch(data.test[0])      # the whole first test batch
+    from convnet.data.loader import labels_row
+    predicted = []
+    for i in range(0, 2000, 100):       # in the same minibatches, so that the sums are the same bits
+        net.forward([data.augmentation.test(images[..., i:i + 100]), labels_row(labels[i:i + 100])], train=False)
+        predicted.append(np.argmax(net.activation("probs"), axis=0))
+    wrong = np.flatnonzero(np.concatenate(predicted) != labels)[:8]
+    assert wrong.size == 8 and not np.array_equal(wrong, np.arange(8))
+    view, chosen, probs = _predictions(net, logreg_layer(net), data, 8, errors=True, mini=100)
+    np.testing.assert_array_equal(chosen, labels[wrong])
+    np.testing.assert_array_equal(view, data.augmentation.test(images)[..., wrong])
+    assert np.all(np.argmax(probs, axis=0) != chosen)
+    out = convnet("show", "--load", run, "--preds", "--errors", "--out", tmp_path / "errors.png")
+    assert "wrote" in out.stdout and Image.open(tmp_path / "errors.png").width >= 8 * 200
+
+
 @pytest.mark.parametrize("args,fragment", [([], "choose what to show"), (["--filters", "conv9"], "no layer named 'conv9'"),
-                                           (["--filters", "pool1"], "pool layer: it has no filters")])
+                                           (["--filters", "pool1"], "pool layer: it has no filters"),
+                                           (["--errors", "--cost"], "--errors goes with --preds")])
 def test_show_errors(run, tmp_path, args, fragment):
     result = convnet("show", "--load", run, *args, "--out", tmp_path / "x.png", check=False)
     assert result.returncode == 2 and fragment in result.stderr and result.stderr.count("\n") == 1
