@@ -72,8 +72,12 @@ class Trainer:
         after saving."""
         if self.epoch > self.o["epochs"]:
             self.folder.release()
-            self.echo(f"{self.loaded} has already trained its {self.o['epochs']} epochs: nothing to do. "
-                      f"To train longer, resume with --epochs {self.o['epochs'] + 10} (or as many as you want)")
+            done = self.epoch - 1
+            so_far = f"{done} epochs" + (f" and {self.batch} minibatches" if self.batch else "")
+            trained = (f"has already trained its {done} epochs" if so_far == f"{self.o['epochs']} epochs" else
+                       f"has trained {so_far}, more than the {self.o['epochs']} of --epochs")
+            self.echo(f"{self.loaded} {trained}: nothing to do. To train longer, resume with --epochs {done + 10} "
+                      f"(or as many as you want)")
             return 0
         previous = {s: signal.signal(s, self._on_interrupt) for s in STOP_SIGNALS}
         try:

@@ -178,6 +178,9 @@ def test_resume_with_the_same_command_and_load_added(tmp_path):
     one_line(run, f"--layers {other}: [conv1] differs from the net of {folder / 'latest.h5'}")
     run = convnet("train", "--load", folder / "latest.h5", "--epochs", "2")
     assert "has already trained its 2 epochs" in run.stdout and "--epochs" in run.stdout
+    run = convnet("train", "--load", folder / "latest.h5", "--epochs", "1")
+    assert f"{folder / 'latest.h5'} has trained 2 epochs, more than the 1 of --epochs: nothing to do. To train " \
+           f"longer, resume with --epochs 12" in run.stdout
 
 
 def test_a_new_run_never_overwrites_the_checkpoints_of_another(tmp_path):
