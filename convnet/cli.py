@@ -370,6 +370,10 @@ def test(load, multiview, predictions, as_json, **overrides):
         from .files import check_output_file
         check_output_file(predictions, "--predictions")
     checkpoint, data, net, options = _open_checkpoint(paths[0], overrides)
+    if multiview and data.augmentation.border == (0, 0):
+        note(f"--multiview on whole images (the net sees them uncropped): its {data.augmentation.view_count} views "
+             f"are the same image{' and its reflection' if data.augmentation.view_count == 10 else ''}, "
+             f"again and again")
     nets = [net] + [_restore_for(path, data, options, checkpoint) for path in paths[1:]]
     kept = [] if predictions else None
     result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept)

@@ -44,6 +44,9 @@ def test_multiview_test(run):
     path, _ = run
     out = convnet("test", "--load", path / "latest.h5", "--multiview")
     assert "multiview (10 views)" in out.stdout and "2000 images" in out.stdout
+    # the run trained on whole images: no crops to take, only the reflection differs
+    assert "convnet: note: --multiview on whole images (the net sees them uncropped): its 10 views are the same " \
+           "image and its reflection, again and again" in out.stderr
 
 
 def test_features(run, tmp_path):

@@ -138,6 +138,7 @@ def test_train_and_multiview_test_through_the_provider(made, tmp_path):
     tmp_path = tmp_path / "run"
     single, multi = evaluate(tmp_path / "latest.h5"), evaluate(tmp_path / "latest.h5", "--multiview")
     assert single["cases"] == multi["cases"] == 5 and single["cost"] != multi["cost"]
+    assert "whole images" not in convnet("test", "--load", tmp_path / "latest.h5", "--multiview").stderr   # crops
 
 
 def rerun(tree, out, **kw):
