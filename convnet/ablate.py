@@ -112,20 +112,28 @@ def summarize(results, base):
 
 
 def _sd(values):
-    return float(values.std(ddof=1)) if values.size > 1 else 0.0
+    """The standard deviation over seeds; None for one seed, which has no spread to measure (0 would
+    claim a difference measured exactly)."""
+    return float(values.std(ddof=1)) if values.size > 1 else None
+
+
+def _value(mean, sd, sign=""):
+    return f"{mean:{sign}.2f}" if sd is None else f"{mean:{sign}.2f} ± {sd:.2f}"
 
 
 def markdown(rows, k, epochs, data):
     seeds = ", ".join(map(str, rows[0]["seeds"]))
-    lines = [f"{epochs} epoch{'s' if epochs != 1 else ''} on {data}; mean over seeds {seeds} (± the standard "
-             f"deviation over seeds); differences are variant minus base, seed by seed.", "",
+    over = (f"seed {seeds} (one seed: no spread over seeds to tell a difference from chance; give --seeds 3 or "
+            f"more)" if len(rows[0]["seeds"]) == 1 else f"seeds {seeds} (± the standard deviation over seeds)")
+    lines = [f"{epochs} epoch{'s' if epochs != 1 else ''} on {data}; mean over {over}; differences are variant "
+             f"minus base, seed by seed.", "",
              f"| net | top-1 error % | top-{k} error % | top-1 difference | top-{k} difference | the paper's difference |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        diff = (f"{r['diff_top1']:+.2f} ± {r['diff_top1_sd']:.2f} | {r['diff_topk']:+.2f} ± {r['diff_topk_sd']:.2f}"
+        diff = (f"{_value(r['diff_top1'], r['diff_top1_sd'], '+')} | {_value(r['diff_topk'], r['diff_topk_sd'], '+')}"
                 if "diff_top1" in r else "(base) | (base)")
         paper = f"+{r['paper_top1']} / +{r['paper_topk']} (top-1 / top-5)" if "paper_top1" in r else ""
-        lines.append(f"| {r['name']} | {r['top1']:.2f} ± {r['top1_sd']:.2f} | {r['topk']:.2f} ± {r['topk_sd']:.2f} | "
+        lines.append(f"| {r['name']} | {_value(r['top1'], r['top1_sd'])} | {_value(r['topk'], r['topk_sd'])} | "
                      f"{diff} | {paper} |")
     return "\n".join(lines)
 

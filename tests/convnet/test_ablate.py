@@ -92,3 +92,16 @@ def test_a_relative_data_path_is_kept_absolute(tmp_path):
             "--data-provider", "cifar", "--data-path", "batches", "--out", "out", cwd=tmp_path)
     assert Checkpoint(tmp_path / "out/base/seed-0/latest.h5").options["data_path"] == str(tmp_path / "batches")
     convnet("test", "--load", tmp_path / "out/base/seed-0/latest.h5")          # from another directory
+
+
+def test_one_seed_claims_no_spread(tmp_path):
+    from convnet.ablate import markdown, summarize
+    history = lambda top1: [{"test_top1": top1, "test_topk": top1 / 2}]
+    rows = summarize({"base": {0: history(0.30)}, "nolrn": {0: history(0.32)}}, "base")
+    assert rows[1]["diff_top1"] == pytest.approx(2.0) and rows[1]["diff_top1_sd"] is None and rows[0]["top1_sd"] is None
+    table = markdown(rows, 5, 3, "x.cfg")
+    assert "| nolrn | 32.00 | 16.00 | +2.00 | +1.00 |" in table and "±" not in table.split("\n", 1)[1]
+    assert "one seed: no spread over seeds" in table
+    two = summarize({"base": {0: history(0.30), 1: history(0.40)}, "nolrn": {0: history(0.32), 1: history(0.44)}},
+                    "base")
+    assert "| nolrn | 38.00 ± 8.49 | 19.00 ± 4.24 | +3.00 ± 1.41 | +1.50 ± 0.71 |" in markdown(two, 5, 3, "x.cfg")
