@@ -109,7 +109,7 @@ def preds_panel(net, data, count=8, errors=False, mini=128):
     view, labels, probs = _predictions(net, cost, data, count, errors, mini)
     names = list(data.provider.label_names) or [str(i) for i in range(probs.shape[0])]
     name = lambda k: names[k] if k < len(names) else str(k)
-    mean = data.augmentation.test(np.zeros_like(_stored(view, data))) * -1     # the mean crop, to add back
+    mean = data.augmentation.test(_stored(view, data)) * -1          # the mean crop, to add back
     cells = []
     for j in range(view.shape[-1]):
         picture = np.clip(view[..., j] + mean[..., j], 0, 255).astype(np.uint8).transpose(1, 2, 0)
