@@ -196,10 +196,7 @@ def train(layers_file, params_file, save_path, load, **given):
     if load:
         checkpoint = Checkpoint(load)
         options = {**DEFAULTS, **checkpoint.options, **{k: given[k] for k in explicit}}
-        if "backend" not in explicit:
-            _backend_here(load, options, resuming=True)
-        if "data_path" not in explicit:
-            _data_still_there(load, options)
+        _fit_to_this_machine(load, options, explicit, resuming=True)
         if layers_file:           # the command that started the run, --load added: the same net is fine
             _same_net(layers_file, checkpoint)
         configs = checkpoint.configs
@@ -315,12 +312,18 @@ def _open_checkpoint(load, overrides, need_train=False):
     ctx = click.get_current_context()
     explicit = {k: v for k, v in overrides.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     options = {**DEFAULTS, **checkpoint.options, **explicit}
-    if "backend" not in explicit:
-        _backend_here(load, options, resuming=False)
-    if "data_path" not in explicit:
-        _data_still_there(load, options)
+    _fit_to_this_machine(load, options, explicit, resuming=False)
     data = Data(options, need_train=need_train)
     return checkpoint, data, _restored_net(checkpoint, data, options), options
+
+
+def _fit_to_this_machine(load, options, explicit, resuming):
+    """A checkpoint's own backend and data folder, unless options given now replace them, checked
+    against this machine (another one may have trained it)."""
+    if "backend" not in explicit:
+        _backend_here(load, options, resuming)
+    if "data_path" not in explicit:
+        _data_still_there(load, options)
 
 
 def _data_still_there(load, options):

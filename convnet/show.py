@@ -76,7 +76,7 @@ def filters_panel(net, names):
 
 
 def _predictions(net, cost, data, count, errors, mini):
-    """(centre views, labels, probabilities) of the first `count` images of the first test batch, or
+    """(centre views, labels, probabilities, the mean crop) of the first `count` images of the first test batch, or
     with errors of the first `count` whose top-1 prediction is wrong (shownet.py's --only-errors, in
     order rather than drawn at random), looked for in minibatches of `mini`."""
     from convnet.data.loader import evaluation_minibatches, labels_row
@@ -95,8 +95,9 @@ def _predictions(net, cost, data, count, errors, mini):
         raise ConvnetError(f"--errors: the net makes no top-1 mistake on test batch {number} "
                            f"({data.provider.batch_size(number)} images): nothing to show")
     kept = kept[:count]
+    mean = -data.augmentation.test(np.zeros_like(data.augmentation.select(images, [0])))[..., 0]   # to add back
     return (np.stack([v for v, _, _ in kept], axis=-1), np.array([l for _, l, _ in kept]),
-            np.stack([p for _, _, p in kept], axis=-1))
+            np.stack([p for _, _, p in kept], axis=-1), mean)
 
 
 def preds_panel(net, data, count=8, errors=False, mini=128):
@@ -106,13 +107,12 @@ def preds_panel(net, data, count=8, errors=False, mini=128):
     cost = logreg_layer(net)
     if cost is None:
         raise OptionError("--preds needs a net with a cost.logreg layer")
-    view, labels, probs = _predictions(net, cost, data, count, errors, mini)
+    view, labels, probs, mean = _predictions(net, cost, data, count, errors, mini)
     names = list(data.provider.label_names) or [str(i) for i in range(probs.shape[0])]
     name = lambda k: names[k] if k < len(names) else str(k)
-    mean = data.augmentation.test(_stored(view, data)) * -1          # the mean crop, to add back
     cells = []
     for j in range(view.shape[-1]):
-        picture = np.clip(view[..., j] + mean[..., j], 0, 255).astype(np.uint8).transpose(1, 2, 0)
+        picture = np.clip(view[..., j] + mean, 0, 255).astype(np.uint8).transpose(1, 2, 0)
         picture = Image.fromarray(picture if picture.shape[2] == 3 else picture[..., 0]).convert("RGB")
         picture = picture.resize((96, 96 * picture.height // picture.width), Image.Resampling.NEAREST)
         cell = Image.new("RGB", (200, picture.height + 92), BACKGROUND)
@@ -130,13 +130,6 @@ def preds_panel(net, data, count=8, errors=False, mini=128):
         row.paste(c, (i * c.width, 0))
     which = "the first test images the net gets wrong" if errors else "the first test images"
     return titled(row, f"predictions on {which} (true label, then the top 5)")
-
-
-def _stored(view, data):
-    """Zero images of the provider's stored size and layout, as many as the views."""
-    c, h, w = data.provider.image_shape
-    n = view.shape[-1]
-    return np.zeros((n, c, h, w) if data.provider.images_first else (c, h, w, n), np.uint8)
 
 
 def _plot(points, series, title, height=220, width=420, from_zero=True):
