@@ -80,6 +80,22 @@ def _digest(attrs, arrays):
     return h.hexdigest()
 
 
+# The other HDF5 files convnet writes, by a dataset only they hold: a user who passes one for a
+# checkpoint is told what it is and where it belongs.
+OTHER_FILES = (("class_names", "make-data's meta.h5: its folder is a --data-path"),
+               ("images", "a make-data batch: its folder is a --data-path"),
+               ("probs", "test --predictions' output"),
+               ("features", "convnet features' output"),
+               ("activations", "inspect --out's output"))
+
+
+def _what_else(f):
+    for key, what in OTHER_FILES:
+        if key in f:
+            return f" (it is {what})"
+    return ""
+
+
 class NonFinite(ValueError):
     """A learned array with a NaN or an infinity: save() writes no such checkpoint (its message: the array)."""
 
@@ -98,7 +114,7 @@ class Checkpoint:
         try:
             with read_hdf5(path) as f:
                 if f.attrs.get("format") != FORMAT:
-                    raise CheckpointError(f"{path}: not a convnet checkpoint")
+                    raise CheckpointError(f"{path}: not a convnet checkpoint{_what_else(f)}")
                 if int(f.attrs["version"]) > VERSION:
                     raise CheckpointError(f"{path}: written by a newer convnet (format {f.attrs['version']})")
                 self.epoch, self.batch, self.step = (int(f.attrs[k]) for k in ("epoch", "batch", "step"))

@@ -183,7 +183,7 @@ def data_options(f):
               help="At every test point, record inspect's statistics of the last minibatch in the checkpoint "
                    "(convnet show --grads draws them).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the weights, the data order, augmentation and dropout.")
-@click.option("--load", type=click.Path(dir_okay=False), help="Resume from this checkpoint, exactly where it stopped.")
+@click.option("--load", help="Resume from this checkpoint, exactly where it stopped.")
 def train(layers_file, params_file, save_path, load, **given):
     """Train a net: a line of numbers and a checkpoint at every test point."""
     from .checkpoint import Checkpoint
@@ -402,7 +402,7 @@ def test(load, multiview, predictions, as_json, **overrides):
 
 
 @main.command()
-@click.option("--load", required=True, type=click.Path(dir_okay=False), help="The checkpoint.")
+@click.option("--load", required=True, help="The checkpoint.")
 @click.option("--layers", "names", help="Only these layers, comma-separated (default: every layer).")
 @click.option("--batches", type=click.IntRange(1), default=1, show_default=True, help="Minibatches to look at.")
 @click.option("--test", "test_mode", is_flag=True, help="Test-range minibatches in test mode (default: the next "
@@ -443,7 +443,7 @@ def inspect(load, names, batches, test_mode, as_json, out, **overrides):
 
 
 @main.command()
-@click.option("--load", required=True, type=click.Path(dir_okay=False), help="The checkpoint.")
+@click.option("--load", required=True, help="The checkpoint.")
 @click.option("--layer", required=True, help="The layer whose outputs to write.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The HDF5 file to write.")
 @data_options
@@ -504,7 +504,7 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
 
 
 @main.command()
-@click.option("--load", required=True, type=click.Path(dir_okay=False), help="The checkpoint.")
+@click.option("--load", required=True, help="The checkpoint.")
 @click.option("--filters", help="Layers whose filters to draw, e.g. conv1a,conv1b (the paper's Figure 3).")
 @click.option("--preds", is_flag=True, help="Test images with their top-5 predictions (the paper's Figure 4).")
 @click.option("--errors", is_flag=True, help="With --preds: only images the net gets wrong (shownet's --only-errors).")

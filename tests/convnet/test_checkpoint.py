@@ -107,3 +107,27 @@ def test_a_folder_given_for_a_checkpoint_names_its_latest(tmp_path):
     with pytest.raises(CheckpointError, match=f"is a folder, not a checkpoint: its run's checkpoint is "
                                               f"{tmp_path / 'latest.h5'}"):
         Checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("key, what", [("class_names", "make-data's meta.h5"), ("images", "a make-data batch"),
+                                       ("probs", "test --predictions' output"), ("features", "convnet features'"),
+                                       ("activations", "inspect --out's output")])
+def test_another_convnet_file_given_for_a_checkpoint_is_named(tmp_path, key, what):
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f[key] = np.zeros(3)
+    with pytest.raises(CheckpointError, match=f"not a convnet checkpoint \\(it is {what}"):
+        Checkpoint(tmp_path / "f.h5")
+    with h5py.File(tmp_path / "g.h5", "w") as f:
+        f["something"] = np.zeros(3)
+    with pytest.raises(CheckpointError, match="not a convnet checkpoint$"):
+        Checkpoint(tmp_path / "g.h5")
+
+
+def test_every_command_names_a_runs_latest_for_its_folder(tmp_path):
+    from tests.training import convnet
+    (tmp_path / "latest.h5").write_bytes(b"")
+    for command in (["train"], ["test"], ["inspect"], ["features", "--layer", "x", "--out", tmp_path / "f.h5"],
+                    ["show", "--filters", "x", "--out", tmp_path / "s.png"]):
+        result = convnet(*command, "--load", tmp_path, check=False)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert f"is a folder, not a checkpoint: its run's checkpoint is {tmp_path / 'latest.h5'}" in result.stderr
