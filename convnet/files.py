@@ -57,6 +57,16 @@ def write_hdf5(path, fill):
     write_bytes(path, buffer.getbuffer())
 
 
+def remove_file(path):
+    """Remove the file at path if there is one; WriteError if it cannot be removed."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise WriteError(f"{path}: cannot remove it ({describe(e)})") from None
+
+
 def read_hdf5(path):
     """An HDF5 file open for reading, without HDF5's file lock. Every file convnet writes is built whole
     and renamed into place, so a reader never meets one half written; the lock only fails: on file

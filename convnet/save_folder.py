@@ -16,29 +16,43 @@ LOCK = ".lock"
 
 
 class FolderInUse(ConvnetError):
-    """Another run trains into the same folder."""
+    """Another process (a training, a make-data) holds the folder."""
 
 
-class SaveFolder:
-    def __init__(self, path):
+class FolderLock:
+    """A folder held by this process alone until release() or its end. busy: what the message says of
+    a holder ("another training is saving here"), advice: what to do instead."""
+
+    def __init__(self, path, busy, advice):
         self.path = os.fspath(path)
-        check_writable(self.path)
         self._fd = os.open(os.path.join(self.path, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = os.read(self._fd, 1000).decode("utf-8", "replace").strip() or "another process"
             os.close(self._fd)
-            raise FolderInUse(f"{self.path}: another training is saving here ({holder}); wait for it to end, "
-                              f"or give this one its own --save-path") from None
+            raise FolderInUse(f"{self.path}: {busy} ({holder}); {advice}") from None
         os.ftruncate(self._fd, 0)
         os.write(self._fd, f"pid {os.getpid()}: {' '.join(sys.argv)}".encode())
-        self.removed = remove_stale_temporaries(self.path)
 
     def release(self):
         if self._fd is not None:
             os.close(self._fd)            # closing the descriptor releases the lock
             self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class SaveFolder(FolderLock):
+    def __init__(self, path):
+        check_writable(os.fspath(path))
+        super().__init__(path, "another training is saving here",
+                         "wait for it to end, or give this one its own --save-path")
+        self.removed = remove_stale_temporaries(self.path)
 
     def file(self, name):
         return os.path.join(self.path, name)

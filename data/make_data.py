@@ -15,10 +15,13 @@ that each batch mixes the classes) are written as OUT/data_batch_N.h5:
 then OUT/meta.h5 with the class names, the mean training image, and the eigenvalues and eigenvectors of
 the RGB covariance of the training pixels; OUT/report.txt lists every image skipped or converted.
 A rerun continues where a crash stopped: batches whose file holds the same digest are not redone.
+One make-data at a time writes into a folder (an OS lock on OUT/.lock, as a training's save folder);
+meta.h5 is removed before any batch is remade and written last, so it never describes other batches.
 """
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -31,7 +34,8 @@ from PIL import Image
 from convnet.errors import DataError
 from convnet.notes import note
 from convnet.data.imagenet import batch_checksum
-from convnet.files import check_writable, read_hdf5, remove_stale_temporaries, write_bytes, write_hdf5
+from convnet.files import check_writable, read_hdf5, remove_file, remove_stale_temporaries, write_bytes, write_hdf5
+from convnet.save_folder import FolderLock
 
 EXTENSIONS = (".jpeg", ".jpg", ".png")
 SHUFFLE_SEED = 1281167            # ILSVRC-2012's training images: any fixed number would do
@@ -264,26 +268,43 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
     roots = {"train": images, "val": val_images}
     batches = plan_batches(train, val, batch_size)
     check_writable(out, "the output folder")
-    remove_stale_temporaries(out)         # what a crash mid-write left
-    todo = [(n, s, files) for n, s, files in batches
-            if not batch_is_done(os.path.join(out, f"data_batch_{n}.h5"), digest(s, files, size))]
-    found = len(train) + len(val)
-    echo(f"{len(classes)} classes, {len(train)} training and {len(val)} validation images: {len(batches)} batches "
-         f"of {batch_size}; {len(batches) - len(todo)} already done, {len(todo)} to make")
-    progress = Progress(sum(len(f) for _, _, f in todo))
-    jobs = [(os.path.join(out, f"data_batch_{number}.h5"), split, roots[split], files, size,
-             digest(split, files, size)) for number, split, files in todo]
-    with Pool(min(workers or os.cpu_count(), max(len(jobs), 1))) as pool:
-        try:
-            for done in pool.imap_unordered(_make_batch, jobs):
-                progress.advance(done[0])
-        except OSError as e:           # a full disk, a vanished folder: the batches written so far stay
-            raise DataError(f"{out}: cannot write a batch ({e.strerror or e}); run make-data again to continue") from None
-    progress.done()
-    written, skipped, converted = combine(out, batches, classes, size, found)
+    with FolderLock(out, "another make-data is writing here", "wait for it to end, or give this one its own --out"):
+        remove_stale_temporaries(out)         # what a crash mid-write left
+        todo = [(n, s, files) for n, s, files in batches
+                if not batch_is_done(os.path.join(out, f"data_batch_{n}.h5"), digest(s, files, size))]
+        if todo:           # meta.h5 describes the batches of the finished run: until this one ends there is none
+            remove_file(os.path.join(out, "meta.h5"))
+        extra = earlier_batches_beyond(out, len(batches))
+        found = len(train) + len(val)
+        echo(f"{len(classes)} classes, {len(train)} training and {len(val)} validation images: {len(batches)} "
+             f"batches of {batch_size}; {len(batches) - len(todo)} already done, {len(todo)} to make")
+        progress = Progress(sum(len(f) for _, _, f in todo))
+        jobs = [(os.path.join(out, f"data_batch_{number}.h5"), split, roots[split], files, size,
+                 digest(split, files, size)) for number, split, files in todo]
+        with Pool(min(workers or os.cpu_count(), max(len(jobs), 1))) as pool:
+            try:
+                for done in pool.imap_unordered(_make_batch, jobs):
+                    progress.advance(done[0])
+            except OSError as e:           # a full disk, a vanished folder: the batches written so far stay
+                raise DataError(f"{out}: cannot write a batch ({e.strerror or e}); run make-data again to "
+                                f"continue") from None
+        progress.done()
+        written, skipped, converted = combine(out, batches, classes, size, found)
+        for name in extra:                 # an earlier make-data's, with other options: not in meta.h5
+            remove_file(os.path.join(out, name))
+        if extra:
+            echo(f"removed {len(extra)} batches of an earlier make-data there with other options "
+                 f"({extra[0]}{f' to {extra[-1]}' if len(extra) > 1 else ''})")
     echo(f"{found} images found, {written} written, {len(skipped)} skipped, {len(converted)} converted "
          f"(report: {os.path.join(out, 'report.txt')})")
     return written, skipped, converted
+
+
+def earlier_batches_beyond(out, count):
+    """The data_batch_N.h5 in out with N > count, in number order."""
+    numbers = sorted(int(m.group(1)) for m in map(re.compile(r"data_batch_(\d+)\.h5").fullmatch, os.listdir(out))
+                     if m and int(m.group(1)) > count)
+    return [f"data_batch_{n}.h5" for n in numbers]
 
 
 class Progress:

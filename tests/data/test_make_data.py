@@ -191,6 +191,47 @@ def test_sigkill_then_rerun_gives_what_one_run_gives(tmp_path, made):
     assert snapshot(tmp_path / "cut") == snapshot(tmp_path / "whole")
 
 
+def test_a_remake_with_other_options_leaves_only_its_own_batches(tree, tmp_path, monkeypatch):
+    root, _ = tree
+    out = tmp_path / "out"
+    rerun(tree, out)
+    assert len(list(out.glob("data_batch_*.h5"))) == 7
+    import convnet.data.make_data as md
+
+    def killed(*args):
+        raise KeyboardInterrupt
+    with monkeypatch.context() as m:           # a kill after the new batches, before their meta.h5
+        m.setattr(md, "combine", killed)
+        with pytest.raises(KeyboardInterrupt):
+            make_data(str(root / "train"), str(out), str(root / "val"), str(root / "val_labels.csv"), size=64,
+                      workers=2, batch_size=8, echo=lambda *_: None)
+    assert not (out / "meta.h5").exists()       # not the old one, which describes other batches
+    with pytest.raises(DataError, match="make-data has not finished there"):
+        get_provider("imagenet", str(out))
+    lines = []
+    make_data(str(root / "train"), str(out), str(root / "val"), str(root / "val_labels.csv"), size=64, workers=2,
+              batch_size=8, echo=lines.append)
+    assert "4 batches of 8; 4 already done, 0 to make" in lines[0]
+    assert lines[1] == ("removed 3 batches of an earlier make-data there with other options "
+                        "(data_batch_5.h5 to data_batch_7.h5)")
+    assert sorted(p.name for p in out.glob("data_batch_*.h5")) == [f"data_batch_{n}.h5" for n in (1, 2, 3, 4)]
+    assert sum(len(names) for *_, names in batches(out)) == 20
+
+
+def test_a_second_make_data_on_the_same_folder_is_refused(tree, tmp_path):
+    from convnet.save_folder import FolderLock
+    root, _ = tree
+    (tmp_path / "out").mkdir()
+    hold = FolderLock(tmp_path / "out", "busy", "wait")
+    try:
+        run = convnet("make-data", "--images", root / "train", "--out", tmp_path / "out", check=False)
+    finally:
+        hold.release()
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert f"{tmp_path / 'out'}: another make-data is writing here (pid {os.getpid()}:" in run.stderr
+    assert not list((tmp_path / "out").glob("data_batch_*"))
+
+
 @pytest.mark.parametrize("labels,fragment", [
     ("ILSVRC2012_val_00000001 n99999999\n", "neither a training synset nor a class number"),
     ("ILSVRC2012_val_00000001 n01440764\nmissing_image n01440764\n", "no image 'missing_image'"),
