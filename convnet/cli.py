@@ -1,4 +1,5 @@
 """The `convnet` command. Every user error is one line on stderr and a non-zero exit, never a traceback."""
+import math
 import os
 import sys
 import time
@@ -53,6 +54,20 @@ def main():
 
 
 SEED = click.IntRange(0, 2 ** 63 - 1)       # what numpy's generators and the checkpoint's int64 take
+
+
+class NonNegative(click.FloatRange):
+    """A finite number >= 0: FloatRange(0) lets nan through (nan < 0 is false), and inf would fill the
+    images with it."""
+
+    def __init__(self):
+        super().__init__(0)
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def config_options(f):
@@ -168,7 +183,7 @@ def data_options(f):
 @click.option("--save-path", type=click.Path(file_okay=False), help="Where checkpoints go (default: runs/<config>-<time>).")
 @click.option("--epochs", type=click.IntRange(1), default=10, show_default=True, help="Passes over the training range.")
 @click.option("--test-freq", type=click.IntRange(1), help="Minibatches between test points (default: one epoch).")
-@click.option("--color-noise", type=click.FloatRange(0), default=0.0, show_default=True,
+@click.option("--color-noise", type=NonNegative(), default=0.0, show_default=True,
               help="PCA colour noise: the standard deviation of alpha (the paper: 0.1).")
 @click.option("--flip/--no-flip", default=None,
               help="Random horizontal reflections of the training images (default: with --crop only, as cuda-convnet).")
@@ -226,7 +241,7 @@ def train(layers_file, params_file, save_path, load, **given):
 @click.option("--epochs", type=click.IntRange(1), default=10, show_default=True, help="Passes over the training range.")
 @click.option("--seeds", type=click.IntRange(1), default=3, show_default=True, help="Runs per net, seeds 0..N-1.")
 @click.option("--test-freq", type=click.IntRange(1), help="Minibatches between test points (default: one epoch).")
-@click.option("--color-noise", type=click.FloatRange(0), default=0.0, show_default=True, help="As for train.")
+@click.option("--color-noise", type=NonNegative(), default=0.0, show_default=True, help="As for train.")
 @click.option("--flip/--no-flip", default=None, help="As for train.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/ablation", show_default=True,
               help="Where the runs and ablation.md, .json and .png go.")
