@@ -202,6 +202,7 @@ def data_options(f):
 def train(layers_file, params_file, save_path, load, **given):
     """Train a net: a line of numbers and a checkpoint at every test point."""
     from .checkpoint import Checkpoint
+    from .opening import fit_to_this_machine
     from .session import DEFAULTS, config_texts
     from .config import read_text
     from .trainer import Trainer
@@ -211,7 +212,7 @@ def train(layers_file, params_file, save_path, load, **given):
     if load:
         checkpoint = Checkpoint(load)
         options = {**DEFAULTS, **checkpoint.options, **{k: given[k] for k in explicit}}
-        _fit_to_this_machine(load, options, explicit, resuming=True)
+        fit_to_this_machine(load, options, explicit, resuming=True)
         if layers_file:           # the command that started the run, --load added: the same net is fine
             _same_net(layers_file, checkpoint)
         configs = checkpoint.configs
@@ -293,14 +294,6 @@ def _same_net(layers_file, checkpoint):
                           f"keeps its net (leave out --layers, or start a new run with its own --save-path)")
 
 
-def _restored_net(checkpoint, data, options):
-    """The checkpoint's net, for data, with its learned arrays."""
-    from .session import build_net
-    net = build_net(data, *checkpoint.configs, options, restoring=True)
-    checkpoint.restore(net)
-    return net
-
-
 # What says which data a net was trained on; nets averaged in one test should share it.
 _TRAINING_DATA = ("data_provider", "data_path", "image_size")
 
@@ -310,62 +303,23 @@ def _restore_for(path, data, options, first):
     other data than the first checkpoint (another dataset gives numbers, but not those of the paper's
     averaged nets)."""
     from .checkpoint import Checkpoint
+    from .opening import restored_net
     checkpoint = Checkpoint(path)
     differs = [k for k in _TRAINING_DATA if checkpoint.options.get(k) != first.options.get(k)]
     if differs:
         flag = "--" + differs[0].replace("_", "-")
         note(f"{path} was trained on other data than {first.path} ({flag} {checkpoint.options.get(differs[0])}, "
              f"not {first.options.get(differs[0])}); all are tested on the same images")
-    return _restored_net(checkpoint, data, {**options, "seed": checkpoint.seed})
+    return restored_net(checkpoint, data, {**options, "seed": checkpoint.seed})
 
 
 def _open_checkpoint(load, overrides, need_train=False):
-    """(checkpoint, data, net) for test and features: the checkpoint's net and data, as overridden."""
-    from .checkpoint import Checkpoint
-    from .session import DEFAULTS, Data
-    checkpoint = Checkpoint(load)
+    """(checkpoint, data, net, options) for test and features: the checkpoint's net and data, as overridden
+    by the options given on the command line."""
+    from .opening import open_checkpoint
     ctx = click.get_current_context()
-    explicit = {k: v for k, v in overrides.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
-    options = {**DEFAULTS, **checkpoint.options, **explicit}
-    _fit_to_this_machine(load, options, explicit, resuming=False)
-    data = Data(options, need_train=need_train)
-    return checkpoint, data, _restored_net(checkpoint, data, options), options
-
-
-def _fit_to_this_machine(load, options, explicit, resuming):
-    """A checkpoint's own backend and data folder, unless options given now replace them, checked
-    against this machine (another one may have trained it)."""
-    if "backend" not in explicit:
-        _backend_here(load, options, resuming)
-    if "data_path" not in explicit:
-        _data_still_there(load, options)
-
-
-def _data_still_there(load, options):
-    """The folder a checkpoint's data came from, moved or on another machine: say which option finds it."""
-    path = options.get("data_path")
-    if path and not os.path.isdir(path):
-        from .errors import DataError
-        raise DataError(f"{path}: no such folder: {load} was trained on the data there; give --data-path where it "
-                        f"is now")
-
-
-def _backend_here(load, options, resuming):
-    """A checkpoint trained on a GPU, opened where none is (the cluster's run, looked at on a laptop):
-    test, features, inspect and show compute the same function on numpy, with a note; a resumed run
-    says how to go on on the CPU rather than switch to it in silence."""
-    if options["backend"] != "cuda":
-        return
-    from .backends import get_backend
-    from .errors import BackendError
-    try:
-        get_backend("cuda")
-    except BackendError as e:
-        if resuming:
-            raise BackendError(f"{load} was trained on cuda, and {e}; give --backend numpy to resume it on the "
-                               f"CPU") from None
-        note(f"{load} was trained on cuda, and {e}: numpy computes it here (--backend to choose)")
-        options.update(backend="numpy", gpu=None, tf32=False)
+    given = {k: v for k, v in overrides.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    return open_checkpoint(load, given, need_train)
 
 
 @main.command()

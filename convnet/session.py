@@ -40,6 +40,14 @@ class Data:
             self.augmentation = Augmentation(p.mean_image(self.train), crop, o["color_noise"], pca,
                                              p.images_first, flip=o.get("flip"))
 
+    def test_minibatches(self, mini=128):
+        """[images, labels] of the test range in order, centre crops, mini images at a time: what
+        net.forward takes."""
+        from convnet.data.loader import evaluation_minibatches, labels_row
+        for number, indices in evaluation_minibatches(self.provider, self.test, mini):
+            images, labels = self.provider.read_batch(number)
+            yield [self.augmentation.test(self.augmentation.select(images, indices)), labels_row(labels[indices])]
+
     def describe(self):
         from convnet.data.provider import format_range
         count = lambda batches: sum(self.provider.batch_size(n) for n in batches)

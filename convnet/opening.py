@@ -1,0 +1,75 @@
+"""A checkpoint opened for use: its net on its data, with its learned arrays, fitted to this machine.
+What test, features, inspect and show do first, and what `convnet.load` gives in Python.
+
+Options given now replace the checkpoint's (another --data-path, --test-range, --backend); a
+checkpoint trained on a GPU, opened where the cuda backend cannot run, is computed on numpy with a
+note, and one whose data folder has moved says which option finds it.
+"""
+import os
+
+from .errors import BackendError, DataError, OptionError
+from .notes import note
+
+
+def open_checkpoint(path, given, need_train=False):
+    """(checkpoint, data, net, options): given holds the options set now, by name as train's."""
+    from .checkpoint import Checkpoint
+    from .session import DEFAULTS, Data
+    checkpoint = Checkpoint(path)
+    options = {**DEFAULTS, **checkpoint.options, **given}
+    fit_to_this_machine(path, options, given, resuming=False)
+    data = Data(options, need_train=need_train)
+    return checkpoint, data, restored_net(checkpoint, data, options), options
+
+
+def restored_net(checkpoint, data, options):
+    """The checkpoint's net, for data, with its learned arrays."""
+    from .session import build_net
+    net = build_net(data, *checkpoint.configs, options, restoring=True)
+    checkpoint.restore(net)
+    return net
+
+
+def fit_to_this_machine(path, options, given, resuming):
+    """A checkpoint's own backend and data folder, unless options given now replace them, checked
+    against this machine (another one may have trained it)."""
+    if "backend" not in given:
+        _backend_here(path, options, resuming)
+    if "data_path" not in given:
+        _data_still_there(path, options)
+
+
+def _data_still_there(path, options):
+    """The folder a checkpoint's data came from, moved or on another machine: say which option finds it."""
+    folder = options.get("data_path")
+    if folder and not os.path.isdir(folder):
+        raise DataError(f"{folder}: no such folder: {path} was trained on the data there; give --data-path "
+                        f"where it is now")
+
+
+def _backend_here(path, options, resuming):
+    """A checkpoint trained on a GPU, opened where none is (the cluster's run, looked at on a laptop):
+    test, features, inspect and show compute the same function on numpy, with a note; a resumed run
+    says how to go on on the CPU rather than switch to it in silence."""
+    if options["backend"] != "cuda":
+        return
+    from .backends import get_backend
+    try:
+        get_backend("cuda")
+    except BackendError as e:
+        if resuming:
+            raise BackendError(f"{path} was trained on cuda, and {e}; give --backend numpy to resume it on the "
+                               f"CPU") from None
+        note(f"{path} was trained on cuda, and {e}: numpy computes it here (--backend to choose)")
+        options.update(backend="numpy", gpu=None, tf32=False)
+
+
+def load(path, **options):
+    """(net, data): the checkpoint's net, restored, and its data. options: those of `convnet test`
+    by their Python names (backend="numpy", data_path=..., test_range="6", image_size=...)."""
+    from .session import DEFAULTS
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise OptionError(f"convnet.load: no option {unknown[0]!r} (there are {', '.join(sorted(DEFAULTS))})")
+    _, data, net, _ = open_checkpoint(os.fspath(path), options)
+    return net, data
