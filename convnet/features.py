@@ -11,6 +11,10 @@ def extract(net, data, layer, mini=128):
     if layer not in net.graph.by_name:
         names = ", ".join(l.name for l in net.layers)
         raise OptionError(f"--layer: no layer named {layer!r} (the net has: {names})")
+    if net[layer].is_cost:            # its output: the minibatch's sums, not one row per image
+        inputs = " or ".join(i for i in net[layer].inputs if not net[i].is_data) or "another layer"
+        raise OptionError(f"--layer {layer}: a cost layer gives its minibatch's summed cost and errors, not a "
+                          f"feature per image (convnet test gives them; the features of {inputs} are per image)")
     features, labels = [], []
     for number, indices in evaluation_minibatches(data.provider, data.test, mini):
         images, batch_labels = data.provider.read_batch(number)

@@ -59,6 +59,9 @@ def test_features(run, tmp_path):
         np.testing.assert_array_equal(f["labels"][()], get_provider("default").read_batch(6)[1])
     bad = convnet("features", "--load", path / "latest.h5", "--layer", "pool9", "--out", tmp_path / "g.h5", check=False)
     assert bad.returncode == 2 and "--layer: no layer named 'pool9'" in bad.stderr
+    cost = convnet("features", "--load", path / "latest.h5", "--layer", "logprob", "--out", tmp_path / "g.h5", check=False)
+    assert cost.returncode == 2 and "--layer logprob: a cost layer gives its minibatch's summed cost" in cost.stderr
+    assert "the features of probs are per image" in cost.stderr and not (tmp_path / "g.h5").exists()
 
 
 def one_line(run, fragment):
