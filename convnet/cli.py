@@ -208,7 +208,7 @@ def train(layers_file, params_file, save_path, load, **given):
     from .trainer import Trainer
     ctx = click.get_current_context()
     explicit = {k for k in given if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
-    checkpoint = None
+    checkpoint, fresh_folder = None, False
     if load:
         checkpoint = Checkpoint(load)
         options = {**DEFAULTS, **checkpoint.options, **{k: given[k] for k in explicit}}
@@ -225,10 +225,11 @@ def train(layers_file, params_file, save_path, load, **given):
         options = {**DEFAULTS, **{k: given[k] for k in TRAIN_OPTIONS}}
         configs = config_texts(layers_file, params_file)
         stem = os.path.splitext(os.path.basename(layers_file))[0]
+        fresh_folder = not save_path
         save_path = save_path or os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
     if options["data_path"]:         # a checkpoint must find its data from anywhere
         options["data_path"] = os.path.abspath(options["data_path"])
-    code = Trainer(options, configs, checkpoint, echo=click.echo, save_path=save_path).run()
+    code = Trainer(options, configs, checkpoint, echo=click.echo, save_path=save_path, fresh_folder=fresh_folder).run()
     sys.exit(code)
 
 

@@ -6,11 +6,12 @@ however it ends (SIGKILL included): no stale lock to remove by hand. The lock fi
 (pid and command), so that a second run can say which run it would have overwritten.
 """
 import fcntl
+import itertools
 import os
 import sys
 
 from .errors import ConvnetError
-from .files import check_writable, remove_stale_temporaries
+from .files import WriteError, check_writable, describe, remove_stale_temporaries
 
 LOCK = ".lock"
 
@@ -48,11 +49,30 @@ class FolderLock:
 
 
 class SaveFolder(FolderLock):
-    def __init__(self, path):
-        check_writable(os.fspath(path))
+    """fresh: path is a default name (runs/<config>-<time>): if it is taken, path-2, path-3, ... is
+    made instead, so that runs started in the same second (seeds launched in parallel) each get one."""
+
+    def __init__(self, path, fresh=False):
+        path = _unused(os.fspath(path)) if fresh else os.fspath(path)
+        check_writable(path)
         super().__init__(path, "another training is saving here",
                          "wait for it to end, or give this one its own --save-path")
         self.removed = remove_stale_temporaries(self.path)
 
     def file(self, name):
         return os.path.join(self.path, name)
+
+
+def _unused(path):
+    """path or path-N, the first that did not exist, created now: mkdir is atomic, so two processes
+    never get the same one."""
+    check_writable(os.path.dirname(path) or ".", "the folder of runs")
+    for n in itertools.count(1):
+        candidate = path if n == 1 else f"{path}-{n}"
+        try:
+            os.mkdir(candidate)
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise WriteError(f"{candidate}: cannot create the save folder ({describe(e)})") from None

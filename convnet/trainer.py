@@ -37,11 +37,11 @@ def _refuse_another_run(folder, checkpoint):
 
 
 class Trainer:
-    def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None):
+    def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None, fresh_folder=False):
         self.o, self.configs, self.echo = options, configs, echo
         self.data = Data(options)
         self.net = build_net(self.data, *configs, options, restoring=checkpoint is not None)
-        self.folder = SaveFolder(save_path)          # writable, ours alone: before the first minibatch
+        self.folder = SaveFolder(save_path, fresh_folder)   # writable, ours alone: before the first minibatch
         try:
             _refuse_another_run(self.folder, checkpoint)
             self.solver = Solver(self.net)
@@ -56,7 +56,7 @@ class Trainer:
                 self.history, self.state = checkpoint.history, checkpoint.state
                 self.watch = checkpoint.watch
             self.solver.lr_scale = self.state["lr_scale"]
-            self.save_dir = save_path
+            self.save_dir = self.folder.path
             self.latest, self.best = self.folder.file("latest.h5"), self.folder.file("best.h5")
             self.loaded = checkpoint.path if checkpoint is not None else self.latest
             self._stop_requested = None         # the signal that asked to stop

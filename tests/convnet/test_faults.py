@@ -204,6 +204,27 @@ def test_a_new_run_never_overwrites_the_checkpoints_of_another(tmp_path):
     assert f"{folder / 'best.h5'} has already trained its 2 epochs" in done.stdout
 
 
+def test_runs_started_in_the_same_second_without_a_save_path_each_get_a_folder(tmp_path):
+    """Seeds launched in parallel (a loop of `&`, a Slurm array) start in the same second: the
+    default folder runs/<config>-<time> of the first is taken, so the others get <time>-2, -3..."""
+    from convnet.save_folder import SaveFolder
+    taken = tmp_path / "runs/tiny-20261202-010203"
+    first, second, third = (SaveFolder(taken, fresh=True) for _ in range(3))
+    assert [f.path for f in (first, second, third)] == [str(taken), f"{taken}-2", f"{taken}-3"]
+    for f in (first, second, third):
+        f.release()
+    now = time.time()        # every default name of the next two minutes taken: the run must take another
+    names = {time.strftime("tiny-%Y%m%d-%H%M%S", time.localtime(now + t)) for t in range(120)}
+    for name in names:
+        (tmp_path / "runs" / name).mkdir()
+    run = convnet("train", *ARGS, "--epochs", "1", cwd=tmp_path)
+    made = sorted(p.name for p in (tmp_path / "runs").iterdir() if p.name not in names | {taken.name} and
+                  not p.name.startswith(taken.name))
+    assert len(made) == 1 and made[0].endswith("-2") and made[0][:-2] in names
+    assert f"checkpoints in runs/{made[0]}" in run.stdout
+    assert (tmp_path / "runs" / made[0] / "latest.h5").exists()
+
+
 def _no_gpu_here():
     from convnet.backends import get_backend
     from convnet.errors import BackendError
