@@ -12,7 +12,7 @@ import numpy as np
 
 from .checkpoint import NonFinite, save
 from .cost_tally import CostTally
-from .errors import DivergenceError, OptionError
+from .errors import DataError, DivergenceError, OptionError
 from .files import WriteError, copy_file
 from .inspect import Watch
 from .save_folder import SaveFolder
@@ -56,6 +56,7 @@ class Trainer:
                 self.history, self.state = checkpoint.history, checkpoint.state
                 self.watch = checkpoint.watch
             self.solver.lr_scale = self.state["lr_scale"]
+            self._saved_step = self.step          # what latest.h5 holds (nothing yet in a new run)
             self.save_dir = self.folder.path
             self.latest, self.best = self.folder.file("latest.h5"), self.folder.file("best.h5")
             self.loaded = checkpoint.path if checkpoint is not None else self.latest
@@ -98,7 +99,7 @@ class Trainer:
         stream = TrainStream(self.data.provider, self.data.train, self.data.augmentation, self.o["mini"],
                              self.o["seed"], self.epoch, start=self.batch)
         try:
-            for k, batch in stream:
+            for k, batch in self._each_minibatch(stream):
                 self._train_step(batch, k, stream.batches_done(k))
                 last = self.epoch == self.o["epochs"] and k == len(stream) - 1
                 self.batch = k + 1
@@ -116,6 +117,19 @@ class Trainer:
                 self._progress(k + 1, len(stream))
         finally:
             stream.close()
+
+    def _each_minibatch(self, stream):
+        """The stream's minibatches; a training batch that cannot be read (damaged, removed) stops the run
+        after saving what trained since the last checkpoint: on ImageNet a test point is an epoch apart."""
+        try:
+            yield from stream
+        except DataError as e:
+            if self.step == self._saved_step:
+                raise DataError(f"{e}. The run stopped at {self._label()}, where {self.latest} resumes it"
+                                if os.path.exists(self.latest) else str(e)) from None
+            self._save()
+            raise DataError(f"{e}. The run stopped at {self._label()}, saved in {self.latest}: once the batch is "
+                            f"mended, continue with --load {self.latest}") from None
 
     def _train_step(self, batch, k, batches_done):
         n = batch[1].shape[1]
@@ -214,6 +228,7 @@ class Trainer:
         try:
             save(self.latest, self.net, (self.epoch, self.batch, self.step), self.configs, self.o,
                  self.state, self.history, self.watch)
+            self._saved_step = self.step
         except NonFinite as e:
             self._diverged(f"{e} holds a NaN or an infinity at {self._label()}")
         except WriteError as e:

@@ -14,7 +14,7 @@ from convnet.data.make_data import load_image, make_data
 from convnet.data.sample_tree import CLASSES, make_tree
 from convnet.errors import DataError
 from tests.helpers import ROOT
-from tests.training import TINY, convnet, evaluate
+from tests.training import TINY, assert_same_arrays, convnet, evaluate
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +127,42 @@ def test_a_damaged_batch_is_an_error_not_black_images(made, tmp_path):
         del f.attrs["crc32"]
     images, _ = get_provider("imagenet", str(copy)).read_batch(2)
     assert images.shape == (p.batch_size(2), 3, 64, 64)
+
+
+def test_a_batch_damaged_during_a_run_stops_it_with_what_it_trained_saved(made, tmp_path):
+    """On ImageNet a test point, and its checkpoint, is an epoch apart: a training batch that cannot be
+    read mid-epoch stops the run after saving where it is, and once the batch is mended the run resumed
+    there ends with the weights of the run never stopped."""
+    import shutil
+    out, _ = made
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    damaged = copy / "data_batch_3.h5"
+    with h5py.File(damaged, "r") as f:
+        offset, length = f["images"].id.get_offset(), f["images"].id.get_storage_size()
+    with open(damaged, "r+b") as f:
+        f.seek(offset + length // 2)
+        f.write(bytes(64))
+    gentle = tmp_path / "gentle.cfg"          # these pictures have large flat areas: smaller steps
+    gentle.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text().replace("epsW=0.001", "epsW=0.0001"))
+    args = [TINY[0], TINY[1], "--params", gentle, "--crop", "32", "--mini", "2", "--epochs", "2", "--seed", "1"]
+    convnet("train", *args, "--data-provider", "imagenet", "--data-path", out, "--save-path", tmp_path / "whole")
+    run = convnet("train", *args, "--data-provider", "imagenet", "--data-path", copy, "--save-path",
+                  tmp_path / "cut", check=False)
+    latest = tmp_path / "cut/latest.h5"
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "data_batch_3.h5: corrupt" in run.stderr and f"saved in {latest}: once the batch is mended, " \
+        f"continue with --load {latest}" in run.stderr
+    from convnet.checkpoint import Checkpoint
+    stopped = Checkpoint(latest)
+    assert stopped.epoch == 1 and 0 < stopped.step == stopped.batch and not stopped.history   # mid-epoch
+    tested = convnet("train", *args, "--data-provider", "imagenet", "--data-path", copy, "--test-freq", "1",
+                     "--save-path", tmp_path / "tested", check=False)      # nothing trained since a test point
+    assert tested.returncode == 1 and f"where {tmp_path / 'tested/latest.h5'} resumes it" in tested.stderr
+    assert Checkpoint(tmp_path / "tested/latest.h5").step == stopped.step
+    shutil.copy(out / "data_batch_3.h5", damaged)
+    convnet("train", "--load", latest)
+    assert_same_arrays(tmp_path / "cut/latest.h5", tmp_path / "whole/latest.h5")
 
 
 def test_train_and_multiview_test_through_the_provider(made, tmp_path):
