@@ -3,7 +3,8 @@ a file and the previous checkpoint survives until the new one is whole.
 
 /                       attrs: format, version, epoch, batch (the next minibatch of the epoch), step
                         (minibatches trained), seed, the two config files' names and text, options
-                        (JSON), state (JSON: learning-rate scale, plateau counters, running sums)
+                        (JSON), state (JSON: learning-rate scale, plateau counters, running sums, test_owed
+                        when a test batch could not be read at the test point of this position)
 /layers/<name>/weights/<i>, /layers/<name>/biases                 learned arrays (float32)
 /layers/<name>/weights_inc/<i>, /layers/<name>/biases_inc         momentum buffers
 /layers/<name>/conns/<i>                                         randSparse's connections (int32)

@@ -71,7 +71,8 @@ class Trainer:
     def run(self):
         """0 when done; 128 + the signal's number when a signal (Ctrl-C, SIGTERM, SIGHUP) stopped it
         after saving."""
-        if self.epoch > self.o["epochs"]:
+        owed = self.state.pop("test_owed", False)       # a test point that an unreadable test batch stopped
+        if self.epoch > self.o["epochs"] and not owed:
             self.folder.release()
             done = self.epoch - 1
             so_far = f"{done} epochs" + (f" and {self.batch} minibatches" if self.batch else "")
@@ -83,6 +84,8 @@ class Trainer:
         previous = {s: signal.signal(s, self._on_interrupt) for s in STOP_SIGNALS}
         try:
             self._header()
+            if owed:
+                self._test_point(watch=False)      # its --watch record was saved before the test failed
             while self.epoch <= self.o["epochs"]:
                 self._train_epoch()
                 if self._stop_requested:
@@ -171,14 +174,21 @@ class Trainer:
 
     # ---- test points ------------------------------------------------------------------------
 
-    def _test_point(self):
+    def _test_point(self, watch=True):
         start, images = self._timer
         rate = images / max(time.perf_counter() - start, 1e-9)
         self._clear_progress()
         self._read_tally()
-        if self.o.get("watch"):
+        if self.o.get("watch") and watch:
             self._watch()
-        result = evaluate(self.net, self.data, mini=self.o["mini"])
+        try:
+            result = evaluate(self.net, self.data, mini=self.o["mini"])
+        except DataError as e:     # the training since the last test point is kept, the test point owed
+            self.state["test_owed"] = True
+            self._save()
+            raise DataError(f"{e}. The test point at {self._label()} could not be made; the training until there "
+                            f"is saved in {self.latest}: once the batch is mended, --load {self.latest} makes the "
+                            f"test point and goes on") from None
         s = self.state
         cases = max(s["cases"], 1)
         point = dict(epoch=self._epoch_float(),

@@ -14,7 +14,7 @@ from convnet.data.make_data import load_image, make_data
 from convnet.data.sample_tree import CLASSES, make_tree
 from convnet.errors import DataError
 from tests.helpers import ROOT
-from tests.training import TINY, assert_same_arrays, convnet, evaluate
+from tests.training import TINY, assert_same_arrays, convnet, evaluate, parse_test_lines
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +129,22 @@ def test_a_damaged_batch_is_an_error_not_black_images(made, tmp_path):
     assert images.shape == (p.batch_size(2), 3, 64, 64)
 
 
+def zero_some_images(batch):
+    """64 bytes in the middle of a batch's images zeroed, as a damaged disk or copy does."""
+    with h5py.File(batch, "r") as f:
+        offset, length = f["images"].id.get_offset(), f["images"].id.get_storage_size()
+    with open(batch, "r+b") as f:
+        f.seek(offset + length // 2)
+        f.write(bytes(64))
+
+
+def gentle_run(tmp_path):
+    """train's arguments for the tiny net on the sample batches, its steps small enough for them."""
+    gentle = tmp_path / "gentle.cfg"          # these pictures have large flat areas: smaller steps
+    gentle.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text().replace("epsW=0.001", "epsW=0.0001"))
+    return [TINY[0], TINY[1], "--params", gentle, "--crop", "32", "--mini", "2", "--epochs", "2", "--seed", "1"]
+
+
 def test_a_batch_damaged_during_a_run_stops_it_with_what_it_trained_saved(made, tmp_path):
     """On ImageNet a test point, and its checkpoint, is an epoch apart: a training batch that cannot be
     read mid-epoch stops the run after saving where it is, and once the batch is mended the run resumed
@@ -138,14 +154,8 @@ def test_a_batch_damaged_during_a_run_stops_it_with_what_it_trained_saved(made, 
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
     damaged = copy / "data_batch_3.h5"
-    with h5py.File(damaged, "r") as f:
-        offset, length = f["images"].id.get_offset(), f["images"].id.get_storage_size()
-    with open(damaged, "r+b") as f:
-        f.seek(offset + length // 2)
-        f.write(bytes(64))
-    gentle = tmp_path / "gentle.cfg"          # these pictures have large flat areas: smaller steps
-    gentle.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text().replace("epsW=0.001", "epsW=0.0001"))
-    args = [TINY[0], TINY[1], "--params", gentle, "--crop", "32", "--mini", "2", "--epochs", "2", "--seed", "1"]
+    zero_some_images(damaged)
+    args = gentle_run(tmp_path)
     convnet("train", *args, "--data-provider", "imagenet", "--data-path", out, "--save-path", tmp_path / "whole")
     run = convnet("train", *args, "--data-provider", "imagenet", "--data-path", copy, "--save-path",
                   tmp_path / "cut", check=False)
@@ -163,6 +173,29 @@ def test_a_batch_damaged_during_a_run_stops_it_with_what_it_trained_saved(made, 
     shutil.copy(out / "data_batch_3.h5", damaged)
     convnet("train", "--load", latest)
     assert_same_arrays(tmp_path / "cut/latest.h5", tmp_path / "whole/latest.h5")
+
+
+def test_a_test_batch_damaged_during_a_run_keeps_the_epoch_and_owes_its_test_point(made, tmp_path):
+    import shutil
+    out, _ = made
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    zero_some_images(copy / "data_batch_6.h5")
+    args = gentle_run(tmp_path)
+    convnet("train", *args, "--data-provider", "imagenet", "--data-path", out, "--save-path", tmp_path / "whole")
+    run = convnet("train", *args, "--data-provider", "imagenet", "--data-path", copy, "--save-path",
+                  tmp_path / "cut", check=False)
+    latest = tmp_path / "cut/latest.h5"
+    assert run.returncode == 1 and "data_batch_6.h5: corrupt" in run.stderr
+    assert f"The test point at 1.9 could not be made; the training until there is saved in {latest}" in run.stderr
+    from convnet.checkpoint import Checkpoint
+    stopped = Checkpoint(latest)
+    assert (stopped.epoch, stopped.batch, stopped.history) == (2, 0, []) and stopped.state["test_owed"]
+    shutil.copy(out / "data_batch_6.h5", copy / "data_batch_6.h5")
+    resumed = convnet("train", "--load", latest).stdout
+    assert [row[0] for row in parse_test_lines(resumed)] == ["1.9", "2.9"]       # the owed one first
+    assert_same_arrays(latest, tmp_path / "whole/latest.h5")
+    assert Checkpoint(latest).history == Checkpoint(tmp_path / "whole/latest.h5").history     # the owed point too
 
 
 def test_train_and_multiview_test_through_the_provider(made, tmp_path):
