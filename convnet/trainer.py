@@ -13,8 +13,9 @@ import numpy as np
 from .checkpoint import NonFinite, save
 from .cost_tally import CostTally
 from .errors import DataError, DivergenceError, OptionError
-from .files import WriteError, copy_file
+from .files import WriteError, copy_file, read_hdf5
 from .inspect import Watch
+from .notes import note
 from .save_folder import SaveFolder
 from .evaluate import evaluate, logreg_layer
 from .session import Data, build_net
@@ -36,6 +37,30 @@ def _refuse_another_run(folder, checkpoint):
                       f"this run its own --save-path")
 
 
+def _keep_a_later_latest(folder, checkpoint):
+    """Resuming a folder's run from a checkpoint behind its latest.h5 (best.h5, an older copy): the
+    first test point replaces latest.h5, and with it the training done after the checkpoint. The
+    later latest.h5 is kept first, under a name that says its step (a hard link where it can be)."""
+    latest = folder.file("latest.h5")
+    if checkpoint is None or not os.path.exists(latest) or os.path.samefile(latest, checkpoint.path):
+        return
+    try:
+        with read_hdf5(latest) as f:
+            step = int(f.attrs["step"])
+    except Exception:              # a damaged latest.h5 holds nothing to keep
+        return
+    if step <= checkpoint.step:
+        return
+    kept = folder.file(f"latest-step-{step}.h5")
+    if not os.path.exists(kept):
+        try:
+            os.link(latest, kept)
+        except OSError:
+            copy_file(latest, kept)
+    note(f"{checkpoint.path} is behind {latest} (step {checkpoint.step}, not {step}): the run goes on from it, "
+         f"and the later checkpoint is kept as {kept}")
+
+
 class Trainer:
     def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None, fresh_folder=False):
         self.o, self.configs, self.echo = options, configs, echo
@@ -44,6 +69,7 @@ class Trainer:
         self.folder = SaveFolder(save_path, fresh_folder)   # writable, ours alone: before the first minibatch
         try:
             _refuse_another_run(self.folder, checkpoint)
+            _keep_a_later_latest(self.folder, checkpoint)
             self.solver = Solver(self.net)
             self.cost_layer = logreg_layer(self.net)
             self.tally = CostTally(self.net)

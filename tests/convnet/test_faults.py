@@ -204,6 +204,25 @@ def test_a_new_run_never_overwrites_the_checkpoints_of_another(tmp_path):
     assert f"{folder / 'best.h5'} has already trained its 2 epochs" in done.stdout
 
 
+def test_resuming_from_an_earlier_checkpoint_keeps_the_later_latest(tmp_path):
+    """--load best.h5 (or an older copy) in its own folder goes back there, as asked; the training after
+    it, in latest.h5, is kept under a name with its step rather than replaced at the first test point."""
+    import shutil
+    folder = tmp_path / "run"
+    convnet("train", *ARGS, "--epochs", "1", "--save-path", folder)
+    shutil.copy(folder / "latest.h5", folder / "epoch-1.h5")
+    convnet("train", "--load", folder / "latest.h5", "--epochs", "2")
+    later = (folder / "latest.h5").read_bytes()
+    run = convnet("train", "--load", folder / "epoch-1.h5", "--epochs", "3")
+    kept = folder / "latest-step-40.h5"
+    assert f"epoch-1.h5 is behind {folder / 'latest.h5'} (step 20, not 40): the run goes on from it, and the " \
+           f"later checkpoint is kept as {kept}" in run.stderr
+    assert kept.read_bytes() == later and Checkpoint(folder / "latest.h5").epoch == 4
+    again = convnet("train", "--load", folder / "latest.h5", "--epochs", "4")      # behind nothing: no note
+    assert "is behind" not in again.stderr
+    assert sorted(p.name for p in folder.glob("*.h5")) == ["best.h5", "epoch-1.h5", "latest-step-40.h5", "latest.h5"]
+
+
 def test_runs_started_in_the_same_second_without_a_save_path_each_get_a_folder(tmp_path):
     """Seeds launched in parallel (a loop of `&`, a Slurm array) start in the same second: the
     default folder runs/<config>-<time> of the first is taken, so the others get <time>-2, -3..."""
