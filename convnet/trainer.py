@@ -37,28 +37,32 @@ def _refuse_another_run(folder, checkpoint):
                       f"this run its own --save-path")
 
 
-def _keep_a_later_latest(folder, checkpoint):
+def _keep_later_checkpoints(folder, checkpoint):
     """Resuming a folder's run from a checkpoint behind its latest.h5 (best.h5, an older copy): the
-    first test point replaces latest.h5, and with it the training done after the checkpoint. The
-    later latest.h5 is kept first, under a name that says its step (a hard link where it can be)."""
-    latest = folder.file("latest.h5")
-    if checkpoint is None or not os.path.exists(latest) or os.path.samefile(latest, checkpoint.path):
+    first test point replaces latest.h5, and with it the training done after the checkpoint, and the
+    first one better than the checkpoint's best replaces a best.h5 of later training, perhaps better
+    still. Each is kept first, under a name that says its step (a hard link where it can be)."""
+    if checkpoint is None:
         return
-    try:
-        with read_hdf5(latest) as f:
-            step = int(f.attrs["step"])
-    except Exception:              # a damaged latest.h5 holds nothing to keep
-        return
-    if step <= checkpoint.step:
-        return
-    kept = folder.file(f"latest-step-{step}.h5")
-    if not os.path.exists(kept):
+    for name in ("latest", "best"):
+        path = folder.file(f"{name}.h5")
+        if not os.path.exists(path) or os.path.samefile(path, checkpoint.path):
+            continue
         try:
-            os.link(latest, kept)
-        except OSError:
-            copy_file(latest, kept)
-    note(f"{checkpoint.path} is behind {latest} (step {checkpoint.step}, not {step}): the run goes on from it, "
-         f"and the later checkpoint is kept as {kept}")
+            with read_hdf5(path) as f:
+                step = int(f.attrs["step"])
+        except Exception:              # a damaged checkpoint holds nothing to keep
+            continue
+        if step <= checkpoint.step:
+            continue
+        kept = folder.file(f"{name}-step-{step}.h5")
+        if not os.path.exists(kept):
+            try:
+                os.link(path, kept)
+            except OSError:
+                copy_file(path, kept)
+        note(f"{checkpoint.path} is behind {path} (step {checkpoint.step}, not {step}): the run goes on from it, "
+             f"and the later checkpoint is kept as {kept}")
 
 
 class Trainer:
@@ -69,7 +73,7 @@ class Trainer:
         self.folder = SaveFolder(save_path, fresh_folder)   # writable, ours alone: before the first minibatch
         try:
             _refuse_another_run(self.folder, checkpoint)
-            _keep_a_later_latest(self.folder, checkpoint)
+            _keep_later_checkpoints(self.folder, checkpoint)
             self.solver = Solver(self.net)
             self.cost_layer = logreg_layer(self.net)
             self.tally = CostTally(self.net)

@@ -206,21 +206,29 @@ def test_a_new_run_never_overwrites_the_checkpoints_of_another(tmp_path):
 
 def test_resuming_from_an_earlier_checkpoint_keeps_the_later_latest(tmp_path):
     """--load best.h5 (or an older copy) in its own folder goes back there, as asked; the training after
-    it, in latest.h5, is kept under a name with its step rather than replaced at the first test point."""
+    it, in latest.h5 (and best.h5 if it came later), is kept under a name with its step rather than
+    replaced at the first test point."""
     import shutil
     folder = tmp_path / "run"
     convnet("train", *ARGS, "--epochs", "1", "--save-path", folder)
     shutil.copy(folder / "latest.h5", folder / "epoch-1.h5")
     convnet("train", "--load", folder / "latest.h5", "--epochs", "2")
     later = (folder / "latest.h5").read_bytes()
+    shutil.copy(folder / "latest.h5", folder / "best.h5")     # the best was found by the later training
+    best = (folder / "best.h5").read_bytes()
     run = convnet("train", "--load", folder / "epoch-1.h5", "--epochs", "3")
     kept = folder / "latest-step-40.h5"
     assert f"epoch-1.h5 is behind {folder / 'latest.h5'} (step 20, not 40): the run goes on from it, and the " \
            f"later checkpoint is kept as {kept}" in run.stderr
     assert kept.read_bytes() == later and Checkpoint(folder / "latest.h5").epoch == 4
+    # the first test point better than epoch-1.h5's best would have replaced it, perhaps with a worse one
+    assert (folder / "best-step-40.h5").read_bytes() == best
+    assert f"is behind {folder / 'best.h5'} (step 20, not 40): the run goes on from it, and the later " \
+           f"checkpoint is kept as {folder / 'best-step-40.h5'}" in run.stderr
     again = convnet("train", "--load", folder / "latest.h5", "--epochs", "4")      # behind nothing: no note
     assert "is behind" not in again.stderr
-    assert sorted(p.name for p in folder.glob("*.h5")) == ["best.h5", "epoch-1.h5", "latest-step-40.h5", "latest.h5"]
+    assert sorted(p.name for p in folder.glob("*.h5")) == sorted(
+        ["best.h5", "best-step-40.h5", "epoch-1.h5", "latest-step-40.h5", "latest.h5"])
 
 
 def test_runs_started_in_the_same_second_without_a_save_path_each_get_a_folder(tmp_path):
