@@ -301,10 +301,19 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
 
 
 def earlier_batches_beyond(out, count):
-    """The data_batch_N.h5 in out with N > count, in number order."""
+    """The data_batch_N.h5 in out with N > count that an earlier make-data wrote, in number order."""
     numbers = sorted(int(m.group(1)) for m in map(re.compile(r"data_batch_(\d+)\.h5").fullmatch, os.listdir(out))
                      if m and int(m.group(1)) > count)
-    return [f"data_batch_{n}.h5" for n in numbers]
+    return [f"data_batch_{n}.h5" for n in numbers if _made_here(os.path.join(out, f"data_batch_{n}.h5"))]
+
+
+def _made_here(path):
+    """Whether path is a batch of make-data's (its digest and split): no other file is ever removed."""
+    try:
+        with read_hdf5(path) as f:
+            return "digest" in f.attrs and "split" in f.attrs
+    except OSError:
+        return False
 
 
 class Progress:

@@ -265,6 +265,7 @@ def test_a_remake_with_other_options_leaves_only_its_own_batches(tree, tmp_path,
     out = tmp_path / "out"
     rerun(tree, out)
     assert len(list(out.glob("data_batch_*.h5"))) == 7
+    (out / "data_batch_9.h5").write_bytes(b"not make-data's")        # a user's file: never removed
     import convnet.data.make_data as md
 
     def killed(*args):
@@ -283,7 +284,7 @@ def test_a_remake_with_other_options_leaves_only_its_own_batches(tree, tmp_path,
     assert "4 batches of 8; 4 already done, 0 to make" in lines[0]
     assert lines[1] == ("removed 3 batches of an earlier make-data there with other options "
                         "(data_batch_5.h5 to data_batch_7.h5)")
-    assert sorted(p.name for p in out.glob("data_batch_*.h5")) == [f"data_batch_{n}.h5" for n in (1, 2, 3, 4)]
+    assert sorted(p.name for p in out.glob("data_batch_*.h5")) == [f"data_batch_{n}.h5" for n in (1, 2, 3, 4, 9)]
     assert sum(len(names) for *_, names in batches(out)) == 20
 
 
