@@ -20,7 +20,7 @@ from .save_folder import SaveFolder
 from .evaluate import evaluate, logreg_layer
 from .session import Data, build_net
 from .solver import Solver
-from convnet.data.loader import TrainStream
+from convnet.data.loader import TrainStream, epoch_plan
 
 
 def _refuse_another_run(folder, checkpoint):
@@ -65,6 +65,11 @@ def _keep_later_checkpoints(folder, checkpoint):
              f"and the later checkpoint is kept as {kept}")
 
 
+# What makes an epoch's minibatches (epoch_plan): the data, the training range, the minibatch size, the order.
+DATA_OPTIONS = ("data_provider", "data_path", "image_size")
+PLAN_OPTIONS = DATA_OPTIONS + ("train_range", "mini", "augment")
+
+
 class Trainer:
     def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None, fresh_folder=False):
         self.o, self.configs, self.echo = options, configs, echo
@@ -83,6 +88,7 @@ class Trainer:
             if checkpoint is not None:
                 checkpoint.restore(self.net)
                 self.epoch, self.batch, self.step = checkpoint.epoch, checkpoint.batch, checkpoint.step
+                self.batch = self._same_place_in_this_plan(checkpoint)
                 self.history, self.state = checkpoint.history, checkpoint.state
                 self.watch = checkpoint.watch
             self.solver.lr_scale = self.state["lr_scale"]
@@ -95,6 +101,31 @@ class Trainer:
         except BaseException:
             self.folder.release()
             raise
+
+    def _same_place_in_this_plan(self, checkpoint):
+        """The minibatch of this run's epoch where a run stopped mid-epoch goes on. A position is an index
+        into the epoch's minibatches, which another --mini or --train-range (or other data) makes
+        others: there the run goes on after as many of the epoch's images as it had trained (the
+        order of the images does not depend on --mini), at the minibatch that holds the next one."""
+        if self.batch == 0 or all(checkpoint.options.get(k) == self.o.get(k) for k in PLAN_OPTIONS):
+            return self.batch
+        ordered = getattr(self.data.augmentation, "ordered", False)
+        plan = epoch_plan(self.data.provider, self.data.train, self.o["mini"], self.o["seed"], self.epoch, ordered)
+        old = checkpoint.options
+        done, k = 0, 0
+        if all(old.get(k) == self.o.get(k) for k in DATA_OPTIONS):
+            p = self.data.provider
+            train = p.parse_range(old["train_range"], "--train-range") if old.get("train_range") else \
+                list(p.default_train_range)
+            before = epoch_plan(p, train, old["mini"], self.o["seed"], self.epoch, ordered)
+            done = sum(len(indices) for _, indices, _ in before[:self.batch])
+            starts = np.cumsum([0] + [len(indices) for _, indices, _ in plan])
+            k = min(int(np.searchsorted(starts, done, side="right")) - 1, len(plan) - 1)    # the one with image done
+        changed = next(f"--{k.replace('_', '-')}" for k in PLAN_OPTIONS if old.get(k) != self.o.get(k))
+        where = f"it had trained {done} of the epoch's images" if done else "other data: from the epoch's start"
+        note(f"{checkpoint.path} stopped after minibatch {self.batch} of epoch {self.epoch}; with {changed} changed "
+             f"the epoch has other minibatches ({where}): it goes on with minibatch {k + 1} of {len(plan)}")
+        return k
 
     # ---- the loop ---------------------------------------------------------------------------
 

@@ -116,6 +116,37 @@ def test_a_run_resumed_with_another_mini_still_tests_at_the_end_of_each_epoch(tm
     assert [h["epoch"] for h in Checkpoint(tmp_path / "r/latest.h5").history] == [1.0, 2.0, 3.0]
 
 
+def test_a_run_stopped_mid_epoch_resumed_with_another_mini_or_range_goes_on_after_the_images_it_trained(tmp_path):
+    """A position is an index into the epoch's minibatches; another --mini or --train-range makes other
+    ones (the run went on forever, doing nothing, when the index was past the new epoch's end)."""
+    import subprocess
+    import sys
+    import convnet as package
+    from convnet.checkpoint import save
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", tmp_path / "r")          # 20 steps of 100
+    c = Checkpoint(tmp_path / "r/latest.h5")
+    net, _ = package.load(tmp_path / "r/latest.h5")
+    for name in ("mini", "range", "same"):            # stopped after minibatch 10 of epoch 2: 1000 images
+        (tmp_path / name).mkdir()
+        save(str(tmp_path / name / "latest.h5"), net, (2, 10, 30), c.configs, c.options, c.state, c.history)
+
+    def resume(name, *args):
+        run = subprocess.run([sys.executable, "-m", "convnet", "train", "--load", str(tmp_path / name / "latest.h5"),
+                              "--epochs", "2", *args], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        return run, Checkpoint(tmp_path / name / "latest.h5")
+    run, done = resume("mini", "--mini", "200")
+    assert "stopped after minibatch 10 of epoch 2; with --mini changed the epoch has other minibatches (it had " \
+           "trained 1000 of the epoch's images): it goes on with minibatch 6 of 10" in run.stderr
+    assert (done.epoch, done.batch, done.step) == (3, 0, 35) and parse_test_lines(run.stdout)[-1][0] == "2.10"
+    run, done = resume("range", "--train-range", "2")
+    assert "with --train-range changed the epoch has other minibatches (it had trained 1000 of the epoch's " \
+           "images): it goes on with minibatch 11 of 20" in run.stderr
+    assert (done.epoch, done.batch, done.step) == (3, 0, 40)
+    run, done = resume("same")
+    assert "other minibatches" not in run.stderr and (done.epoch, done.batch, done.step) == (3, 0, 40)
+
+
 def test_plateau_divides_the_rates(tmp_path):
     frozen = tmp_path / "frozen.cfg"      # nothing learns, so the test error never improves
     frozen.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text()
