@@ -67,7 +67,7 @@ def _keep_later_checkpoints(folder, checkpoint):
 
 # What makes an epoch's minibatches (epoch_plan): the data, the training range, the minibatch size, the order.
 DATA_OPTIONS = ("data_provider", "data_path", "image_size")
-PLAN_OPTIONS = DATA_OPTIONS + ("train_range", "mini", "augment")
+PLAN_OPTIONS = DATA_OPTIONS + ("train_range", "mini", "augment", "seed")
 
 
 class Trainer:
@@ -107,24 +107,31 @@ class Trainer:
         into the epoch's minibatches, which another --mini or --train-range (or other data) makes
         others: there the run goes on after as many of the epoch's images as it had trained (the
         order of the images does not depend on --mini), at the minibatch that holds the next one."""
-        if self.batch == 0 or all(checkpoint.options.get(k) == self.o.get(k) for k in PLAN_OPTIONS):
-            return self.batch
-        ordered = getattr(self.data.augmentation, "ordered", False)
+        if self.batch == 0:
+            return 0
+        old, ordered = checkpoint.options, getattr(self.data.augmentation, "ordered", False)
         plan = epoch_plan(self.data.provider, self.data.train, self.o["mini"], self.o["seed"], self.epoch, ordered)
-        old = checkpoint.options
+        changed = [key for key in PLAN_OPTIONS if old.get(key) != self.o.get(key)]
+        if not changed:
+            if self.batch < len(plan):
+                return self.batch
+            note(f"{checkpoint.path} stopped after minibatch {self.batch} of epoch {self.epoch}, but the epoch has "
+                 f"{len(plan)} now (its data was made again): it goes on with the last")
+            return len(plan) - 1
         done, k = 0, 0
-        if all(old.get(k) == self.o.get(k) for k in DATA_OPTIONS):
+        if not set(changed) & set(DATA_OPTIONS):
             p = self.data.provider
             train = p.parse_range(old["train_range"], "--train-range") if old.get("train_range") else \
                 list(p.default_train_range)
-            before = epoch_plan(p, train, old["mini"], self.o["seed"], self.epoch, ordered)
+            before = epoch_plan(p, train, old["mini"], old["seed"], self.epoch,
+                                ordered if "augment" not in changed else old.get("augment") == "2012")
             done = sum(len(indices) for _, indices, _ in before[:self.batch])
             starts = np.cumsum([0] + [len(indices) for _, indices, _ in plan])
             k = min(int(np.searchsorted(starts, done, side="right")) - 1, len(plan) - 1)    # the one with image done
-        changed = next(f"--{k.replace('_', '-')}" for k in PLAN_OPTIONS if old.get(k) != self.o.get(k))
         where = f"it had trained {done} of the epoch's images" if done else "other data: from the epoch's start"
-        note(f"{checkpoint.path} stopped after minibatch {self.batch} of epoch {self.epoch}; with {changed} changed "
-             f"the epoch has other minibatches ({where}): it goes on with minibatch {k + 1} of {len(plan)}")
+        note(f"{checkpoint.path} stopped after minibatch {self.batch} of epoch {self.epoch}; with "
+             f"--{changed[0].replace('_', '-')} changed the epoch has other minibatches ({where}): it goes on with "
+             f"minibatch {k + 1} of {len(plan)}")
         return k
 
     # ---- the loop ---------------------------------------------------------------------------

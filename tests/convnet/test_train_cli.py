@@ -129,6 +129,8 @@ def test_a_run_stopped_mid_epoch_resumed_with_another_mini_or_range_goes_on_afte
     for name in ("mini", "range", "same"):            # stopped after minibatch 10 of epoch 2: 1000 images
         (tmp_path / name).mkdir()
         save(str(tmp_path / name / "latest.h5"), net, (2, 10, 30), c.configs, c.options, c.state, c.history)
+    (tmp_path / "remade").mkdir()                    # after minibatch 25 of 20: its data made again since
+    save(str(tmp_path / "remade/latest.h5"), net, (2, 25, 45), c.configs, c.options, c.state, c.history)
 
     def resume(name, *args):
         run = subprocess.run([sys.executable, "-m", "convnet", "train", "--load", str(tmp_path / name / "latest.h5"),
@@ -145,6 +147,9 @@ def test_a_run_stopped_mid_epoch_resumed_with_another_mini_or_range_goes_on_afte
     assert (done.epoch, done.batch, done.step) == (3, 0, 40)
     run, done = resume("same")
     assert "other minibatches" not in run.stderr and (done.epoch, done.batch, done.step) == (3, 0, 40)
+    run, done = resume("remade")
+    assert "stopped after minibatch 25 of epoch 2, but the epoch has 20 now (its data was made again): it goes " \
+           "on with the last" in run.stderr and (done.epoch, done.batch, done.step) == (3, 0, 46)
 
 
 def test_plateau_divides_the_rates(tmp_path):
