@@ -3,7 +3,7 @@ for it, from options or from a checkpoint."""
 import os
 
 from .config import read_text
-from .errors import ConvnetError, OptionError, ShapeError
+from .errors import ConvnetError, DataError, OptionError, ShapeError
 from .graph import load_graph
 from .net import Net
 from .notes import note
@@ -25,6 +25,10 @@ class Data:
         p = self.provider
         self.train = p.parse_range(o["train_range"], "--train-range") if o["train_range"] else list(p.default_train_range)
         self.test = p.parse_range(o["test_range"], "--test-range") if o["test_range"] else list(p.default_test_range)
+        for option, batches in (("--train-range", self.train), ("--test-range", self.test)):
+            if not sum(p.batch_size(n) for n in batches):    # an epoch of no minibatches never ends
+                from convnet.data.provider import format_range
+                raise DataError(f"{option} {format_range(batches)}: its batches in {p.describe()} hold no images")
         shared = sorted(set(self.train) & set(self.test))
         if shared:
             which = f"batch {shared[0]} is" if len(shared) == 1 else f"batches {', '.join(map(str, shared))} are"

@@ -237,8 +237,13 @@ def combine(out, batches, classes, size, found):
                 rgb_sum, rgb_outer = rgb_sum + f["rgb_sum"][()], rgb_outer + f["rgb_outer"][()]
                 pixels += int(f.attrs["pixel_count"])
                 images += counts[-1]
-    if images == 0:
-        raise DataError(f"{out}: no training image could be read (see {os.path.join(out, 'report.txt')})")
+    report = [f"{found} images found, {sum(counts)} written, {len(skipped)} skipped, {len(converted)} converted\n"]
+    report += [f"skipped   {name}: {why}\n" for name, why in skipped]
+    report += [f"converted {name}: {note}\n" for name, note in converted]
+    write_bytes(os.path.join(out, "report.txt"), "".join(report).encode("utf-8"))     # first: it says why, below
+    for split, read in (("training", images), ("validation", sum(counts) - images)):
+        if read == 0 and (split == "training" or any(s == "val" for _, s, _ in batches)):
+            raise DataError(f"{out}: no {split} image could be read (see {os.path.join(out, 'report.txt')})")
     mean_rgb = rgb_sum / pixels
     values, vectors = np.linalg.eigh(rgb_outer / pixels - np.outer(mean_rgb, mean_rgb))
     order = np.argsort(values)[::-1]
@@ -252,10 +257,6 @@ def combine(out, batches, classes, size, found):
         f["val_batches"] = np.array([n for n, s, _ in batches if s == "val"], dtype=np.int64)
         f.attrs["size"], f.attrs["found"], f.attrs["written"], f.attrs["skipped"] = size, found, sum(counts), len(skipped)
     write_hdf5(os.path.join(out, "meta.h5"), fill)
-    report = [f"{found} images found, {sum(counts)} written, {len(skipped)} skipped, {len(converted)} converted\n"]
-    report += [f"skipped   {name}: {why}\n" for name, why in skipped]
-    report += [f"converted {name}: {note}\n" for name, note in converted]
-    write_bytes(os.path.join(out, "report.txt"), "".join(report).encode("utf-8"))
     return sum(counts), skipped, converted
 
 

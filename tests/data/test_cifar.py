@@ -55,6 +55,8 @@ def test_trains_and_tests(tmp_path):
     ("corrupt", "data_batch_2: not a readable cuda-convnet batch file"),
     ("code", "refusing to load os.system"),
     ("range", "batch 4 is not in the cifar data (it has 1-3)"),
+    ("empty", "--test-range 3: its batches in cuda-convnet batches in"),       # an epoch of it never ended
+    ("empty train", "--train-range 3: its batches in cuda-convnet batches in"),
 ])
 def test_bad_folders(tmp_path, damage, fragment):
     folder = make_batches(tmp_path / "b")
@@ -64,8 +66,12 @@ def test_bad_folders(tmp_path, damage, fragment):
         (folder / "data_batch_2").write_bytes(b"\x80\x02}q\x00(U\x04data")
     elif damage == "code":
         (folder / "data_batch_2").write_bytes(b"cos\nsystem\n(S'echo hacked'\ntR.")
-    run = convnet("train", *TINY, "--data-provider", "cifar", "--data-path", folder,
-                  "--train-range", "1-9" if damage == "range" else "1-2", "--save-path", tmp_path / "r", check=False)
+    elif damage.startswith("empty"):
+        (folder / "data_batch_3").write_bytes(pickle.dumps({"data": np.zeros((3072, 0), np.uint8), "labels": []}))
+    ranges = {"range": "1-9", "empty train": "3"}
+    run = convnet("train", *TINY, "--data-provider", "cifar", "--data-path", folder, "--train-range",
+                  ranges.get(damage, "1-2"), "--test-range", "1" if damage == "empty train" else "3",
+                  "--save-path", tmp_path / "r", check=False)
     assert run.returncode == (2 if damage == "range" else 1), run.stderr
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert fragment in run.stderr, run.stderr

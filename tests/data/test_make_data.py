@@ -288,6 +288,21 @@ def test_a_remake_with_other_options_leaves_only_its_own_batches(tree, tmp_path,
     assert sum(len(names) for *_, names in batches(out)) == 20
 
 
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_no_readable_image_in_a_split_is_an_error_with_its_report(tmp_path, split):
+    """A test range of no images gave 0% error, and "best", at every test point; a training range of
+    none, an epoch that never ended."""
+    root = tmp_path / "tree"
+    make_tree(root)
+    for image in (root / split).rglob("*.JPEG"):
+        image.write_bytes(b"not an image")
+    with pytest.raises(DataError, match=f"no {'training' if split == 'train' else 'validation'} image could be read "
+                                        f"\\(see {tmp_path / 'out/report.txt'}\\)"):
+        make_data(str(root / "train"), str(tmp_path / "out"), str(root / "val"), str(root / "val_labels.csv"),
+                  size=32, workers=1, batch_size=8, echo=lambda *_: None)
+    assert "skipped   " in (tmp_path / "out/report.txt").read_text() and not (tmp_path / "out/meta.h5").exists()
+
+
 def test_a_second_make_data_on_the_same_folder_is_refused(tree, tmp_path):
     from convnet.save_folder import FolderLock
     root, _ = tree
