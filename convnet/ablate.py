@@ -175,5 +175,11 @@ def load_pairs(base, variants):
             raise OptionError(f"--variant {layers_file}:{params_file}: its runs would go to {name}/, as those of "
                               f"{names[name]}; give each net a file name of its own")
         names[name] = f"{layers_file}:{params_file}" if number else f"the base net {layers_file}"
-        pairs.append((name, layers_file, params_file, config_texts(layers_file, params_file)))
+        texts = config_texts(layers_file, params_file)
+        same = next((other for other, *_, t in pairs if not first_difference(*texts[:2], *t[:2]) and
+                     not first_difference(*texts[2:], *t[2:])), None)
+        if same is not None:     # the same net trained again: a row that measures nothing
+            raise OptionError(f"--variant {layers_file}:{params_file}: the same net and params as "
+                              f"{names[same]}; a variant differs from the base in its layers or its params")
+        pairs.append((name, layers_file, params_file, texts))
     return pairs

@@ -258,6 +258,9 @@ def ablate(layers_file, params_file, variants, epochs, seeds, out_dir, **given):
     if layers_file is None or not variants:
         raise OptionError("give --layers (and --params) for the base net and one --variant or more")
     base = (layers_file, params_file or ab.params_beside(layers_file))
+    for v in variants:
+        if not all(v.split(":", 1)):
+            raise OptionError(f"--variant {v!r}: give LAYERS or LAYERS:PARAMS, two file names")
     pairs = ab.load_pairs(base, [tuple(v.split(":", 1)) if ":" in v else (v, ab.params_beside(v)) for v in variants])
     options = {**DEFAULTS, **{k: v for k, v in given.items() if k in TRAIN_OPTIONS}, "epochs": epochs}
     if options["data_path"]:         # a checkpoint must find its data from anywhere

@@ -44,14 +44,30 @@ def test_ablate_needs_a_base_and_a_variant(tmp_path):
 
 def test_two_nets_of_one_name_are_refused(tmp_path):
     """Two nets whose runs would share a folder (and a row of the table) are refused before training."""
-    for folder in ("a", "b"):
+    for folder, filters in (("a", 6), ("b", 4)):
         (tmp_path / folder).mkdir()
-        (tmp_path / folder / "tiny-nolrn.cfg").write_text((ROOT / "tests/configs/tiny.cfg").read_text())
+        (tmp_path / folder / "tiny-nolrn.cfg").write_text((ROOT / "tests/configs/tiny.cfg").read_text()
+                                                          .replace("filters=8", f"filters={filters}"))
     run = convnet("ablate", *TINY, "--variant", f"{tmp_path / 'a/tiny-nolrn.cfg'}:{TINY[3]}",
                   "--variant", f"{tmp_path / 'b/tiny-nolrn.cfg'}:{TINY[3]}", "--out", tmp_path / "out", check=False)
     assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
     assert f"--variant {tmp_path / 'b/tiny-nolrn.cfg'}:{TINY[3]}: its runs would go to nolrn/, as those of " \
            f"{tmp_path / 'a/tiny-nolrn.cfg'}" in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("variant", ["the base", "a copy", "no params", "no layers"])
+def test_a_variant_that_is_the_base_or_names_no_file_is_refused(tmp_path, variant):
+    copy = tmp_path / "tiny-copy.cfg"          # another file, the same net: comments and spacing do not count
+    copy.write_text("# a copy\n" + (ROOT / "tests/configs/tiny.cfg").read_text().replace("=", " = "))
+    given = {"the base": f"{TINY[1]}:{TINY[3]}", "a copy": f"{copy}:{TINY[3]}", "no params": f"{copy}:",
+             "no layers": f":{TINY[3]}"}[variant]
+    run = convnet("ablate", *TINY, "--variant", given, "--out", tmp_path / "out", check=False)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    if variant.startswith("no"):
+        assert f"--variant '{given}': give LAYERS or LAYERS:PARAMS, two file names" in run.stderr
+    else:
+        assert f"--variant {given}: the same net and params as the base net {TINY[1]}" in run.stderr
     assert not (tmp_path / "out").exists()
 
 
