@@ -302,13 +302,19 @@ def _same_net(layers_file, checkpoint):
 _TRAINING_DATA = ("data_provider", "data_path", "image_size")
 
 
-def _restore_for(path, data, options, first):
+def _restore_for(path, data, options, first, earlier):
     """Another checkpoint's net on the same data (model averaging); a note when it was trained on
     other data than the first checkpoint (another dataset gives numbers, but not those of the paper's
-    averaged nets)."""
+    averaged nets), and when it is one of the earlier nets again (a path given twice, a copy)."""
+    import numpy as np
     from .checkpoint import Checkpoint
     from .opening import restored_net
     checkpoint = Checkpoint(path)
+    twin = next((c for c in earlier if c.arrays.keys() == checkpoint.arrays.keys() and
+                 all(np.array_equal(v, c.arrays[k]) for k, v in checkpoint.arrays.items())), None)
+    if twin is not None:
+        note(f"{path} holds the same weights as {twin.path}: the average counts that net twice")
+    earlier.append(checkpoint)
     differs = [k for k in _TRAINING_DATA if checkpoint.options.get(k) != first.options.get(k)]
     if differs:
         flag = "--" + differs[0].replace("_", "-")
@@ -350,7 +356,8 @@ def test(load, multiview, predictions, as_json, **overrides):
         note(f"--multiview on whole images (the net sees them uncropped): its {data.augmentation.view_count} views "
              f"are the same image{' and its reflection' if data.augmentation.view_count == 10 else ''}, "
              f"again and again")
-    nets = [net] + [_restore_for(path, data, options, checkpoint) for path in paths[1:]]
+    earlier = [checkpoint]
+    nets = [net] + [_restore_for(path, data, options, checkpoint, earlier) for path in paths[1:]]
     kept = [] if predictions else None
     result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept)
     if predictions:
@@ -367,7 +374,7 @@ def test(load, multiview, predictions, as_json, **overrides):
     top1 = "n/a" if result["top1_error"] is None else f"{100 * result['top1_error']:.2f}%"
     topk = "n/a" if result["topk_error"] is None else f"{100 * result['topk_error']:.2f}%"
     k = result["topk"] or 5
-    click.echo(f"{load} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {result['cost']:.4f}, "
+    click.echo(f"{paths[0]} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {result['cost']:.4f}, "
                f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}"
                if checkpoint.history else
                f"{load if len(paths) == 1 else f'the average of {len(paths)} nets'}: cost {result['cost']:.4f}, "

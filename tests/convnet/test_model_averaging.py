@@ -61,3 +61,14 @@ def test_a_net_trained_on_other_data_is_noted(two_runs, tmp_path):
     assert f"convnet: note: {other} was trained on other data than {a} (--image-size 40, not 32); all are tested " \
            f"on the same images" in run.stderr
     assert run.stdout.startswith("the average of 2 nets")
+
+
+def test_a_net_given_twice_is_noted(two_runs, tmp_path):
+    import shutil
+    root, (a, b) = two_runs
+    shutil.copy(a, tmp_path / "copy.h5")
+    run = convnet("test", "--load", f"{a},{b},{tmp_path / 'copy.h5'}")
+    assert f"convnet: note: {tmp_path / 'copy.h5'} holds the same weights as {a}: the average counts that net " \
+           f"twice" in run.stderr
+    assert "same weights" not in convnet("test", "--load", f"{a},{b}").stderr
+    assert convnet("test", "--load", f"{a},").stdout.startswith(f"{a} (epoch 1.00)")
