@@ -17,7 +17,7 @@ import re
 
 import h5py
 
-from .errors import ConvnetError
+from .errors import ConvnetError, OptionError
 
 
 class WriteError(ConvnetError):
@@ -102,12 +102,35 @@ def check_output_file(path, option):
     before the work whose result it holds: a features pass over the test range is not thrown away
     for a mistyped folder."""
     path = os.fspath(path)
+    kind = _precious(path)
+    if kind:
+        raise OptionError(f"{option} {path}: is {kind}, which this would replace; give another name; nothing "
+                          f"was done")
     folder = os.path.dirname(os.path.abspath(path))
     try:
         _probe(folder)
     except OSError as e:
         cause = f"no folder {os.path.dirname(path)}" if not os.path.isdir(folder) else describe(e)
         raise WriteError(f"{option} {path}: cannot write it ({cause}); nothing was done") from None
+
+
+def _precious(path):
+    """What an existing file at path holds that no output may replace: a checkpoint, a make-data batch
+    or its meta.h5 (an HDF5 file by its attributes and datasets); None for anything else."""
+    from .checkpoint import FORMAT
+    if not os.path.isfile(path):
+        return None
+    try:
+        with read_hdf5(path) as f:
+            if f.attrs.get("format") == FORMAT:
+                return "a checkpoint"
+            if "digest" in f.attrs and "images" in f:
+                return "a batch of make-data's"
+            if "class_names" in f and "batch_sizes" in f:
+                return "make-data's meta.h5"
+    except Exception:          # not HDF5, or unreadable: nothing of ours
+        return None
+    return None
 
 
 def _probe(folder):

@@ -93,6 +93,24 @@ def test_an_output_file_that_cannot_be_written_is_refused_before_any_work(tmp_pa
     one_line(invoke(command, "--load", missing, *extra, option, tmp_path / "ro" / name), 1, "permission denied")
 
 
+@pytest.mark.parametrize("command,option", [("test", "--predictions"), ("inspect", "--out"), ("features", "--out")])
+def test_an_output_file_never_replaces_a_checkpoint_or_a_batch(tmp_path, command, option):
+    """--out latest.h5, typed in a run's folder, replaced the checkpoint with the features."""
+    extra = {"features": ["--layer", "conv1"]}.get(command, [])
+    kinds = {"latest.h5": "a checkpoint", "data_batch_1.h5": "a batch of make-data's", "meta.h5": "make-data's meta.h5"}
+    with h5py.File(tmp_path / "latest.h5", "w") as f:
+        f.attrs["format"] = "convnet-checkpoint"
+    with h5py.File(tmp_path / "data_batch_1.h5", "w") as f:
+        f.attrs["digest"], f["images"] = "0" * 64, np.zeros((1, 3, 8, 8), np.uint8)
+    with h5py.File(tmp_path / "meta.h5", "w") as f:
+        f["class_names"], f["batch_sizes"] = np.array([b"a"]), np.array([1])
+    for name, kind in kinds.items():
+        before = (tmp_path / name).read_bytes()
+        one_line(invoke(command, "--load", tmp_path / "latest.h5", *extra, option, tmp_path / name), 2,
+                 f"{option} {tmp_path / name}: is {kind}, which this would replace; give another name")
+        assert (tmp_path / name).read_bytes() == before
+
+
 def test_a_minibatch_larger_than_a_batch_says_what_it_is(tmp_path):
     result = invoke("train", *TINY, "--train-range", "1-2", "--mini", "5000", "--epochs", "1", "--save-path", tmp_path)
     assert result.exit_code == 0, result.output
