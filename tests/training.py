@@ -20,6 +20,13 @@ def convnet(*args, cwd=None, check=True):
     return run
 
 
+def tiny_checkpoint(tmp_path_factory):
+    """The checkpoint of the tiny net trained one epoch of FAST: for module fixtures."""
+    folder = tmp_path_factory.mktemp("run")
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", folder)
+    return folder / "latest.h5"
+
+
 def start(*args, cwd=None):
     return subprocess.Popen([sys.executable, "-m", "convnet", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=cwd)

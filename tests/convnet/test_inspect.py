@@ -10,16 +10,14 @@ from convnet.inspect import inspect, saturated, table
 from convnet.checkpoint import Checkpoint
 from convnet.session import Data, DEFAULTS, build_net
 from convnet.solver import Solver
-from tests.training import FAST, TINY, convnet, strict_json
+from tests.training import FAST, TINY, convnet, strict_json, tiny_checkpoint
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    path = tmp_path_factory.mktemp("run")
-    convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", path)
-    return path / "latest.h5"
+    return tiny_checkpoint(tmp_path_factory)
 
 
 def test_the_statistics_are_those_of_the_arrays(run):

@@ -6,14 +6,12 @@ import pytest
 
 import convnet
 from convnet.errors import CheckpointError, OptionError
-from tests.training import FAST, TINY, convnet as run_convnet, strict_json
+from tests.training import convnet as run_convnet, strict_json, tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
-    run_convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", root)
-    return root / "latest.h5"
+    return tiny_checkpoint(tmp_path_factory)
 
 
 def test_the_net_has_the_checkpoints_arrays_and_gives_what_convnet_test_prints(checkpoint):
