@@ -218,6 +218,10 @@ def train(layers_file, params_file, save_path, load, **given):
         configs = checkpoint.configs
         if params_file:
             configs = configs[:2] + (params_file, read_text(params_file))
+            scale = checkpoint.state.get("lr_scale", 1.0)
+            if scale != 1.0:
+                note(f"the rates of {params_file} go on multiplied by {scale:g}, as {load}'s were after its "
+                     f"--lr-plateau drops ({checkpoint.state.get('drops', 0)} of them)")
         save_path = save_path or os.path.dirname(os.path.abspath(load))
     else:
         if not layers_file or not params_file:

@@ -161,6 +161,12 @@ def test_plateau_divides_the_rates(tmp_path):
     assert out.stdout.count("every learning rate divided by 10") == 1
     assert "now x0.1, drop 1 of 1" in out.stdout
     assert Checkpoint(tmp_path / "r/latest.h5").history[-1]["lr_scale"] == pytest.approx(0.1)
+    # new rates by hand on resume go on under the drops: said, as they would be lower than written
+    resumed = convnet("train", "--load", tmp_path / "r/latest.h5", "--params", ROOT / "tests/configs/tiny-params.cfg",
+                      "--epochs", "2")
+    assert f"convnet: note: the rates of {ROOT / 'tests/configs/tiny-params.cfg'} go on multiplied by 0.1, as " \
+           f"{tmp_path / 'r/latest.h5'}'s were after its --lr-plateau drops (1 of them)" in resumed.stderr
+    assert "go on multiplied" not in convnet("train", "--load", tmp_path / "r/latest.h5", "--epochs", "3").stderr
 
 
 def test_layers_and_params_are_needed():
