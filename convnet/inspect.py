@@ -13,6 +13,7 @@ as training would see them; --test takes the test range's, without.
 """
 import numpy as np
 
+from .notes import note
 from convnet.data.loader import TrainStream, evaluation_minibatches, labels_row
 
 
@@ -56,12 +57,16 @@ def saturated(layer, y):
 def minibatches(data, options, checkpoint, count, train):
     """The next `count` minibatches of training (from where the checkpoint stopped) or of the test range."""
     if not train:
+        asked = count
         for number, indices in evaluation_minibatches(data.provider, data.test, options["mini"]):
             if count == 0:
                 return
             images, labels = data.provider.read_batch(number)
             yield [data.augmentation.test(data.augmentation.select(images, indices)), labels_row(labels[indices])]
             count -= 1
+        if count:
+            note(f"--batches {asked}: the test range holds {asked - count} minibatches of {options['mini']}; "
+                 f"these are all inspected")
         return
     epoch, start = checkpoint.epoch, checkpoint.batch
     while count > 0:

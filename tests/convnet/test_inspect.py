@@ -97,6 +97,9 @@ def test_the_command(run, tmp_path):
     assert text.splitlines()[1].startswith("conv1") and "eps|grad|/|W|" in text
     bad = convnet("inspect", "--load", run, "--layers", "nope", check=False)
     assert bad.returncode == 2 and "no layer named 'nope'" in bad.stderr
+    more = convnet("inspect", "--load", run, "--test", "--batches", "30", "--layers", "fc10").stderr
+    assert "--batches 30: the test range holds 20 minibatches of 100; these are all inspected" in more
+    assert "these are all" not in convnet("inspect", "--load", run, "--test", "--batches", "20", "--layers", "fc10").stderr
 
 
 def test_watch_records_the_statistics_at_every_test_point_and_show_draws_them(tmp_path):
