@@ -5,6 +5,7 @@ The hold is an OS lock (flock) on `<folder>/.lock`, which the kernel releases wh
 however it ends (SIGKILL included): no stale lock to remove by hand. The lock file names the holder
 (pid and command), so that a second run can say which run it would have overwritten.
 """
+import errno
 import fcntl
 import itertools
 import os
@@ -12,6 +13,7 @@ import sys
 
 from .errors import ConvnetError
 from .files import WriteError, check_writable, describe, remove_stale_temporaries
+from .notes import note
 
 LOCK = ".lock"
 
@@ -29,10 +31,16 @@ class FolderLock:
         self._fd = os.open(os.path.join(self.path, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(self._fd, 1000).decode("utf-8", "replace").strip() or "another process"
-            os.close(self._fd)
-            raise FolderInUse(f"{self.path}: {busy} ({holder}); {advice}") from None
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                # a file system without locks (NFS without lockd, Lustre without -o flock): work goes on
+                # there, unguarded, rather than be refused as if the folder were in use
+                note(f"{self.path}: its file system takes no locks ({describe(e)}): nothing stops a second "
+                     f"process from writing here at the same time")
+            else:
+                holder = os.read(self._fd, 1000).decode("utf-8", "replace").strip() or "another process"
+                os.close(self._fd)
+                raise FolderInUse(f"{self.path}: {busy} ({holder}); {advice}") from None
         os.ftruncate(self._fd, 0)
         os.write(self._fd, f"pid {os.getpid()}: {' '.join(sys.argv)}".encode())
 

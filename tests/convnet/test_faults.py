@@ -231,6 +231,30 @@ def test_resuming_from_an_earlier_checkpoint_keeps_the_later_latest(tmp_path):
         ["best.h5", "best-step-40.h5", "epoch-1.h5", "latest-step-40.h5", "latest.h5"])
 
 
+def test_a_file_system_without_locks_is_said_and_not_taken_for_a_folder_in_use(tmp_path, monkeypatch):
+    """Lustre without -o flock, NFS without lockd: flock fails with another errno than a held lock's;
+    the run goes on there (unguarded, with a note) rather than be refused as if another held it."""
+    import errno
+    import fcntl
+    from convnet import notes
+    from convnet.save_folder import FolderInUse, SaveFolder
+    said = []
+    monkeypatch.setattr(notes, "_sink", said.append)
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+    with monkeypatch.context() as m:
+        m.setattr(fcntl, "flock", no_locks)
+        folder = SaveFolder(tmp_path / "run")
+    folder.release()
+    assert any("its file system takes no locks (no locks available): nothing stops a second process" in s
+               for s in said), said
+    held = SaveFolder(tmp_path / "run")         # a held lock is still a folder in use
+    with pytest.raises(FolderInUse, match="another training is saving here"):
+        SaveFolder(tmp_path / "run")
+    held.release()
+
+
 def test_runs_started_in_the_same_second_without_a_save_path_each_get_a_folder(tmp_path):
     """Seeds launched in parallel (a loop of `&`, a Slurm array) start in the same second: the
     default folder runs/<config>-<time> of the first is taken, so the others get <time>-2, -3..."""
