@@ -1,4 +1,5 @@
-"""cuda-convnet's batch files, as cifar-10-py-colmajor has them, and CIFAR-10's own python download.
+"""cuda-convnet's batch files, as cifar-10-py-colmajor has them, and CIFAR-10's and CIFAR-100's own
+python downloads.
 
 A folder of `data_batch_N` pickles, each a dict with 'data' (num_vis x images, uint8, one image a
 column in channel, row, col order: the engine's layout already) and 'labels'; and `batches.meta`
@@ -11,6 +12,8 @@ CIFAR-10's python version (cifar-10-batches-py, what torchvision downloads) hold
 image a row (images x num_vis), no data_mean (the mean of the training range is computed), and its
 test set as `test_batch`: read as the batch after the last data_batch_N (6), which is where
 cifar-10-py-colmajor has it, so that the default ranges are the standard split either way.
+CIFAR-100's (cifar-100-python) holds `train` and `test`, one batch each, read as batches 1 and 2,
+with the 100 fine labels ('fine_labels', names from `meta`'s 'fine_label_names').
 """
 import math
 import os
@@ -55,6 +58,12 @@ def unpickle(path):
         raise DataError(f"{path}: not a readable cuda-convnet batch file ({e})") from None
 
 
+def _is_cifar100(path):
+    """CIFAR-100's python download (cifar-100-python): train, test and meta, no batches.meta."""
+    return not os.path.exists(os.path.join(path, "batches.meta")) and \
+        all(os.path.isfile(os.path.join(path, n)) for n in ("train", "test", "meta"))
+
+
 @register_provider("cifar")
 class CifarProvider(Provider):
     """Options: channels (3)."""
@@ -65,6 +74,10 @@ class CifarProvider(Provider):
         if not os.path.isdir(path):
             raise DataError(f"{path}: no such folder")
         self.path = path
+        self._label_key = "labels"
+        if _is_cifar100(path):
+            self._read_cifar100(path)
+            return
         if not os.path.exists(os.path.join(path, "batches.meta")):
             raise DataError(f"{os.path.join(path, 'batches.meta')}: no such file{other_kind_of_folder(path, 'cifar')}")
         meta = unpickle(os.path.join(path, "batches.meta"))
@@ -107,7 +120,21 @@ class CifarProvider(Provider):
         self.default_test_range = self.batch_numbers[-1:]
         self._cache, self._lock = {}, threading.Lock()
 
+    def _read_cifar100(self, path):
+        """CIFAR-100's python download: `train` is batch 1 and `test` batch 2, with its 100 fine labels."""
+        meta = unpickle(os.path.join(path, "meta"))
+        names = meta.get("fine_label_names") if isinstance(meta, dict) else None
+        if not names:
+            raise DataError(f"{os.path.join(path, 'meta')}: has no fine_label_names (CIFAR-100's meta file)")
+        self.image_shape, self.label_names = (3, 32, 32), [str(n) for n in names]
+        self.num_classes, self._label_key, self._mean = len(self.label_names), "fine_labels", None
+        self._files, self.test_batch = {1: "train", 2: "test"}, None
+        self.batch_numbers, self.default_train_range, self.default_test_range = [1, 2], [1], [2]
+        self._cache, self._lock = {}, threading.Lock()
+
     def describe(self):
+        if self._label_key == "fine_labels":
+            return f"CIFAR-100 in {self.path} (train as batch 1, test as batch 2, the 100 fine labels)"
         test = f" (its test_batch as batch {self.test_batch})" if self.test_batch else ""
         return f"cuda-convnet batches in {self.path}{test}"
 
@@ -122,9 +149,9 @@ class CifarProvider(Provider):
         batch = unpickle(path)
         try:
             data = np.asarray(batch["data"])
-            labels = np.asarray(batch["labels"], dtype=np.int64).reshape(-1)
+            labels = np.asarray(batch[self._label_key], dtype=np.int64).reshape(-1)
         except (KeyError, TypeError, ValueError):
-            raise DataError(f"{path}: needs 'data' and 'labels'") from None
+            raise DataError(f"{path}: needs 'data' and '{self._label_key}'") from None
         size = int(np.prod(self.image_shape))
         if data.ndim == 2 and data.shape == (labels.size, size) != (size, labels.size):
             data = data.T                # one image a row, as CIFAR-10's python version has them

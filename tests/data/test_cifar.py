@@ -6,6 +6,7 @@ import pytest
 
 from convnet.data import get_provider
 from convnet.errors import DataError
+from tests.helpers import ROOT
 from tests.training import TINY, convnet, evaluate
 
 
@@ -114,3 +115,33 @@ def test_reads_cifar10s_own_python_download(tmp_path):
     out = convnet("train", *TINY, "--data-provider", "cifar", "--data-path", tmp_path / "cifar-10-batches-py",
                   "--epochs", "1", "--mini", "100", "--save-path", tmp_path / "run")
     assert "(its test_batch as batch 6) (train 1-5: 1000 images, test 6: 200)" in out.stdout
+
+
+def test_reads_cifar100s_own_python_download(tmp_path):
+    """cifar-100-python: train and test, one image a row, the 100 fine labels (and 20 coarse ones)."""
+    folder, rng = tmp_path / "cifar-100-python", np.random.default_rng(3)
+    folder.mkdir()
+    raw = {}
+    for name, n in (("train", 500), ("test", 100)):
+        raw[name] = (rng.integers(0, 256, (n, 3072)).astype(np.uint8), list(map(int, rng.integers(0, 100, n))))
+        (folder / name).write_bytes(pickle.dumps({"data": raw[name][0], "fine_labels": raw[name][1],
+                                                  "coarse_labels": [f // 5 for f in raw[name][1]]}, protocol=2))
+    (folder / "meta").write_bytes(pickle.dumps({"fine_label_names": [f"fine{i}" for i in range(100)],
+                                                "coarse_label_names": [f"coarse{i}" for i in range(20)]}, protocol=2))
+    p = get_provider("cifar", str(folder))
+    assert (p.batch_numbers, p.default_train_range, p.default_test_range) == ([1, 2], [1], [2])
+    assert p.num_classes == 100 and p.label_names[99] == "fine99"
+    images, labels = p.read_batch(2)
+    i, c, y, x = 11, 1, 31, 4
+    assert images.shape == (3, 32, 32, 100) and images[c, y, x, i] == raw["test"][0][i, c * 1024 + y * 32 + x]
+    np.testing.assert_array_equal(labels, raw["test"][1])
+    np.testing.assert_allclose(p.mean_image([1]), raw["train"][0].mean(axis=0).reshape(3, 32, 32), rtol=1e-5)
+    hundred = tmp_path / "tiny-100.cfg"
+    hundred.write_text((ROOT / "tests/configs/tiny.cfg").read_text().replace("outputs=10", "outputs=100"))
+    out = convnet("train", "--layers", hundred, "--params", TINY[3], "--data-provider", "cifar", "--data-path", folder,
+                  "--epochs", "1", "--mini", "100", "--save-path", tmp_path / "run")
+    assert f"CIFAR-100 in {folder} (train as batch 1, test as batch 2, the 100 fine labels) (train 1: 500 images, " \
+           f"test 2: 100)" in out.stdout
+    ten = convnet("train", *TINY, "--data-provider", "cifar", "--data-path", folder, "--save-path", tmp_path / "r2",
+                  check=False)
+    assert ten.returncode != 0 and "the data has 100 classes but [probs] gives 10 probabilities" in ten.stderr
