@@ -97,6 +97,8 @@ def other_kind_of_folder(path, wanted):
         return "; it holds make-data's batches (meta.h5): give --data-provider imagenet"
     if wanted != "cifar" and "batches.meta" in names:
         return "; it holds cuda-convnet batch files (batches.meta): give --data-provider cifar"
+    if wanted != "cifar" and {"train", "test", "meta"} <= names:
+        return "; it holds CIFAR-100's python download (train, test, meta): give --data-provider cifar"
     if any(os.path.isdir(os.path.join(path, n)) for n in names):
         return ("; if it holds folders of images, make batches of them first: convnet make-data --images "
                 f"{path} --out BATCHES")

@@ -367,6 +367,12 @@ def test_a_folder_given_to_the_wrong_provider_says_which_one_reads_it(made, tree
         get_provider("imagenet", str(cifar))
     with pytest.raises(DataError, match="holds make-data's batches .meta.h5.: give --data-provider imagenet"):
         get_provider("cifar", str(out))
+    (tmp_path / "c100").mkdir()
+    for name in ("train", "test", "meta"):
+        (tmp_path / "c100" / name).write_bytes(b"")
+    with pytest.raises(DataError, match="holds CIFAR-100's python download .train, test, meta.: give --data-provider "
+                                        "cifar"):
+        get_provider("imagenet", str(tmp_path / "c100"))
     for provider in ("cifar", "imagenet"):
         with pytest.raises(DataError, match=f"make batches of them first: convnet make-data --images {root}/train"):
             get_provider(provider, str(root / "train"))
