@@ -309,22 +309,32 @@ _TRAINING_DATA = ("data_provider", "data_path", "image_size")
 def _restore_for(path, data, options, first, earlier):
     """Another checkpoint's net on the same data (model averaging); a note when it was trained on
     other data than the first checkpoint (another dataset gives numbers, but not those of the paper's
-    averaged nets), and when it is one of the earlier nets again (a path given twice, a copy)."""
-    import numpy as np
+    averaged nets), and when it is one of the earlier nets again (a path given twice, a copy): earlier
+    maps the weights' digests of those to their paths."""
     from .checkpoint import Checkpoint
     from .opening import restored_net
     checkpoint = Checkpoint(path)
-    twin = next((c for c in earlier if c.arrays.keys() == checkpoint.arrays.keys() and
-                 all(np.array_equal(v, c.arrays[k]) for k, v in checkpoint.arrays.items())), None)
-    if twin is not None:
-        note(f"{path} holds the same weights as {twin.path}: the average counts that net twice")
-    earlier.append(checkpoint)
+    digest = _weights_print(checkpoint)
+    if digest in earlier:
+        note(f"{path} holds the same weights as {earlier[digest]}: the average counts that net twice")
+    earlier.setdefault(digest, path)
     differs = [k for k in _TRAINING_DATA if checkpoint.options.get(k) != first.options.get(k)]
     if differs:
         flag = "--" + differs[0].replace("_", "-")
         note(f"{path} was trained on other data than {first.path} ({flag} {checkpoint.options.get(differs[0])}, "
              f"not {first.options.get(differs[0])}); all are tested on the same images")
     return restored_net(checkpoint, data, {**options, "seed": checkpoint.seed})
+
+
+def _weights_print(checkpoint):
+    """A digest of a checkpoint's learned arrays: the same net given twice, or a copy, has the same one
+    (kept rather than the arrays: five nets of the paper's size would hold 1.2 GB)."""
+    import hashlib
+    h = hashlib.blake2b(digest_size=16)
+    for name in sorted(checkpoint.arrays):
+        h.update(name.encode())
+        h.update(checkpoint.arrays[name].tobytes())
+    return h.hexdigest()
 
 
 def _open_checkpoint(load, overrides, need_train=False):
@@ -360,7 +370,7 @@ def test(load, multiview, predictions, as_json, **overrides):
         note(f"--multiview on whole images (the net sees them uncropped): its {data.augmentation.view_count} views "
              f"are the same image{' and its reflection' if data.augmentation.view_count == 10 else ''}, "
              f"again and again")
-    earlier = [checkpoint]
+    earlier = {_weights_print(checkpoint): paths[0]} if len(paths) > 1 else {}
     nets = [net] + [_restore_for(path, data, options, checkpoint, earlier) for path in paths[1:]]
     kept = [] if predictions else None
     result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept)
@@ -381,7 +391,7 @@ def test(load, multiview, predictions, as_json, **overrides):
     click.echo(f"{paths[0]} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {result['cost']:.4f}, "
                f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}"
                if checkpoint.history else
-               f"{load if len(paths) == 1 else f'the average of {len(paths)} nets'}: cost {result['cost']:.4f}, "
+               f"{paths[0] if len(paths) == 1 else f'the average of {len(paths)} nets'}: cost {result['cost']:.4f}, "
                f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}")
 
 
