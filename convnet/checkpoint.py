@@ -7,6 +7,8 @@ a file and the previous checkpoint survives until the new one is whole.
                         when a test batch could not be read at the test point of this position)
 /layers/<name>/weights/<i>, /layers/<name>/biases                 learned arrays (float32)
 /layers/<name>/weights_inc/<i>, /layers/<name>/biases_inc         momentum buffers
+/layers/<name>/weights_grad_mean/<i>, .../weights_grad_mean_square/<i> (and biases_...)   superEps's running
+                        means of the gradient and its square, once the parameter has stepped
 /layers/<name>/conns/<i>                                         randSparse's connections (int32)
 /history/<field>        one value per test point: epoch, step, train_cost, train_error, test_cost,
                         test_top1, test_topk (the cost layer's topk; test_top5 before version 2), lr_scale
@@ -31,9 +33,14 @@ HISTORY_FIELDS = ("epoch", "step", "train_cost", "train_error", "test_cost", "te
 RENAMED = {"test_topk": "test_top5"}         # version 1's names
 
 
-def _inc_name(param_name):
+def _inc_name(param_name, suffix="inc"):
+    """weights/0 -> weights_inc/0, biases -> biases_inc: a parameter's buffer of that kind."""
     kind, _, index = param_name.partition("/")
-    return f"{kind}_inc/{index}" if index else f"{kind}_inc"
+    return f"{kind}_{suffix}/{index}" if index else f"{kind}_{suffix}"
+
+
+# superEps's running means of the gradient and of its square (Parameter.averages), once it has stepped
+AVERAGES = ("grad_mean", "grad_mean_square")
 
 
 def save(path, net, position, configs, options, state, history, watch=None):
@@ -47,6 +54,8 @@ def save(path, net, position, configs, options, state, history, watch=None):
         if not np.all(np.isfinite(arrays[f"{group}/{p.name}"])):
             raise NonFinite(f"{p.layer.name}/{p.name}")
         arrays[f"{group}/{_inc_name(p.name)}"] = net.backend.to_host(p.inc, p.layer.device)
+        for suffix, average in zip(AVERAGES, p.averages or ()):
+            arrays[f"{group}/{_inc_name(p.name, suffix)}"] = net.backend.to_host(average, p.layer.device)
     for layer in net.layers:
         for name, array in getattr(layer, "state_arrays", dict)().items():
             arrays[f"layers/{layer.name}/{name}"] = array
@@ -152,7 +161,7 @@ class Checkpoint:
         return self.layers_file, self.layers_cfg, self.params_file, self.params_cfg
 
     def restore(self, net):
-        """Copy the learned arrays and momentum buffers into net, checking every shape."""
+        """Copy the learned arrays, momentum buffers and superEps's averages into net, checking every shape."""
         from .devices import transfer
         for p in net.parameters():
             for attr, name in (("value", p.name), ("inc", _inc_name(p.name))):
@@ -164,6 +173,9 @@ class Checkpoint:
                     raise CheckpointError(f"{self.path}: {key} is {array.shape}, the net needs "
                                           f"{tuple(p.value.shape)}")
                 setattr(p, attr, transfer(array.astype(net.dtype), None, p.layer.device))
+            keys = [f"{p.layer.name}/{_inc_name(p.name, suffix)}" for suffix in AVERAGES]
+            p.averages = tuple(transfer(self.arrays[k].astype(net.dtype), None, p.layer.device) for k in keys) \
+                if all(k in self.arrays for k in keys) else None     # superEps before its first step: none
         for layer in net.layers:
             wanted = getattr(layer, "state_arrays", dict)()
             found = {name: self.arrays[f"{layer.name}/{name}"] for name in wanted if f"{layer.name}/{name}" in self.arrays}

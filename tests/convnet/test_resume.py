@@ -5,7 +5,7 @@ import signal
 import time
 
 from convnet.checkpoint import Checkpoint
-from tests.training import FAST, TINY, assert_same_arrays, convnet, start
+from tests.training import FAST, TINY, arrays, assert_same_arrays, convnet, start
 
 ARGS = [*TINY, *FAST, "--epochs", "3", "--test-freq", "7", "--crop", "28", "--color-noise", "0.1"]
 TOTAL_STEPS = 3 * 20
@@ -47,3 +47,17 @@ def test_ctrl_c_saves_and_the_resumed_run_ends_the_same(tmp_path):
     assert Checkpoint(latest).step < TOTAL_STEPS
     convnet("train", "--load", latest)
     assert_same_arrays(tmp_path / "whole/latest.h5", latest)
+
+
+def test_a_supereps_run_resumed_equals_the_uninterrupted_one(tmp_path):
+    """superEps steps by the gradient over its running standard deviation: the running means are part
+    of what a checkpoint holds (resumed without them, the first step divided by sqrt(superEps) and the
+    run diverged)."""
+    params = tmp_path / "super.cfg"
+    params.write_text(open(TINY[3]).read().replace("wc=", "superEps=0.001\nwc=").replace("epsW=0.001", "epsW=0.0001"))
+    args = [TINY[0], TINY[1], "--params", params, *FAST]
+    convnet("train", *args, "--epochs", "2", "--save-path", tmp_path / "whole")
+    convnet("train", *args, "--epochs", "1", "--save-path", tmp_path / "cut")
+    assert "conv1/weights_grad_mean_square/0" in arrays(tmp_path / "cut/latest.h5")[0]
+    convnet("train", "--load", tmp_path / "cut/latest.h5", "--epochs", "2")
+    assert_same_arrays(tmp_path / "whole/latest.h5", tmp_path / "cut/latest.h5")
