@@ -9,6 +9,8 @@ a file and the previous checkpoint survives until the new one is whole.
 /layers/<name>/weights_inc/<i>, /layers/<name>/biases_inc         momentum buffers
 /layers/<name>/weights_grad_mean/<i>, .../weights_grad_mean_square/<i> (and biases_...)   superEps's running
                         means of the gradient and its square, once the parameter has stepped
+/layers/<name>/weights_grad_sum/<i> (and biases_grad_sum)   --wupdate-freq's gradients summed since the
+                        last update, when saved between two
 /layers/<name>/conns/<i>                                         randSparse's connections (int32)
 /history/<field>        one value per test point: epoch, step, train_cost, train_error, test_cost,
                         test_top1, test_topk (the cost layer's topk; test_top5 before version 2), lr_scale
@@ -56,6 +58,8 @@ def save(path, net, position, configs, options, state, history, watch=None):
         arrays[f"{group}/{_inc_name(p.name)}"] = net.backend.to_host(p.inc, p.layer.device)
         for suffix, average in zip(AVERAGES, p.averages or ()):
             arrays[f"{group}/{_inc_name(p.name, suffix)}"] = net.backend.to_host(average, p.layer.device)
+        if p.grad_sum is not None:        # saved between two updates of --wupdate-freq
+            arrays[f"{group}/{_inc_name(p.name, 'grad_sum')}"] = net.backend.to_host(p.grad_sum, p.layer.device)
     for layer in net.layers:
         for name, array in getattr(layer, "state_arrays", dict)().items():
             arrays[f"layers/{layer.name}/{name}"] = array
@@ -176,6 +180,9 @@ class Checkpoint:
             keys = [f"{p.layer.name}/{_inc_name(p.name, suffix)}" for suffix in AVERAGES]
             p.averages = tuple(transfer(self.arrays[k].astype(net.dtype), None, p.layer.device) for k in keys) \
                 if all(k in self.arrays for k in keys) else None     # superEps before its first step: none
+            key = f"{p.layer.name}/{_inc_name(p.name, 'grad_sum')}"
+            p.grad_sum = transfer(self.arrays[key].astype(net.dtype), None, p.layer.device) \
+                if key in self.arrays else None
         for layer in net.layers:
             wanted = getattr(layer, "state_arrays", dict)()
             found = {name: self.arrays[f"{layer.name}/{name}"] for name in wanted if f"{layer.name}/{name}" in self.arrays}

@@ -153,7 +153,8 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
 # ---- training -------------------------------------------------------------------------------
 
 TRAIN_OPTIONS = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini",
-                 "epochs", "test_freq", "color_noise", "flip", "augment", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed", "watch")
+                 "epochs", "test_freq", "color_noise", "flip", "augment", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed", "watch",
+                 "wupdate_freq")
 
 
 def data_options(f):
@@ -194,6 +195,9 @@ def data_options(f):
 @click.option("--lr-plateau", type=click.IntRange(0), default=0, show_default=True,
               help="Divide every learning rate by 10 when the test error has not improved for this many test points (0: never).")
 @click.option("--lr-drops", type=click.IntRange(0), default=3, show_default=True, help="At most this many divisions.")
+@click.option("--wupdate-freq", type=click.IntRange(1), default=1, show_default=True,
+              help="Update the weights every N minibatches, by the sum of their batch-mean gradients "
+                   "(cuda-convnet's --wupdate-freq).")
 @click.option("--watch", is_flag=True, default=None,
               help="At every test point, record inspect's statistics of the last minibatch in the checkpoint "
                    "(convnet show --grads draws them).")

@@ -53,6 +53,7 @@ class Parameter:
         self.grad = None
         self._inc = None
         self.averages = None       # superEps: the running means of the gradient and its square
+        self.grad_sum = None       # --wupdate-freq: the batch-mean gradients summed since the last update
 
     @property
     def path(self):

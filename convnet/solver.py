@@ -37,8 +37,20 @@ class Solver:
         key = mix_key(self.net.seed, step, name_id(param.path), RATE_NOISE)
         return param.eps.rate(progress, lambda: float(normal(key, 1)[0])) * self.lr_scale
 
-    def update(self, batch_size, progress, step=0):
-        """One step, after a backward pass over a batch of batch_size images."""
+    def update(self, batch_size, progress, step=0, every=1):
+        """One step, after a backward pass over a batch of batch_size images. every > 1 (--wupdate-freq):
+        each minibatch's batch-mean gradient is added to the parameter's grad_sum, and the weights move
+        by that sum at every `every`-th step (step counting from 0), as the 2012 code
+        (src/convnet.cu:246, src/layer.cu:598: the gradients of the passes between two updates add up,
+        each scaled by 1 / its cases, and the update is the usual one)."""
+        if every > 1:
+            self._add_to_sums(batch_size)
+            if (step + 1) % every:
+                return
+            for p in self.net.parameters():
+                if p.grad_sum is not None:
+                    p.grad, p.grad_sum = p.grad_sum, None
+            batch_size = 1                 # grad now holds the sum of batch means
         xp = self.net.backend.xp
         for p in self.net.parameters():
             if p.eps.base == 0 or p.grad is None:
@@ -57,6 +69,14 @@ class Solver:
                     self._contrast_norm_filters(p, xp)
                 if p.wball > 0:
                     self._bound_filters(p, xp)
+
+    def _add_to_sums(self, batch_size):
+        for p in self.net.parameters():
+            if p.eps.base == 0 or p.grad is None:
+                continue
+            with p.layer.device.activate():
+                mean = p.grad * p.grad.dtype.type(1.0 / batch_size)
+                p.grad_sum = mean if p.grad_sum is None else p.grad_sum + mean
 
     @staticmethod
     def _update_cpu(p, eps, batch_size):

@@ -138,7 +138,7 @@ class Trainer:
         # As the 2012 code (convnet.py): the data batches trained before this one, over all of the run's.
         per_epoch = len(self.data.train)
         self._progress_done = ((self.epoch - 1) * per_epoch + batches_done) / (self.o["epochs"] * per_epoch)
-        self.solver.update(n, self._progress_done, self.step)
+        self.solver.update(n, self._progress_done, self.step, every=self.o.get("wupdate_freq", 1))
         self.step += 1
         self.state["cases"] += n
         self._last_mini = n

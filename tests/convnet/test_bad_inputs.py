@@ -31,7 +31,7 @@ def one_line(result, code, *fragments):
 
 @pytest.mark.parametrize("option,value", [("--seed", "-5"), ("--seed", "99999999999999999999999"),
                                           ("--image-size", "100000"), ("--mini", "0"), ("--color-noise", "-0.1"),
-                                          ("--color-noise", "nan"), ("--color-noise", "inf")])
+                                          ("--color-noise", "nan"), ("--color-noise", "inf"), ("--wupdate-freq", "0")])
 def test_option_values_out_of_range(tmp_path, option, value):
     one_line(invoke("train", *TINY, option, value, "--save-path", tmp_path), 2, f"'{option}'")
     if option == "--color-noise":

@@ -61,3 +61,15 @@ def test_a_supereps_run_resumed_equals_the_uninterrupted_one(tmp_path):
     assert "conv1/weights_grad_mean_square/0" in arrays(tmp_path / "cut/latest.h5")[0]
     convnet("train", "--load", tmp_path / "cut/latest.h5", "--epochs", "2")
     assert_same_arrays(tmp_path / "whole/latest.h5", tmp_path / "cut/latest.h5")
+
+
+def test_a_run_saved_between_two_updates_of_wupdate_freq_resumes_exactly(tmp_path):
+    """At --mini 300 an epoch is 7 minibatches: with --wupdate-freq 2 the first epoch ends between two
+    updates, and its checkpoint holds the gradients summed so far."""
+    args = [*TINY, "--train-range", "1", "--mini", "300", "--wupdate-freq", "2", "--seed", "5"]
+    convnet("train", *args, "--epochs", "2", "--save-path", tmp_path / "whole")
+    convnet("train", *args, "--epochs", "1", "--save-path", tmp_path / "cut")
+    saved, attrs = arrays(tmp_path / "cut/latest.h5")
+    assert attrs["step"] == 7 and "fc10/weights_grad_sum/0" in saved and "fc10/biases_grad_sum" in saved
+    convnet("train", "--load", tmp_path / "cut/latest.h5", "--epochs", "2")
+    assert_same_arrays(tmp_path / "whole/latest.h5", tmp_path / "cut/latest.h5")

@@ -7,7 +7,7 @@ from convnet.graph import load_graph
 from convnet.net import Net
 from convnet.schedule import schedule, schedule_2012
 from convnet.solver import Solver
-from tests.helpers import DATA_LAYERS, write
+from tests.helpers import DATA_LAYERS, ROOT, write
 
 LAYERS = DATA_LAYERS + """
 [fc1]
@@ -243,3 +243,37 @@ def test_supereps_divides_by_the_running_standard_deviation(tmp_path):
         inc = 0.9 * inc - 0.1 * g / np.sqrt(square - mean ** 2 + 0.001) - 0.01 * 0.1 * W
         W = W + inc
         np.testing.assert_allclose(w.value, W, rtol=1e-4, atol=1e-6)
+
+
+def _no_dropout_tiny(tmp_path):
+    """The tiny net without its dropout layer, and its params with the decay off at half and whole rates:
+    a net whose step depends only on the images and the rates."""
+    text = (ROOT / "tests/configs/tiny.cfg").read_text()
+    text = text.replace("[drop1]\ntype=hs\ninputs=pool1\nkeep=0.8\n\n", "").replace("inputs=drop1", "inputs=pool1")
+    assert "drop1" not in text
+    (tmp_path / "nodrop.cfg").write_text(text)
+    params = (ROOT / "tests/configs/tiny-params.cfg").read_text().replace("wc=0.004", "wc=0").replace("wc=0.01", "wc=0")
+    (tmp_path / "p1.cfg").write_text(params.replace("epsW=0.001", "epsW=0.0005").replace("epsB=0.002", "epsB=0.001"))
+    (tmp_path / "p2.cfg").write_text(params)
+    return tmp_path / "nodrop.cfg"
+
+
+def test_wupdate_freq_sums_the_batch_mean_gradients_of_its_minibatches(tmp_path):
+    """--wupdate-freq 2 at --mini 50 moves the weights by the sum of two batch means, every second
+    step: the step of --mini 100 (the same images: their order does not depend on --mini) at twice
+    the rates, with momentum, the weights unchanged between the two halves."""
+    from tests.training import arrays, convnet
+    layers = _no_dropout_tiny(tmp_path)
+    common = ["--layers", layers, "--train-range", "1", "--epochs", "2", "--seed", "3"]
+    convnet("train", *common, "--params", tmp_path / "p1.cfg", "--mini", "50", "--wupdate-freq", "2",
+            "--save-path", tmp_path / "halves")
+    convnet("train", *common, "--params", tmp_path / "p2.cfg", "--mini", "100", "--save-path", tmp_path / "whole")
+    (a, attrs_a), (b, _) = arrays(tmp_path / "halves/latest.h5"), arrays(tmp_path / "whole/latest.h5")
+    assert attrs_a["step"] == 80 and "conv1/weights_grad_sum/0" not in a     # 40 updates, none half done
+    for key in ("conv1/weights/0", "conv1/biases", "fc10/weights/0", "fc10/biases"):
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    # without the sums (an update every step of 50) the weights end elsewhere, far beyond that tolerance
+    convnet("train", *common, "--params", tmp_path / "p1.cfg", "--mini", "50", "--save-path", tmp_path / "every")
+    c, _ = arrays(tmp_path / "every/latest.h5")
+    assert np.abs(c["fc10/weights/0"] - b["fc10/weights/0"]).max() > 100 * np.abs(a["fc10/weights/0"] -
+                                                                                    b["fc10/weights/0"]).max()
