@@ -43,7 +43,8 @@ class Solver:
         by that sum at every `every`-th step (step counting from 0), as the 2012 code
         (src/convnet.cu:246, src/layer.cu:598: the gradients of the passes between two updates add up,
         each scaled by 1 / its cases, and the update is the usual one)."""
-        if every > 1:
+        # a run resumed with another N, or 1, may hold sums saved between two updates: they go into its next
+        if every > 1 or any(p.grad_sum is not None for p in self.net.parameters()):
             self._add_to_sums(batch_size)
             if (step + 1) % every:
                 return

@@ -59,8 +59,13 @@ def test_a_supereps_run_resumed_equals_the_uninterrupted_one(tmp_path):
     convnet("train", *args, "--epochs", "2", "--save-path", tmp_path / "whole")
     convnet("train", *args, "--epochs", "1", "--save-path", tmp_path / "cut")
     assert "conv1/weights_grad_mean_square/0" in arrays(tmp_path / "cut/latest.h5")[0]
+    import shutil
+    shutil.copytree(tmp_path / "cut", tmp_path / "once")
     convnet("train", "--load", tmp_path / "cut/latest.h5", "--epochs", "2")
     assert_same_arrays(tmp_path / "whole/latest.h5", tmp_path / "cut/latest.h5")
+    # resumed updating every step, the sums saved go into the first update, and none is kept after it
+    convnet("train", "--load", tmp_path / "once/latest.h5", "--epochs", "2", "--wupdate-freq", "1")
+    assert not [k for k in arrays(tmp_path / "once/latest.h5")[0] if "grad_sum" in k]
 
 
 def test_a_run_saved_between_two_updates_of_wupdate_freq_resumes_exactly(tmp_path):
@@ -71,5 +76,10 @@ def test_a_run_saved_between_two_updates_of_wupdate_freq_resumes_exactly(tmp_pat
     convnet("train", *args, "--epochs", "1", "--save-path", tmp_path / "cut")
     saved, attrs = arrays(tmp_path / "cut/latest.h5")
     assert attrs["step"] == 7 and "fc10/weights_grad_sum/0" in saved and "fc10/biases_grad_sum" in saved
+    import shutil
+    shutil.copytree(tmp_path / "cut", tmp_path / "once")
     convnet("train", "--load", tmp_path / "cut/latest.h5", "--epochs", "2")
     assert_same_arrays(tmp_path / "whole/latest.h5", tmp_path / "cut/latest.h5")
+    # resumed updating every step, the sums saved go into the first update, and none is kept after it
+    convnet("train", "--load", tmp_path / "once/latest.h5", "--epochs", "2", "--wupdate-freq", "1")
+    assert not [k for k in arrays(tmp_path / "once/latest.h5")[0] if "grad_sum" in k]
