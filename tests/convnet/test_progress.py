@@ -10,9 +10,9 @@ def test_progress_is_the_data_batches_done_over_the_run(tmp_path, monkeypatch):
     seen = []
     update = Solver.update
 
-    def spy(self, batch_size, progress, step=0):
+    def spy(self, batch_size, progress, step=0, every=1):
         seen.append((step, progress))
-        return update(self, batch_size, progress, step)
+        return update(self, batch_size, progress, step, every)
 
     monkeypatch.setattr(Solver, "update", spy)
     options = {**DEFAULTS, "train_range": "1-2", "test_range": "6", "mini": 500, "epochs": 2}
