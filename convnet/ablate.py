@@ -40,7 +40,8 @@ def params_beside(layers_file):
 # is trained. Not the backend or the devices (a run may move to a GPU), not the seed (the folder's own),
 # not the epochs (a run may train longer; see reusable).
 SAME_RUN = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini", "test_freq",
-            "color_noise", "flip", "augment", "lr_plateau", "lr_drops")
+            "color_noise", "flip", "augment", "lr_plateau", "lr_drops", "wupdate_freq")
+ADDED_LATER = {"wupdate_freq": 1}          # what runs saved before an option existed were trained with
 
 
 def reusable(folder, configs, options, epochs):
@@ -59,7 +60,7 @@ def reusable(folder, configs, options, epochs):
             raise OptionError(f"{folder} holds a run of another net: [{difference[0]}] of {given_file} "
                               f"{difference[1]} the one it was trained with; give {elsewhere}")
     for key in SAME_RUN:
-        saved, asked = checkpoint.options.get(key), options.get(key)
+        saved, asked = checkpoint.options.get(key, ADDED_LATER.get(key)), options.get(key)
         if key == "data_path" and saved:      # runs of older versions kept the path as given
             saved = os.path.abspath(saved)
         if saved != asked:

@@ -253,6 +253,7 @@ def train(layers_file, params_file, save_path, load, **given):
 @click.option("--test-freq", type=click.IntRange(1), help="Minibatches between test points (default: one epoch).")
 @click.option("--color-noise", type=NonNegative(), default=0.0, show_default=True, help="As for train.")
 @click.option("--flip/--no-flip", default=None, help="As for train.")
+@click.option("--wupdate-freq", type=click.IntRange(1), default=1, show_default=True, help="As for train.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs/ablation", show_default=True,
               help="Where the runs and ablation.md, .json and .png go.")
 def ablate(layers_file, params_file, variants, epochs, seeds, out_dir, **given):

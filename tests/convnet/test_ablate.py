@@ -98,11 +98,21 @@ def test_a_second_call_reuses_only_the_runs_it_asks_for(tmp_path):
 
     refused("--epochs", "2", "--mini", "50", fragment=f"{out}/base/seed-0 was trained with --mini 100, not --mini 50")
     refused("--epochs", "2", "--flip", fragment="was trained with the default, not --flip")
+    refused("--epochs", "2", "--wupdate-freq", "2", fragment="was trained with --wupdate-freq 1, not --wupdate-freq 2")
     refused("--epochs", "1", fragment=f"{out}/base/seed-0 has trained 2 epochs, more than --epochs 1; give --epochs 2")
     variant.write_text(another_tiny().replace("sizeX=3\nstride=2", "sizeX=2\nstride=2"))
     refused("--epochs", "2", fragment=f"{out}/nolrn/seed-0 holds a run of another net: [pool1] of {variant} "
                                       f"differs from the one it was trained with")
     variant.write_text(another_tiny() + "\n# a comment changes nothing\n")
+    assert convnet(*args, "--epochs", "2").stdout.count("done earlier") == 2
+    # a run saved before --wupdate-freq existed was trained with 1: reused as that
+    import convnet as package
+    from convnet.checkpoint import save
+    old = Checkpoint(out / "base/seed-0/latest.h5")
+    net, _ = package.load(out / "base/seed-0/latest.h5")
+    options = {k: v for k, v in old.options.items() if k != "wupdate_freq"}
+    save(str(out / "base/seed-0/latest.h5"), net, (old.epoch, old.batch, old.step), old.configs, options, old.state,
+         old.history)
     assert convnet(*args, "--epochs", "2").stdout.count("done earlier") == 2
 
 
