@@ -15,6 +15,7 @@ from .cost_tally import CostTally
 from .errors import DataError, DivergenceError
 from .files import WriteError, copy_file
 from .inspect import Watch
+from .notes import note
 from .resuming import keep_later_checkpoints, place_in_this_plan, refuse_another_run
 from .save_folder import SaveFolder
 from .evaluate import evaluate, logreg_layer
@@ -270,6 +271,10 @@ class Trainer:
         epochs = f"{o['epochs']} epoch{'s' if o['epochs'] != 1 else ''}"
         self.echo(f"{epochs} of {self._per_epoch()} minibatches of {size}, on {o['backend']}; "
                   f"checkpoints in {self.save_dir}")
+        every, steps = o.get("wupdate_freq", 1), o["epochs"] * self._per_epoch()
+        if every > steps:
+            note(f"--wupdate-freq {every} is more than the run's {steps} minibatches: its weights will not move "
+                 f"(an update comes every {every} minibatches)")
         k = self.cost_layer.conf.topk if self.cost_layer else 5
         self.echo(f"{'epoch':>8} {'train cost':>10} {'train err':>10} {'test cost':>10} {'top-1 err':>10} "
                   f"{f'top-{k} err':>10} {'images/s':>9}")

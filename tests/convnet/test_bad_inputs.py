@@ -122,6 +122,10 @@ def test_notes_for_what_changes_nothing_or_measures_the_wrong_thing(tmp_path):
     assert result.exit_code == 0, result.output
     assert "convnet: note: batch 1 is in both the training and the test range" in result.output
     assert "convnet: note: --tf32 applies to the cuda backend" in result.output
+    assert "wupdate" not in result.output
+    never = invoke("train", *TINY, *FAST, "--epochs", "1", "--wupdate-freq", "21", "--save-path", tmp_path / "w")
+    assert "convnet: note: --wupdate-freq 21 is more than the run's 20 minibatches: its weights will not move" \
+        in never.output
 
 
 def _tree(tmp_path):
