@@ -3,7 +3,6 @@ import numpy as np
 
 from .errors import OptionError
 from .files import write_hdf5
-from convnet.data.loader import evaluation_minibatches, labels_row
 
 
 def extract(net, data, layer, mini=128):
@@ -16,13 +15,11 @@ def extract(net, data, layer, mini=128):
         raise OptionError(f"--layer {layer}: a cost layer gives its minibatch's summed cost and errors, not a "
                           f"feature per image (convnet test gives them; the features of {inputs} are per image)")
     features, labels = [], []
-    for number, indices in evaluation_minibatches(data.provider, data.test, mini):
-        images, batch_labels = data.provider.read_batch(number)
-        images, batch_labels = data.augmentation.select(images, indices), batch_labels[indices]
-        net.forward([data.augmentation.test(images), labels_row(batch_labels)], train=False)
+    for batch in data.test_minibatches(mini):
+        net.forward(batch, train=False)
         out = net.activation(layer)
         features.append(out.reshape(-1, out.shape[-1]).T.astype(np.float32))
-        labels.append(batch_labels)
+        labels.append(batch[1][0].astype(np.int64))        # the row of class numbers, as the provider's
     return np.concatenate(features), np.concatenate(labels)
 
 

@@ -14,7 +14,7 @@ as training would see them; --test takes the test range's, without.
 import numpy as np
 
 from .notes import note
-from convnet.data.loader import TrainStream, evaluation_minibatches, labels_row
+from convnet.data.loader import TrainStream
 
 
 class _Moments:
@@ -58,12 +58,11 @@ def minibatches(data, options, checkpoint, count, train):
     """The next `count` minibatches of training (from where the checkpoint stopped) or of the test range."""
     if not train:
         asked = count
-        for number, indices in evaluation_minibatches(data.provider, data.test, options["mini"]):
+        for batch in data.test_minibatches(options["mini"]):
+            yield batch
+            count -= 1
             if count == 0:
                 return
-            images, labels = data.provider.read_batch(number)
-            yield [data.augmentation.test(data.augmentation.select(images, indices)), labels_row(labels[indices])]
-            count -= 1
         if count:
             note(f"--batches {asked}: the test range holds {asked - count} minibatches of {options['mini']}; "
                  f"these are all inspected")

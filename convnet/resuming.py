@@ -82,8 +82,7 @@ def place_in_this_plan(checkpoint, data, options):
         p = data.provider
         train = p.parse_range(old["train_range"], "--train-range") if old.get("train_range") else \
             list(p.default_train_range)
-        before = epoch_plan(p, train, old["mini"], old["seed"], checkpoint.epoch,
-                            ordered if "augment" not in changed else old.get("augment") == "2012")
+        before = epoch_plan(p, train, old["mini"], old["seed"], checkpoint.epoch, old.get("augment") == "2012")
         done = sum(len(indices) for _, indices, _ in before[:checkpoint.batch])
         starts = np.cumsum([0] + [len(indices) for _, indices, _ in plan])
         k = min(int(np.searchsorted(starts, done, side="right")) - 1, len(plan) - 1)    # the one with image done

@@ -77,7 +77,10 @@ class Solver:
                 continue
             with p.layer.device.activate():
                 mean = p.grad * p.grad.dtype.type(1.0 / batch_size)
-                p.grad_sum = mean if p.grad_sum is None else p.grad_sum + mean
+                if p.grad_sum is None:
+                    p.grad_sum = mean
+                else:
+                    p.grad_sum += mean     # in place: no new array the size of fc6's weights every step
 
     @staticmethod
     def _update_cpu(p, eps, batch_size):
