@@ -35,7 +35,7 @@ HISTORY_FIELDS = ("epoch", "step", "train_cost", "train_error", "test_cost", "te
 RENAMED = {"test_topk": "test_top5"}         # version 1's names
 
 
-def _inc_name(param_name, suffix="inc"):
+def _buffer_name(param_name, suffix="inc"):
     """weights/0 -> weights_inc/0, biases -> biases_inc: a parameter's buffer of that kind."""
     kind, _, index = param_name.partition("/")
     return f"{kind}_{suffix}/{index}" if index else f"{kind}_{suffix}"
@@ -55,11 +55,11 @@ def save(path, net, position, configs, options, state, history, watch=None):
         arrays[f"{group}/{p.name}"] = net.backend.to_host(p.value, p.layer.device)
         if not np.all(np.isfinite(arrays[f"{group}/{p.name}"])):
             raise NonFinite(f"{p.layer.name}/{p.name}")
-        arrays[f"{group}/{_inc_name(p.name)}"] = net.backend.to_host(p.inc, p.layer.device)
+        arrays[f"{group}/{_buffer_name(p.name)}"] = net.backend.to_host(p.inc, p.layer.device)
         for suffix, average in zip(AVERAGES, p.averages or ()):
-            arrays[f"{group}/{_inc_name(p.name, suffix)}"] = net.backend.to_host(average, p.layer.device)
+            arrays[f"{group}/{_buffer_name(p.name, suffix)}"] = net.backend.to_host(average, p.layer.device)
         if p.grad_sum is not None:        # saved between two updates of --wupdate-freq
-            arrays[f"{group}/{_inc_name(p.name, 'grad_sum')}"] = net.backend.to_host(p.grad_sum, p.layer.device)
+            arrays[f"{group}/{_buffer_name(p.name, 'grad_sum')}"] = net.backend.to_host(p.grad_sum, p.layer.device)
     for layer in net.layers:
         for name, array in getattr(layer, "state_arrays", dict)().items():
             arrays[f"layers/{layer.name}/{name}"] = array
@@ -160,15 +160,21 @@ class Checkpoint:
             raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({_short(e)})") from None
 
     @property
+    def arrays_digest(self):
+        """The SHA-256 of the learned arrays alone: the same net (a path given twice, a copy) has the same."""
+        return _digest({}, self.arrays)
+
+    @property
     def configs(self):
         """(layers name, layers text, params name, params text): the net it was saved from."""
         return self.layers_file, self.layers_cfg, self.params_file, self.params_cfg
 
     def restore(self, net):
-        """Copy the learned arrays, momentum buffers and superEps's averages into net, checking every shape."""
+        """Copy the learned arrays, momentum buffers, superEps's averages and --wupdate-freq's sums into net,
+        checking every shape."""
         from .devices import transfer
         for p in net.parameters():
-            for attr, name in (("value", p.name), ("inc", _inc_name(p.name))):
+            for attr, name in (("value", p.name), ("inc", _buffer_name(p.name))):
                 key = f"{p.layer.name}/{name}"
                 if key not in self.arrays:
                     raise CheckpointError(f"{self.path}: has no {key}: it was saved from another net")
@@ -177,10 +183,10 @@ class Checkpoint:
                     raise CheckpointError(f"{self.path}: {key} is {array.shape}, the net needs "
                                           f"{tuple(p.value.shape)}")
                 setattr(p, attr, transfer(array.astype(net.dtype), None, p.layer.device))
-            keys = [f"{p.layer.name}/{_inc_name(p.name, suffix)}" for suffix in AVERAGES]
+            keys = [f"{p.layer.name}/{_buffer_name(p.name, suffix)}" for suffix in AVERAGES]
             p.averages = tuple(transfer(self.arrays[k].astype(net.dtype), None, p.layer.device) for k in keys) \
                 if all(k in self.arrays for k in keys) else None     # superEps before its first step: none
-            key = f"{p.layer.name}/{_inc_name(p.name, 'grad_sum')}"
+            key = f"{p.layer.name}/{_buffer_name(p.name, 'grad_sum')}"
             p.grad_sum = transfer(self.arrays[key].astype(net.dtype), None, p.layer.device) \
                 if key in self.arrays else None
         for layer in net.layers:

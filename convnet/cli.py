@@ -319,7 +319,7 @@ def _restore_for(path, data, options, first, earlier):
     from .checkpoint import Checkpoint
     from .opening import restored_net
     checkpoint = Checkpoint(path)
-    digest = _weights_print(checkpoint)
+    digest = checkpoint.arrays_digest
     if digest in earlier:
         note(f"{path} holds the same weights as {earlier[digest]}: the average counts that net twice")
     earlier.setdefault(digest, path)
@@ -329,17 +329,6 @@ def _restore_for(path, data, options, first, earlier):
         note(f"{path} was trained on other data than {first.path} ({flag} {checkpoint.options.get(differs[0])}, "
              f"not {first.options.get(differs[0])}); all are tested on the same images")
     return restored_net(checkpoint, data, {**options, "seed": checkpoint.seed})
-
-
-def _weights_print(checkpoint):
-    """A digest of a checkpoint's learned arrays: the same net given twice, or a copy, has the same one
-    (kept rather than the arrays: five nets of the paper's size would hold 1.2 GB)."""
-    import hashlib
-    h = hashlib.blake2b(digest_size=16)
-    for name in sorted(checkpoint.arrays):
-        h.update(name.encode())
-        h.update(checkpoint.arrays[name].tobytes())
-    return h.hexdigest()
 
 
 def _open_checkpoint(load, overrides, need_train=False):
@@ -375,7 +364,8 @@ def test(load, multiview, predictions, as_json, **overrides):
         note(f"--multiview on whole images (the net sees them uncropped): its {data.augmentation.view_count} views "
              f"are the same image{' and its reflection' if data.augmentation.view_count == 10 else ''}, "
              f"again and again")
-    earlier = {_weights_print(checkpoint): paths[0]} if len(paths) > 1 else {}
+    # digests, not the arrays: five nets of the paper's size would hold 1.2 GB more
+    earlier = {checkpoint.arrays_digest: paths[0]} if len(paths) > 1 else {}
     nets = [net] + [_restore_for(path, data, options, checkpoint, earlier) for path in paths[1:]]
     kept = [] if predictions else None
     result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept)

@@ -26,7 +26,7 @@ import numpy as np
 from convnet.errors import DataError
 
 from . import register_provider
-from .provider import Provider, other_kind_of_folder
+from .provider import CIFAR100_FILES, Provider, other_kind_of_folder
 
 _SAFE = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -61,7 +61,7 @@ def unpickle(path):
 def _is_cifar100(path):
     """CIFAR-100's python download (cifar-100-python): train, test and meta, no batches.meta."""
     return not os.path.exists(os.path.join(path, "batches.meta")) and \
-        all(os.path.isfile(os.path.join(path, n)) for n in ("train", "test", "meta"))
+        all(os.path.isfile(os.path.join(path, n)) for n in CIFAR100_FILES)
 
 
 @register_provider("cifar")

@@ -90,6 +90,9 @@ class Provider:
         return numbers
 
 
+CIFAR100_FILES = ("train", "test", "meta")      # CIFAR-100's python download (cifar-100-python)
+
+
 def other_kind_of_folder(path, wanted):
     """What a data folder given to the wrong provider holds, as a hint ('' when it is none of ours)."""
     names = set(os.listdir(path))
@@ -97,7 +100,7 @@ def other_kind_of_folder(path, wanted):
         return "; it holds make-data's batches (meta.h5): give --data-provider imagenet"
     if wanted != "cifar" and "batches.meta" in names:
         return "; it holds cuda-convnet batch files (batches.meta): give --data-provider cifar"
-    if wanted != "cifar" and {"train", "test", "meta"} <= names:
+    if wanted != "cifar" and set(CIFAR100_FILES) <= names:
         return "; it holds CIFAR-100's python download (train, test, meta): give --data-provider cifar"
     if any(os.path.isdir(os.path.join(path, n)) for n in names):
         return ("; if it holds folders of images, make batches of them first: convnet make-data --images "
