@@ -195,6 +195,10 @@ class Checkpoint:
             if len(found) != len(wanted):
                 missing = next(name for name in wanted if name not in found)
                 raise CheckpointError(f"{self.path}: has no {layer.name}/{missing}: it was saved from another net")
+            for name, array in found.items():
+                if array.shape != np.shape(wanted[name]):
+                    raise CheckpointError(f"{self.path}: {layer.name}/{name} is {array.shape}, the net needs "
+                                          f"{np.shape(wanted[name])}")
             if found:
                 layer.load_state_arrays(found)
 

@@ -124,7 +124,9 @@ class FilterLayer(Layer):
     def load_state_arrays(self, arrays):
         for name, array in arrays.items():
             i = int(name.split("/")[1])
-            self.conns[i] = np.asarray(array, dtype=np.int32)
+            # in place: a layer sharing this matrix (weightSource) holds this very array of connections,
+            # and must read the restored ones, not those its net was built with
+            self.conns[i][...] = np.asarray(array, dtype=np.int32)
         self._device_conns = {}
 
     def stacked(self, i, x):

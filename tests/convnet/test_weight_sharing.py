@@ -9,7 +9,7 @@ from convnet.gradcheck import check_gradients
 from convnet.graph import load_graph
 from convnet.net import Net
 from convnet.solver import Solver
-from tests.helpers import DATA_LAYERS, write
+from tests.helpers import DATA_LAYERS, SOFTMAX_COST, write
 
 LAYERS = DATA_LAYERS + """
 [fcA]
@@ -97,3 +97,53 @@ def test_describe_counts_a_shared_matrix_once(tmp_path):
     from convnet.describe import layer_rows
     rows = {r["name"]: r["params"] for r in layer_rows(load_graph(*files(tmp_path), [(3, 2, 2), (1,)]))}
     assert rows["fcA"] == 4 * 12 + 4 and rows["fcB"] == 4
+
+
+SPARSE = DATA_LAYERS + """
+[convA]
+type=conv
+inputs=data
+channels=4
+filters=4
+filterSize=3
+padding=1
+groups=2
+randSparse=1
+filterChannels=2
+[convB]
+type=conv
+inputs=data
+channels=4
+filters=4
+filterSize=3
+padding=1
+groups=2
+randSparse=1
+filterChannels=2
+weightSource=convA
+[fc]
+type=fc
+inputs=convA,convB
+outputs=3
+""" + SOFTMAX_COST
+SPARSE_PARAMS = ("[convA]\nepsW=0.1\nepsB=0.1\nmomW=0\nmomB=0\n[convB]\nepsW=0.1\nepsB=0.1\nmomW=0\nmomB=0\n"
+                 "[fc]\nepsW=0.1,0.1\nepsB=0.1\nmomW=0,0\nmomB=0\n")
+
+
+def test_a_restored_sparse_matrix_gives_its_sharers_the_checkpoints_connections(tmp_path):
+    """randSparse's connections come with the matrix they index: the sharer of a restored matrix reads
+    the checkpoint's, not those drawn when its net was built (another seed here; an initCFunc, which a
+    restored net does not call, in a resumed run)."""
+    paths = files(tmp_path, SPARSE, SPARSE_PARAMS)
+    net = Net(load_graph(*paths, [(4, 5, 5), (1,)]), seed=1)
+    path = tmp_path / "c.h5"
+    save(path, net, (1, 0, 0), ("l", "", "p", ""), {}, {}, [])
+    other = Net(load_graph(*paths, [(4, 5, 5), (1,)]), seed=5, restoring=True)
+    assert not np.array_equal(other["convA"].conns[0], net["convA"].conns[0])     # drawn otherwise
+    Checkpoint(path).restore(other)
+    for name in ("convA", "convB"):
+        np.testing.assert_array_equal(other[name].conns[0], net["convA"].conns[0])
+    rng = np.random.default_rng(0)
+    batch = [rng.standard_normal((4, 5, 5, 3)).astype(np.float32), np.array([[0, 1, 2]], dtype=np.float32)]
+    np.testing.assert_array_equal(net.forward(batch)["cost"], other.forward(batch)["cost"])
+    np.testing.assert_array_equal(other.activation("convB"), net.activation("convB"))
