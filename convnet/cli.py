@@ -203,13 +203,21 @@ def data_options(f):
                    "(convnet show --grads draws them).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the weights, the data order, augmentation and dropout.")
 @click.option("--load", help="Resume from this checkpoint, exactly where it stopped.")
-def train(layers_file, params_file, save_path, load, **given):
+@click.option("--conv-to-local", "conv_to_local", metavar="LAYERS",
+              help="Make these conv layers (comma-separated) locally connected, each position starting from the "
+                   "conv's filters (cuda-convnet's --conv-to-local; with --load, the run goes on in a new folder).")
+@click.option("--unshare-weights", "unshare_weights", metavar="LAYERS",
+              help="Give these layers (layer, or layer[i] for input i's matrix) their own copy of the weights they "
+                   "share by weightSource (cuda-convnet's --unshare-weights; with --load, in a new folder).")
+def train(layers_file, params_file, save_path, load, conv_to_local, unshare_weights, **given):
     """Train a net: a line of numbers and a checkpoint at every test point."""
     from .checkpoint import Checkpoint
     from .opening import fit_to_this_machine
     from .session import DEFAULTS, config_texts
     from .config import read_text
+    from .surgery import Changes
     from .trainer import Trainer
+    changes = Changes(conv_to_local, unshare_weights)
     ctx = click.get_current_context()
     explicit = {k for k in given if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     checkpoint, fresh_folder = None, False
@@ -226,19 +234,40 @@ def train(layers_file, params_file, save_path, load, **given):
             if scale != 1.0:
                 note(f"the rates of {params_file} go on multiplied by {scale:g}, as {load}'s were after its "
                      f"--lr-plateau drops ({checkpoint.state.get('drops', 0)} of them)")
+        if changes:      # another net: the checkpoint's folder keeps its run
+            save_path, fresh_folder = _changed_net_folder(save_path, load, checkpoint)
         save_path = save_path or os.path.dirname(os.path.abspath(load))
     else:
         if not layers_file or not params_file:
             raise OptionError("give --layers and --params (or --load a checkpoint to resume)")
         options = {**DEFAULTS, **{k: given[k] for k in TRAIN_OPTIONS}}
         configs = config_texts(layers_file, params_file)
-        stem = os.path.splitext(os.path.basename(layers_file))[0]
         fresh_folder = not save_path
-        save_path = save_path or os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+        save_path = save_path or _new_run_folder(layers_file)
     if options["data_path"]:         # a checkpoint must find its data from anywhere
         options["data_path"] = os.path.abspath(options["data_path"])
-    code = Trainer(options, configs, checkpoint, echo=click.echo, save_path=save_path, fresh_folder=fresh_folder).run()
+    code = Trainer(options, configs, checkpoint, echo=click.echo, save_path=save_path, fresh_folder=fresh_folder,
+                   changes=changes).run()
     sys.exit(code)
+
+
+def _new_run_folder(layers_file):
+    """runs/<config>-<time>: a new run's default folder (SaveFolder adds -2, -3 when it is taken)."""
+    stem = os.path.splitext(os.path.basename(layers_file))[0]
+    return os.path.join("runs", f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def _changed_net_folder(save_path, load, checkpoint):
+    """(folder, fresh): where a checkpoint's net, changed by --conv-to-local or --unshare-weights, trains
+    on: --save-path, or a new folder as a new run's; never the checkpoint's own, whose run would lose
+    its latest.h5 to a checkpoint of another net."""
+    own = os.path.dirname(os.path.abspath(load))
+    if save_path is None:
+        return _new_run_folder(checkpoint.layers_file), True
+    if os.path.isdir(save_path) and os.path.samefile(save_path, own):
+        raise OptionError(f"--save-path {save_path}: the folder of {load}, whose run would lose its checkpoints to "
+                          f"those of the changed net; give the changed net another --save-path (or none: a new folder)")
+    return save_path, False
 
 
 @main.command()

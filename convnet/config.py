@@ -45,9 +45,10 @@ def read_text(path):
         raise ConfigError("is not a text file", file=path) from None
 
 
-def read_ini(path, text=None):
+def read_ini(path, text=None, notes=True):
     """The sections of an INI file in file order, as {name: Section}. With `text`, parse that
-    (a checkpoint's copy of the file) and use `path` only as its name in messages."""
+    (a checkpoint's copy of the file) and use `path` only as its name in messages. notes: say where
+    a key given twice replaces its earlier value (not for a text read again)."""
     parser = configparser.RawConfigParser(
         strict=False, interpolation=None, default_section=_NO_DEFAULT_SECTION,
         comment_prefixes=("#", ";"), inline_comment_prefixes=("#", ";"), empty_lines_in_values=False)
@@ -66,7 +67,8 @@ def read_ini(path, text=None):
             pass
         raise ConfigError(f"line {lineno}: cannot parse {line.strip()!r} (expected key=value)",
                           file=path) from None
-    _note_overridden_keys(path, text)
+    if notes:
+        _note_overridden_keys(path, text)
     return {name: Section(str(path), name, parser.items(name)) for name in parser.sections()}
 
 

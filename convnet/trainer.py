@@ -25,14 +25,24 @@ from convnet.data.loader import TrainStream
 
 
 class Trainer:
-    def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None, fresh_folder=False):
-        self.o, self.configs, self.echo = options, configs, echo
+    def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None, fresh_folder=False,
+                 changes=None):
+        """changes: a surgery.Changes (--conv-to-local, --unshare-weights) made to the net as it is loaded."""
+        self.o, self.echo = options, echo
         self.data = Data(options)
-        self.net = build_net(self.data, *configs, options, restoring=checkpoint is not None)
+        changed = []
+        if changes:
+            from .surgery import changed_net
+            self.net, configs, changed = changed_net(self.data, configs, options, checkpoint, changes)
+        else:
+            self.net = build_net(self.data, *configs, options, restoring=checkpoint is not None)
+        self.configs = configs
         self.folder = SaveFolder(save_path, fresh_folder)   # writable, ours alone: before the first minibatch
         try:
             refuse_another_run(self.folder, checkpoint)
             keep_later_checkpoints(self.folder, checkpoint)
+            for line in changed:
+                note(line)
             self.solver = Solver(self.net)
             self.cost_layer = logreg_layer(self.net)
             self.tally = CostTally(self.net)
@@ -40,10 +50,13 @@ class Trainer:
             self.history, self.watch = [], []
             self.state = dict(lr_scale=1.0, best=None, since_best=0, drops=0, cost=0.0, errors=0, cases=0)
             if checkpoint is not None:
-                checkpoint.restore(self.net)
+                if not changes:          # changed_net has restored it
+                    checkpoint.restore(self.net)
                 self.epoch, self.batch, self.step = checkpoint.epoch, checkpoint.batch, checkpoint.step
                 self.batch = place_in_this_plan(checkpoint, self.data, self.o)
                 self.history, self.state = checkpoint.history, checkpoint.state
+                if changes:          # best.h5 in the new folder is the changed net's best
+                    self.state.update(best=None, since_best=0)
                 self.watch = checkpoint.watch
             self.solver.lr_scale = self.state["lr_scale"]
             self._saved_step = self.step          # what latest.h5 holds (nothing yet in a new run)
