@@ -154,7 +154,7 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
 
 TRAIN_OPTIONS = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini",
                  "epochs", "test_freq", "color_noise", "flip", "augment", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed", "watch",
-                 "wupdate_freq")
+                 "wupdate_freq", "scalar_mean")
 
 
 def data_options(f):
@@ -188,6 +188,9 @@ def data_options(f):
               help="PCA colour noise: the standard deviation of alpha (the paper: 0.1).")
 @click.option("--flip/--no-flip", default=None,
               help="Random horizontal reflections of the training images (default: with --crop only, as cuda-convnet).")
+@click.option("--scalar-mean", is_flag=True,
+              help="Subtract one number, the mean of every training pixel, rather than the mean image "
+                   "(cuda-convnet's --scalar-mean).")
 @click.option("--augment", type=click.Choice(["paper", "2012"]), default="paper", show_default=True,
               help="paper: per-image crops and reflections, each window's mean, shuffled data (section 4.1); "
                    "2012: the 2012 code's pipeline (centre-crop mean, one crop per 32 ImageNet images, colour "

@@ -2,6 +2,8 @@
 for it, from options or from a checkpoint."""
 import os
 
+import numpy as np
+
 from .config import read_text
 from .errors import ConvnetError, DataError, OptionError, ShapeError
 from .graph import load_graph
@@ -11,7 +13,7 @@ from .notes import note
 DEFAULTS = dict(data_provider="default", data_path=None, image_size=32, crop=None, train_range=None,
                 test_range=None, mini=128, epochs=10, test_freq=None, color_noise=0.0, flip=None, augment="paper", lr_plateau=0,
                 lr_drops=3, backend="numpy", gpu=None, tf32=False, seed=0, save_path=None, watch=False,
-                wupdate_freq=1)
+                wupdate_freq=1, scalar_mean=False)
 
 
 class Data:
@@ -37,13 +39,18 @@ class Data:
                  f"saw in training")
         crop = o["crop"] if o["crop"] is not None else getattr(p, "default_crop", None)
         pca = p.color_pca(self.train) if o["color_noise"] > 0 and need_train else None
+        mean = p.mean_image(self.train)
+        # --scalar-mean: one number, the mean of every pixel and channel, for the whole image (the 2012
+        # code's option of that name, convdata_jpeg.py:96: data_mean.mean())
+        self.scalar_mean = float(np.mean(mean, dtype=np.float64)) if o.get("scalar_mean") else None
+        if self.scalar_mean is not None:
+            mean = np.full(mean.shape, self.scalar_mean, dtype=np.float32)
         if o.get("augment", "paper") == "2012":
             from convnet.data.augment_2012 import Augmentation2012
-            self.augmentation = Augmentation2012(p.mean_image(self.train), crop, o["color_noise"], pca,
+            self.augmentation = Augmentation2012(mean, crop, o["color_noise"], pca,
                                                  p.images_first, flip=o.get("flip"), style=p.style_2012)
         else:
-            self.augmentation = Augmentation(p.mean_image(self.train), crop, o["color_noise"], pca,
-                                             p.images_first, flip=o.get("flip"))
+            self.augmentation = Augmentation(mean, crop, o["color_noise"], pca, p.images_first, flip=o.get("flip"))
 
     def test_minibatches(self, mini=128):
         """[images, labels] of the test range in order, centre crops, mini images at a time: what
@@ -59,7 +66,8 @@ class Data:
         shape = "x".join(map(str, self.augmentation.shape))
         return (f"{self.provider.describe()} (train {format_range(self.train)}: {count(self.train)} images, "
                 f"test {format_range(self.test)}: {count(self.test)}), net input {shape}, "
-                f"{self.augmentation.describe()}")
+                f"{self.augmentation.describe()}"
+                + (f", the scalar mean {self.scalar_mean:.2f} subtracted" if self.scalar_mean is not None else ""))
 
 
 def _fits(layers_file, params_file, layers_text, params_text, shape):

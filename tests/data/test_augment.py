@@ -84,3 +84,22 @@ def test_both_layouts_give_the_same_crops_noise_and_views():
     np.testing.assert_array_equal(first.test(stored), engine.test(IMAGES))
     for a, b in zip(first.views(stored), engine.views(IMAGES)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_scalar_mean_subtracts_the_mean_of_every_training_pixel(tmp_path):
+    """--scalar-mean (the 2012 code's data_mean.mean()): one number for every pixel and channel, the
+    mean over the training images' values; the test range is centred by the same number, and a run
+    keeps it."""
+    from convnet.session import DEFAULTS, Data
+    from tests.training import FAST, TINY, convnet, evaluate, parse_test_lines
+    data = Data({**DEFAULTS, "train_range": "1-2", "scalar_mean": True})
+    p = data.provider
+    values = np.concatenate([p.read_batch(n)[0].astype(np.float64).ravel() for n in (1, 2)])
+    images = p.read_batch(6)[0][..., :8]
+    np.testing.assert_allclose(data.augmentation.test(images), images.astype(np.float32) - values.mean(),
+                               rtol=1e-6, atol=1e-4)
+    run = convnet("train", *TINY, *FAST, "--scalar-mean", "--epochs", "1", "--save-path", tmp_path)
+    assert f"the scalar mean {Data({**DEFAULTS, 'train_range': '1', 'scalar_mean': True}).scalar_mean:.2f} " \
+           f"subtracted" in run.stdout
+    test_cost = parse_test_lines(run.stdout)[-1][3]
+    assert round(evaluate(tmp_path / "latest.h5")["cost"], 4) == test_cost        # tested as it trained
