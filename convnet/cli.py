@@ -527,17 +527,18 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
 @main.command()
 @click.option("--load", required=True, help="The checkpoint.")
 @click.option("--filters", help="Layers whose filters to draw, e.g. conv1a,conv1b (the paper's Figure 3).")
+@click.option("--maps", help="A layer whose feature maps to draw for the first test images (shownet's --show-maps).")
 @click.option("--preds", is_flag=True, help="Test images with their top-5 predictions (the paper's Figure 4).")
 @click.option("--errors", is_flag=True, help="With --preds: only images the net gets wrong (shownet's --only-errors).")
 @click.option("--cost", is_flag=True, help="Train and test cost and error over the run.")
 @click.option("--grads", is_flag=True, help="Gradient norms, update ratios and dead units over the run (--watch).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
 @data_options
-def show(load, filters, preds, errors, cost, grads, out, **overrides):
-    """Draw what a net learned into a PNG: its filters, its predictions, its learning curves."""
+def show(load, filters, maps, preds, errors, cost, grads, out, **overrides):
+    """Draw what a net learned into a PNG: its filters, feature maps, predictions, learning curves."""
     from . import show as draw
-    if not (filters or preds or cost or grads):
-        raise OptionError("choose what to show: --filters LAYER, --preds, --cost and/or --grads")
+    if not (filters or maps or preds or cost or grads):
+        raise OptionError("choose what to show: --filters LAYER, --maps LAYER, --preds, --cost and/or --grads")
     if not out.lower().endswith(".png"):
         raise OptionError(f"--out {out}: show writes a PNG; give a name that ends in .png")
     if errors and not preds:
@@ -548,6 +549,8 @@ def show(load, filters, preds, errors, cost, grads, out, **overrides):
     panels = []
     if filters:
         panels.append(draw.filters_panel(net, [n.strip() for n in filters.split(",")]))
+    if maps:
+        panels.append(draw.maps_panel(net, data, maps.strip()))
     if preds:
         panels.append(draw.preds_panel(net, data, errors=errors, mini=options["mini"]))
     if cost:

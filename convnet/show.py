@@ -5,6 +5,8 @@
                   (the first 16 channels of the first 32 filters); each tile scaled to its own range
 --preds           test images (centre crops) with their true label and the top 5 predicted classes
                   as bars of probability (the paper's Figure 4, left)
+--maps L          the first test images, each with the first 16 feature maps of layer L (shownet's
+                  --show-maps), on one grey scale
 --cost            train and test cost, and top-1 error, at each test point of the run
 Panels are stacked in that order.
 """
@@ -75,6 +77,53 @@ def filters_panel(net, names):
     return stack(panels)
 
 
+def _mean_view(data, images):
+    """The mean that the test view subtracted, as an image, to add back for showing."""
+    return -data.augmentation.test(np.zeros_like(data.augmentation.select(images, [0])))[..., 0]
+
+
+def _picture(view, mean, width=96):
+    """A centre view as the RGB picture it came from, width pixels wide."""
+    picture = np.clip(view + mean, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    picture = Image.fromarray(picture if picture.shape[2] == 3 else picture[..., 0]).convert("RGB")
+    return picture.resize((width, width * picture.height // picture.width), Image.Resampling.NEAREST)
+
+
+def maps_panel(net, data, name, count=8, maps=16):
+    """The first `count` test images, each followed by the first `maps` feature maps of layer `name`
+    (shownet.py's --show-maps), on one grey scale from the lowest value shown to the highest, so that
+    maps and images compare (shownet cut the negatives, for relus: name a layer's _neuron for that)."""
+    from convnet.data.loader import labels_row
+    if name not in net.graph.by_name:
+        raise OptionError(f"--maps: no layer named {name!r}")
+    layer = net[name]
+    shape = layer.output_shape
+    if layer.is_cost or layer.is_data or len(shape) != 3:
+        what = "a cost layer" if layer.is_cost else f"a {layer.type} layer of {int(np.prod(shape))} flat features"
+        raise OptionError(f"--maps: layer '{name}' is {what}: it has no maps to show (give a layer of images: "
+                          f"conv, pool, a norm, their _neuron)")
+    number = data.test[0]
+    images, labels = data.provider.read_batch(number)
+    indices = np.arange(min(count, data.provider.batch_size(number)))
+    view = data.augmentation.test(data.augmentation.select(images, indices))
+    net.forward([view, labels_row(labels[indices])], train=False)
+    acts = net.activation(name)[:maps]
+    shades = _scaled(acts)
+    zoom = max(1, 48 // max(shape[1:]))
+    rows = []
+    for j in range(indices.size):
+        tiles = [np.kron(shades[m, :, :, j], np.ones((zoom, zoom), np.uint8)) for m in range(acts.shape[0])]
+        row = _grid(tiles, len(tiles))
+        picture = _picture(view[..., j], _mean_view(data, images), width=row.height)
+        out = Image.new("RGB", (picture.width + 4 + row.width, max(picture.height, row.height)), BACKGROUND)
+        out.paste(picture, (0, 0))
+        out.paste(row, (picture.width + 4, 0))
+        rows.append(out)
+    title = (f"{name}: maps 0-{acts.shape[0] - 1} of {shape[0]} ({shape[1]}x{shape[2]}) of the first test images, "
+             f"black {float(acts.min()):.3g}, white {float(acts.max()):.3g}")
+    return titled(stack(rows), title)
+
+
 def _predictions(net, cost, data, count, errors, mini):
     """(centre views, labels, probabilities, the mean crop) of the first `count` images of the first test batch, or
     with errors of the first `count` whose top-1 prediction is wrong (shownet.py's --only-errors, in
@@ -95,7 +144,7 @@ def _predictions(net, cost, data, count, errors, mini):
         raise ConvnetError(f"--errors: the net makes no top-1 mistake on test batch {number} "
                            f"({data.provider.batch_size(number)} images): nothing to show")
     kept = kept[:count]
-    mean = -data.augmentation.test(np.zeros_like(data.augmentation.select(images, [0])))[..., 0]   # to add back
+    mean = _mean_view(data, images)
     return (np.stack([v for v, _, _ in kept], axis=-1), np.array([l for _, l, _ in kept]),
             np.stack([p for _, _, p in kept], axis=-1), mean)
 
@@ -112,9 +161,7 @@ def preds_panel(net, data, count=8, errors=False, mini=128):
     name = lambda k: names[k] if k < len(names) else str(k)
     cells = []
     for j in range(view.shape[-1]):
-        picture = np.clip(view[..., j] + mean, 0, 255).astype(np.uint8).transpose(1, 2, 0)
-        picture = Image.fromarray(picture if picture.shape[2] == 3 else picture[..., 0]).convert("RGB")
-        picture = picture.resize((96, 96 * picture.height // picture.width), Image.Resampling.NEAREST)
+        picture = _picture(view[..., j], mean)
         cell = Image.new("RGB", (200, picture.height + 92), BACKGROUND)
         cell.paste(picture, (52, 0))
         draw = ImageDraw.Draw(cell)

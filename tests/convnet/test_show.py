@@ -67,8 +67,32 @@ def test_preds_with_errors_are_the_first_test_images_the_net_gets_wrong(run, tmp
     assert "wrote" in out.stdout and Image.open(tmp_path / "errors.png").width >= 8 * 200
 
 
+def test_maps_are_a_layers_outputs_for_the_first_test_images_on_one_grey_scale(run, tmp_path):
+    from convnet.data.loader import labels_row
+    from convnet.opening import open_checkpoint
+    from convnet.show import maps_panel
+    _, data, net, _ = open_checkpoint(run, {})
+    panel = np.asarray(maps_panel(net, data, "pool1", count=2, maps=3))
+    images, labels = data.provider.read_batch(data.test[0])
+    net.forward([data.augmentation.test(images[..., :2]), labels_row(labels[:2])])
+    acts = net.activation("pool1")[:3].astype(np.float64)                  # (3 maps, 8, 8, 2 images)
+    expected = np.round((acts - acts.min()) / (acts.max() - acts.min()) * 255).astype(np.uint8)
+    zoom, size = 48 // 8, 8 * (48 // 8)
+    row_height = size + 4
+    for j in range(2):
+        for m in range(3):
+            x, y = row_height + 4 + 2 + m * (size + 2), 16 + j * (row_height + 8) + 2
+            tile = panel[y:y + size, x:x + size, 0]
+            np.testing.assert_array_equal(tile[::zoom, ::zoom], expected[m, :, :, j])
+    out = tmp_path / "maps.png"
+    convnet("show", "--load", run, "--maps", "conv1_neuron", "--out", out)
+    assert Image.open(out).height == 16 + 8 * (17 * 2 + 4) + 7 * 8          # 8 images of 17x17 maps, zoom 2
+
+
 @pytest.mark.parametrize("args,fragment", [([], "choose what to show"), (["--filters", "conv9"], "no layer named 'conv9'"),
                                            (["--filters", "pool1"], "pool layer: it has no filters"),
+                                           (["--maps", "fc10"], "fc layer of 10 flat features: it has no maps"),
+                                           (["--maps", "logprob"], "a cost layer: it has no maps"),
                                            (["--errors", "--cost"], "--errors goes with --preds")])
 def test_show_errors(run, tmp_path, args, fragment):
     result = convnet("show", "--load", run, *args, "--out", tmp_path / "x.png", check=False)
