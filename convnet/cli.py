@@ -238,6 +238,11 @@ def train(layers_file, params_file, save_path, load, conv_to_local, unshare_weig
                 note(f"the rates of {params_file} go on multiplied by {scale:g}, as {load}'s were after its "
                      f"--lr-plateau drops ({checkpoint.state.get('drops', 0)} of them)")
         if changes:      # another net: the checkpoint's folder keeps its run
+            if checkpoint.epoch > options["epochs"]:      # refused before a folder is made for it
+                done = checkpoint.epoch - 1
+                raise OptionError(f"{load} has trained {done} epoch{'s' * (done != 1)}, all of --epochs "
+                                  f"{options['epochs']}: give more (--epochs {checkpoint.epoch + 9}) for the changed "
+                                  f"net to train")
             save_path, fresh_folder = _changed_net_folder(save_path, load, checkpoint)
         save_path = save_path or os.path.dirname(os.path.abspath(load))
     else:

@@ -191,6 +191,9 @@ def test_a_changed_checkpoint_trains_on_in_a_new_folder_and_the_old_run_keeps_it
     first = tmp_path / "first"
     convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", first)
     kept = (first / "latest.h5").read_bytes()
+    done = convnet("train", "--load", first / "latest.h5", "--conv-to-local", "conv1", cwd=tmp_path, check=False)
+    assert done.returncode == 2 and "give more (--epochs 11) for the changed net" in done.stderr
+    assert not (tmp_path / "runs").exists()                # refused before a folder was made
     run = convnet("train", "--load", first / "latest.h5", "--conv-to-local", "conv1", "--epochs", "2", cwd=tmp_path)
     assert "conv1: made local (--conv-to-local), 17x17 positions" in run.stderr
     (folder,) = (tmp_path / "runs").iterdir()
@@ -199,8 +202,8 @@ def test_a_changed_checkpoint_trains_on_in_a_new_folder_and_the_old_run_keeps_it
     assert changed.history[:1] == Checkpoint(first / "latest.h5").history and len(changed.history) == 2
     assert (first / "latest.h5").read_bytes() == kept
     assert Checkpoint(folder / "best.h5").step == changed.step       # the changed net's best, from its first test
-    refused = convnet("train", "--load", first / "latest.h5", "--conv-to-local", "conv1", "--save-path", first,
-                      check=False)
+    refused = convnet("train", "--load", first / "latest.h5", "--conv-to-local", "conv1", "--epochs", "2",
+                      "--save-path", first, check=False)
     assert refused.returncode == 2 and "whose run would lose its checkpoints" in refused.stderr
     assert (first / "latest.h5").read_bytes() == kept
     convnet("train", "--load", folder / "latest.h5", "--epochs", "3")          # resumed as any run
