@@ -9,70 +9,21 @@ from convnet.errors import OptionError
 from convnet.session import DEFAULTS, Data, build_net
 from convnet.solver import Solver
 from convnet.surgery import Changes, changed_net
-from tests.helpers import DATA_LAYERS, write
+from tests.helpers import DATA_LAYERS, SOFTMAX_COST
 from tests.training import FAST, TINY, convnet
 
-LAYERS = DATA_LAYERS + """
-[convA]
-type=conv
-inputs=data
-channels=3
-filters=4
-filterSize=3
-padding=1
-stride=2
-partialSum=2
-initW=0.01
-initB=0.1
-[convB]
-type=conv
-inputs=data
-channels=3
-filters=4
-filterSize=3
-padding=1
-stride=2
-sharedBiases=0
-weightSource=convA
-[convC]
-type=conv
-inputs=data
-channels=3
-filters=6
-filterSize=3
-padding=1
-stride=2
-groups=6
-randSparse=1
-filterChannels=1
-initW=0.01
-[convD]
-type=conv
-inputs=data
-channels=3
-filters=6
-filterSize=3
-padding=1
-stride=2
-groups=6
-randSparse=1
-filterChannels=1
-weightSource=convC
-[join]
-type=concat
-inputs=convA,convB,convC,convD
-[fc]
-type=fc
-inputs=join
-outputs=10
-initW=0.01
-[probs]
-type=softmax
-inputs=fc
-[cost]
-type=cost.logreg
-inputs=labels,probs
-"""
+def conv(name, filters, keys):
+    """A conv section on the 3x8x8 data: 3x3 filters, padding 1, stride 2 (4x4 positions)."""
+    return (f"[{name}]\ntype=conv\ninputs=data\nchannels=3\nfilters={filters}\nfilterSize=3\npadding=1\nstride=2\n"
+            + "".join(f"{key}\n" for key in keys))
+
+
+SPARSE = ("groups=6", "randSparse=1", "filterChannels=1")
+LAYERS = (DATA_LAYERS + conv("convA", 4, ("partialSum=2", "initW=0.01", "initB=0.1"))
+          + conv("convB", 4, ("sharedBiases=0", "weightSource=convA"))
+          + conv("convC", 6, SPARSE + ("initW=0.01",)) + conv("convD", 6, SPARSE + ("weightSource=convC",))
+          + "[join]\ntype=concat\ninputs=convA,convB,convC,convD\n"
+          + "[fc]\ntype=fc\ninputs=join\noutputs=10\ninitW=0.01\n" + SOFTMAX_COST)
 LEARN = "epsW=0.001\nepsB=0.001\nmomW=0.9\nmomB=0.9\n"
 PARAMS = (f"[convA]\n{LEARN}wcNormMax=1000\n[convB]\n{LEARN}[convC]\n{LEARN}[convD]\n{LEARN}"
           f"[fc]\n{LEARN}[cost]\ncoeff=1\n")

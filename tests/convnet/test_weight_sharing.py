@@ -99,33 +99,9 @@ def test_describe_counts_a_shared_matrix_once(tmp_path):
     assert rows["fcA"] == 4 * 12 + 4 and rows["fcB"] == 4
 
 
-SPARSE = DATA_LAYERS + """
-[convA]
-type=conv
-inputs=data
-channels=4
-filters=4
-filterSize=3
-padding=1
-groups=2
-randSparse=1
-filterChannels=2
-[convB]
-type=conv
-inputs=data
-channels=4
-filters=4
-filterSize=3
-padding=1
-groups=2
-randSparse=1
-filterChannels=2
-weightSource=convA
-[fc]
-type=fc
-inputs=convA,convB
-outputs=3
-""" + SOFTMAX_COST
+SPARSE_CONV = "type=conv\ninputs=data\nchannels=4\nfilters=4\nfilterSize=3\npadding=1\ngroups=2\nrandSparse=1\nfilterChannels=2\n"
+SPARSE = (DATA_LAYERS + "[convA]\n" + SPARSE_CONV + "[convB]\n" + SPARSE_CONV + "weightSource=convA\n"
+          + "[fc]\ntype=fc\ninputs=convA,convB\noutputs=3\n" + SOFTMAX_COST)
 SPARSE_PARAMS = ("[convA]\nepsW=0.1\nepsB=0.1\nmomW=0\nmomB=0\n[convB]\nepsW=0.1\nepsB=0.1\nmomW=0\nmomB=0\n"
                  "[fc]\nepsW=0.1,0.1\nepsB=0.1\nmomW=0,0\nmomB=0\n")
 
