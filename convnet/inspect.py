@@ -67,7 +67,8 @@ def minibatches(data, options, checkpoint, count, train):
             note(f"--batches {asked}: the test range holds {asked - count} minibatches of {options['mini']}; "
                  f"these are all inspected")
         return
-    epoch, start = checkpoint.epoch, checkpoint.batch
+    from .resuming import place_in_this_plan
+    epoch, start = checkpoint.epoch, place_in_this_plan(checkpoint, data, options)   # what training would see next
     while count > 0:
         stream = TrainStream(data.provider, data.train, data.augmentation, options["mini"], options["seed"], epoch,
                              start=start, threads=1)

@@ -118,3 +118,24 @@ def test_watch_records_the_statistics_at_every_test_point_and_show_draws_them(tm
     convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", plain)
     run = convnet("show", "--load", plain / "latest.h5", "--grads", "--out", tmp_path / "h.png", check=False)
     assert run.returncode == 1 and "train (or resume) with --watch" in run.stderr
+
+
+
+def test_a_checkpoint_stopped_mid_epoch_is_inspected_on_the_images_training_would_see_next(run, tmp_path):
+    """At another --mini, the minibatch that follows the images the checkpoint had trained (where a
+    resumed run goes on), not the minibatch of the same index in the new epoch's plan."""
+    from convnet.checkpoint import save
+    from convnet.data.loader import TrainStream
+    from convnet.opening import open_checkpoint
+    checkpoint, data, net, options = open_checkpoint(run, {})
+    stopped = tmp_path / "stopped.h5"           # the run as if stopped after 7 minibatches of 100 of epoch 2
+    save(stopped, net, (2, 7, 27), checkpoint.configs, checkpoint.options, checkpoint.state, checkpoint.history)
+    out = tmp_path / "arrays.h5"
+    result = convnet("inspect", "--load", stopped, "--mini", "50", "--layers", "conv1", "--out", out)
+    assert "it goes on with minibatch 15 of 40" in result.stderr
+    stream = TrainStream(data.provider, data.train, data.augmentation, 50, options["seed"], 2, start=14, threads=1)
+    _, batch = next(iter(stream))
+    stream.close()
+    net.forward(batch, train=True)
+    with h5py.File(out) as f:
+        np.testing.assert_array_equal(f["activations/conv1"][()], net.activation("conv1"))
