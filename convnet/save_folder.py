@@ -23,10 +23,10 @@ class FolderInUse(ConvnetError):
 
 
 class FolderLock:
-    """A folder held by this process alone until release() or its end. busy: what the message says of
-    a holder ("another training is saving here"), advice: what to do instead."""
+    """A folder held by this process alone until release() or its end. advice: what to do instead when
+    another process holds it (the message names that process and its command: a training, a make-data)."""
 
-    def __init__(self, path, busy, advice):
+    def __init__(self, path, advice):
         self.path = os.fspath(path)
         self._fd = os.open(os.path.join(self.path, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -40,7 +40,7 @@ class FolderLock:
             else:
                 holder = os.read(self._fd, 1000).decode("utf-8", "replace").strip() or "another process"
                 os.close(self._fd)
-                raise FolderInUse(f"{self.path}: {busy} ({holder}); {advice}") from None
+                raise FolderInUse(f"{self.path}: in use ({holder}); {advice}") from None
         os.ftruncate(self._fd, 0)
         os.write(self._fd, f"pid {os.getpid()}: {' '.join(sys.argv)}".encode())
 
@@ -63,8 +63,7 @@ class SaveFolder(FolderLock):
     def __init__(self, path, fresh=False):
         path = _unused(os.fspath(path)) if fresh else os.fspath(path)
         check_writable(path)
-        super().__init__(path, "another training is saving here",
-                         "wait for it to end, or give this one its own --save-path")
+        super().__init__(path, "wait for it to end, or give this one its own --save-path")
         self.removed = remove_stale_temporaries(self.path)
 
     def file(self, name):

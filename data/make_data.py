@@ -269,7 +269,7 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
     roots = {"train": images, "val": val_images}
     batches = plan_batches(train, val, batch_size)
     check_writable(out, "the output folder")
-    with FolderLock(out, "another make-data is writing here", "wait for it to end, or give this one its own --out"):
+    with FolderLock(out, "wait for it to end, or give this one its own --out"):
         remove_stale_temporaries(out)         # what a crash mid-write left
         todo = [(n, s, files) for n, s, files in batches
                 if not batch_is_done(os.path.join(out, f"data_batch_{n}.h5"), digest(s, files, size))]

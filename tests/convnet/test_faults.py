@@ -132,7 +132,7 @@ def test_a_second_run_on_the_same_folder_is_refused_until_the_first_ends(tmp_pat
     first = start("train", *ARGS, "--epochs", "100", "--save-path", folder)
     wait_for(folder / "latest.h5", first)
     second = convnet("train", *ARGS, "--epochs", "1", "--save-path", folder, check=False)
-    line = one_line(second, f"{folder}: another training is saving here (pid {first.pid}:")
+    line = one_line(second, f"{folder}: in use (pid {first.pid}: ")
     assert "--save-path" in line
     first.send_signal(signal.SIGKILL)
     first.communicate()
@@ -250,7 +250,7 @@ def test_a_file_system_without_locks_is_said_and_not_taken_for_a_folder_in_use(t
     assert any("its file system takes no locks (no locks available): nothing stops a second process" in s
                for s in said), said
     held = SaveFolder(tmp_path / "run")         # a held lock is still a folder in use
-    with pytest.raises(FolderInUse, match="another training is saving here"):
+    with pytest.raises(FolderInUse, match=r"run: in use \(pid \d+: "):
         SaveFolder(tmp_path / "run")
     held.release()
 

@@ -307,13 +307,13 @@ def test_a_second_make_data_on_the_same_folder_is_refused(tree, tmp_path):
     from convnet.save_folder import FolderLock
     root, _ = tree
     (tmp_path / "out").mkdir()
-    hold = FolderLock(tmp_path / "out", "busy", "wait")
+    hold = FolderLock(tmp_path / "out", "wait")
     try:
         run = convnet("make-data", "--images", root / "train", "--out", tmp_path / "out", check=False)
     finally:
         hold.release()
     assert run.returncode == 1 and "Traceback" not in run.stderr
-    assert f"{tmp_path / 'out'}: another make-data is writing here (pid {os.getpid()}:" in run.stderr
+    assert f"{tmp_path / 'out'}: in use (pid {os.getpid()}: " in run.stderr
     assert not list((tmp_path / "out").glob("data_batch_*"))
 
 
