@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from convnet.data.augment import Augmentation
-from convnet.data.imagenet import batch_checksum
+from convnet.data.provider import batch_checksum
 from convnet.files import read_hdf5, write_hdf5
 
 

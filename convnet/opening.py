@@ -19,6 +19,7 @@ def open_checkpoint(path, given, need_train=False):
     options = {**DEFAULTS, **checkpoint.options, **given}
     fit_to_this_machine(path, options, given, resuming=False)
     data = Data(options, need_train=need_train)
+    data.note_changed(checkpoint, options, resuming=False)
     return checkpoint, data, restored_net(checkpoint, data, options), options
 
 

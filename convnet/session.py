@@ -52,6 +52,30 @@ class Data:
         else:
             self.augmentation = Augmentation(mean, crop, o["color_noise"], pca, p.images_first, flip=o.get("flip"))
 
+    def fingerprints(self):
+        """{batch number: CRC-32} of the first training and the first test batch: what a checkpoint
+        keeps of the data it saw (options' data_fingerprint)."""
+        return {str(n): self.provider.fingerprint(n) for n in dict.fromkeys(self.train[:1] + self.test[:1])}
+
+    def note_changed(self, checkpoint, options, resuming):
+        """A note for each batch of the checkpoint's fingerprint that is not the same here (the data made
+        again, other files under the same folder, embedded shapes drawn otherwise by another NumPy).
+        Only the test range unless resuming; not when the data is another source than the run's."""
+        saved = checkpoint.options.get("data_fingerprint") or {}
+        if any(checkpoint.options.get(k) != options.get(k) for k in ("data_provider", "data_path", "image_size")):
+            return
+        for number, crc in saved.items():
+            n = int(number)
+            if n not in self.test and not (resuming and n in self.train) or n not in self.provider.batch_numbers:
+                continue
+            if self.provider.fingerprint(n) != crc:
+                why = (f"NumPy {np.__version__} draws the embedded shapes otherwise than the NumPy of the run"
+                       if options["data_provider"] == "default" else "the data was made again, or its files replaced")
+                then = ("training goes on with the data as it is now" if resuming else
+                        "these numbers are not those of the data it was trained and tested with")
+                note(f"{checkpoint.path}: batch {n} of {self.provider.describe()} is not the one it "
+                     f"{'trained' if n in self.train else 'was tested'} on (its images or labels differ: {why}); {then}")
+
     def test_minibatches(self, mini=128):
         """[images, labels] of the test range in order, centre crops, mini images at a time: what
         net.forward takes."""

@@ -30,6 +30,9 @@ class Trainer:
         """changes: a surgery.Changes (--conv-to-local, --unshare-weights) made to the net as it is loaded."""
         self.o, self.echo = options, echo
         self.data = Data(options)
+        if checkpoint is not None:
+            self.data.note_changed(checkpoint, options, resuming=True)
+        self.o["data_fingerprint"] = self.data.fingerprints()       # kept in its checkpoints
         changed = []
         if changes:
             from .surgery import changed_net

@@ -33,7 +33,7 @@ from PIL import Image
 
 from convnet.errors import DataError
 from convnet.notes import note
-from convnet.data.imagenet import batch_checksum
+from convnet.data.provider import batch_checksum
 from convnet.files import check_writable, read_hdf5, remove_file, remove_stale_temporaries, write_bytes, write_hdf5
 from convnet.save_folder import FolderLock
 

@@ -2,10 +2,20 @@
 and the principal components of the training pixels' RGB colours."""
 import os
 import re
+import zlib
 
 import numpy as np
 
 from convnet.errors import DataError, OptionError
+
+
+def batch_checksum(images, labels):
+    """CRC-32 of a batch's images and labels, as stored: written by make-data, checked at each read
+    (4-6 GB/s here: 2-3% of what the loader does with a batch, its read and its augmentation;
+    bench/results/2026-12-01-cpu-2cores-crc.md), so that a damaged disk or copy is an error
+    and not images gone black in silence (HDF5 keeps no checksum of its own)."""
+    crc = zlib.crc32(np.ascontiguousarray(images).data)
+    return zlib.crc32(np.ascontiguousarray(labels).data, crc)
 
 
 class Provider:
@@ -30,6 +40,11 @@ class Provider:
 
     def batch_size(self, number):
         return self.read_batch(number)[1].size
+
+    def fingerprint(self, number):
+        """A CRC-32 of batch `number`'s images and labels: kept in checkpoints, so that a batch made
+        again with other images (or embedded data drawn otherwise) is noticed when the run goes on."""
+        return batch_checksum(*self.read_batch(number))
 
     def mean_image(self, train_batches):
         """The mean training image, float32 (C, H, W): what the paper subtracts from every image."""

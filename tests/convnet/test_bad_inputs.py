@@ -172,7 +172,7 @@ def test_an_imagenet_batch_with_a_label_outside_the_classes(tmp_path):
         labels = f["labels"][()]
         labels[0] = 1000
         f["labels"][...] = labels
-        from convnet.data.imagenet import batch_checksum      # a whole batch, as its writer meant it
+        from convnet.data.provider import batch_checksum      # a whole batch, as its writer meant it
         f.attrs["crc32"] = batch_checksum(f["images"][()], labels)
     with pytest.raises(ConvnetError, match=r"labels must be \d+ class numbers in 0\.\.2"):
         get_provider("imagenet", str(tmp_path / "b")).read_batch(1)
