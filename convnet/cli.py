@@ -79,7 +79,9 @@ def config_options(f):
 
 
 @main.command()
-@config_options
+@click.option("--layers", "layers_file", type=click.Path(dir_okay=False), help="The layer definition file.")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False), help="The layer params file.")
+@click.option("--load", help="A checkpoint: its net (as changed by --conv-to-local and the like) on its data.")
 @click.option("--input-size", type=click.IntRange(1), help="Images are SIZE x SIZE (when no data provider says).")
 @click.option("--channels", type=click.IntRange(1), default=3, show_default=True, help="Channels of the input images.")
 @click.option("--data-provider", help="Take the image size from this provider (and --data-path, --crop).")
@@ -89,11 +91,20 @@ def config_options(f):
 @click.option("--classes", type=click.IntRange(1), help="Classes, for layers whose size follows them (treefc; "
                                                           "default: the provider's, else 1000 with a note).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def describe(layers_file, params_file, input_size, channels, data_provider, data_path, image_size, crop, classes,
-             as_json):
+def describe(layers_file, params_file, load, input_size, channels, data_provider, data_path, image_size, crop,
+             classes, as_json):
     """The net's layers: type, inputs, device, output shape, parameters and multiply-adds per image."""
     from .describe import describe_json, describe_table
     from .graph import load_graph
+    if load:
+        if layers_file or params_file:
+            raise OptionError("give --load, or --layers and --params: the checkpoint holds its net's two files")
+        from .opening import describe_checkpoint
+        graph = describe_checkpoint(load)
+        click.echo(describe_json(graph) if as_json else describe_table(graph))
+        return
+    if not layers_file or not params_file:
+        raise OptionError("give --layers and --params (or --load a checkpoint)")
     info = None
     if data_provider or data_path:
         from .session import DEFAULTS, Data

@@ -65,6 +65,20 @@ def _backend_here(path, options, resuming):
         options.update(backend="numpy", gpu=None, tf32=False)
 
 
+def describe_checkpoint(path):
+    """The graph of a checkpoint's net on its own data (for describe): no arrays restored."""
+    from .checkpoint import Checkpoint
+    from .graph import load_graph
+    from .session import DEFAULTS, Data
+    checkpoint = Checkpoint(path)
+    options = {**DEFAULTS, **checkpoint.options}
+    _data_still_there(path, options)
+    data = Data(options, need_train=False)
+    layers_file, layers_text, params_file, params_text = checkpoint.configs
+    return load_graph(layers_file, params_file, [data.augmentation.shape, (1,)], layers_text, params_text,
+                      data_info=data.provider.data_info())
+
+
 def load(path, **options):
     """(net, data): the checkpoint's net, restored, and its data. options: those of `convnet test`
     by their Python names (backend="numpy", data_path=..., test_range="6", image_size=...)."""

@@ -10,7 +10,7 @@ from convnet.session import DEFAULTS, Data, build_net
 from convnet.solver import Solver
 from convnet.surgery import Changes, changed_net
 from tests.helpers import DATA_LAYERS, SOFTMAX_COST
-from tests.training import FAST, TINY, convnet
+from tests.training import FAST, TINY, convnet, strict_json
 
 def conv(name, filters, keys):
     """A conv section on the 3x8x8 data: 3x3 filters, padding 1, stride 2 (4x4 positions)."""
@@ -157,5 +157,8 @@ def test_a_changed_checkpoint_trains_on_in_a_new_folder_and_the_old_run_keeps_it
                       "--save-path", first, check=False)
     assert refused.returncode == 2 and "whose run would lose its checkpoints" in refused.stderr
     assert (first / "latest.h5").read_bytes() == kept
+    described = strict_json(convnet("describe", "--load", folder / "latest.h5", "--json").stdout)
+    conv1 = next(r for r in described["layers"] if r["name"] == "conv1")
+    assert conv1["type"] == "local" and conv1["params"] == 17 * 17 * 8 * (3 * 5 * 5 + 1)     # weights and biases
     convnet("train", "--load", folder / "latest.h5", "--epochs", "3")          # resumed as any run
     assert Checkpoint(folder / "latest.h5").step == 3 * changed.step // 2
