@@ -141,11 +141,11 @@ def _edited(configs, graph, to_local, unshared):
                                    comment="type=conv until --conv-to-local made it local")
         conf = graph[name].conf
         if any(conf.wcNormMax):
-            said.append(f"{name}: wcNormMax and wcNormMin constrain conv filters; as a local layer it goes without "
-                 f"them, as in the 2012 code")
+            said.append(f"{name}: wcNormMax and wcNormMin constrain conv filters; as a local layer it goes "
+                        f"without them, as in the 2012 code")
         if graph[name].cfg.params is not None and any(k in graph[name].cfg.params for k in CONV_ONLY["params"]):
             params_text = edit_section(params_file, params_text, name, {k: None for k in CONV_ONLY["params"]},
-                                       comment="wcNormMax and wcNormMin left with --conv-to-local")
+                                       comment="wcNormMax and wcNormMin removed by --conv-to-local")
     for name in dict.fromkeys(n for n, _ in unshared):
         entries = list(graph[name].conf.weightSource)
         for n, i in unshared:
@@ -154,7 +154,7 @@ def _edited(configs, graph, to_local, unshared):
         inputs = ", ".join(str(i) for n, i in unshared if n == name)
         layers_text = edit_section(layers_file, layers_text, name,
                                    {"weightSource": ",".join(entries) if any(entries) else None},
-                                   comment=f"weightSource of input {inputs} left with --unshare-weights")
+                                   comment=f"weightSource of input {inputs} removed by --unshare-weights")
     return (layers_file, layers_text, params_file, params_text), said
 
 
