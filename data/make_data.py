@@ -54,13 +54,25 @@ def discover_training(images):
         raise DataError(f"{images}: no class folders (expected one folder of images per synset)")
     files = [(os.path.join(c, f), label) for label, c in enumerate(classes) for f in list_images(os.path.join(images, c))]
     if not files:
-        raise DataError(f"{images}: the class folders hold no images")
+        raise DataError(f"{images}: the class folders hold no images (make-data reads the .jpeg, .jpg and .png "
+                        f"files of each class folder itself, not those of its subfolders)")
     have = {label for _, label in files}
     for label, c in enumerate(classes):
         if label not in have:
-            note(f"{os.path.join(images, c)}: no images; class {label} is kept, so that the numbers of the "
-                 f"others do not change, but nothing will teach it")
+            note(f"{os.path.join(images, c)}: no images{_what_is_there(os.path.join(images, c))}; class {label} "
+                 f"is kept, so that the numbers of the others do not change, but nothing will teach it")
     return classes, files
+
+
+def _what_is_there(folder):
+    """What a class folder without images holds instead: images are read from the folder itself (as
+    ILSVRC's are), by their extension, so a tree one level deeper or .bmp files are not taken."""
+    entries = os.listdir(folder)
+    folders = sum(os.path.isdir(os.path.join(folder, e)) for e in entries)
+    others = len(entries) - folders
+    parts = [f"{others} file{'s' * (others != 1)} not named .jpeg, .jpg or .png"] if others else []
+    parts += [f"{folders} subfolder{'s' * (folders != 1)}, whose images are not read"] if folders else []
+    return f" ({' and '.join(parts)})" if parts else ""
 
 
 def discover_validation(folder, labels_file, classes):

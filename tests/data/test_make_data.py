@@ -358,6 +358,30 @@ def test_missing_folders_and_unfinished_output(tmp_path):
         get_provider("imagenet", str(tmp_path / "half"))
 
 
+def test_class_folders_without_images_say_what_they_hold_instead(tmp_path):
+    from convnet.data.make_data import discover_training
+    from convnet.notes import send_notes_to
+    from PIL import Image
+    for name in ("a/x.jpg", "b/deeper/y.jpg"):
+        (tmp_path / "t" / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "t" / name)
+    (tmp_path / "t/b/z.bmp").write_bytes(b"BM")
+    said = []
+    send_notes_to(said.append)
+    try:
+        classes, files = discover_training(str(tmp_path / "t"))
+    finally:
+        send_notes_to(None)
+    assert classes == ["a", "b"] and files == [(os.path.join("a", "x.jpg"), 0)]
+    assert said == [f"{tmp_path / 't' / 'b'}: no images (1 file not named .jpeg, .jpg or .png and 1 subfolder, "
+                    f"whose images are not read); class 1 is kept, so that the numbers of the others do not "
+                    f"change, but nothing will teach it"]
+    os.remove(tmp_path / "t/a/x.jpg")
+    with pytest.raises(DataError, match=r"hold no images \(make-data reads the .jpeg, .jpg and .png files of each "
+                                        r"class folder itself, not those of its subfolders\)"):
+        discover_training(str(tmp_path / "t"))
+
+
 def test_a_folder_given_to_the_wrong_provider_says_which_one_reads_it(made, tree, tmp_path):
     from tests.data.test_cifar import make_batches
     out, _ = made
