@@ -37,7 +37,9 @@ from convnet.data.provider import batch_checksum
 from convnet.files import check_writable, read_hdf5, remove_file, remove_stale_temporaries, write_bytes, write_hdf5
 from convnet.save_folder import FolderLock
 
-EXTENSIONS = (".jpeg", ".jpg", ".png")
+# the images make-data takes, by name: those torchvision's ImageFolder takes, all of which Pillow reads
+EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+NAMED = ", ".join(EXTENSIONS[:-1]) + " or " + EXTENSIONS[-1]
 SHUFFLE_SEED = 1281167            # ILSVRC-2012's training images: any fixed number would do
 
 
@@ -54,8 +56,8 @@ def discover_training(images):
         raise DataError(f"{images}: no class folders (expected one folder of images per synset)")
     files = [(os.path.join(c, f), label) for label, c in enumerate(classes) for f in list_images(os.path.join(images, c))]
     if not files:
-        raise DataError(f"{images}: the class folders hold no images (make-data reads the .jpeg, .jpg and .png "
-                        f"files of each class folder itself, not those of its subfolders)")
+        raise DataError(f"{images}: the class folders hold no images (make-data reads the files named {NAMED} "
+                        f"of each class folder itself, not those of its subfolders)")
     have = {label for _, label in files}
     for label, c in enumerate(classes):
         if label not in have:
@@ -70,7 +72,7 @@ def _what_is_there(folder):
     entries = os.listdir(folder)
     folders = sum(os.path.isdir(os.path.join(folder, e)) for e in entries)
     others = len(entries) - folders
-    parts = [f"{others} file{'s' * (others != 1)} not named .jpeg, .jpg or .png"] if others else []
+    parts = [f"{others} file{'s' * (others != 1)} not named {NAMED}"] if others else []
     parts += [f"{folders} subfolder{'s' * (folders != 1)}, whose images are not read"] if folders else []
     return f" ({' and '.join(parts)})" if parts else ""
 

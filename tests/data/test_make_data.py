@@ -359,26 +359,31 @@ def test_missing_folders_and_unfinished_output(tmp_path):
 
 
 def test_class_folders_without_images_say_what_they_hold_instead(tmp_path):
-    from convnet.data.make_data import discover_training
+    from convnet.data.make_data import NAMED, discover_training
     from convnet.notes import send_notes_to
     from PIL import Image
     for name in ("a/x.jpg", "b/deeper/y.jpg"):
         (tmp_path / "t" / name).parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (8, 8)).save(tmp_path / "t" / name)
-    (tmp_path / "t/b/z.bmp").write_bytes(b"BM")
+    (tmp_path / "t/b/z.gif").write_bytes(b"GIF89a")
+    for name in ("c/p.bmp", "c/q.TIF"):                 # what torchvision's ImageFolder takes too
+        (tmp_path / "t" / name).parent.mkdir(exist_ok=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "t" / name)
     said = []
     send_notes_to(said.append)
     try:
         classes, files = discover_training(str(tmp_path / "t"))
     finally:
         send_notes_to(None)
-    assert classes == ["a", "b"] and files == [(os.path.join("a", "x.jpg"), 0)]
-    assert said == [f"{tmp_path / 't' / 'b'}: no images (1 file not named .jpeg, .jpg or .png and 1 subfolder, "
+    assert classes == ["a", "b", "c"]
+    assert files == [(os.path.join("a", "x.jpg"), 0), (os.path.join("c", "p.bmp"), 2), (os.path.join("c", "q.TIF"), 2)]
+    assert said == [f"{tmp_path / 't' / 'b'}: no images (1 file not named {NAMED} and 1 subfolder, "
                     f"whose images are not read); class 1 is kept, so that the numbers of the others do not "
                     f"change, but nothing will teach it"]
-    os.remove(tmp_path / "t/a/x.jpg")
-    with pytest.raises(DataError, match=r"hold no images \(make-data reads the .jpeg, .jpg and .png files of each "
-                                        r"class folder itself, not those of its subfolders\)"):
+    for name in ("a/x.jpg", "c/p.bmp", "c/q.TIF"):
+        os.remove(tmp_path / "t" / name)
+    with pytest.raises(DataError, match=r"hold no images \(make-data reads the files named \.jpeg, \.jpg, .* or "
+                                        r"\.pgm of each class folder itself, not those of its subfolders\)"):
         discover_training(str(tmp_path / "t"))
 
 
