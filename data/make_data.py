@@ -144,8 +144,18 @@ def load_image(path, size):
             if img.format == "JPEG":
                 img.draft("RGB" if mode == "RGB" else mode, (size, size))   # decode at a reduced scale
             img.load()
+            # 16-bit grey (Pillow's I;16, or I for a PNG before Pillow 10): the same range in 8 bits, where
+            # convert("RGB") would clip everything above 255 to white; other I and F images have no range
+            sixteen = mode.startswith("I;16") or (mode == "I" and img.format == "PNG")
+            if sixteen:
+                img = Image.fromarray(np.round(np.asarray(img, dtype=np.float64) / 257).astype(np.uint8), "L")
+                notes.append(f"converted from {mode}, 16 bits a pixel scaled to 8")
+            elif mode in ("I", "F"):
+                kind = "32-bit integer" if mode == "I" else "floating-point"
+                return None, f"{kind} pixels (mode {mode}), with no fixed range to map to 0-255: convert them to 8 bits"
             if img.mode != "RGB":
-                notes.append(f"converted from {mode}")
+                if not sixteen:
+                    notes.append(f"converted from {mode}")
                 img = img.convert("RGB")
             w, h = img.size
             scale = size / min(w, h)

@@ -405,3 +405,18 @@ def test_a_folder_given_to_the_wrong_provider_says_which_one_reads_it(made, tree
     for provider in ("cifar", "imagenet"):
         with pytest.raises(DataError, match=f"make batches of them first: convnet make-data --images {root}/train"):
             get_provider(provider, str(root / "train"))
+
+
+def test_16_bit_images_are_scaled_to_8_and_pixels_without_a_range_are_skipped(tmp_path):
+    """Pillow's convert("RGB") clips a 16-bit grey image at 255 (nearly all white) and a float one to 0
+    or 1 (black): make-data scales 16 bits to 8 and skips what has no fixed range, saying why."""
+    from PIL import Image
+    grey = (np.arange(32 * 32).reshape(32, 32) * 64).astype(np.uint16)
+    Image.fromarray(grey).save(tmp_path / "sixteen.png")
+    pixels, said = load_image(str(tmp_path / "sixteen.png"), 32)
+    assert said == "converted from I;16, 16 bits a pixel scaled to 8"
+    for channel in pixels:
+        np.testing.assert_array_equal(channel, np.round(grey / 257).astype(np.uint8))
+    Image.fromarray(np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)).save(tmp_path / "float.tif")
+    assert load_image(str(tmp_path / "float.tif"), 32) == (
+        None, "floating-point pixels (mode F), with no fixed range to map to 0-255: convert them to 8 bits")
