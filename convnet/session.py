@@ -69,7 +69,8 @@ class Data:
             if n not in self.test and not (resuming and n in self.train) or n not in self.provider.batch_numbers:
                 continue
             if self.provider.fingerprint(n) != crc:
-                why = (f"NumPy {np.__version__} draws the embedded shapes otherwise than the NumPy of the run"
+                why = (f"the embedded shapes are drawn otherwise here than where the run was: another NumPy "
+                       f"(here {np.__version__}) or convnet"
                        if options["data_provider"] == "default" else "the data was made again, or its files replaced")
                 then = ("training goes on with the data as it is now" if resuming else
                         "these numbers are not those of the data it was trained and tested with")
