@@ -11,6 +11,7 @@
 Panels are stacked in that order.
 """
 import io
+import re
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -39,13 +40,13 @@ def _grid(tiles, columns, gap=2):
     return Image.fromarray(out)
 
 
-def filter_tiles(layer):
-    """The layer's filters as tiles: (tiles, columns)."""
-    w = layer.be.to_host(layer.params[0].value, layer.device) if layer.params else np.asarray(None)
+def filter_tiles(layer, i=0):
+    """The filters of the layer's input i as tiles: (tiles, columns)."""
+    w = layer.be.to_host(layer.params[i].value, layer.device) if layer.params else np.asarray(None)
     if layer.type == "local":                       # the filters at the middle position
         w = w[w.shape[0] // 2, w.shape[1] // 2]
     elif layer.type == "fc":
-        shape = layer.input_shapes[0]
+        shape = layer.input_shapes[i]
         if len(shape) != 3:
             raise OptionError(f"--filters: layer '{layer.name}' reads flat features: it has no filters to show")
         w = w.reshape((w.shape[0],) + shape)
@@ -67,13 +68,24 @@ def titled(image, title):
 
 
 def filters_panel(net, names):
+    """Each named layer's filters: `layer` for those of its first input, `layer[i]` for input i's (shownet's
+    --input-idx)."""
     panels = []
-    for name in names:
+    for given in names:
+        m = re.fullmatch(r"(.+?)(?:\[(\d+)\])?", given)
+        name, i = m.group(1), int(m.group(2) or 0)
         if name not in net.graph.by_name:
             raise OptionError(f"--filters: no layer named {name!r}")
         layer = net[name]
-        tiles, columns = filter_tiles(layer)
-        panels.append(titled(_grid(tiles, columns), f"{name}: {layer.params[0].value.shape[0]} filters"))
+        if layer.params and i >= len(layer.inputs):
+            raise OptionError(f"--filters {given}: [{name}] has {len(layer.inputs)} input{'s' * (len(layer.inputs) != 1)} "
+                              f"(0 to {len(layer.inputs) - 1})")
+        tiles, columns = filter_tiles(layer, i)
+        which = f"{name}[{i}]" if len(layer.inputs) > 1 else name
+        shape = layer.params[i].value.shape         # local: (rows, cols, filters, ...), at its middle position
+        count = f"{shape[2]} filters at position ({shape[0] // 2}, {shape[1] // 2})" if layer.type == "local" \
+            else f"{shape[0]} filters"
+        panels.append(titled(_grid(tiles, columns), f"{which}: {count}"))
     return stack(panels)
 
 

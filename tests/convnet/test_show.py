@@ -32,6 +32,16 @@ def test_grey_tiles_per_filter_and_channel():
     assert columns == 16 and len(tiles) == 32 * 16 and tiles[0].ndim == 2
 
 
+def test_a_layers_other_inputs_have_their_own_filters():
+    layer = make_layer("conv", [(3, 8, 8), (20, 8, 8)], dict(channels="3,20", filters=4, filterSize=3),
+                       WEIGHT_PARAMS)
+    tiles, columns = filter_tiles(layer, 1)
+    w = layer.params[1].value                       # (4 filters, 20 channels, 3, 3): grey, 16 channels shown
+    zoom = tiles[0].shape[0] // 3
+    assert columns == 16 and len(tiles) == 4 * 16
+    np.testing.assert_array_equal(tiles[16 + 5][::zoom, ::zoom], _scaled(w[1, 5]))
+
+
 def test_every_panel(run, tmp_path):
     out = tmp_path / "all.png"
     convnet("show", "--load", run, "--filters", "conv1", "--preds", "--cost", "--out", out)
@@ -91,6 +101,7 @@ def test_maps_are_a_layers_outputs_for_the_first_test_images_on_one_grey_scale(r
 
 @pytest.mark.parametrize("args,fragment", [([], "choose what to show"), (["--filters", "conv9"], "no layer named 'conv9'"),
                                            (["--filters", "pool1"], "pool layer: it has no filters"),
+                                           (["--filters", "conv1[1]"], "[conv1] has 1 input (0 to 0)"),
                                            (["--maps", "fc10"], "fc layer of 10 flat features: it has no maps"),
                                            (["--maps", "logprob"], "a cost layer: it has no maps"),
                                            (["--errors", "--cost"], "--errors goes with --preds")])
