@@ -82,20 +82,28 @@ class Net:
 
     # ---- passes ----------------------------------------------------------------------------
 
-    def forward(self, data, train=False, step=0, override=None, override_inputs=None, noise=True, read_costs=True):
+    def forward(self, data, train=False, step=0, override=None, override_inputs=None, noise=True, read_costs=True,
+                reuse=None):
         """Run every layer on a batch: data[i] is the provider's array i (dataIdx=i), on the host.
         override {name: array} replaces layers' outputs; override_inputs {(name, i): array} replaces
         what one layer reads as its input i, its other readers unaffected (the gradient checker);
-        noise=False runs without training's deliberate noise (see layer.Pass). Returns costs() (a
-        host read, which waits for the GPU), or None with read_costs=False (the trainer's steps)."""
+        noise=False runs without training's deliberate noise (see layer.Pass). reuse {name: array}:
+        outputs of an earlier pass of the same batch and step, taken as they are for the layers
+        before the first one not in it (the gradient checker, whose change to a layer leaves every
+        layer before it as it was). Returns costs() (a host read, which waits for the GPU), or None
+        with read_costs=False (the trainer's steps)."""
         self.ctx = Pass(train=train, step=step, noise=noise)
         self.acts, self.grads, self._copies = {}, {}, {}
         if self.uploader is not None:
             self.uploader.new_pass()
         override = override or {}
         override_inputs = override_inputs or {}
+        reusing = reuse is not None
         for layer in self.layers:
-            if layer.name in override:
+            reusing = reusing and layer.name in reuse
+            if reusing:
+                self.acts[layer.name] = reuse[layer.name]
+            elif layer.name in override:
                 out = override[layer.name]
                 self.acts[layer.name] = out if layer.is_data else transfer(out, None, layer.device)
             elif layer.is_data:

@@ -99,3 +99,22 @@ def test_a_releasing_backward_gives_the_same_gradients_and_lets_outputs_go_early
     assert net.acts == {} and net.grads == {} and net._copies == {}
     for p, q in zip(net.parameters(), keep.parameters()):
         np.testing.assert_array_equal(p.grad, q.grad)
+
+
+def test_a_pass_that_reuses_the_outputs_before_a_changed_layer_gives_the_full_passs_numbers():
+    """forward(reuse=...) (the gradient checker's): with a weight of a middle layer moved, the layers
+    before it taken from the unchanged pass, the costs are those of a whole pass, bit for bit."""
+    net = Net(load_graph(*GC, [(3, 8, 8), (1,)]), seed=5, dtype=np.float64)
+    data = batch()
+    net.forward(data, train=True, step=1)
+    before = dict(net.acts)
+    names = [layer.name for layer in net.layers]
+    middle = next(l for l in net.layers[len(names) // 2:] if l.params)
+    middle.params[0].value.reshape(-1)[3] += 0.01
+    whole = net.forward(data, train=True, step=1)
+    reuse = {name: before[name] for name in names[:names.index(middle.name)]}
+    reused = net.forward(data, train=True, step=1, reuse=reuse)
+    assert whole.keys() == reused.keys() and all(np.array_equal(whole[k], reused[k]) for k in whole)
+    assert not np.array_equal(whole["logreg"], Net(load_graph(*GC, [(3, 8, 8), (1,)]), seed=5,
+                                                   dtype=np.float64).forward(data, train=True, step=1)["logreg"])
+    assert all(net.acts[name] is before[name] for name in reuse)          # taken, not computed again
