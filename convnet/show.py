@@ -110,8 +110,9 @@ def maps_panel(net, data, name, count=8, maps=16):
         raise OptionError(f"--maps: no layer named {name!r}")
     layer = net[name]
     shape = layer.output_shape
-    if layer.is_cost or layer.is_data or len(shape) != 3:
-        what = "a cost layer" if layer.is_cost else f"a {layer.type} layer of {int(np.prod(shape))} flat features"
+    if layer.is_cost or len(shape) != 3:
+        n = int(np.prod(shape))
+        what = "a cost layer" if layer.is_cost else f"a {layer.type} layer of {n} flat feature{'s' * (n != 1)}"
         raise OptionError(f"--maps: layer '{name}' is {what}: it has no maps to show (give a layer of images: "
                           f"conv, pool, a norm, their _neuron)")
     number = data.test[0]
@@ -122,11 +123,11 @@ def maps_panel(net, data, name, count=8, maps=16):
     acts = net.activation(name)[:maps]
     shades = _scaled(acts)
     zoom = max(1, 48 // max(shape[1:]))
-    rows = []
+    rows, mean = [], _mean_view(data, images)
     for j in range(indices.size):
         tiles = [np.kron(shades[m, :, :, j], np.ones((zoom, zoom), np.uint8)) for m in range(acts.shape[0])]
         row = _grid(tiles, len(tiles))
-        picture = _picture(view[..., j], _mean_view(data, images), width=row.height)
+        picture = _picture(view[..., j], mean, width=row.height)
         out = Image.new("RGB", (picture.width + 4 + row.width, max(picture.height, row.height)), BACKGROUND)
         out.paste(picture, (0, 0))
         out.paste(row, (picture.width + 4, 0))
