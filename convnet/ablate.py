@@ -44,10 +44,11 @@ SAME_RUN = ("data_provider", "data_path", "image_size", "crop", "train_range", "
 ADDED_LATER = {"wupdate_freq": 1}          # what runs saved before an option existed were trained with
 
 
-def reusable(folder, configs, options, epochs):
+def reusable(folder, configs, options, epochs, fingerprints=None):
     """The run's checkpoint in folder (None if it has none), refused (OptionError) when it is not the
-    run this command asks for: another net or params, other data or training options, or more epochs
-    trained than asked. Reusing it would put another experiment's numbers in the table."""
+    run this command asks for: another net or params, other data or training options (or the same
+    options on batches made again: fingerprints, session.Data.fingerprints of the data now), or more
+    epochs trained than asked. Reusing it would put another experiment's numbers in the table."""
     latest = os.path.join(folder, "latest.h5")
     if not os.path.exists(latest):
         return None
@@ -72,6 +73,11 @@ def reusable(folder, configs, options, epochs):
                 return (flag if value else f"--no-{flag[2:]}") if isinstance(value, bool) else f"{flag} {value}"
             raise OptionError(f"{folder} was trained with {shown(saved)}, not {shown(asked)}; give the options "
                               f"it was trained with, or {elsewhere}")
+    saved = checkpoint.options.get("data_fingerprint") or {}
+    changed = [n for n, crc in saved.items() if n in (fingerprints or {}) and fingerprints[n] != crc]
+    if changed:
+        raise OptionError(f"{folder} was trained on other images: batch {changed[0]} is not the one it saw (the "
+                          f"data was made again, or its files replaced); give {elsewhere}")
     done = checkpoint.epoch - 1 + (checkpoint.batch > 0)
     if done > epochs:
         trained = f"{done} epochs" if checkpoint.batch == 0 else f"into epoch {done}"

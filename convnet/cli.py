@@ -324,7 +324,10 @@ def ablate(layers_file, params_file, variants, epochs, seeds, out_dir, **given):
         options["data_path"] = os.path.abspath(options["data_path"])
     runs = [(name, lf, configs, seed, os.path.join(out_dir, name, f"seed-{seed}"))
             for name, lf, pf, configs in pairs for seed in range(seeds)]
-    found = {folder: ab.reusable(folder, configs, options, epochs) for _, _, configs, _, folder in runs}
+    from .session import Data
+    fingerprints = Data(options, need_train=False).fingerprints() if any(
+        os.path.exists(os.path.join(folder, "latest.h5")) for *_, folder in runs) else None
+    found = {folder: ab.reusable(folder, configs, options, epochs, fingerprints) for _, _, configs, _, folder in runs}
     results = {}
     for name, lf, configs, seed, folder in runs:
         click.echo(f"{name}, seed {seed}: {lf}")

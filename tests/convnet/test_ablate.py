@@ -127,6 +127,26 @@ def test_a_relative_data_path_is_kept_absolute(tmp_path):
     convnet("test", "--load", tmp_path / "out/base/seed-0/latest.h5")          # from another directory
 
 
+def test_runs_on_batches_made_again_are_not_reused(tmp_path):
+    """The same options on other images (make-data run again, files replaced): the run left in --out
+    saw other data, and its numbers are not this experiment's."""
+    import pickle
+    from tests.data.test_cifar import make_batches
+    batches = make_batches(tmp_path / "batches", per_batch=200)
+    variant = tmp_path / "tiny-other.cfg"
+    variant.write_text(another_tiny())
+    args = ["ablate", *TINY, "--variant", f"{variant}:{TINY[3]}", "--seeds", "1", "--epochs", "1", "--mini", "100",
+            "--data-provider", "cifar", "--data-path", batches, "--out", tmp_path / "out"]
+    convnet(*args)
+    assert convnet(*args).stdout.count("done earlier") == 2          # the same images: reused
+    batch = pickle.loads((batches / "data_batch_1").read_bytes())
+    batch["data"] = batch["data"][:, ::-1].copy()
+    (batches / "data_batch_1").write_bytes(pickle.dumps(batch, protocol=2))
+    run = convnet(*args, check=False)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert f"{tmp_path / 'out/base/seed-0'} was trained on other images: batch 1 is not the one it saw" in run.stderr
+
+
 def test_one_seed_claims_no_spread(tmp_path):
     from convnet.ablate import markdown, summarize
     history = lambda top1: [{"test_top1": top1, "test_topk": top1 / 2}]
