@@ -546,6 +546,8 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
 @main.command()
 @click.option("--load", required=True, help="The checkpoint.")
 @click.option("--filters", help="Layers whose filters to draw, e.g. conv1a,conv1b (the paper's Figure 3).")
+@click.option("--local-plane", type=click.IntRange(min=0),
+              help="With --filters on a local layer: its filter N at every position (shownet's --local-plane).")
 @click.option("--maps", help="A layer whose feature maps to draw for the first test images (shownet's --show-maps).")
 @click.option("--preds", is_flag=True, help="Test images with their top-5 predictions (the paper's Figure 4).")
 @click.option("--errors", is_flag=True, help="With --preds: only images the net gets wrong (shownet's --only-errors).")
@@ -553,7 +555,7 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
 @click.option("--grads", is_flag=True, help="Gradient norms, update ratios and dead units over the run (--watch).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
 @data_options
-def show(load, filters, maps, preds, errors, cost, grads, out, **overrides):
+def show(load, filters, local_plane, maps, preds, errors, cost, grads, out, **overrides):
     """Draw what a net learned into a PNG: its filters, feature maps, predictions, learning curves."""
     from . import show as draw
     if not (filters or maps or preds or cost or grads):
@@ -562,12 +564,14 @@ def show(load, filters, maps, preds, errors, cost, grads, out, **overrides):
         raise OptionError(f"--out {out}: show writes a PNG; give a name that ends in .png")
     if errors and not preds:
         raise OptionError("--errors goes with --preds: it chooses which test images they show")
+    if local_plane is not None and not filters:
+        raise OptionError("--local-plane goes with --filters: it chooses which of a local layer's filters they show")
     from .files import check_output_file
     check_output_file(out, "--out")
     checkpoint, data, net, options = _open_checkpoint(load, overrides)
     panels = []
     if filters:
-        panels.append(draw.filters_panel(net, [n.strip() for n in filters.split(",")]))
+        panels.append(draw.filters_panel(net, [n.strip() for n in filters.split(",")], local_plane))
     if maps:
         panels.append(draw.maps_panel(net, data, maps.strip()))
     if preds:

@@ -2,7 +2,9 @@
 
 --filters L1,L2   each layer's filters as tiles: RGB tiles where they see 3 channels (the paper's
                   Figure 3 is --filters conv1a,conv1b), otherwise a grey tile per filter and channel
-                  (the first 16 channels of the first 32 filters); each tile scaled to its own range
+                  (the first 16 channels of the first 32 filters); each tile scaled to its own range.
+                  A local layer's are those at its middle position; --local-plane N draws its filter N
+                  at every position instead (shownet's --local-plane)
 --preds           test images (centre crops) with their true label and the top 5 predicted classes
                   as bars of probability (the paper's Figure 4, left)
 --maps L          the first test images, each with the first 16 feature maps of layer L (shownet's
@@ -40,9 +42,13 @@ def _grid(tiles, columns, gap=2):
     return Image.fromarray(out)
 
 
-def filter_tiles(layer, i=0):
-    """The filters of the layer's input i as tiles: (tiles, columns)."""
+def filter_tiles(layer, i=0, plane=None):
+    """The filters of the layer's input i as tiles: (tiles, columns). A local layer's filters are those at
+    its middle position, or with `plane` (shownet's --local-plane) that one filter at every position, a row
+    of tiles per row of positions."""
     w = layer.be.to_host(layer.params[i].value, layer.device) if layer.params else np.asarray(None)
+    if layer.type == "local" and plane is not None:
+        return _plane_tiles(w, plane), w.shape[1]
     if layer.type == "local":                       # the filters at the middle position
         w = w[w.shape[0] // 2, w.shape[1] // 2]
     elif layer.type == "fc":
@@ -60,6 +66,20 @@ def filter_tiles(layer, i=0):
     return [grow(_scaled(w[f, c])) for f in range(min(w.shape[0], 32)) for c in range(channels)], channels
 
 
+def _plane_tiles(w, plane):
+    """Filter `plane` of local weights (rows, cols, filters, channels, fy, fx) at each position: an RGB
+    tile where it sees 3 channels, else its first 16 channels side by side, each on its own grey scale."""
+    w = w[:, :, plane].reshape((-1,) + w.shape[3:])
+    channels, size = w.shape[1], w.shape[-1]
+    shown = 1 if channels == 3 else min(channels, 16)
+    zoom = max(1, min(44 // size, 200 // (shown * size)))     # a position's tile at most ~200 pixels wide
+    grow = lambda t: np.kron(t, np.ones((zoom, zoom) + (1,) * (t.ndim - 2), np.uint8))
+    if channels == 3:
+        return [grow(_scaled(f.transpose(1, 2, 0))) for f in w]
+    gap = np.full((size * zoom, 1), 255, np.uint8)
+    return [np.hstack([x for c in range(shown) for x in (grow(_scaled(f[c])), gap)][:-1]) for f in w]
+
+
 def titled(image, title):
     out = Image.new("RGB", (max(image.width, 8 * len(title) + 8), image.height + 16), BACKGROUND)
     ImageDraw.Draw(out).text((4, 2), title, fill=INK, font=FONT)
@@ -67,10 +87,10 @@ def titled(image, title):
     return out
 
 
-def filters_panel(net, names):
+def filters_panel(net, names, plane=None):
     """Each named layer's filters: `layer` for those of its first input, `layer[i]` for input i's (shownet's
-    --input-idx)."""
-    panels = []
+    --input-idx); with `plane`, a local layer's filter of that number at every position."""
+    panels, local = [], False
     for given in names:
         m = re.fullmatch(r"(.+?)(?:\[(\d+)\])?", given)
         name, i = m.group(1), int(m.group(2) or 0)
@@ -80,12 +100,22 @@ def filters_panel(net, names):
         if layer.params and i >= len(layer.inputs):
             raise OptionError(f"--filters {given}: [{name}] has {len(layer.inputs)} input{'s' * (len(layer.inputs) != 1)} "
                               f"(0 to {len(layer.inputs) - 1})")
-        tiles, columns = filter_tiles(layer, i)
+        shape = layer.params[i].value.shape if layer.params else ()   # local: (rows, cols, filters, ...)
+        if layer.type == "local" and plane is not None and plane >= shape[2]:
+            raise OptionError(f"--local-plane {plane}: [{name}] has {shape[2]} filters (0 to {shape[2] - 1})")
+        local |= layer.type == "local"
+        tiles, columns = filter_tiles(layer, i, plane)
         which = f"{name}[{i}]" if len(layer.inputs) > 1 else name
-        shape = layer.params[i].value.shape         # local: (rows, cols, filters, ...), at its middle position
-        count = f"{shape[2]} filters at position ({shape[0] // 2}, {shape[1] // 2})" if layer.type == "local" \
-            else f"{shape[0]} filters"
+        if layer.type == "local" and plane is not None:
+            count = f"filter {plane} at each of its {shape[0]}x{shape[1]} positions"
+        elif layer.type == "local":
+            count = f"{shape[2]} filters at position ({shape[0] // 2}, {shape[1] // 2})"
+        else:
+            count = f"{shape[0]} filters"
         panels.append(titled(_grid(tiles, columns), f"{which}: {count}"))
+    if plane is not None and not local:
+        raise OptionError(f"--local-plane {plane}: none of {', '.join(names)} is a local layer (it chooses which "
+                          f"of a local layer's filters to show)")
     return stack(panels)
 
 

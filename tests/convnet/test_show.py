@@ -42,6 +42,37 @@ def test_a_layers_other_inputs_have_their_own_filters():
     np.testing.assert_array_equal(tiles[16 + 5][::zoom, ::zoom], _scaled(w[1, 5]))
 
 
+def test_a_local_plane_is_one_filter_at_every_position():
+    layer = make_layer("local", [(3, 8, 8)], dict(channels=3, filters=4, filterSize=3, stride=2), WEIGHT_PARAMS)
+    w = layer.params[0].value                       # (rows, cols, filters, channels, 3, 3)
+    rows, cols = w.shape[:2]
+    tiles, columns = filter_tiles(layer, plane=2)
+    assert columns == cols and len(tiles) == rows * cols
+    zoom = tiles[0].shape[0] // 3
+    np.testing.assert_array_equal(tiles[cols + 1][::zoom, ::zoom], _scaled(w[1, 1, 2].transpose(1, 2, 0)))
+    middle, _ = filter_tiles(layer)                 # without a plane: every filter at the middle position
+    np.testing.assert_array_equal(middle[3][::zoom, ::zoom], _scaled(w[rows // 2, cols // 2, 3].transpose(1, 2, 0)))
+
+
+def test_a_grey_local_plane_puts_a_positions_channels_side_by_side():
+    layer = make_layer("local", [(5, 6, 6)], dict(channels=5, filters=2, filterSize=3), WEIGHT_PARAMS)
+    w = layer.params[0].value
+    tiles, columns = filter_tiles(layer, plane=1)
+    zoom = tiles[0].shape[0] // 3
+    assert columns == w.shape[1] and tiles[0].shape == (3 * zoom, 5 * 3 * zoom + 4)
+    channel4 = tiles[w.shape[1] + 2][:, 4 * (3 * zoom + 1):]    # position (1, 2), channel 4
+    np.testing.assert_array_equal(channel4[::zoom, ::zoom], _scaled(w[1, 2, 1, 4]))
+
+
+def test_show_draws_a_local_plane_and_names_the_filters_a_local_layer_has(tmp_path):
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--conv-to-local", "conv1", "--save-path", tmp_path / "run")
+    load, out = tmp_path / "run" / "latest.h5", tmp_path / "plane.png"
+    assert convnet("show", "--load", load, "--filters", "conv1", "--local-plane", "7", "--out", out).returncode == 0
+    assert Image.open(out).size[0] > 17 * 40          # 17 positions a row, each a 3x3 RGB filter zoomed to 42 pixels
+    result = convnet("show", "--load", load, "--filters", "conv1", "--local-plane", "8", "--out", out, check=False)
+    assert result.returncode == 2 and "--local-plane 8: [conv1] has 8 filters (0 to 7)" in result.stderr
+
+
 def test_every_panel(run, tmp_path):
     out = tmp_path / "all.png"
     convnet("show", "--load", run, "--filters", "conv1", "--preds", "--cost", "--out", out)
@@ -104,7 +135,10 @@ def test_maps_are_a_layers_outputs_for_the_first_test_images_on_one_grey_scale(r
                                            (["--filters", "conv1[1]"], "[conv1] has 1 input (0 to 0)"),
                                            (["--maps", "fc10"], "fc layer of 10 flat features: it has no maps"),
                                            (["--maps", "logprob"], "a cost layer: it has no maps"),
-                                           (["--errors", "--cost"], "--errors goes with --preds")])
+                                           (["--errors", "--cost"], "--errors goes with --preds"),
+                                           (["--local-plane", "0", "--cost"], "--local-plane goes with --filters"),
+                                           (["--filters", "conv1", "--local-plane", "1"],
+                                            "none of conv1 is a local layer")])
 def test_show_errors(run, tmp_path, args, fragment):
     result = convnet("show", "--load", run, *args, "--out", tmp_path / "x.png", check=False)
     assert result.returncode == 2 and fragment in result.stderr and result.stderr.count("\n") == 1
