@@ -14,7 +14,7 @@ import numpy as np
 
 from . import json_text
 from .checkpoint import Checkpoint
-from .config import first_difference
+from .config import first_difference, read_ini
 from .errors import OptionError
 from .session import config_texts
 
@@ -188,5 +188,9 @@ def load_pairs(base, variants):
         if same is not None:     # the same net trained again: a row that measures nothing
             raise OptionError(f"--variant {layers_file}:{params_file}: the same net and params as "
                               f"{names[same]}; a variant differs from the base in its layers or its params")
+        if not any((section.get("type") or "").strip() == "cost.logreg"
+                   for section in read_ini(texts[0], texts[1], notes=False).values()):
+            raise OptionError(f"{layers_file}: no cost.logreg layer; ablate compares top-1 and top-k errors, which "
+                              f"only a cost.logreg counts")
         pairs.append((name, layers_file, params_file, texts))
     return pairs

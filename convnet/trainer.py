@@ -173,6 +173,8 @@ class Trainer:
             if self.cost_layer is not None:
                 self.state["cost"] += float(costs[self.cost_layer.name][0])
                 self.state["errors"] += float(costs[self.cost_layer.name][1])
+            else:           # the test cost of such a net is their sum too (evaluate)
+                self.state["cost"] += sum(float(c[0]) for c in costs.values())
 
     def _check_finite(self, values, where):
         if not np.all(np.isfinite(values)):
@@ -198,14 +200,17 @@ class Trainer:
         s = self.state
         cases = max(s["cases"], 1)
         point = dict(epoch=self._epoch_float(),
-                     step=self.step, train_cost=s["cost"] / cases, train_error=s["errors"] / cases,
+                     step=self.step, train_cost=s["cost"] / cases,
+                     train_error=s["errors"] / cases if self.cost_layer is not None else float("nan"),
                      test_cost=result["cost"], test_top1=_nan(result["top1_error"]),
                      test_topk=_nan(result["topk_error"]), lr_scale=self.solver.lr_scale)
         self.history.append(point)
         s.update(cost=0.0, errors=0, cases=0)
-        improved = s["best"] is None or point["test_top1"] < s["best"]
+        measure = point[self._measure()[0]]
+        # not finite: a run of a version that kept a net's NaN top-1 error when it had no cost.logreg
+        improved = s["best"] is None or not math.isfinite(s["best"]) or measure < s["best"]
         if improved:
-            s["best"], s["since_best"] = point["test_top1"], 0
+            s["best"], s["since_best"] = measure, 0
         else:
             s["since_best"] += 1
         if not math.isfinite(point["test_cost"]):
@@ -234,8 +239,13 @@ class Trainer:
         if k and s["since_best"] >= k and s["drops"] < self.o["lr_drops"]:
             self.solver.lr_scale /= 10
             s["lr_scale"], s["since_best"], s["drops"] = self.solver.lr_scale, 0, s["drops"] + 1
-            self.echo(f"test error has not improved for {k} test points: every learning rate divided by 10 "
+            self.echo(f"{self._measure()[1]} has not improved for {k} test points: every learning rate divided by 10 "
                       f"(now x{self.solver.lr_scale:g}, drop {s['drops']} of {self.o['lr_drops']})")
+
+    def _measure(self):
+        """What best.h5 and --lr-plateau go by: the test top-1 error, or the test cost of a net with no
+        cost.logreg (it has no error to count)."""
+        return ("test_top1", "test error") if self.cost_layer is not None else ("test_cost", "test cost")
 
     def _save(self):
         """latest.h5, never with a NaN or an infinity in it: a checkpoint must be one to resume from."""

@@ -63,6 +63,16 @@ def test_two_nets_of_one_name_are_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_net_without_a_logreg_is_refused(tmp_path):
+    """Its top-1 and top-k errors would be NaN: a table of nothing, after all the training."""
+    crossent = tmp_path / "tiny-crossent.cfg"
+    crossent.write_text((ROOT / "tests/configs/tiny.cfg").read_text().replace("type=cost.logreg", "type=cost.crossent"))
+    run = convnet("ablate", *TINY, "--variant", f"{crossent}:{TINY[3]}", "--out", tmp_path / "out", check=False)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert f"{crossent}: no cost.logreg layer; ablate compares top-1 and top-k errors" in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("variant", ["the base", "a copy", "no params", "no layers"])
 def test_a_variant_that_is_the_base_or_names_no_file_is_refused(tmp_path, variant):
     copy = tmp_path / "tiny-copy.cfg"          # another file, the same net: comments and spacing do not count

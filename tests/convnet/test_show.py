@@ -83,6 +83,16 @@ def test_every_panel(run, tmp_path):
     assert Image.open(only_cost).size == (840, 220)
 
 
+def test_the_cost_panel_of_a_net_without_errors_is_its_costs_alone():
+    from convnet.show import cost_panel
+    nan = float("nan")
+    history = [dict(epoch=e, train_cost=c, test_cost=c + 0.1, train_error=nan, test_top1=nan, test_topk=nan)
+               for e, c in ((0.5, 2.0), (1.0, 1.5))]
+    assert cost_panel(history).size == (420, 220)
+    history[1].update(train_error=0.5, test_top1=0.6, test_topk=0.1)
+    assert cost_panel(history).size == (840, 220)
+
+
 def test_preds_with_errors_are_the_first_test_images_the_net_gets_wrong(run, tmp_path):
     from convnet.evaluate import logreg_layer
     from convnet.session import DEFAULTS, Data, build_net

@@ -169,6 +169,50 @@ def test_plateau_divides_the_rates(tmp_path):
     assert "go on multiplied" not in convnet("train", "--load", tmp_path / "r/latest.h5", "--epochs", "3").stderr
 
 
+def _crossent_net(tmp_path, frozen=False):
+    """The tiny net, without dropout, with cost.crossent for its cost.logreg: a net with no error to count."""
+    layers = (ROOT / "tests/configs/tiny.cfg").read_text().replace("type=cost.logreg", "type=cost.crossent")
+    layers = layers.replace("[drop1]\ntype=hs\ninputs=pool1\nkeep=0.8\n\n", "").replace("inputs=drop1", "inputs=pool1")
+    params = (ROOT / "tests/configs/tiny-params.cfg").read_text().replace("topk=5\n", "")
+    if frozen:
+        params = params.replace("epsW=0.001", "epsW=0").replace("epsB=0.002", "epsB=0")
+    (tmp_path / "ce.cfg").write_text(layers)
+    (tmp_path / "ce-params.cfg").write_text(params)
+    return ["--layers", tmp_path / "ce.cfg", "--params", tmp_path / "ce-params.cfg"]
+
+
+def test_a_net_without_logreg_reports_its_training_cost(tmp_path):
+    """Frozen, and trained on its test batch without dropout: the training cost of its one epoch is the
+    test cost of the same images (it was 0 when only a cost.logreg's cost was summed)."""
+    convnet("train", *_crossent_net(tmp_path, frozen=True), *FAST, "--test-range", "1", "--epochs", "1",
+            "--save-path", tmp_path / "r")
+    (point,) = Checkpoint(tmp_path / "r/latest.h5").history
+    assert point["train_cost"] > 1 and point["train_cost"] == pytest.approx(point["test_cost"], rel=1e-6)
+    assert np.isnan(point["train_error"]) and np.isnan(point["test_top1"])
+
+
+def test_a_net_without_logreg_keeps_its_lowest_test_cost_as_best(tmp_path):
+    """Its best.h5 and --lr-plateau go by the test cost: its top-1 error is NaN, which never compared as
+    lower (best.h5 stayed the first test point, and every K test points dropped the rates)."""
+    out = convnet("train", *_crossent_net(tmp_path), *FAST, "--epochs", "3", "--test-freq", "5",
+                  "--lr-plateau", "2", "--save-path", tmp_path / "r").stdout
+    history = Checkpoint(tmp_path / "r/latest.h5").history
+    costs = [h["test_cost"] for h in history]
+    best = [i for i, c in enumerate(costs) if c < min(costs[:i], default=np.inf)]
+    assert len(best) >= 2 and len(best) < len(costs)          # it improves, and not at every point
+    marked = [i for i, line in enumerate(l for l in out.splitlines() if "nan%" in l) if line.endswith("best")]
+    assert marked == best
+    assert Checkpoint(tmp_path / "r/best.h5").step == history[best[-1]]["step"]
+    since, drops = 0, []                        # the plateau rule, replayed on the test costs
+    for i, c in enumerate(costs):
+        since = 0 if i in best else since + 1
+        if since >= 2 and len(drops) < 3:
+            drops.append(i)
+            since = 0
+    assert out.count("test cost has not improved for 2 test points") == len(drops) >= 1
+    assert [h["lr_scale"] for h in history] == pytest.approx([0.1 ** sum(d < i for d in drops) for i in range(len(costs))])
+
+
 def test_layers_and_params_are_needed():
     one_line(convnet("train", check=False), "give --layers and --params")
 
