@@ -25,7 +25,12 @@ class Group(click.Group):
             sys.exit(0)
         except click.ClickException as e:
             where = f" (convnet {e.ctx.info_name} -h for help)" if getattr(e, "ctx", None) and e.ctx.parent else ""
-            click.echo(f"convnet: error: {e.format_message()}{where}", err=True)
+            message = e.format_message()
+            if isinstance(e, click.exceptions.NoSuchOption):
+                from .old_options import hint
+                if hint(e.option_name):     # its guess ('Did you mean --layers?') is beside the point
+                    message = f"No such option {e.option_name!r}; {hint(e.option_name)}."
+            click.echo(f"convnet: error: {message}{where}", err=True)
             sys.exit(e.exit_code)
         except click.Abort:
             click.echo("convnet: interrupted", err=True)

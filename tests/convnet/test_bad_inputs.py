@@ -57,6 +57,21 @@ def test_a_missing_option_is_exit_2():
              "--val-labels needs --val-images")
 
 
+@pytest.mark.parametrize("command,option,fragment", [
+    ("train", "-f", "No such option '-f'; for cuda-convnet's -f, use --load CHECKPOINT"),
+    ("train", "--layer-params=new.cfg", "for cuda-convnet's --layer-params, use --params, on resume too"),
+    ("train", "--test-only=1", "for cuda-convnet's --test-only, use convnet test --load CHECKPOINT"),
+    ("test", "--multiview-test=1", "for cuda-convnet's --multiview-test, use convnet test --multiview"),
+    ("show", "--show-filters=conv1", "for cuda-convnet's --show-filters, use convnet show --filters LAYER"),
+])
+def test_cuda_convnets_option_names_say_what_does_their_work_here(command, option, fragment):
+    """As the 2012 scripts typed them (run4.sh, test.sh): the line names ours, not click's guess."""
+    one_line(invoke(command, option, "x"), 2, fragment, f"(convnet {command} -h for help)")
+    result = invoke("train", "--made-up")
+    one_line(result, 2, "No such option '--made-up'")
+    assert "cuda-convnet" not in result.output
+
+
 def test_make_data_refuses_an_out_inside_its_images(tmp_path):
     jpegs = _tree(tmp_path)
     one_line(invoke("make-data", "--images", jpegs / "train", "--out", jpegs / "train/batches"), 2,
