@@ -7,7 +7,7 @@ note, and one whose data folder has moved says which option finds it.
 """
 import os
 
-from .errors import BackendError, DataError, OptionError
+from .errors import BackendError, CheckpointError, DataError, OptionError
 from .notes import note
 
 
@@ -20,7 +20,27 @@ def open_checkpoint(path, given, need_train=False):
     fit_to_this_machine(path, options, given, resuming=False)
     data = Data(options, need_train=need_train)
     data.note_changed(checkpoint, options, resuming=False)
-    return checkpoint, data, restored_net(checkpoint, data, options), options
+    try:
+        net = restored_net(checkpoint, data, options)
+    except CheckpointError as e:
+        raise _input_size_changed(e, checkpoint, data, given) from None
+    return checkpoint, data, net, options
+
+
+# The options that size the net's input: given now with another value, they are the likely cause of
+# learned arrays of another shape (an fc layer's weights follow the size of what it reads).
+INPUT_SIZE = ("crop", "image_size", "data_provider", "data_path")
+
+
+def _input_size_changed(error, checkpoint, data, given):
+    changed = [k for k in INPUT_SIZE if k in given and given[k] != checkpoint.options.get(k)]
+    if not changed or "the net needs" not in str(error):
+        return error
+    flags = ", ".join(f"--{k.replace('_', '-')} {given[k]}" if given[k] is not None else f"no --{k.replace('_', '-')}"
+                      for k in changed)
+    size = "x".join(map(str, data.augmentation.shape))
+    return CheckpointError(f"{error}: with {flags} the net reads {size} inputs, which is not what it was trained "
+                           f"on (leave {'it' if len(changed) == 1 else 'them'} out to use the checkpoint's own)")
 
 
 def restored_net(checkpoint, data, options):

@@ -217,6 +217,17 @@ def test_layers_and_params_are_needed():
     one_line(convnet("train", check=False), "give --layers and --params")
 
 
+@pytest.mark.parametrize("option,size", [("--crop", "24"), ("--image-size", "40")])
+def test_another_input_size_given_to_a_checkpoint_is_named_as_the_cause(run, tmp_path, option, size):
+    """Its fc layer's weights are of another shape: the line says which option made the input another size."""
+    path, _ = run
+    for command in (["test"], ["features", "--layer", "fc10", "--out", tmp_path / "f.h5"]):
+        result = convnet(*command, "--load", path / "best.h5", option, size, check=False)
+        assert result.returncode == 1 and result.stderr.count("convnet: error:") == 1, result.stderr
+        assert f"fc10/weights/0 is (10, 512), the net needs (10, {8 * (int(size) // 4) ** 2}): with {option} {size} " \
+               f"the net reads 3x{size}x{size} inputs, which is not what it was trained on" in result.stderr
+
+
 def test_test_json_fields(run):
     path, _ = run
     assert set(evaluate(path / "best.h5")) == {"cost", "top1_error", "topk_error", "topk", "cases"}
