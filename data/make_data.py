@@ -302,7 +302,7 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
         extra = earlier_batches_beyond(out, len(batches))
         found = len(train) + len(val)
         echo(f"{len(classes)} classes, {len(train)} training and {len(val)} validation images: {len(batches)} "
-             f"batches of {batch_size}; {len(batches) - len(todo)} already done, {len(todo)} to make")
+             f"batch{'es' * (len(batches) != 1)} of {batch_size}; {len(batches) - len(todo)} already done, {len(todo)} to make")
         progress = Progress(sum(len(f) for _, _, f in todo))
         jobs = [(os.path.join(out, f"data_batch_{number}.h5"), split, roots[split], files, size,
                  digest(split, files, size)) for number, split, files in todo]
