@@ -170,7 +170,7 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
 
 TRAIN_OPTIONS = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini",
                  "epochs", "test_freq", "color_noise", "flip", "augment", "lr_plateau", "lr_drops", "backend", "gpu", "tf32", "seed", "watch",
-                 "wupdate_freq", "scalar_mean")
+                 "wupdate_freq", "scalar_mean", "save_freq")
 
 
 def data_options(f):
@@ -200,6 +200,9 @@ def data_options(f):
 @click.option("--save-path", type=click.Path(file_okay=False), help="Where checkpoints go (default: runs/<config>-<time>).")
 @click.option("--epochs", type=click.IntRange(1), default=10, show_default=True, help="Passes over the training range.")
 @click.option("--test-freq", type=click.IntRange(1), help="Minibatches between test points (default: one epoch).")
+@click.option("--save-freq", type=click.IntRange(1),
+              help="Minibatches between checkpoints (latest.h5) besides those of the test points, so that a "
+                   "kill loses less (default: at test points only).")
 @click.option("--color-noise", type=NonNegative(), default=0.0, show_default=True,
               help="PCA colour noise: the standard deviation of alpha (the paper: 0.1).")
 @click.option("--flip/--no-flip", default=None,
@@ -304,6 +307,9 @@ def _changed_net_folder(save_path, load, checkpoint):
 @click.option("--epochs", type=click.IntRange(1), default=10, show_default=True, help="Passes over the training range.")
 @click.option("--seeds", type=click.IntRange(1), default=3, show_default=True, help="Runs per net, seeds 0..N-1.")
 @click.option("--test-freq", type=click.IntRange(1), help="Minibatches between test points (default: one epoch).")
+@click.option("--save-freq", type=click.IntRange(1),
+              help="Minibatches between checkpoints (latest.h5) besides those of the test points, so that a "
+                   "kill loses less (default: at test points only).")
 @click.option("--color-noise", type=NonNegative(), default=0.0, show_default=True, help="As for train.")
 @click.option("--flip/--no-flip", default=None, help="As for train.")
 @click.option("--wupdate-freq", type=click.IntRange(1), default=1, show_default=True, help="As for train.")

@@ -13,7 +13,7 @@ from .notes import note
 DEFAULTS = dict(data_provider="default", data_path=None, image_size=32, crop=None, train_range=None,
                 test_range=None, mini=128, epochs=10, test_freq=None, color_noise=0.0, flip=None, augment="paper", lr_plateau=0,
                 lr_drops=3, backend="numpy", gpu=None, tf32=False, seed=0, save_path=None, watch=False,
-                wupdate_freq=1, scalar_mean=False)
+                wupdate_freq=1, scalar_mean=False, save_freq=None)
 
 
 class Data:

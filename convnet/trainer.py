@@ -119,13 +119,20 @@ class Trainer:
                 every = self.o["test_freq"]
                 if (self.step % every == 0 if every else self.batch == 0) or last:
                     self._test_point()
-                elif self._stop_requested:
+                elif self._stop_requested or self._save_due():
                     self._save()
                 if self._stop_requested:
                     return
                 self._progress(k + 1, len(stream))
         finally:
             stream.close()
+
+    def _save_due(self):
+        """--save-freq N: a checkpoint every N minibatches between test points (on ImageNet an epoch, hours,
+        apart), which resumes exactly as one of a test point: the training costs since the last test point
+        are in it."""
+        every = self.o.get("save_freq")
+        return bool(every) and self.step % every == 0
 
     def _each_minibatch(self, stream):
         """The stream's minibatches; a training batch that cannot be read (damaged, removed) stops the run

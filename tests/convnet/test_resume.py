@@ -83,3 +83,22 @@ def test_a_run_saved_between_two_updates_of_wupdate_freq_resumes_exactly(tmp_pat
     # resumed updating every step, the sums saved go into the first update, and none is kept after it
     convnet("train", "--load", tmp_path / "once/latest.h5", "--epochs", "2", "--wupdate-freq", "1")
     assert not [k for k in arrays(tmp_path / "once/latest.h5")[0] if "grad_sum" in k]
+
+
+def test_a_checkpoint_of_save_freq_between_test_points_resumes_exactly(tmp_path):
+    """--save-freq 2 with test points 7 apart: killed as soon as its first checkpoint is there (step 2,
+    or a few later), the run resumes from a checkpoint that is no test point, and ends as the run never
+    stopped, test points and all."""
+    convnet("train", *ARGS, "--save-path", tmp_path / "whole")
+    proc = start("train", *ARGS, "--save-freq", "2", "--save-path", tmp_path / "cut")
+    latest = tmp_path / "cut/latest.h5"
+    wait_for_checkpoint(proc, latest)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    saved = Checkpoint(latest)
+    assert saved.step % 2 == 0 and saved.step < 7 and saved.history == []
+    assert not (tmp_path / "cut/best.h5").exists()          # best.h5 is a test point's
+    convnet("train", "--load", latest)
+    assert_same_arrays(tmp_path / "whole/latest.h5", latest)
+    assert Checkpoint(latest).history == Checkpoint(tmp_path / "whole/latest.h5").history
+    assert Checkpoint(latest).options["save_freq"] == 2     # kept for the resumed run
