@@ -561,16 +561,20 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
               help="With --filters on a local layer: its filter N at every position (shownet's --local-plane).")
 @click.option("--maps", help="A layer whose feature maps to draw for the first test images (shownet's --show-maps).")
 @click.option("--preds", is_flag=True, help="Test images with their top-5 predictions (the paper's Figure 4).")
+@click.option("--similar", metavar="LAYER",
+              help="The first test images, each with the 6 training images nearest it in this layer's outputs "
+                   "(the paper's Figure 4, right: its last hidden layer; --train-range to search fewer).")
 @click.option("--errors", is_flag=True, help="With --preds: only images the net gets wrong (shownet's --only-errors).")
 @click.option("--cost", is_flag=True, help="Train and test cost and error over the run.")
 @click.option("--grads", is_flag=True, help="Gradient norms, update ratios and dead units over the run (--watch).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
 @data_options
-def show(load, filters, local_plane, maps, preds, errors, cost, grads, out, **overrides):
+def show(load, filters, local_plane, maps, preds, similar, errors, cost, grads, out, **overrides):
     """Draw what a net learned into a PNG: its filters, feature maps, predictions, learning curves."""
     from . import show as draw
-    if not (filters or maps or preds or cost or grads):
-        raise OptionError("choose what to show: --filters LAYER, --maps LAYER, --preds, --cost and/or --grads")
+    if not (filters or maps or preds or similar or cost or grads):
+        raise OptionError("choose what to show: --filters LAYER, --maps LAYER, --preds, --similar LAYER, --cost "
+                          "and/or --grads")
     if not out.lower().endswith(".png"):
         raise OptionError(f"--out {out}: show writes a PNG; give a name that ends in .png")
     if errors and not preds:
@@ -579,7 +583,7 @@ def show(load, filters, local_plane, maps, preds, errors, cost, grads, out, **ov
         raise OptionError("--local-plane goes with --filters: it chooses which of a local layer's filters they show")
     from .files import check_output_file
     check_output_file(out, "--out")
-    checkpoint, data, net, options = _open_checkpoint(load, overrides)
+    checkpoint, data, net, options = _open_checkpoint(load, overrides, need_train=bool(similar))
     panels = []
     if filters:
         panels.append(draw.filters_panel(net, [n.strip() for n in filters.split(",")], local_plane))
@@ -587,6 +591,9 @@ def show(load, filters, local_plane, maps, preds, errors, cost, grads, out, **ov
         panels.append(draw.maps_panel(net, data, maps.strip()))
     if preds:
         panels.append(draw.preds_panel(net, data, errors=errors, mini=options["mini"]))
+    if similar:
+        from .similar import similar_panel
+        panels.append(similar_panel(net, data, similar.strip(), mini=options["mini"]))
     if cost:
         from .evaluate import logreg_layer
         layer = logreg_layer(net)

@@ -5,11 +5,13 @@
                   (the first 16 channels of the first 32 filters); each tile scaled to its own range.
                   A local layer's are those at its middle position; --local-plane N draws its filter N
                   at every position instead (shownet's --local-plane)
---preds           test images (centre crops) with their true label and the top 5 predicted classes
-                  as bars of probability (the paper's Figure 4, left)
 --maps L          the first test images, each with the first 16 feature maps of layer L (shownet's
                   --show-maps), on one grey scale
+--preds           test images (centre crops) with their true label and the top 5 predicted classes
+                  as bars of probability (the paper's Figure 4, left)
+--similar L       the first test images, each with its nearest training images in layer L (similar.py)
 --cost            train and test cost, and top-1 error, at each test point of the run
+--grads           what --watch recorded: gradient norms, update ratios, dead units
 Panels are stacked in that order.
 """
 import io

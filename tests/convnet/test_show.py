@@ -140,11 +140,54 @@ def test_maps_are_a_layers_outputs_for_the_first_test_images_on_one_grey_scale(r
     assert Image.open(out).height == 16 + 8 * (17 * 2 + 4) + 7 * 8          # 8 images of 17x17 maps, zoom 2
 
 
+def test_similar_finds_the_training_images_nearest_in_a_layers_outputs(run):
+    """The streamed search against every distance computed at once: the run's net on its training batch."""
+    from convnet.opening import open_checkpoint
+    from convnet.similar import nearest, query_features
+    _, data, net, _ = open_checkpoint(run, {}, need_train=True)
+    _, _, queries = query_features(net, data, "pool1", 3)
+    found = nearest(net, data, "pool1", queries, k=4, mini=64)
+    images, labels = data.provider.read_batch(1)
+    rows = []
+    for start in range(0, images.shape[-1], 500):
+        indices = np.arange(start, min(start + 500, images.shape[-1]))
+        net.forward([data.augmentation.test(data.augmentation.select(images, indices)), labels[indices][None]],
+                    train=False)
+        rows.append(net.activation("pool1").reshape(-1, indices.size).T.astype(np.float64))
+    train = np.concatenate(rows)
+    for q, neighbours in zip(queries, found):
+        distances = np.linalg.norm(train - q, axis=1)
+        expected = np.argsort(distances, kind="stable")[:4]
+        assert [(b, i) for _, b, i in neighbours] == [(1, int(i)) for i in expected]
+        np.testing.assert_allclose([d for d, _, _ in neighbours], distances[expected], rtol=1e-5)
+
+
+def test_a_test_image_that_is_also_a_training_image_is_its_own_nearest(run):
+    from convnet.opening import open_checkpoint
+    from convnet.similar import nearest, query_features
+    from convnet.notes import Note
+    with pytest.warns(Note, match="batch 1 is in both the training and the test range"):
+        _, data, net, _ = open_checkpoint(run, {"test_range": "1"}, need_train=True)
+    _, _, queries = query_features(net, data, "fc10", 4)
+    for j, neighbours in enumerate(nearest(net, data, "fc10", queries, k=2)):
+        (d0, b0, i0), (d1, _, _) = neighbours
+        assert (b0, i0) == (1, j) and d0 < 1e-4 * d1
+
+
+def test_similar_draws_a_row_per_test_image(run, tmp_path):
+    out = tmp_path / "similar.png"
+    convnet("show", "--load", run, "--similar", "data", "--out", out)
+    width, height = Image.open(out).size
+    assert width >= 7 * 104 + 8 and height == 16 + 5 * (96 + 30) + 4 * 8      # 5 rows of 1 + 6 pictures, titled
+
+
 @pytest.mark.parametrize("args,fragment", [([], "choose what to show"), (["--filters", "conv9"], "no layer named 'conv9'"),
                                            (["--filters", "pool1"], "pool layer: it has no filters"),
                                            (["--filters", "conv1[1]"], "[conv1] has 1 input (0 to 0)"),
                                            (["--maps", "fc10"], "fc layer of 10 flat features: it has no maps"),
                                            (["--maps", "logprob"], "a cost layer: it has no maps"),
+                                           (["--similar", "logprob"], "layer 'logprob' is a cost layer"),
+                                           (["--similar", "fc9"], "--similar: no layer named 'fc9' (the net has: data,"),
                                            (["--errors", "--cost"], "--errors goes with --preds"),
                                            (["--local-plane", "0", "--cost"], "--local-plane goes with --filters"),
                                            (["--filters", "conv1", "--local-plane", "1"],
