@@ -37,7 +37,9 @@ class Group(click.Group):
             sys.exit(130)
 
     def invoke(self, ctx):
-        send_notes_to(lambda message: click.echo(f"convnet: note: {message}", err=True))
+        # restored after: a command invoked in-process (click's CliRunner, a notebook) leaves the notes of
+        # later library calls to Python's warnings
+        before = send_notes_to(lambda message: click.echo(f"convnet: note: {message}", err=True))
         try:
             return super().invoke(ctx)
         except ConvnetError as e:
@@ -50,6 +52,8 @@ class Group(click.Group):
             click.echo(f"convnet: error: not enough memory for this ({str(e) or 'MemoryError'}); "
                        f"try a smaller --mini, --image-size or net", err=True)
             sys.exit(1)
+        finally:
+            send_notes_to(before)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -496,14 +500,25 @@ def inspect(load, names, batches, test_mode, as_json, out, **overrides):
 @main.command()
 @click.option("--load", required=True, help="The checkpoint.")
 @click.option("--layer", required=True, help="The layer whose outputs to write.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The HDF5 file to write.")
+@click.option("--out", type=click.Path(dir_okay=False), help="The HDF5 file to write.")
+@click.option("--out-dir", type=click.Path(file_okay=False),
+              help="Instead of --out: a file per test batch in this folder, features_batch_N.h5 (for ranges too "
+                   "large for memory; a second call writes only the batches not there).")
 @data_options
-def features(load, layer, out, **overrides):
+def features(load, layer, out, out_dir, **overrides):
     """Write a layer's outputs on the test range to HDF5: /features (cases, dims) and /labels."""
-    from .features import extract, write_features
-    from .files import check_output_file
-    check_output_file(out, "--out")
-    _, data, net, options = _open_checkpoint(load, overrides)
+    from .features import extract, write_features, write_per_batch
+    from .files import check_output_file, check_writable
+    if bool(out) == bool(out_dir):
+        raise OptionError("give --out FILE.h5 (one file) or --out-dir FOLDER (a file per test batch)")
+    if out:
+        check_output_file(out, "--out")
+    else:
+        check_writable(out_dir, "--out-dir")
+    checkpoint, data, net, options = _open_checkpoint(load, overrides)
+    if out_dir:
+        write_per_batch(out_dir, net, data, layer, options["mini"], checkpoint.arrays_digest, options, click.echo)
+        return
     feats, labels = extract(net, data, layer, options["mini"])
     write_features(out, feats, labels, layer, net[layer].output_shape)
     click.echo(f"wrote {out}: /features {feats.shape[0]} x {feats.shape[1]} of layer {layer}, /labels")

@@ -19,6 +19,8 @@ def note(message):
 
 
 def send_notes_to(echo):
-    """Every later note goes to echo(message) (the CLI: one stderr line each)."""
+    """Every later note goes to echo(message) (the CLI: one stderr line each); None: to warnings again.
+    Returns where they went before."""
     global _sink
-    _sink = echo
+    before, _sink = _sink, echo
+    return before

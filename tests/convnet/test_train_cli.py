@@ -64,6 +64,31 @@ def test_features(run, tmp_path):
     assert "the features of probs are per image" in cost.stderr and not (tmp_path / "g.h5").exists()
 
 
+def test_features_out_dir_writes_a_file_per_test_batch_and_only_those_not_there(run, tmp_path):
+    path, _ = run
+    args = ["features", "--load", path / "latest.h5", "--layer", "pool1", "--test-range", "5-6"]
+    whole = convnet(*args, "--out", tmp_path / "f.h5")
+    out = convnet(*args, "--out-dir", tmp_path / "d").stdout
+    assert "2 test batches: 0 already written there, 2 to write" in out and "(2 of 2)" in out
+    with h5py.File(tmp_path / "f.h5") as f, h5py.File(tmp_path / "d/features_batch_5.h5") as five, \
+            h5py.File(tmp_path / "d/features_batch_6.h5") as six:
+        np.testing.assert_array_equal(np.concatenate([five["features"][()], six["features"][()]]), f["features"][()])
+        np.testing.assert_array_equal(np.concatenate([five["labels"][()], six["labels"][()]]), f["labels"][()])
+        assert six.attrs["batch"] == 6 and six.attrs["layer"] == "pool1" and list(six.attrs["shape"]) == [8, 8, 8]
+    kept = (tmp_path / "d/features_batch_6.h5").stat().st_ino
+    (tmp_path / "d/features_batch_5.h5").unlink()          # as a kill after batch 6 would have left it
+    again = convnet(*args, "--out-dir", tmp_path / "d").stdout
+    assert "1 already written there, 1 to write" in again and (tmp_path / "d/features_batch_5.h5").exists()
+    assert (tmp_path / "d/features_batch_6.h5").stat().st_ino == kept
+    other = convnet(*args[:4], "fc10", *args[5:], "--out-dir", tmp_path / "d", check=False)
+    one_line(other, "features_batch_5.h5 holds another layer's outputs (not fc10's); give another --out-dir")
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e/features_batch_6.h5").write_text("notes of mine")
+    one_line(convnet(*args, "--out-dir", tmp_path / "e", check=False), "features_batch_6.h5 holds no features of ours")
+    assert (tmp_path / "e/features_batch_6.h5").read_text() == "notes of mine"
+    one_line(convnet(*args, check=False), "give --out FILE.h5 (one file) or --out-dir FOLDER")
+
+
 def one_line(run, fragment):
     assert run.returncode != 0
     assert run.stderr.strip().count("\n") == 0 and "Traceback" not in run.stderr, run.stderr
