@@ -147,7 +147,9 @@ def test_a_section_given_twice_is_merged_and_the_last_value_counts(tmp_path):
     assert result.exit_code == 0, result.output
     notes = [line for line in result.output.splitlines() if line.startswith("convnet: note:")]
     assert len(notes) == 1 and "[fc1] epsb: given twice" in notes[0] and "'0.02' counts" in notes[0], notes
-    sections = read_ini(write(tmp_path, "p.cfg", params))
+    from convnet.notes import Note
+    with pytest.warns(Note, match=r"\[fc1\] epsb: given twice"):       # read as a library: a warning
+        sections = read_ini(write(tmp_path, "p.cfg", params))
     assert sections["fc1"].get("epsB") == "0.02" and sections["conv1"].get("wc") == "0.0005"
 
 
