@@ -10,6 +10,8 @@ to a new one.
   of the 2012 code, a LocalUnsharedLayer, did not apply).
 - An unshared matrix (WeightLayerParser.unshare_weights, layer.py:747) is its own copy of the matrix
   it read by weightSource, momentum from zero, and is updated by its own gradient from then on.
+- Either way a changed matrix's gradients summed toward a --wupdate-freq update start from zero: a
+  conv's sum over its positions, or a shared matrix's over its sharers, cannot be split again.
 
 The change is written into the net's config text (type=local, the weightSource entry gone) with a
 comment, so the checkpoints of the changed net describe it, and resume it as any run.
