@@ -121,6 +121,23 @@ def test_an_unshared_matrix_is_a_copy_that_learns_by_its_own_gradient(trained, d
     np.testing.assert_allclose(b.value, start - 0.001 * gradient / 16, rtol=1e-5, atol=1e-7)   # inc was zero
 
 
+def test_summed_gradients_of_a_changed_matrix_start_from_zero_the_others_are_kept(data, tmp_path):
+    """Saved between two updates of --wupdate-freq 2: a conv's sum over its positions (or a shared matrix's
+    over its sharers) has no per-position (per-sharer) parts to give the changed matrix."""
+    configs = ("l.cfg", LAYERS, "p.cfg", PARAMS)
+    net = build_net(data, *configs, OPTIONS)
+    net.forward(next(iter(data.test_minibatches(16))), train=True)
+    net.backward()
+    Solver(net).update(16, 0.0, step=0, every=2)              # summed, not applied
+    save(tmp_path / "c.h5", net, (1, 1, 1), configs, OPTIONS, {}, [])
+    checkpoint = Checkpoint(tmp_path / "c.h5")
+    assert "convA/weights_grad_sum/0" in checkpoint.arrays
+    changed, _, _ = changed_net(data, configs, OPTIONS, checkpoint, Changes("convA", "convD[0]"))
+    assert changed["convA"].params[0].grad_sum is None and changed["convD"].params[0].grad_sum is None
+    for layer in ("convC", "fc"):
+        np.testing.assert_array_equal(changed[layer].params[0].grad_sum, checkpoint.arrays[f"{layer}/weights_grad_sum/0"])
+
+
 @pytest.mark.parametrize("to_local,unshare,fragment", [
     ("nothere", None, "--conv-to-local nothere: no layer of that name in l.cfg"),
     ("fc", None, "[fc] is a fc layer; only conv layers are made local"),
