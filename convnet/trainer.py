@@ -308,6 +308,15 @@ class Trainer:
         if every > steps:
             note(f"--wupdate-freq {every} is more than the run's {steps} minibatches: its weights will not move "
                  f"(an update comes every {every} minibatches)")
+        others = [f"[{c.name}]" for c in self.net.graph.cost_layers if c is not self.cost_layer]
+        if self.cost_layer is not None and others:
+            note(f"the line's cost and errors are [{self.cost_layer.name}]'s; {', '.join(others)} "
+                 f"train{'s' * (len(others) == 1)} the net too, by {'its' if len(others) == 1 else 'their'} coeff, "
+                 f"and {'is' if len(others) == 1 else 'are'} not in it (convnet inspect gives each cost layer's cost "
+                 f"per image)")
+        elif len(others) > 1:
+            note(f"the line's cost is the sum of {', '.join(others)}'s (without coeff); convnet inspect gives each "
+                 f"one's cost per image")
         k = self.cost_layer.conf.topk if self.cost_layer else 5
         self.echo(f"{'epoch':>8} {'train cost':>10} {'train err':>10} {'test cost':>10} {'top-1 err':>10} "
                   f"{f'top-{k} err':>10} {'images/s':>9}")

@@ -238,6 +238,20 @@ def test_a_net_without_logreg_keeps_its_lowest_test_cost_as_best(tmp_path):
     assert [h["lr_scale"] for h in history] == pytest.approx([0.1 ** sum(d < i for d in drops) for i in range(len(costs))])
 
 
+def test_cost_layers_beside_the_logreg_are_named_as_not_in_the_line(tmp_path):
+    (tmp_path / "two.cfg").write_text((ROOT / "tests/configs/tiny.cfg").read_text()
+                                      + "\n[energy]\ntype=cost.sum2\ninputs=fc10\n")
+    (tmp_path / "two-params.cfg").write_text((ROOT / "tests/configs/tiny-params.cfg").read_text()
+                                             + "\n[energy]\ncoeff=0.0001\n")
+    out = convnet("train", "--layers", tmp_path / "two.cfg", "--params", tmp_path / "two-params.cfg", *FAST,
+                  "--epochs", "1", "--save-path", tmp_path / "r")
+    assert out.stderr.count("convnet: note:") == 1
+    assert "note: the line's cost and errors are [logprob]'s; [energy] trains the net too, by its coeff, and is " \
+           "not in it" in out.stderr
+    (point,) = Checkpoint(tmp_path / "r/latest.h5").history       # the logreg's alone: its test cost agrees
+    assert point["train_cost"] < 5 and point["test_cost"] == pytest.approx(evaluate(tmp_path / "r/latest.h5")["cost"])
+
+
 def test_layers_and_params_are_needed():
     one_line(convnet("train", check=False), "give --layers and --params")
 
