@@ -576,9 +576,10 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
               help="With --filters on a local layer: its filter N at every position (shownet's --local-plane).")
 @click.option("--maps", help="A layer whose feature maps to draw for the first test images (shownet's --show-maps).")
 @click.option("--preds", is_flag=True, help="Test images with their top-5 predictions (the paper's Figure 4).")
-@click.option("--similar", metavar="LAYER",
-              help="The first test images, each with the 6 training images nearest it in this layer's outputs "
-                   "(the paper's Figure 4, right: its last hidden layer; --train-range to search fewer).")
+@click.option("--similar", metavar="LAYERS",
+              help="The first test images, each with the 6 training images nearest it in these layers' outputs, "
+                   "side by side (the paper's Figure 4, right: its last hidden layer, fc7a,fc7b; --train-range to "
+                   "search fewer).")
 @click.option("--errors", is_flag=True, help="With --preds: only images the net gets wrong (shownet's --only-errors).")
 @click.option("--cost", is_flag=True, help="Train and test cost and error over the run.")
 @click.option("--grads", is_flag=True, help="Gradient norms, update ratios and dead units over the run (--watch).")
@@ -608,7 +609,7 @@ def show(load, filters, local_plane, maps, preds, similar, errors, cost, grads, 
         panels.append(draw.preds_panel(net, data, errors=errors, mini=options["mini"]))
     if similar:
         from .similar import similar_panel
-        panels.append(similar_panel(net, data, similar.strip(), mini=options["mini"]))
+        panels.append(similar_panel(net, data, [n.strip() for n in similar.split(",")], mini=options["mini"]))
     if cost:
         from .evaluate import logreg_layer
         layer = logreg_layer(net)

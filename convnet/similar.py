@@ -1,7 +1,8 @@
-"""`convnet show --similar LAYER`: the paper's Figure 4 (right). The first test images, each beside the
-training images whose outputs in LAYER (the paper: the last hidden layer, 4096 values) lie nearest its
-own in Euclidean distance, as the 2012 code's findsimilar.py searched its features of every training
-batch. Every image is seen as the test sees it (centre crop, no reflection, no noise).
+"""`convnet show --similar LAYER[,LAYER]`: the paper's Figure 4 (right). The first test images, each
+beside the training images whose outputs in the layers (side by side; the paper: the last hidden
+layer, 4096 values, fc7a,fc7b here) lie nearest its own in Euclidean distance, as the 2012 code's
+findsimilar.py searched its features of every training batch. Every image is seen as the test sees it
+(centre crop, no reflection, no noise).
 
 The search streams: one minibatch of training images at a time, each query keeping its k nearest so
 far, so that the training range need not fit in memory (ImageNet's 1.2 million images are one forward
@@ -13,23 +14,24 @@ from PIL import Image, ImageDraw
 from .errors import OptionError
 
 
-def query_features(net, data, layer, count):
-    """(views, labels, features (count, dims) float64) of the first `count` images of the first test batch."""
+def query_features(net, data, layers, count):
+    """(views, labels, features (count, dims) float64) of the first `count` images of the first test batch:
+    the outputs of `layers` side by side (the paper's last hidden layer is fc7a and fc7b, one per GPU)."""
     from convnet.data.loader import labels_row
     number = data.test[0]
     images, labels = data.provider.read_batch(number)
     indices = np.arange(min(count, data.provider.batch_size(number)))
     view = data.augmentation.test(data.augmentation.select(images, indices))
     net.forward([view, labels_row(labels[indices])], train=False)
-    return view, labels[indices], _rows(net, layer)
+    return view, labels[indices], _rows(net, layers)
 
 
-def _rows(net, layer):
-    out = net.activation(layer)
-    return out.reshape(-1, out.shape[-1]).T.astype(np.float64)
+def _rows(net, layers):
+    outs = [net.activation(layer) for layer in layers]
+    return np.concatenate([out.reshape(-1, out.shape[-1]).T.astype(np.float64) for out in outs], axis=1)
 
 
-def nearest(net, data, layer, queries, k=6, mini=128):
+def nearest(net, data, layers, queries, k=6, mini=128):
     """For each row of queries: its k nearest training images as [(distance, batch, index)], nearest
     first (ties: the earlier image first), over the training range."""
     from convnet.data.loader import evaluation_minibatches, labels_row
@@ -40,7 +42,7 @@ def nearest(net, data, layer, queries, k=6, mini=128):
         images, labels = data.provider.read_batch(number)
         view = data.augmentation.test(data.augmentation.select(images, indices))
         net.forward([view, labels_row(labels[indices])], train=False)
-        x = _rows(net, layer)
+        x = _rows(net, layers)
         d2 = np.maximum(q2 + (x ** 2).sum(axis=1)[None, :] - 2 * queries @ x.T, 0)
         where = np.broadcast_to(np.stack([np.full(indices.size, number), indices], axis=1), d2.shape + (2,))
         best_d = np.concatenate([best_d, d2], axis=1)          # the kept ones come first: ties keep them
@@ -51,20 +53,23 @@ def nearest(net, data, layer, queries, k=6, mini=128):
     return [[(float(np.sqrt(d)), int(b), int(i)) for d, (b, i) in zip(ds, ws)] for ds, ws in zip(best_d, best_where)]
 
 
-def check_layer(net, name):
-    if name not in net.graph.by_name:
-        raise OptionError(f"--similar: no layer named {name!r} (the net has: {', '.join(l.name for l in net.layers)})")
-    if net[name].is_cost:
-        raise OptionError(f"--similar: layer '{name}' is a cost layer: it gives its minibatch's summed cost, not a "
-                          f"feature vector per image (the paper compares the last hidden layer's outputs)")
+def check_layers(net, names):
+    for name in names:
+        if name not in net.graph.by_name:
+            raise OptionError(f"--similar: no layer named {name!r} (the net has: "
+                              f"{', '.join(l.name for l in net.layers)})")
+        if net[name].is_cost:
+            raise OptionError(f"--similar: layer '{name}' is a cost layer: it gives its minibatch's summed cost, not "
+                              f"a feature vector per image (the paper compares the last hidden layer's outputs)")
 
 
-def similar_panel(net, data, name, count=5, k=6, mini=128):
-    """Each of the first `count` test images, then its k nearest training images in layer `name`."""
+def similar_panel(net, data, names, count=5, k=6, mini=128):
+    """Each of the first `count` test images, then its k nearest training images in the outputs of the
+    layers `names`, side by side."""
     from .show import BACKGROUND, FONT, INK, _mean_view, _picture, stack, titled
-    check_layer(net, name)
-    view, labels, queries = query_features(net, data, name, count)
-    found = nearest(net, data, name, queries, k, mini)
+    check_layers(net, names)
+    view, labels, queries = query_features(net, data, names, count)
+    found = nearest(net, data, names, queries, k, mini)
     names = list(data.provider.label_names)
     label = lambda c: (names[c] if c < len(names) else str(c))[:15]
     test_mean = _mean_view(data, data.provider.read_batch(data.test[0])[0])
@@ -87,5 +92,5 @@ def similar_panel(net, data, name, count=5, k=6, mini=128):
         rows.append(row)
     searched = sum(data.provider.batch_size(n) for n in data.train)
     dims = queries.shape[1]
-    return titled(stack(rows), f"{name}: the {k} training images nearest each test image in its {dims} "
+    return titled(stack(rows), f"{'+'.join(names)}: the {k} training images nearest each test image in its {dims} "
                                f"value{'s' * (dims != 1)} (Euclidean distance below), of {searched} searched")

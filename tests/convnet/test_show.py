@@ -145,8 +145,11 @@ def test_similar_finds_the_training_images_nearest_in_a_layers_outputs(run):
     from convnet.opening import open_checkpoint
     from convnet.similar import nearest, query_features
     _, data, net, _ = open_checkpoint(run, {}, need_train=True)
-    _, _, queries = query_features(net, data, "pool1", 3)
-    found = nearest(net, data, "pool1", queries, k=4, mini=64)
+    _, _, queries = query_features(net, data, ["pool1"], 3)
+    _, _, both = query_features(net, data, ["pool1", "fc10"], 3)     # two layers' outputs side by side
+    np.testing.assert_array_equal(both[:, :512], queries)
+    np.testing.assert_array_equal(both[:, 512:], query_features(net, data, ["fc10"], 3)[2])
+    found = nearest(net, data, ["pool1"], queries, k=4, mini=64)
     images, labels = data.provider.read_batch(1)
     rows = []
     for start in range(0, images.shape[-1], 500):
@@ -168,8 +171,8 @@ def test_a_test_image_that_is_also_a_training_image_is_its_own_nearest(run):
     from convnet.notes import Note
     with pytest.warns(Note, match="batch 1 is in both the training and the test range"):
         _, data, net, _ = open_checkpoint(run, {"test_range": "1"}, need_train=True)
-    _, _, queries = query_features(net, data, "fc10", 4)
-    for j, neighbours in enumerate(nearest(net, data, "fc10", queries, k=2)):
+    _, _, queries = query_features(net, data, ["fc10"], 4)
+    for j, neighbours in enumerate(nearest(net, data, ["fc10"], queries, k=2)):
         (d0, b0, i0), (d1, _, _) = neighbours
         assert (b0, i0) == (1, j) and d0 < 1e-4 * d1
 
