@@ -70,8 +70,8 @@ def similar_panel(net, data, names, count=5, k=6, mini=128):
     check_layers(net, names)
     view, labels, queries = query_features(net, data, names, count)
     found = nearest(net, data, names, queries, k, mini)
-    names = list(data.provider.label_names)
-    label = lambda c: (names[c] if c < len(names) else str(c))[:15]
+    classes = list(data.provider.label_names)
+    label = lambda c: (classes[c] if c < len(classes) else str(c))[:15]
     test_mean = _mean_view(data, data.provider.read_batch(data.test[0])[0])
     rows = []
     for j, neighbours in enumerate(found):

@@ -177,6 +177,18 @@ def test_a_test_image_that_is_also_a_training_image_is_its_own_nearest(run):
         assert (b0, i0) == (1, j) and d0 < 1e-4 * d1
 
 
+def test_the_similar_panel_is_titled_with_its_layers(run, monkeypatch):
+    import convnet.show
+    from convnet.opening import open_checkpoint
+    from convnet.similar import similar_panel
+    titles = []
+    monkeypatch.setattr(convnet.show, "titled", lambda image, title: titles.append(title) or image)
+    _, data, net, _ = open_checkpoint(run, {"train_range": "2"}, need_train=True)
+    similar_panel(net, data, ["pool1", "fc10"], count=2, k=3)
+    assert titles == ["pool1+fc10: the 3 training images nearest each test image in its 522 values (Euclidean "
+                      "distance below), of 2000 searched"]
+
+
 def test_similar_draws_a_row_per_test_image(run, tmp_path):
     out = tmp_path / "similar.png"
     convnet("show", "--load", run, "--similar", "data", "--out", out)
