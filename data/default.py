@@ -117,8 +117,11 @@ class DefaultProvider(Provider):
     def read_batch(self, number):
         with self._lock:
             if number not in self._cache:
-                rng = np.random.default_rng([SEED, number, self.size])
-                batch = render(rng, self.per_batch, self.size)
+                from . import shapes_cache
+                batch = shapes_cache.load(number, self.size, self.per_batch)
+                if batch is None:
+                    batch = render(np.random.default_rng([SEED, number, self.size]), self.per_batch, self.size)
+                    shapes_cache.keep(number, self.size, *batch)
                 if self.size > 64:      # large images: keep one batch, not six
                     self._cache.clear()
                 self._cache[number] = batch

@@ -1,12 +1,21 @@
 """The embedded dataset: deterministic, balanced, at any size."""
 import numpy as np
 
+import pytest
+
 from convnet.data import get_provider
 from convnet.data.default import CLASSES
 
 
-def test_every_batch_is_the_same_made_alone_or_after_others():
+@pytest.fixture(autouse=True)
+def drawn_here(tmp_path, monkeypatch):
+    """An empty disk cache: these tests are of the drawing, not of batches kept by earlier runs."""
+    monkeypatch.setenv("CONVNET_CACHE", str(tmp_path))
+
+
+def test_every_batch_is_the_same_made_alone_or_after_others(tmp_path, monkeypatch):
     a = get_provider("default").read_batch(4)
+    monkeypatch.setenv("CONVNET_CACHE", str(tmp_path / "another"))       # drawn again, not read back
     p = get_provider("default")
     for n in (1, 2, 3):
         p.read_batch(n)
