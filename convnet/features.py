@@ -13,15 +13,12 @@ def extract(net, data, layer, mini=128, batches=None):
     """(features (cases, dims), labels (cases,)) of `layer` on the test range (or these of its batches),
     centre crops."""
     check_layer(net, layer)
-    from convnet.data.loader import evaluation_minibatches, labels_row
     features, labels = [], []
-    for number, indices in evaluation_minibatches(data.provider, batches or data.test, mini):
-        images, batch_labels = data.provider.read_batch(number)
-        view = data.augmentation.test(data.augmentation.select(images, indices))
-        net.forward([view, labels_row(batch_labels[indices])], train=False)
+    for _, _, batch in data.test_views(batches or data.test, mini):
+        net.forward(batch, train=False)
         out = net.activation(layer)
         features.append(out.reshape(-1, out.shape[-1]).T.astype(np.float32))
-        labels.append(batch_labels[indices].astype(np.int64))
+        labels.append(batch[1][0].astype(np.int64))        # the row of class numbers, as the provider's
     return np.concatenate(features), np.concatenate(labels)
 
 

@@ -80,10 +80,17 @@ class Data:
     def test_minibatches(self, mini=128):
         """[images, labels] of the test range in order, centre crops, mini images at a time: what
         net.forward takes."""
+        for _, _, batch in self.test_views(self.test, mini):
+            yield batch
+
+    def test_views(self, batches, mini=128):
+        """(batch number, image indices, [images, labels]) of these batches in order, as the test sees
+        them (centre crops), mini images at a time."""
         from convnet.data.loader import evaluation_minibatches, labels_row
-        for number, indices in evaluation_minibatches(self.provider, self.test, mini):
+        for number, indices in evaluation_minibatches(self.provider, batches, mini):
             images, labels = self.provider.read_batch(number)
-            yield [self.augmentation.test(self.augmentation.select(images, indices)), labels_row(labels[indices])]
+            yield number, indices, [self.augmentation.test(self.augmentation.select(images, indices)),
+                                    labels_row(labels[indices])]
 
     def describe(self):
         from convnet.data.provider import format_range

@@ -34,14 +34,11 @@ def _rows(net, layers):
 def nearest(net, data, layers, queries, k=6, mini=128):
     """For each row of queries: its k nearest training images as [(distance, batch, index)], nearest
     first (ties: the earlier image first), over the training range."""
-    from convnet.data.loader import evaluation_minibatches, labels_row
     q2 = (queries ** 2).sum(axis=1)[:, None]
     best_d = np.full((len(queries), 0), np.inf)
     best_where = np.zeros((len(queries), 0, 2), np.int64)
-    for number, indices in evaluation_minibatches(data.provider, data.train, mini):
-        images, labels = data.provider.read_batch(number)
-        view = data.augmentation.test(data.augmentation.select(images, indices))
-        net.forward([view, labels_row(labels[indices])], train=False)
+    for number, indices, batch in data.test_views(data.train, mini):
+        net.forward(batch, train=False)
         x = _rows(net, layers)
         d2 = np.maximum(q2 + (x ** 2).sum(axis=1)[None, :] - 2 * queries @ x.T, 0)
         where = np.broadcast_to(np.stack([np.full(indices.size, number), indices], axis=1), d2.shape + (2,))
