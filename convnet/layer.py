@@ -142,6 +142,15 @@ class Layer:
     def check_input_layers(self, input_layers):
         """Checks that need the input layers themselves, not only their shapes."""
 
+    def joins(self, producer):
+        """For a cost layer: whether its gradient and that of `producer`, its second input, are taken
+        in one step (joint_gradient) when nothing else reads the producer: the 2012 code's shortcuts."""
+        return False
+
+    def joint_gradient(self, producer, labels, y):
+        """The gradient of this cost with respect to the producer's input, y the producer's output."""
+        raise NotImplementedError
+
     def param_shapes(self):
         """The shapes of the layer's learned arrays: weights per input, then biases."""
         return []

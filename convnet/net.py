@@ -47,7 +47,7 @@ class Net:
         self.acts, self.grads, self._copies, self._joint = {}, {}, {}, {}
         self.ctx = Pass(train=False)
         self.uploader = Uploader(self.backend, self.devices) if self.backend.gpu_path else None
-        self._pairs = self._logreg_softmax_pairs()       # the graph is fixed: found once
+        self._pairs = self._joint_pairs()       # the graph is fixed: found once
 
     # ---- access ----------------------------------------------------------------------------
 
@@ -67,7 +67,7 @@ class Net:
 
     def gradient(self, name):
         """The gradient of the cost with respect to a layer's output, from the last backward pass
-        (a softmax whose gradient the backward took jointly with its cost's: computed now)."""
+        (a layer whose gradient the backward took jointly with its cost's: computed now)."""
         g = self.grads.get(name)
         if g is None and name in self._joint.values():
             cost = next(self.graph[c] for c, s in self._joint.items() if s == name)
@@ -122,9 +122,10 @@ class Net:
         keep_input_grads, self.input_grads[(name, i)] keeps each layer's own contribution to the
         gradient of its input i, before the contributions of a shared input are summed.
 
-        A softmax read only by a cost.logreg on its device gets no gradient of its own: the two
-        layers' gradient is taken in one step, probs minus the one-hot labels, as the 2012 code did
-        (finite where a probability underflows; joint=False takes them one by one, for checks).
+        A softmax read only by a cost.logreg on its device, or a logistic neuron read only by a
+        cost.crossent2, gets no gradient of its own: the two layers' gradient is taken in one step,
+        the outputs minus the targets, as the 2012 code did (finite where an output rounds to 0 or 1;
+        joint=False takes them one by one, for checks).
 
         release=True lets each output and its gradient go as soon as no backward still to come reads
         them (a training step's peak memory: the forward's outputs, not twice them); activation() and
@@ -151,7 +152,7 @@ class Net:
         if layer.is_data or not needs[layer.name] or layer.name in pairs.values():
             return
         if layer.name in pairs:
-            self._logreg_softmax_backward(layer, self.graph[pairs[layer.name]], needs, keep_input_grads)
+            self._joint_backward(layer, self.graph[pairs[layer.name]], needs, keep_input_grads)
             return
         dy = None if layer.is_cost else self.grads.get(layer.name)
         if dy is None and not layer.is_cost:
@@ -185,33 +186,34 @@ class Net:
         for key in [k for k in self._copies if k[0] == name]:
             del self._copies[key]
 
-    def _logreg_softmax_pairs(self):
-        """{cost.logreg layer: the softmax it reads}, where that softmax has no other reader and both
-        are on one device (the 2012 code's condition, src/layer.cu SoftmaxLayer::bpropActs)."""
+    def _joint_pairs(self):
+        """{cost layer: the layer it reads whose gradient it takes with its own} (Layer.joins), where
+        that layer has no other reader and both are on one device (the 2012 code's conditions,
+        src/layer.cu SoftmaxLayer::bpropActs and NeuronLayer::bpropActs)."""
         readers = {}
         for layer in self.layers:
             for name in layer.inputs:
                 readers.setdefault(name, []).append(layer)
         pairs = {}
         for layer in self.graph.cost_layers:
-            if layer.type != "cost.logreg":
+            producer = self.graph[layer.inputs[1]] if len(layer.inputs) > 1 else None
+            if producer is None or not layer.joins(producer):
                 continue
-            softmax = self.graph[layer.inputs[1]]
-            if readers[softmax.name] == [layer] and softmax.device_index == layer.device_index:
-                pairs[layer.name] = softmax.name
+            if readers[producer.name] == [layer] and producer.device_index == layer.device_index:
+                pairs[layer.name] = producer.name
         return pairs
 
-    def _logreg_softmax_backward(self, cost, softmax, needs, keep_input_grads):
-        source = softmax.inputs[0]
+    def _joint_backward(self, cost, producer, needs, keep_input_grads):
+        source = producer.inputs[0]
         if not needs[source]:
             return
         labels = self._input(cost.inputs[0], cost.device)
         with cost.device.activate():
-            dx = softmax.logreg_gradient(labels, self.acts[softmax.name], cost.conf.coeff)
-            dx = dx.reshape(self._input(source, softmax.device).shape)     # the softmax's input's shape
-        if keep_input_grads:          # the softmax's row of check-grads checks the joint gradient
-            self.input_grads[softmax.name, 0] = self.backend.to_host(dx, softmax.device).copy()
-        self._accumulate(source, dx, softmax.device)
+            dx = cost.joint_gradient(producer, labels, self.acts[producer.name])
+            dx = dx.reshape(self._input(source, producer.device).shape)     # the producer's input's shape
+        if keep_input_grads:          # the producer's row of check-grads checks the joint gradient
+            self.input_grads[producer.name, 0] = self.backend.to_host(dx, producer.device).copy()
+        self._accumulate(source, dx, producer.device)
 
     def _gather_shared_gradients(self):
         """A shared matrix's gradient is the sum of its users' (the 2012 code accumulated them in one

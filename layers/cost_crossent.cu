@@ -27,3 +27,15 @@ extern "C" __global__ void crossent_backward(const float* __restrict__ t, const 
                                              float* __restrict__ dp, float coeff, int n) {
     FOR_EACH(i, n) dp[i] = -coeff * t[i] / p[i];
 }
+
+// The gradient through the softmax p in one step, coeff (p sum_j t_j - t), with no division by p
+// (the 2012 code's kCrossEntSoftmaxGrad). Thread mapping: one thread per element.
+extern "C" __global__ void crossent_softmax_grad(const float* __restrict__ t, const float* __restrict__ p,
+                                                 float* __restrict__ dx, float coeff, int K, int N) {
+    FOR_EACH(i, K * N) {
+        int n = i % N;
+        float total = 0.0f;
+        for (int k = 0; k < K; ++k) total += t[k * N + n];
+        dx[i] = coeff * (p[i] * total - t[i]);
+    }
+}

@@ -26,7 +26,12 @@ class CrossEntCost(Layer):
     without coeff, errors]: an image is right, by a fraction 1/(classes tied at the top), when a class
     of largest probability has t > 0 (kCrossEntCost).
 
-    The second input must be a softmax. Params: coeff (default 1).
+    The second input must be a softmax; when nothing else reads it, on its device, the net takes the
+    two gradients in one step, coeff * (p sum_j t_j - t) (joint_gradient: finite where a probability
+    underflows to 0, where t / p is not). The 2012 code meant to (kCrossEntSoftmaxGrad), but there the
+    cost wrote no gradient when its softmax had no other reader, and SoftmaxLayer::bpropActs took the
+    joint step only for a cost.logreg (src/layer.cu).
+    Params: coeff (default 1).
     """
     n_inputs = 2
     is_cost = True
@@ -41,6 +46,19 @@ class CrossEntCost(Layer):
         if input_layers[1].type != "softmax":
             raise self.cfg.error("inputs", f"the second input must be a softmax layer; "
                                            f"'{self.inputs[1]}' is {input_layers[1].type}")
+
+    def joins(self, producer):
+        return producer.type == "softmax"
+
+    def joint_gradient(self, producer, labels, p):
+        K, N = p.shape
+        if not self.be.gpu_path:
+            t = targets_numpy(labels, K, p.dtype)
+            return self.conf.coeff * (p * t.sum(axis=0) - t)
+        t = targets_gpu(self.be, labels, K)
+        dx = self.be.empty((K, N))
+        kernels(self.be, CU).crossent_softmax_grad.launch(K * N, t, p, dx, f32(self.conf.coeff), i32(K), i32(N))
+        return dx
 
     def forward_cpu(self, xs, ctx):
         p = xs[1].reshape(self.classes, -1)

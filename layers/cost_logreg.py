@@ -53,6 +53,12 @@ class LogregCost(Layer):
             raise self.cfg.error("inputs", f"the second input must be a softmax layer; "
                                            f"'{self.inputs[1]}' is {input_layers[1].type}")
 
+    def joins(self, producer):
+        return producer.type == "softmax"       # src/layer.cu, SoftmaxLayer::bpropActs
+
+    def joint_gradient(self, producer, labels, y):
+        return producer.logreg_gradient(labels, y, self.conf.coeff)
+
     def forward_cpu(self, xs, ctx):
         labels, probs = xs[0].reshape(-1).astype(np.int64), xs[1]
         p_true = probs[labels, np.arange(probs.shape[1])]
