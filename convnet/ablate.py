@@ -190,7 +190,7 @@ def load_pairs(base, variants):
                               f"{names[same]}; a variant differs from the base in its layers or its params")
         if not any((section.get("type") or "").strip() == "cost.logreg"
                    for section in read_ini(texts[0], texts[1], notes=False).values()):
-            raise OptionError(f"{layers_file}: no cost.logreg layer; ablate compares top-1 and top-k errors, which "
-                              f"only a cost.logreg counts")
+            raise OptionError(f"{layers_file}: no cost.logreg layer; ablate compares top-1 and top-k errors, and "
+                              f"only a cost.logreg counts both")
         pairs.append((name, layers_file, params_file, texts))
     return pairs

@@ -611,9 +611,8 @@ def show(load, filters, local_plane, maps, preds, similar, errors, cost, grads, 
         from .similar import similar_panel
         panels.append(similar_panel(net, data, [n.strip() for n in similar.split(",")], mini=options["mini"]))
     if cost:
-        from .evaluate import logreg_layer
-        layer = logreg_layer(net)
-        panels.append(draw.cost_panel(checkpoint.history, layer.conf.topk if layer else 5))
+        from .evaluate import classifying_layer, topk_of
+        panels.append(draw.cost_panel(checkpoint.history, topk_of(classifying_layer(net)) or 5))
     if grads:
         panels.append(draw.grads_panel(checkpoint.watch))
     draw.save(draw.stack(panels), out)

@@ -1,23 +1,32 @@
 """The test protocol: cost, top-1 and top-k error on a range of batches, from the centre crop or
 averaged over the ten views of the multiview test (section 4.1 of the paper).
 
-The numbers are computed here, on the host in float64, from the softmax that feeds the first
-cost.logreg layer, so that a test point during training and `convnet test` on its checkpoint agree.
-They are the layer's own: k is its topk, ties count as fractions, and the cost leaves out coeff, as
-the 2012 code reported them.
+The numbers are computed here, on the host in float64, from the softmax that feeds the net's
+classifying cost layer (classifying_layer), so that a test point during training and `convnet test`
+on its checkpoint agree. They are the layer's own: k is a cost.logreg's topk (a cost.crossent counts
+no top-k error), ties count as fractions, the cost leaves out coeff and a cost.crossent's log is its
+safelog, as the 2012 code reported them.
 """
 import numpy as np
 
 from convnet.data.loader import evaluation_minibatches, labels_row
 from convnet.errors import ConvnetError
+from convnet.layers.cost_crossent import safelog
 from convnet.layers.cost_logreg import correct_fractions
 
 
-def logreg_layer(net):
-    for layer in net.graph.cost_layers:
-        if layer.type == "cost.logreg":
-            return layer
-    return None
+def classifying_layer(net):
+    """The cost layer whose errors the training line, the test and best.h5 go by: the first
+    cost.logreg, else the first cost.crossent on class numbers (the 2012 code counted its errors too:
+    CrossEntCostLayer::fpropActs in src/layer.cu); None in a net where no cost layer counts errors."""
+    costs = net.graph.cost_layers
+    return (next((c for c in costs if c.type == "cost.logreg"), None) or
+            next((c for c in costs if c.type == "cost.crossent" and c.indices), None))
+
+
+def topk_of(layer):
+    """The k of the layer's top-k error: a cost.logreg's topk; None for a layer that counts none."""
+    return getattr(layer.conf, "topk", None) if layer is not None else None
 
 
 def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, predictions=None):
@@ -27,11 +36,12 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
     avg-test): their softmax outputs, over every view, are averaged before the errors are counted.
     predictions, a list, receives each minibatch's (averaged probabilities (classes, images), labels)."""
     nets = list(net) if isinstance(net, (list, tuple)) else [net]
-    layers = [logreg_layer(n) for n in nets]
+    layers = [classifying_layer(n) for n in nets]
     cost_layer = layers[0]
     if len(nets) > 1 and any(layer is None for layer in layers):
-        raise ConvnetError("model averaging averages softmax outputs: every net needs a cost.logreg layer")
-    k = cost_layer.conf.topk if cost_layer else None
+        raise ConvnetError("model averaging averages softmax outputs: every net needs a cost.logreg "
+                           "(or a cost.crossent) layer")
+    k = topk_of(cost_layer)
     totals = dict(cost=0.0, top1=0.0, topk=0.0, cases=0)
     for number, indices in evaluation_minibatches(data.provider, batches or data.test, mini):
         images, labels = data.provider.read_batch(number)
@@ -53,9 +63,11 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
             probs /= len(views) * len(nets)
             p_true = probs[labels, np.arange(labels.size)]
             with np.errstate(divide="ignore"):
-                totals["cost"] += float(-np.log(p_true).sum())
+                log = np.log(p_true) if cost_layer.type == "cost.logreg" else safelog(p_true)
+            totals["cost"] += float(-log.sum())
             totals["top1"] += float(labels.size - correct_fractions(probs, labels, 1).sum())
-            totals["topk"] += float(labels.size - correct_fractions(probs, labels, k).sum())
+            if k is not None:
+                totals["topk"] += float(labels.size - correct_fractions(probs, labels, k).sum())
             if predictions is not None:
                 predictions.append((probs.astype(np.float32), labels))
         totals["cases"] += labels.size
@@ -64,7 +76,7 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
     n = max(totals["cases"], 1)
     return {"cost": totals["cost"] / n,
             "top1_error": totals["top1"] / n if cost_layer else None,
-            "topk_error": totals["topk"] / n if cost_layer else None, "topk": k,
+            "topk_error": totals["topk"] / n if k is not None else None, "topk": k,
             "cases": totals["cases"]}
 
 

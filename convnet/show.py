@@ -197,10 +197,10 @@ def _predictions(net, cost, data, count, errors, mini):
 def preds_panel(net, data, count=8, errors=False, mini=128):
     """The first `count` test images (with errors, the first `count` the net gets wrong) with their
     top-5 predictions."""
-    from .evaluate import logreg_layer
-    cost = logreg_layer(net)
+    from .evaluate import classifying_layer
+    cost = classifying_layer(net)
     if cost is None:
-        raise OptionError("--preds needs a net with a cost.logreg layer")
+        raise OptionError("--preds needs a net with a cost.logreg (or a cost.crossent) layer: the softmax it reads")
     view, labels, probs, mean = _predictions(net, cost, data, count, errors, mini)
     names = list(data.provider.label_names) or [str(i) for i in range(probs.shape[0])]
     name = lambda k: names[k] if k < len(names) else str(k)
@@ -265,11 +265,13 @@ def cost_panel(history, topk=5):
     epochs = [h["epoch"] for h in history]
     cost = _plot(epochs, [("train cost", [h["train_cost"] for h in history], (40, 90, 200)),
                           ("test cost", [h["test_cost"] for h in history], (200, 70, 40))], "cost")
-    if all(np.isnan(h["test_top1"]) for h in history):     # a net without a cost.logreg counts no errors
+    if all(np.isnan(h["test_top1"]) for h in history):     # no cost.logreg nor cost.crossent: no errors counted
         return cost
-    error = _plot(epochs, [("train top-1 error", [h["train_error"] for h in history], (40, 90, 200)),
-                           ("test top-1 error", [h["test_top1"] for h in history], (200, 70, 40)),
-                           (f"test top-{topk} error", [h["test_topk"] for h in history], (120, 120, 120))], "error")
+    series = [("train top-1 error", [h["train_error"] for h in history], (40, 90, 200)),
+              ("test top-1 error", [h["test_top1"] for h in history], (200, 70, 40)),
+              (f"test top-{topk} error", [h["test_topk"] for h in history], (120, 120, 120))]
+    # a cost.crossent counts no top-k error
+    error = _plot(epochs, [s for s in series if not all(np.isnan(s[1]))], "error")
     both = Image.new("RGB", (cost.width + error.width, cost.height), BACKGROUND)
     both.paste(cost, (0, 0))
     both.paste(error, (cost.width, 0))

@@ -18,7 +18,7 @@ from .inspect import Watch
 from .notes import note
 from .resuming import keep_later_checkpoints, place_in_this_plan, refuse_another_run
 from .save_folder import SaveFolder
-from .evaluate import evaluate, logreg_layer
+from .evaluate import classifying_layer, evaluate, topk_of
 from .session import Data, build_net
 from .solver import Solver
 from convnet.data.loader import TrainStream
@@ -47,7 +47,7 @@ class Trainer:
             for line in changed:
                 note(line)
             self.solver = Solver(self.net)
-            self.cost_layer = logreg_layer(self.net)
+            self.cost_layer = classifying_layer(self.net)
             self.tally = CostTally(self.net)
             self.epoch, self.batch, self.step = 1, 0, 0
             self.history, self.watch = [], []
@@ -61,6 +61,7 @@ class Trainer:
                 if changes:          # best.h5 in the new folder is the changed net's best
                     self.state.update(best=None, since_best=0)
                 self.watch = checkpoint.watch
+            self._keep_best_comparable()
             self.solver.lr_scale = self.state["lr_scale"]
             self._saved_step = self.step          # what latest.h5 holds (nothing yet in a new run)
             self.save_dir = self.folder.path
@@ -251,8 +252,21 @@ class Trainer:
 
     def _measure(self):
         """What best.h5 and --lr-plateau go by: the test top-1 error, or the test cost of a net with no
-        cost.logreg (it has no error to count)."""
-        return ("test_top1", "test error") if self.cost_layer is not None else ("test_cost", "test cost")
+        error to count (no cost.logreg, no cost.crossent)."""
+        key = "test_top1" if self.cost_layer is not None else "test_cost"
+        return key, MEASURES[key]
+
+    def _keep_best_comparable(self):
+        """A best kept in another measure than this run's is no best to beat: a checkpoint of a version
+        that kept a cost.crossent net's best test cost, before its test error was counted."""
+        measure = self._measure()[0]
+        logreg = any(c.type == "cost.logreg" for c in self.net.graph.cost_layers)
+        kept = self.state.setdefault("best_of", "test_top1" if logreg else "test_cost")   # before best_of was kept
+        if kept != measure:
+            if self.state["best"] is not None:
+                note(f"best.h5 now goes by the {MEASURES[measure]}, not the {MEASURES[kept]}: the next test point "
+                     f"is the best so far")
+            self.state.update(best=None, since_best=0, best_of=measure)
 
     def _save(self):
         """latest.h5, never with a NaN or an infinity in it: a checkpoint must be one to resume from."""
@@ -317,7 +331,7 @@ class Trainer:
         elif len(others) > 1:
             note(f"the line's cost is the sum of {', '.join(others)}'s (without coeff); convnet inspect gives each "
                  f"one's cost per image")
-        k = self.cost_layer.conf.topk if self.cost_layer else 5
+        k = topk_of(self.cost_layer) or 5
         self.echo(f"{'epoch':>8} {'train cost':>10} {'train err':>10} {'test cost':>10} {'top-1 err':>10} "
                   f"{f'top-{k} err':>10} {'images/s':>9}")
 
@@ -351,6 +365,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def _signal_name(signum):
     return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
+MEASURES = {"test_top1": "test error", "test_cost": "test cost"}   # what best.h5 can go by
 
 
 def _nan(value):

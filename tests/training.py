@@ -33,10 +33,12 @@ def start(*args, cwd=None):
 
 
 def parse_test_lines(stdout):
-    """The numbers of each test line: (epoch label, train cost, train err, test cost, top-1, top-5)."""
+    """The numbers of each test line: (epoch label, train cost, train err, test cost, top-1, top-5), an
+    error that the net does not count as NaN."""
     rows = []
+    err = r"([\d.]+|nan)%"
     for line in stdout.splitlines():
-        m = re.match(r"\s*(\d+\.\d+)\s+([\d.]+)\s+([\d.]+)%\s+([\d.]+)\s+([\d.]+)%\s+([\d.]+)%", line)
+        m = re.match(rf"\s*(\d+\.\d+)\s+([\d.]+)\s+{err}\s+([\d.]+)\s+{err}\s+{err}", line)
         if m:
             rows.append((m.group(1),) + tuple(float(v) for v in m.groups()[1:]))
     return rows

@@ -64,7 +64,8 @@ def test_two_nets_of_one_name_are_refused(tmp_path):
 
 
 def test_a_net_without_a_logreg_is_refused(tmp_path):
-    """Its top-1 and top-k errors would be NaN: a table of nothing, after all the training."""
+    """Its top-k error would be NaN (a cost.crossent counts only top-1 errors): half a table, after all the
+    training."""
     crossent = tmp_path / "tiny-crossent.cfg"
     crossent.write_text((ROOT / "tests/configs/tiny.cfg").read_text().replace("type=cost.logreg", "type=cost.crossent"))
     run = convnet("ablate", *TINY, "--variant", f"{crossent}:{TINY[3]}", "--out", tmp_path / "out", check=False)

@@ -94,7 +94,7 @@ def test_the_cost_panel_of_a_net_without_errors_is_its_costs_alone():
 
 
 def test_preds_with_errors_are_the_first_test_images_the_net_gets_wrong(run, tmp_path):
-    from convnet.evaluate import logreg_layer
+    from convnet.evaluate import classifying_layer
     from convnet.session import DEFAULTS, Data, build_net
     from convnet.show import _predictions
     ck = Checkpoint(run)
@@ -110,7 +110,7 @@ def test_preds_with_errors_are_the_first_test_images_the_net_gets_wrong(run, tmp
         predicted.append(np.argmax(net.activation("probs"), axis=0))
     wrong = np.flatnonzero(np.concatenate(predicted) != labels)[:8]
     assert wrong.size == 8 and not np.array_equal(wrong, np.arange(8))
-    view, chosen, probs, _ = _predictions(net, logreg_layer(net), data, 8, errors=True, mini=100)
+    view, chosen, probs, _ = _predictions(net, classifying_layer(net), data, 8, errors=True, mini=100)
     np.testing.assert_array_equal(chosen, labels[wrong])
     np.testing.assert_array_equal(view, data.augmentation.test(images)[..., wrong])
     assert np.all(np.argmax(probs, axis=0) != chosen)

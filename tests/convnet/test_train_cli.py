@@ -1,4 +1,5 @@
 """convnet train, test and features through the console script: behaviour and every failure mode."""
+import json
 import os
 
 import h5py
@@ -194,32 +195,87 @@ def test_plateau_divides_the_rates(tmp_path):
     assert "go on multiplied" not in convnet("train", "--load", tmp_path / "r/latest.h5", "--epochs", "3").stderr
 
 
-def _crossent_net(tmp_path, frozen=False):
-    """The tiny net, without dropout, with cost.crossent for its cost.logreg: a net with no error to count."""
-    layers = (ROOT / "tests/configs/tiny.cfg").read_text().replace("type=cost.logreg", "type=cost.crossent")
+def _tiny_with(tmp_path, cost, frozen=False):
+    """The tiny net, without dropout, with another cost for its cost.logreg: cost.crossent (on the same
+    softmax), or cost.crossent2 (on logistic outputs: a net with no error to count)."""
+    layers = (ROOT / "tests/configs/tiny.cfg").read_text().replace("type=cost.logreg", f"type={cost}")
     layers = layers.replace("[drop1]\ntype=hs\ninputs=pool1\nkeep=0.8\n\n", "").replace("inputs=drop1", "inputs=pool1")
-    params = (ROOT / "tests/configs/tiny-params.cfg").read_text().replace("topk=5\n", "")
+    if cost == "cost.crossent2":
+        layers = layers.replace("[probs]\ntype=softmax\n", "[probs]\ntype=neuron\nneuron=logistic\n")
+    params = (ROOT / "tests/configs/tiny-params.cfg").read_text()
+    if cost != "cost.logreg":
+        params = params.replace("topk=5\n", "")
+    if cost == "cost.crossent2":       # its 10 terms per image, all of one sign at first, need a smaller step
+        params = params.replace("coeff=1\n", "coeff=0.03\n")
     if frozen:
         params = params.replace("epsW=0.001", "epsW=0").replace("epsB=0.002", "epsB=0")
-    (tmp_path / "ce.cfg").write_text(layers)
-    (tmp_path / "ce-params.cfg").write_text(params)
-    return ["--layers", tmp_path / "ce.cfg", "--params", tmp_path / "ce-params.cfg"]
+    name = cost.replace(".", "-")
+    (tmp_path / f"{name}.cfg").write_text(layers)
+    (tmp_path / f"{name}-params.cfg").write_text(params)
+    return ["--layers", tmp_path / f"{name}.cfg", "--params", tmp_path / f"{name}-params.cfg"]
 
 
-def test_a_net_without_logreg_reports_its_training_cost(tmp_path):
+def test_a_net_without_an_error_to_count_reports_its_training_cost(tmp_path):
     """Frozen, and trained on its test batch without dropout: the training cost of its one epoch is the
     test cost of the same images (it was 0 when only a cost.logreg's cost was summed)."""
-    convnet("train", *_crossent_net(tmp_path, frozen=True), *FAST, "--test-range", "1", "--epochs", "1",
+    convnet("train", *_tiny_with(tmp_path, "cost.crossent2", frozen=True), *FAST, "--test-range", "1", "--epochs", "1",
             "--save-path", tmp_path / "r")
     (point,) = Checkpoint(tmp_path / "r/latest.h5").history
     assert point["train_cost"] > 1 and point["train_cost"] == pytest.approx(point["test_cost"], rel=1e-6)
     assert np.isnan(point["train_error"]) and np.isnan(point["test_top1"])
 
 
-def test_a_net_without_logreg_keeps_its_lowest_test_cost_as_best(tmp_path):
+def test_a_crossent_net_counts_the_errors_of_its_logreg_twin(tmp_path):
+    """cost.crossent on class numbers is cost.logreg's cost and top-1 error (CrossEntCostLayer::fpropActs
+    in the 2012 src/layer.cu): frozen, the two nets' lines agree, but for the top-k error it does not
+    count (they were NaN, and best.h5 went by the test cost)."""
+    lines = {}
+    for cost in ("cost.logreg", "cost.crossent"):
+        out = convnet("train", *_tiny_with(tmp_path, cost, frozen=True), *FAST, "--test-range", "1", "--epochs", "1",
+                      "--test-freq", "10", "--save-path", tmp_path / cost)
+        lines[cost] = parse_test_lines(out.stdout)
+    assert len(lines["cost.logreg"]) == 2
+    for logreg, crossent in zip(lines["cost.logreg"], lines["cost.crossent"]):
+        assert crossent[:5] == logreg[:5] and 0 < crossent[2] < 100 and 0 < crossent[4] < 100
+        assert np.isnan(crossent[5]) and not np.isnan(logreg[5])
+    point = Checkpoint(tmp_path / "cost.crossent/latest.h5").history[-1]
+    assert point["test_top1"] == evaluate(tmp_path / "cost.crossent/latest.h5")["top1_error"]
+
+
+def test_a_crossent_net_keeps_its_lowest_test_error_as_best(tmp_path):
+    out = convnet("train", *_tiny_with(tmp_path, "cost.crossent"), *FAST, "--epochs", "2", "--test-freq", "5",
+                  "--save-path", tmp_path / "r").stdout
+    history = Checkpoint(tmp_path / "r/latest.h5").history
+    errors = [h["test_top1"] for h in history]
+    best = [i for i, e in enumerate(errors) if e < min(errors[:i], default=np.inf)]
+    assert len(best) >= 2
+    assert [i for i, line in enumerate(l for l in out.splitlines() if "nan%" in l) if line.endswith("best")] == best
+    assert Checkpoint(tmp_path / "r/best.h5").step == history[best[-1]]["step"]
+
+
+def test_a_checkpoint_that_kept_another_measure_for_best_starts_its_best_again(tmp_path):
+    """A checkpoint of a version that kept a cost.crossent net's best test cost: its test error is not
+    compared with that cost; the next test point is the best so far."""
+    net = _tiny_with(tmp_path, "cost.crossent")
+    convnet("train", *net, *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
+    with h5py.File(tmp_path / "r/latest.h5", "r+") as f:
+        state = json.loads(f.attrs["state"])
+        del state["best_of"]
+        state["best"] = 1e-9            # a test cost no error beats
+        f.attrs["state"] = json.dumps(state)
+        del f.attrs["digest"]           # as such a version wrote it: before the checksum, too
+    resumed = convnet("train", "--load", tmp_path / "r/latest.h5", "--epochs", "2")
+    assert "convnet: note: best.h5 now goes by the test error, not the test cost: the next test point is the best " \
+           "so far" in resumed.stderr
+    assert parse_test_lines(resumed.stdout) and resumed.stdout.rstrip().endswith("best")
+    assert Checkpoint(tmp_path / "r/best.h5").step == Checkpoint(tmp_path / "r/latest.h5").step
+    assert Checkpoint(tmp_path / "r/latest.h5").state["best_of"] == "test_top1"
+
+
+def test_a_net_without_an_error_to_count_keeps_its_lowest_test_cost_as_best(tmp_path):
     """Its best.h5 and --lr-plateau go by the test cost: its top-1 error is NaN, which never compared as
     lower (best.h5 stayed the first test point, and every K test points dropped the rates)."""
-    out = convnet("train", *_crossent_net(tmp_path), *FAST, "--epochs", "3", "--test-freq", "5",
+    out = convnet("train", *_tiny_with(tmp_path, "cost.crossent2"), *FAST, "--epochs", "3", "--test-freq", "5",
                   "--lr-plateau", "2", "--save-path", tmp_path / "r").stdout
     history = Checkpoint(tmp_path / "r/latest.h5").history
     costs = [h["test_cost"] for h in history]
