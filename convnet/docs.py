@@ -36,7 +36,9 @@ def config_reference():
     out = [BEGIN, "\n**Every layer** (besides `type`, `inputs`, `gpu` and `neuron`):\n"]
     out.extend(_table(QUANT_KEYS))
     for name, cls in layer_types().items():
-        summary = inspect.getdoc(inspect.getmodule(cls)).splitlines()[0].split(": ", 1)[-1]
+        # the docstring's first paragraph, which may wrap over several lines
+        first = inspect.getdoc(inspect.getmodule(cls)).split("\n\n")[0]
+        summary = " ".join(first.split()).split(": ", 1)[-1]
         out.append(f"\n**{name}**: {summary}\n")
         keys = list(cls.keys)
         if not keys:
