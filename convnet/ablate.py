@@ -42,6 +42,8 @@ def params_beside(layers_file):
 SAME_RUN = ("data_provider", "data_path", "image_size", "crop", "train_range", "test_range", "mini", "test_freq",
             "color_noise", "flip", "augment", "lr_plateau", "lr_drops", "wupdate_freq")
 ADDED_LATER = {"wupdate_freq": 1}          # what runs saved before an option existed were trained with
+# What a run continued takes from the command that continues it, when given: how it runs, not what it computes.
+RUN_HERE = ("backend", "gpu", "tf32", "save_freq")
 
 
 def reusable(folder, configs, options, epochs, fingerprints=None):

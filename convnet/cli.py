@@ -343,6 +343,10 @@ def ablate(layers_file, params_file, variants, epochs, seeds, out_dir, **given):
     fingerprints = Data(options, need_train=False).fingerprints() if any(
         os.path.exists(os.path.join(folder, "latest.h5")) for *_, folder in runs) else None
     found = {folder: ab.reusable(folder, configs, options, epochs, fingerprints) for _, _, configs, _, folder in runs}
+    ctx = click.get_current_context()
+    # a run continued goes on as it was trained (reusable checked what makes it the same run), but for
+    # what says how this command runs it, as for train --load
+    here = {k: given[k] for k in ab.RUN_HERE if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     results = {}
     for name, lf, configs, seed, folder in runs:
         click.echo(f"{name}, seed {seed}: {lf}")
@@ -350,8 +354,10 @@ def ablate(layers_file, params_file, variants, epochs, seeds, out_dir, **given):
         def factory(path, checkpoint, seed=seed, configs=configs):
             if checkpoint is None:
                 return Trainer({**options, "seed": seed}, configs, None, echo=click.echo, save_path=path)
-            return Trainer({**DEFAULTS, **checkpoint.options, "epochs": epochs}, checkpoint.configs, checkpoint,
-                           echo=click.echo, save_path=path)
+            from .opening import fit_to_this_machine
+            resumed = {**DEFAULTS, **checkpoint.options, "epochs": epochs, **here}
+            fit_to_this_machine(checkpoint.path, resumed, here, resuming=True)
+            return Trainer(resumed, checkpoint.configs, checkpoint, echo=click.echo, save_path=path)
         results.setdefault(name, {})[seed] = ab.run_one(factory, folder, found[folder], epochs, click.echo)
     from .config import read_ini
     k = next((s.get("topk") for s in read_ini(pairs[0][3][2], pairs[0][3][3]).values() if "topk" in s), "1")

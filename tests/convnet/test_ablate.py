@@ -169,3 +169,20 @@ def test_one_seed_claims_no_spread(tmp_path):
     two = summarize({"base": {0: history(0.30), 1: history(0.40)}, "nolrn": {0: history(0.32), 1: history(0.44)}},
                     "base")
     assert "| nolrn | 38.00 ± 8.49 | 19.00 ± 4.24 | +3.00 ± 1.41 | +1.50 ± 0.71 |" in markdown(two, 5, 3, "x.cfg")
+
+
+def test_a_run_continued_takes_how_it_runs_from_the_command(tmp_path):
+    """--save-freq (and --backend, --gpu, --tf32) given to the call that continues a run apply to it, as
+    to train --load (a continued run went on with the options of its first call); left out, the run
+    keeps its own."""
+    variant = tmp_path / "tiny-other.cfg"
+    variant.write_text(another_tiny())
+    out = tmp_path / "out"
+    args = ["ablate", *TINY, "--variant", f"{variant}:{TINY[3]}", "--seeds", "1", *FAST[:-2], "--out", out]
+    convnet(*args, "--epochs", "1", "--save-freq", "3")
+    saved = lambda: Checkpoint(out / "other/seed-0/latest.h5").options["save_freq"]
+    assert saved() == 3
+    convnet(*args, "--epochs", "2", "--save-freq", "7")
+    assert saved() == 7 and Checkpoint(out / "other/seed-0/latest.h5").epoch == 3
+    convnet(*args, "--epochs", "3")
+    assert saved() == 7 and Checkpoint(out / "base/seed-0/latest.h5").options["save_freq"] == 7
