@@ -604,7 +604,7 @@ def show(load, filters, local_plane, maps, preds, similar, errors, cost, grads, 
     if local_plane is not None and not filters:
         raise OptionError("--local-plane goes with --filters: it chooses which of a local layer's filters they show")
     from .files import check_output_file
-    check_output_file(out, "--out")
+    check_output_file(out, "--out", writes="PNG")
     checkpoint, data, net, options = _open_checkpoint(load, overrides, need_train=bool(similar))
     panels = []
     if filters:

@@ -97,12 +97,17 @@ def check_writable(folder, what="the save folder"):
         raise WriteError(f"{folder}: cannot write in {what} ({describe(e)})") from None
 
 
-def check_output_file(path, option):
+# How the files convnet writes begin: an existing file that does not is no earlier output of ours.
+SIGNATURES = {"HDF5": b"\x89HDF\r\n\x1a\n", "PNG": b"\x89PNG\r\n\x1a\n"}
+
+
+def check_output_file(path, option, writes="HDF5"):
     """Prove that the file an option names can be written (its folder exists and takes a file)
     before the work whose result it holds: a features pass over the test range is not thrown away
-    for a mistyped folder."""
+    for a mistyped folder. writes: the format written, which an existing file must have (a config
+    or a script given as --out by mistake is not replaced)."""
     path = os.fspath(path)
-    kind = _precious(path)
+    kind = _precious(path) or _another_format(path, writes)
     if kind:
         raise OptionError(f"{option} {path}: is {kind}, which this would replace; give another name; nothing "
                           f"was done")
@@ -131,6 +136,18 @@ def _precious(path):
     except Exception:          # not HDF5, or unreadable: nothing of ours
         return None
     return None
+
+
+def _another_format(path, writes):
+    """'a file that is not <format>' for an existing, non-empty file that does not begin as `writes` does."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(8)
+    except OSError:             # not there (or unreadable: the write says why)
+        return None
+    if not start or start == SIGNATURES[writes]:
+        return None
+    return f"a file that is not {writes}"
 
 
 def _probe(folder):

@@ -126,6 +126,24 @@ def test_an_output_file_never_replaces_a_checkpoint_or_a_batch(tmp_path, command
         assert (tmp_path / name).read_bytes() == before
 
 
+@pytest.mark.parametrize("command,option,name", [("test", "--predictions", "p.h5"), ("inspect", "--out", "i.h5"),
+                                                 ("features", "--out", "f.h5"), ("show", "--out", "s.png")])
+def test_an_output_file_never_replaces_a_file_of_another_format(tmp_path, command, option, name):
+    """features --out configs/layers.cfg replaced the config with the features: an existing file that
+    is not what the command writes (HDF5, or show's PNG) is not an earlier output of it. One that is, or
+    an empty one, is replaced."""
+    extra = {"features": ["--layer", "conv1"], "show": ["--cost"]}.get(command, [])
+    writes = "PNG" if name.endswith(".png") else "HDF5"
+    target = tmp_path / name
+    target.write_text("[conv1]\ntype=conv\n")
+    one_line(invoke(command, "--load", tmp_path / "missing.h5", *extra, option, target), 2,
+             f"{option} {target}: is a file that is not {writes}, which this would replace; give another name")
+    assert target.read_text() == "[conv1]\ntype=conv\n"
+    for earlier in (b"", {"HDF5": b"\x89HDF\r\n\x1a\n", "PNG": b"\x89PNG\r\n\x1a\n"}[writes] + b"rest"):
+        target.write_bytes(earlier)       # past the output check: the missing checkpoint stops it
+        one_line(invoke(command, "--load", tmp_path / "missing.h5", *extra, option, target), 1, "missing.h5")
+
+
 def test_a_minibatch_larger_than_a_batch_says_what_it_is(tmp_path):
     result = invoke("train", *TINY, "--train-range", "1-2", "--mini", "5000", "--epochs", "1", "--save-path", tmp_path)
     assert result.exit_code == 0, result.output
