@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from .errors import CheckpointError
-from .files import read_hdf5, write_hdf5
+from .files import SIGNATURES, describe, read_hdf5, write_hdf5
 
 FORMAT, VERSION = "convnet-checkpoint", 2
 HISTORY_FIELDS = ("epoch", "step", "train_cost", "train_error", "test_cost", "test_top1", "test_topk", "lr_scale")
@@ -110,6 +110,26 @@ def _what_else(f):
     return ""
 
 
+def _an_hdf5_file(path):
+    """A file that does not begin as HDF5 files do is no checkpoint, truncated or whole: say what it
+    looks like (a config file given for --load) rather than pass on HDF5's 'file signature not found'."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(512)
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read it ({describe(e)})") from None
+    if start.startswith(SIGNATURES["HDF5"]):
+        return
+    if not start:
+        raise CheckpointError(f"{path}: not a convnet checkpoint (it is empty)")
+    if b"\0" not in start and "\ufffd" not in start.decode("utf-8", errors="replace"):
+        config = b"[" in start and b"=" in start
+        raise CheckpointError(f"{path}: not a convnet checkpoint but a text file{' (a config file?)' * config}; give "
+                              f"a run's latest.h5 or best.h5")
+    raise CheckpointError(f"{path}: not a convnet checkpoint, or one damaged at its start: it does not begin as "
+                          f"HDF5 files do")
+
+
 class NonFinite(ValueError):
     """A learned array with a NaN or an infinity: save() writes no such checkpoint (its message: the array)."""
 
@@ -125,6 +145,7 @@ class Checkpoint:
             latest = os.path.join(path, "latest.h5")
             hint = f": its run's checkpoint is {latest}" if os.path.isfile(latest) else ""
             raise CheckpointError(f"{path}: is a folder, not a checkpoint{hint}")
+        _an_hdf5_file(path)
         try:
             with read_hdf5(path) as f:
                 if f.attrs.get("format") != FORMAT:

@@ -1,4 +1,6 @@
 """Checkpoints: exact round trips, atomic writes, and one clear line for a broken file."""
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -131,3 +133,15 @@ def test_every_command_names_a_runs_latest_for_its_folder(tmp_path):
         result = convnet(*command, "--load", tmp_path, check=False)
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert f"is a folder, not a checkpoint: its run's checkpoint is {tmp_path / 'latest.h5'}" in result.stderr
+
+
+def test_a_file_that_is_not_hdf5_is_named_for_what_it_looks_like(tmp_path):
+    """--load configs/layers.cfg said 'unreadable or truncated checkpoint (... file signature not found)'."""
+    cases = {"layers.cfg": (b"[conv1]\ntype=conv\n", "not a convnet checkpoint but a text file (a config file?)"),
+             "notes.txt": (b"a run on the shapes\n", "not a convnet checkpoint but a text file; give"),
+             "empty.h5": (b"", "not a convnet checkpoint (it is empty)"),
+             "zeroed.h5": (b"\0" * 600, "not a convnet checkpoint, or one damaged at its start")}
+    for name, (content, said) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(CheckpointError, match=re.escape(f"{tmp_path / name}: {said}")):
+            Checkpoint(tmp_path / name)
