@@ -577,7 +577,11 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
 
 @main.command()
 @click.option("--load", required=True, help="The checkpoint.")
-@click.option("--filters", help="Layers whose filters to draw, e.g. conv1a,conv1b (the paper's Figure 3).")
+@click.option("--filters", help="Layers whose filters to draw, e.g. conv1a,conv1b (the paper's Figure 3), each "
+                                 "layer's on one scale from its lowest weight to its highest, as shownet drew them.")
+@click.option("--norm-filters", is_flag=True,
+              help="With --filters: each filter standardised (mean 0, variance 1) before the layer's one scale, so "
+                   "that weak filters show their pattern too (shownet's --norm-filters).")
 @click.option("--local-plane", type=click.IntRange(min=0),
               help="With --filters on a local layer: its filter N at every position (shownet's --local-plane).")
 @click.option("--maps", help="A layer whose feature maps to draw for the first test images (shownet's --show-maps).")
@@ -591,7 +595,7 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
 @click.option("--grads", is_flag=True, help="Gradient norms, update ratios and dead units over the run (--watch).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
 @data_options
-def show(load, filters, local_plane, maps, preds, similar, errors, cost, grads, out, **overrides):
+def show(load, filters, norm_filters, local_plane, maps, preds, similar, errors, cost, grads, out, **overrides):
     """Draw what a net learned into a PNG: its filters, feature maps, predictions, learning curves."""
     from . import show as draw
     if not (filters or maps or preds or similar or cost or grads):
@@ -603,12 +607,14 @@ def show(load, filters, local_plane, maps, preds, similar, errors, cost, grads, 
         raise OptionError("--errors goes with --preds: it chooses which test images they show")
     if local_plane is not None and not filters:
         raise OptionError("--local-plane goes with --filters: it chooses which of a local layer's filters they show")
+    if norm_filters and not filters:
+        raise OptionError("--norm-filters goes with --filters: it chooses how their weights are shaded")
     from .files import check_output_file
     check_output_file(out, "--out", writes="PNG")
     checkpoint, data, net, options = _open_checkpoint(load, overrides, need_train=bool(similar))
     panels = []
     if filters:
-        panels.append(draw.filters_panel(net, [n.strip() for n in filters.split(",")], local_plane))
+        panels.append(draw.filters_panel(net, [n.strip() for n in filters.split(",")], local_plane, norm_filters))
     if maps:
         panels.append(draw.maps_panel(net, data, maps.strip()))
     if preds:

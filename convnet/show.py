@@ -2,9 +2,11 @@
 
 --filters L1,L2   each layer's filters as tiles: RGB tiles where they see 3 channels (the paper's
                   Figure 3 is --filters conv1a,conv1b), otherwise a grey tile per filter and channel
-                  (the first 16 channels of the first 32 filters); each tile scaled to its own range.
-                  A local layer's are those at its middle position; --local-plane N draws its filter N
-                  at every position instead (shownet's --local-plane)
+                  (the first 16 channels of the first 32 filters), all on one scale from the layer's
+                  lowest weight to its highest, as shownet drew them (a weak filter looks faint);
+                  --norm-filters standardises each filter first (shownet's --norm-filters). A local
+                  layer's are those at its middle position; --local-plane N draws its filter N at every
+                  position instead (shownet's --local-plane)
 --maps L          the first test images, each with the first 16 feature maps of layer L (shownet's
                   --show-maps), on one grey scale
 --preds           test images (centre crops) with their true label and the top 5 predicted classes
@@ -32,6 +34,19 @@ def _scaled(a):
     return np.zeros(a.shape, np.uint8) if hi == lo else np.round((a - lo) / (hi - lo) * 255).astype(np.uint8)
 
 
+def _filter_shades(w, norm):
+    """Filters (count, channels, fy, fx) as uint8 shades on shownet's scale (shownet.py, plot_filters): one
+    for all of them, from the lowest weight to the highest, so that a weak filter looks faint beside a
+    strong one (the paper's Figure 3). norm (shownet's --norm-filters): each filter first standardised, its
+    mean 0 and its variance 1 over its channels and pixels, so that each shows its pattern at full strength."""
+    w = np.asarray(w, np.float64)
+    if norm:
+        axes = tuple(range(1, w.ndim))
+        spread = w.std(axis=axes, keepdims=True)
+        w = (w - w.mean(axis=axes, keepdims=True)) / np.where(spread > 0, spread, 1)
+    return _scaled(w)
+
+
 def _grid(tiles, columns, gap=2):
     """One image from equal-sized HxW or HxWx3 uint8 tiles, `columns` wide."""
     h, w = tiles[0].shape[:2]
@@ -44,13 +59,13 @@ def _grid(tiles, columns, gap=2):
     return Image.fromarray(out)
 
 
-def filter_tiles(layer, i=0, plane=None):
+def filter_tiles(layer, i=0, plane=None, norm=False):
     """The filters of the layer's input i as tiles: (tiles, columns). A local layer's filters are those at
     its middle position, or with `plane` (shownet's --local-plane) that one filter at every position, a row
-    of tiles per row of positions."""
+    of tiles per row of positions. norm: _filter_shades'."""
     w = layer.be.to_host(layer.params[i].value, layer.device) if layer.params else np.asarray(None)
     if layer.type == "local" and plane is not None:
-        return _plane_tiles(w, plane), w.shape[1]
+        return _plane_tiles(w, plane, norm), w.shape[1]
     if layer.type == "local":                       # the filters at the middle position
         w = w[w.shape[0] // 2, w.shape[1] // 2]
     elif layer.type == "fc":
@@ -62,24 +77,26 @@ def filter_tiles(layer, i=0, plane=None):
         raise OptionError(f"--filters: layer '{layer.name}' is a {layer.type} layer: it has no filters to show")
     zoom = max(1, 44 // w.shape[-1])
     grow = lambda t: np.kron(t, np.ones((zoom, zoom) + (1,) * (t.ndim - 2), np.uint8))
+    shades = _filter_shades(w, norm)
     if w.shape[1] == 3:
-        return [grow(_scaled(f.transpose(1, 2, 0))) for f in w], 16
+        return [grow(f.transpose(1, 2, 0)) for f in shades], 16
     channels = min(w.shape[1], 16)
-    return [grow(_scaled(w[f, c])) for f in range(min(w.shape[0], 32)) for c in range(channels)], channels
+    return [grow(shades[f, c]) for f in range(min(w.shape[0], 32)) for c in range(channels)], channels
 
 
-def _plane_tiles(w, plane):
+def _plane_tiles(w, plane, norm):
     """Filter `plane` of local weights (rows, cols, filters, channels, fy, fx) at each position: an RGB
-    tile where it sees 3 channels, else its first 16 channels side by side, each on its own grey scale."""
-    w = w[:, :, plane].reshape((-1,) + w.shape[3:])
-    channels, size = w.shape[1], w.shape[-1]
+    tile where it sees 3 channels, else its first 16 channels side by side; the positions' filters on
+    one scale (_filter_shades)."""
+    shades = _filter_shades(w[:, :, plane].reshape((-1,) + w.shape[3:]), norm)
+    channels, size = shades.shape[1], shades.shape[-1]
     shown = 1 if channels == 3 else min(channels, 16)
     zoom = max(1, min(44 // size, 200 // (shown * size)))     # a position's tile at most ~200 pixels wide
     grow = lambda t: np.kron(t, np.ones((zoom, zoom) + (1,) * (t.ndim - 2), np.uint8))
     if channels == 3:
-        return [grow(_scaled(f.transpose(1, 2, 0))) for f in w]
+        return [grow(f.transpose(1, 2, 0)) for f in shades]
     gap = np.full((size * zoom, 1), 255, np.uint8)
-    return [np.hstack([x for c in range(shown) for x in (grow(_scaled(f[c])), gap)][:-1]) for f in w]
+    return [np.hstack([x for c in range(shown) for x in (grow(f[c]), gap)][:-1]) for f in shades]
 
 
 def titled(image, title):
@@ -89,9 +106,10 @@ def titled(image, title):
     return out
 
 
-def filters_panel(net, names, plane=None):
+def filters_panel(net, names, plane=None, norm=False):
     """Each named layer's filters: `layer` for those of its first input, `layer[i]` for input i's (shownet's
-    --input-idx); with `plane`, a local layer's filter of that number at every position."""
+    --input-idx); with `plane`, a local layer's filter of that number at every position; norm: each filter
+    standardised before the layer's one scale (shownet's --norm-filters)."""
     panels, local = [], False
     for given in names:
         m = re.fullmatch(r"(.+?)(?:\[(\d+)\])?", given)
@@ -106,7 +124,7 @@ def filters_panel(net, names, plane=None):
         if layer.type == "local" and plane is not None and plane >= shape[2]:
             raise OptionError(f"--local-plane {plane}: [{name}] has {shape[2]} filters (0 to {shape[2] - 1})")
         local |= layer.type == "local"
-        tiles, columns = filter_tiles(layer, i, plane)
+        tiles, columns = filter_tiles(layer, i, plane, norm)
         which = f"{name}[{i}]" if len(layer.inputs) > 1 else name
         if layer.type == "local" and plane is not None:
             count = f"filter {plane} at each of its {shape[0]}x{shape[1]} positions"

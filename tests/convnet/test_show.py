@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from convnet.checkpoint import Checkpoint
-from convnet.show import _scaled, filter_tiles
+from convnet.show import filter_tiles
 from tests.helpers import make_layer, WEIGHT_PARAMS
 from tests.training import FAST, TINY, convnet
 
@@ -16,20 +16,50 @@ def run(tmp_path_factory):
     return path / "latest.h5"
 
 
-def test_rgb_filters_are_each_scaled_to_their_own_range():
+def on_one_scale(w, everything):
+    """shownet's shades: w from the lowest to the highest value of everything, 0 to 255."""
+    lo, hi = float(np.min(everything)), float(np.max(everything))
+    return np.round((np.asarray(w, np.float64) - lo) / (hi - lo) * 255).astype(np.uint8)
+
+
+def unzoomed(tile, size):
+    return tile[::tile.shape[0] // size, ::tile.shape[0] // size]
+
+
+def test_a_layers_rgb_filters_share_one_scale_as_shownet_drew_them():
+    """shownet.py (plot_filters) scaled every filter of the layer together: a weak filter looks faint
+    beside a strong one (each tile was stretched to its own range, which showed a dead filter's noise at
+    full contrast)."""
     layer = make_layer("conv", [(3, 8, 8)], dict(channels=3, filters=4, filterSize=5), WEIGHT_PARAMS)
+    w = layer.params[0].value
+    w[1] = 0.1 * w[0]                               # a tenth as strong
     tiles, columns = filter_tiles(layer)
     assert len(tiles) == 4 and columns == 16
+    for f in range(4):
+        np.testing.assert_array_equal(unzoomed(tiles[f], 5), on_one_scale(w[f].transpose(1, 2, 0), w))
+    assert min(t.min() for t in tiles) == 0 and max(t.max() for t in tiles) == 255
+    assert np.ptp(tiles[1].astype(int)) <= 0.1 * np.ptp(tiles[0].astype(int)) + 2
+
+
+def test_norm_filters_standardises_each_filter_first():
+    """shownet's --norm-filters: each filter less its mean over channels and pixels, over its standard
+    deviation, then the one scale: a filter and a tenth of it, shifted, look the same."""
+    layer = make_layer("conv", [(3, 8, 8)], dict(channels=3, filters=4, filterSize=5), WEIGHT_PARAMS)
     w = layer.params[0].value
-    zoom = tiles[0].shape[0] // 5
-    np.testing.assert_array_equal(tiles[2][::zoom, ::zoom], _scaled(w[2].transpose(1, 2, 0)))
-    assert tiles[2].min() == 0 and tiles[2].max() == 255
+    w[1] = 0.1 * w[0] + 0.3
+    tiles, _ = filter_tiles(layer, norm=True)
+    np.testing.assert_array_equal(tiles[0], tiles[1])
+    standard = [(w[f] - w[f].mean()) / w[f].std() for f in range(4)]
+    for f in range(4):
+        np.testing.assert_array_equal(unzoomed(tiles[f], 5), on_one_scale(standard[f].transpose(1, 2, 0), standard))
 
 
 def test_grey_tiles_per_filter_and_channel():
     layer = make_layer("conv", [(20, 8, 8)], dict(channels=20, filters=40, filterSize=3), WEIGHT_PARAMS)
     tiles, columns = filter_tiles(layer)
     assert columns == 16 and len(tiles) == 32 * 16 and tiles[0].ndim == 2
+    w = layer.params[0].value                       # the scale of all 40 filters, 32 of them shown
+    np.testing.assert_array_equal(unzoomed(tiles[16 * 3 + 7], 3), on_one_scale(w[3, 7], w))
 
 
 def test_a_layers_other_inputs_have_their_own_filters():
@@ -37,9 +67,8 @@ def test_a_layers_other_inputs_have_their_own_filters():
                        WEIGHT_PARAMS)
     tiles, columns = filter_tiles(layer, 1)
     w = layer.params[1].value                       # (4 filters, 20 channels, 3, 3): grey, 16 channels shown
-    zoom = tiles[0].shape[0] // 3
     assert columns == 16 and len(tiles) == 4 * 16
-    np.testing.assert_array_equal(tiles[16 + 5][::zoom, ::zoom], _scaled(w[1, 5]))
+    np.testing.assert_array_equal(unzoomed(tiles[16 + 5], 3), on_one_scale(w[1, 5], w))
 
 
 def test_a_local_plane_is_one_filter_at_every_position():
@@ -48,10 +77,10 @@ def test_a_local_plane_is_one_filter_at_every_position():
     rows, cols = w.shape[:2]
     tiles, columns = filter_tiles(layer, plane=2)
     assert columns == cols and len(tiles) == rows * cols
-    zoom = tiles[0].shape[0] // 3
-    np.testing.assert_array_equal(tiles[cols + 1][::zoom, ::zoom], _scaled(w[1, 1, 2].transpose(1, 2, 0)))
+    np.testing.assert_array_equal(unzoomed(tiles[cols + 1], 3), on_one_scale(w[1, 1, 2].transpose(1, 2, 0), w[:, :, 2]))
     middle, _ = filter_tiles(layer)                 # without a plane: every filter at the middle position
-    np.testing.assert_array_equal(middle[3][::zoom, ::zoom], _scaled(w[rows // 2, cols // 2, 3].transpose(1, 2, 0)))
+    centre = w[rows // 2, cols // 2]
+    np.testing.assert_array_equal(unzoomed(middle[3], 3), on_one_scale(centre[3].transpose(1, 2, 0), centre))
 
 
 def test_a_grey_local_plane_puts_a_positions_channels_side_by_side():
@@ -61,7 +90,7 @@ def test_a_grey_local_plane_puts_a_positions_channels_side_by_side():
     zoom = tiles[0].shape[0] // 3
     assert columns == w.shape[1] and tiles[0].shape == (3 * zoom, 5 * 3 * zoom + 4)
     channel4 = tiles[w.shape[1] + 2][:, 4 * (3 * zoom + 1):]    # position (1, 2), channel 4
-    np.testing.assert_array_equal(channel4[::zoom, ::zoom], _scaled(w[1, 2, 1, 4]))
+    np.testing.assert_array_equal(unzoomed(channel4, 3), on_one_scale(w[1, 2, 1, 4], w[:, :, 1]))
 
 
 def test_show_draws_a_local_plane_and_names_the_filters_a_local_layer_has(tmp_path):
@@ -78,6 +107,11 @@ def test_every_panel(run, tmp_path):
     convnet("show", "--load", run, "--filters", "conv1", "--preds", "--cost", "--out", out)
     image = Image.open(out)
     assert image.format == "PNG" and image.width >= 8 * 200 and image.height > 400
+    normed = tmp_path / "normed.png"
+    convnet("show", "--load", run, "--filters", "conv1", "--norm-filters", "--out", normed)
+    alone = tmp_path / "filters.png"
+    convnet("show", "--load", run, "--filters", "conv1", "--out", alone)
+    assert Image.open(normed).size == Image.open(alone).size and normed.read_bytes() != alone.read_bytes()
     only_cost = tmp_path / "cost.png"
     convnet("show", "--load", run, "--cost", "--out", only_cost)
     assert Image.open(only_cost).size == (840, 220)
@@ -205,6 +239,7 @@ def test_similar_draws_a_row_per_test_image(run, tmp_path):
                                            (["--similar", "fc9"], "--similar: no layer named 'fc9' (the net has: data,"),
                                            (["--errors", "--cost"], "--errors goes with --preds"),
                                            (["--local-plane", "0", "--cost"], "--local-plane goes with --filters"),
+                                           (["--norm-filters", "--cost"], "--norm-filters goes with --filters"),
                                            (["--filters", "conv1", "--local-plane", "1"],
                                             "none of conv1 is a local layer")])
 def test_show_errors(run, tmp_path, args, fragment):
