@@ -591,16 +591,20 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
                    "side by side (the paper's Figure 4, right: its last hidden layer, fc7a,fc7b; --train-range to "
                    "search fewer).")
 @click.option("--errors", is_flag=True, help="With --preds: only images the net gets wrong (shownet's --only-errors).")
+@click.option("--data-grads", is_flag=True,
+              help="The first test images, each above the gradient of the cost with respect to its pixels "
+                   "(shownet's --show-data-grad).")
 @click.option("--cost", is_flag=True, help="Train and test cost and error over the run.")
 @click.option("--grads", is_flag=True, help="Gradient norms, update ratios and dead units over the run (--watch).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
 @data_options
-def show(load, filters, norm_filters, local_plane, maps, preds, similar, errors, cost, grads, out, **overrides):
+def show(load, filters, norm_filters, local_plane, maps, preds, similar, errors, data_grads, cost, grads, out,
+         **overrides):
     """Draw what a net learned into a PNG: its filters, feature maps, predictions, learning curves."""
     from . import show as draw
-    if not (filters or maps or preds or similar or cost or grads):
-        raise OptionError("choose what to show: --filters LAYER, --maps LAYER, --preds, --similar LAYER, --cost "
-                          "and/or --grads")
+    if not (filters or maps or preds or similar or data_grads or cost or grads):
+        raise OptionError("choose what to show: --filters LAYER, --maps LAYER, --preds, --similar LAYER, "
+                          "--data-grads, --cost and/or --grads")
     if not out.lower().endswith(".png"):
         raise OptionError(f"--out {out}: show writes a PNG; give a name that ends in .png")
     if errors and not preds:
@@ -622,6 +626,9 @@ def show(load, filters, norm_filters, local_plane, maps, preds, similar, errors,
     if similar:
         from .similar import similar_panel
         panels.append(similar_panel(net, data, [n.strip() for n in similar.split(",")], mini=options["mini"]))
+    if data_grads:
+        from .data_grads import data_grads_panel
+        panels.append(data_grads_panel(net, data))
     if cost:
         from .evaluate import classifying_layer, topk_of
         panels.append(draw.cost_panel(checkpoint.history, topk_of(classifying_layer(net)) or 5))

@@ -12,6 +12,8 @@
 --preds           test images (centre crops) with their true label and the top 5 predicted classes
                   as bars of probability (the paper's Figure 4, left)
 --similar L       the first test images, each with its nearest training images in layer L (similar.py)
+--data-grads      the first test images, each above the gradient of the cost with respect to its
+                  pixels (data_grads.py)
 --cost            train and test cost, and top-1 error, at each test point of the run
 --grads           what --watch recorded: gradient norms, update ratios, dead units
 Panels are stacked in that order.
@@ -139,6 +141,15 @@ def filters_panel(net, names, plane=None, norm=False):
     return stack(panels)
 
 
+def first_test_views(data, count):
+    """(views, labels, the batch's images): the centre views of the first `count` images of the first test
+    batch, as the test sees them, and their labels."""
+    number = data.test[0]
+    images, labels = data.provider.read_batch(number)
+    indices = np.arange(min(count, data.provider.batch_size(number)))
+    return data.augmentation.test(data.augmentation.select(images, indices)), labels[indices], images
+
+
 def _mean_view(data, images):
     """The mean that the test view subtracted, as an image, to add back for showing."""
     return -data.augmentation.test(np.zeros_like(data.augmentation.select(images, [0])))[..., 0]
@@ -165,16 +176,13 @@ def maps_panel(net, data, name, count=8, maps=16):
         what = "a cost layer" if layer.is_cost else f"a {layer.type} layer of {n} flat feature{'s' * (n != 1)}"
         raise OptionError(f"--maps: layer '{name}' is {what}: it has no maps to show (give a layer of images: "
                           f"conv, pool, a norm, their _neuron)")
-    number = data.test[0]
-    images, labels = data.provider.read_batch(number)
-    indices = np.arange(min(count, data.provider.batch_size(number)))
-    view = data.augmentation.test(data.augmentation.select(images, indices))
-    net.forward([view, labels_row(labels[indices])], train=False)
+    view, labels, images = first_test_views(data, count)
+    net.forward([view, labels_row(labels)], train=False)
     acts = net.activation(name)[:maps]
     shades = _scaled(acts)
     zoom = max(1, 48 // max(shape[1:]))
     rows, mean = [], _mean_view(data, images)
-    for j in range(indices.size):
+    for j in range(view.shape[-1]):
         tiles = [np.kron(shades[m, :, :, j], np.ones((zoom, zoom), np.uint8)) for m in range(acts.shape[0])]
         row = _grid(tiles, len(tiles))
         picture = _picture(view[..., j], mean, width=row.height)

@@ -18,12 +18,10 @@ def query_features(net, data, layers, count):
     """(views, labels, features (count, dims) float64) of the first `count` images of the first test batch:
     the outputs of `layers` side by side (the paper's last hidden layer is fc7a and fc7b, one per GPU)."""
     from convnet.data.loader import labels_row
-    number = data.test[0]
-    images, labels = data.provider.read_batch(number)
-    indices = np.arange(min(count, data.provider.batch_size(number)))
-    view = data.augmentation.test(data.augmentation.select(images, indices))
-    net.forward([view, labels_row(labels[indices])], train=False)
-    return view, labels[indices], _rows(net, layers)
+    from .show import first_test_views
+    view, labels, _ = first_test_views(data, count)
+    net.forward([view, labels_row(labels)], train=False)
+    return view, labels, _rows(net, layers)
 
 
 def _rows(net, layers):
