@@ -122,8 +122,8 @@ class Net:
         keep_input_grads, self.input_grads[(name, i)] keeps each layer's own contribution to the
         gradient of its input i, before the contributions of a shared input are summed.
 
-        A softmax read only by a cost.logreg on its device, or a logistic neuron read only by a
-        cost.crossent2, gets no gradient of its own: the two layers' gradient is taken in one step,
+        A softmax read only by a cost.logreg (or a cost.crossent) on its device, or a logistic neuron
+        read only by a cost.crossent2, gets no gradient of its own: the two layers' gradient is taken in one step,
         the outputs minus the targets, as the 2012 code did (finite where an output rounds to 0 or 1;
         joint=False takes them one by one, for checks).
 

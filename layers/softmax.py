@@ -14,7 +14,8 @@ class Softmax(Layer):
 
     Backward: dx = y * (dy - sum_k dy[k] y[k]). No config keys besides inputs. When a cost.logreg on
     the same device is its only reader, the net takes both gradients in one step instead
-    (logreg_gradient), as the 2012 code did (src/layer.cu, SoftmaxLayer::bpropActs).
+    (logreg_gradient), as the 2012 code did (src/layer.cu, SoftmaxLayer::bpropActs); a cost.crossent
+    too (its joint_gradient).
     """
     n_inputs = 1
 
