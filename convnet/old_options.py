@@ -25,10 +25,21 @@ HERE = {
     "--only-errors": "convnet show --preds --errors",
     "--show-cost": "convnet show --cost",
     "--top5": "convnet test, which gives the top-5 error",
+    "--show-data-grad": "convnet show --data-grads",
+}
+
+# cuda-convnet's options with nothing to do here, and why.
+NONE = {
+    "--conserve-mem": "it traded speed for GPU memory; training frees each layer's output as soon as the backward "
+                      "is past it on the CPU, and not yet on a GPU",
+    "--pca-noise": "the 2012 code read it and used it nowhere (convdata.py); the paper's PCA colour noise is "
+                   "--color-noise",
 }
 
 
 def hint(option):
     """"for cuda-convnet's -f, use --load ..." for an option of the 2012 code, else None."""
+    if option in NONE:
+        return f"cuda-convnet's {option} has nothing to do here: {NONE[option]}"
     ours = HERE.get(option)
     return f"for cuda-convnet's {option}, use {ours}" if ours else None

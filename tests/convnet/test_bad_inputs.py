@@ -63,6 +63,10 @@ def test_a_missing_option_is_exit_2():
     ("train", "--test-only=1", "for cuda-convnet's --test-only, use convnet test --load CHECKPOINT"),
     ("test", "--multiview-test=1", "for cuda-convnet's --multiview-test, use convnet test --multiview"),
     ("show", "--show-filters=conv1", "for cuda-convnet's --show-filters, use convnet show --filters LAYER"),
+    ("show", "--show-data-grad=1", "for cuda-convnet's --show-data-grad, use convnet show --data-grads"),
+    ("train", "--conserve-mem=1", "cuda-convnet's --conserve-mem has nothing to do here: it traded speed for GPU memory"),
+    ("train", "--pca-noise=0.1", "cuda-convnet's --pca-noise has nothing to do here: the 2012 code read it and used "
+                                 "it nowhere (convdata.py); the paper's PCA colour noise is --color-noise"),
 ])
 def test_cuda_convnets_option_names_say_what_does_their_work_here(command, option, fragment):
     """As the 2012 scripts typed them (run4.sh, test.sh): the line names ours, not click's guess."""
