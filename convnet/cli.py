@@ -235,7 +235,10 @@ def data_options(f):
 @click.option("--unshare-weights", "unshare_weights", metavar="LAYERS",
               help="Give these layers (layer, or layer[i] for input i's matrix) their own copy of the weights they "
                    "share by weightSource (cuda-convnet's --unshare-weights; with --load, in a new folder).")
-def train(layers_file, params_file, save_path, load, conv_to_local, unshare_weights, **given):
+@click.option("--lr-scale", type=click.FloatRange(min=0, min_open=True),
+              help="With --load: the factor the run's learning rates go on with, in place of the one its "
+                   "--lr-plateau drops left (1: the params file's rates as written).")
+def train(layers_file, params_file, save_path, load, conv_to_local, unshare_weights, lr_scale, **given):
     """Train a net: a line of numbers and a checkpoint at every test point."""
     from .checkpoint import Checkpoint
     from .opening import fit_to_this_machine
@@ -257,9 +260,10 @@ def train(layers_file, params_file, save_path, load, conv_to_local, unshare_weig
         if params_file:
             configs = configs[:2] + (params_file, read_text(params_file))
             scale = checkpoint.state.get("lr_scale", 1.0)
-            if scale != 1.0:
+            if scale != 1.0 and lr_scale is None:
                 note(f"the rates of {params_file} go on multiplied by {scale:g}, as {load}'s were after its "
-                     f"--lr-plateau drops ({checkpoint.state.get('drops', 0)} of them)")
+                     f"--lr-plateau drops ({checkpoint.state.get('drops', 0)} of them; --lr-scale 1 takes them "
+                     f"as written)")
         if changes:      # another net: the checkpoint's folder keeps its run
             if checkpoint.epoch > options["epochs"]:      # refused before a folder is made for it
                 done = checkpoint.epoch - 1
@@ -271,6 +275,8 @@ def train(layers_file, params_file, save_path, load, conv_to_local, unshare_weig
     else:
         if not layers_file or not params_file:
             raise OptionError("give --layers and --params (or --load a checkpoint to resume)")
+        if lr_scale is not None:
+            raise OptionError("--lr-scale goes with --load: a new run's rates are its params file's")
         options = {**DEFAULTS, **{k: given[k] for k in TRAIN_OPTIONS}}
         configs = config_texts(layers_file, params_file)
         fresh_folder = not save_path
@@ -278,7 +284,7 @@ def train(layers_file, params_file, save_path, load, conv_to_local, unshare_weig
     if options["data_path"]:         # a checkpoint must find its data from anywhere
         options["data_path"] = os.path.abspath(options["data_path"])
     code = Trainer(options, configs, checkpoint, echo=click.echo, save_path=save_path, fresh_folder=fresh_folder,
-                   changes=changes).run()
+                   changes=changes, lr_scale=lr_scale).run()
     sys.exit(code)
 
 

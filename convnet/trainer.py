@@ -26,8 +26,10 @@ from convnet.data.loader import TrainStream
 
 class Trainer:
     def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None, fresh_folder=False,
-                 changes=None):
-        """changes: a surgery.Changes (--conv-to-local, --unshare-weights) made to the net as it is loaded."""
+                 changes=None, lr_scale=None):
+        """changes: a surgery.Changes (--conv-to-local, --unshare-weights) made to the net as it is loaded.
+        lr_scale (--lr-scale): the factor a resumed run's rates go on with, in place of its own; it is not
+        an option of the run (a later resume goes on with the factor the run has then)."""
         self.o, self.echo = options, echo
         self.data = Data(options)
         if checkpoint is not None:
@@ -62,6 +64,8 @@ class Trainer:
                     self.state.update(best=None, since_best=0)
                 self.watch = checkpoint.watch
             self._keep_best_comparable()
+            if lr_scale is not None:
+                self.state["lr_scale"] = lr_scale
             self.solver.lr_scale = self.state["lr_scale"]
             self._saved_step = self.step          # what latest.h5 holds (nothing yet in a new run)
             self.save_dir = self.folder.path

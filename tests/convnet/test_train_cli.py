@@ -192,8 +192,18 @@ def test_plateau_divides_the_rates(tmp_path):
     resumed = convnet("train", "--load", tmp_path / "r/latest.h5", "--params", ROOT / "tests/configs/tiny-params.cfg",
                       "--epochs", "2")
     assert f"convnet: note: the rates of {ROOT / 'tests/configs/tiny-params.cfg'} go on multiplied by 0.1, as " \
-           f"{tmp_path / 'r/latest.h5'}'s were after its --lr-plateau drops (1 of them)" in resumed.stderr
+           f"{tmp_path / 'r/latest.h5'}'s were after its --lr-plateau drops (1 of them; --lr-scale 1 takes them as " \
+           f"written)" in resumed.stderr
     assert "go on multiplied" not in convnet("train", "--load", tmp_path / "r/latest.h5", "--epochs", "3").stderr
+    # --lr-scale 1: the rates as written, and from then on (it is not kept as an option of the run)
+    taken = convnet("train", "--load", tmp_path / "r/latest.h5", "--params", ROOT / "tests/configs/tiny-params.cfg",
+                    "--lr-scale", "1", "--epochs", "4", "--test-freq", "20")
+    assert "go on multiplied" not in taken.stderr
+    convnet("train", "--load", tmp_path / "r/latest.h5", "--epochs", "5")
+    scales = [h["lr_scale"] for h in Checkpoint(tmp_path / "r/latest.h5").history]
+    assert scales[-3:] == pytest.approx([0.1, 1.0, 1.0])      # the end of epoch 3, under the drop; epochs 4 and 5
+    refused = convnet("train", *TINY, "--lr-scale", "1", "--save-path", tmp_path / "new", check=False)
+    assert refused.returncode == 2 and "--lr-scale goes with --load" in refused.stderr
 
 
 def _tiny_with(tmp_path, cost, frozen=False):
