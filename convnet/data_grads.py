@@ -19,7 +19,7 @@ def data_gradients(net, data, count):
     the cost with respect to each, in the views' layout (channels, rows, cols, images)."""
     from convnet.data.loader import labels_row
     from .show import first_test_views
-    inputs = [layer for layer in net.layers if layer.is_data and layer.conf.dataIdx == 0]
+    inputs = [layer for layer in net.graph.data_layers if layer.conf.dataIdx == 0]
     if not inputs:
         raise OptionError("--data-grads: the net has no data layer of images (dataIdx=0)")
     view, labels, images = first_test_views(data, count)
@@ -37,9 +37,8 @@ def shownet_shades(gradient):
 
 
 def data_grads_panel(net, data, count=8):
-    from .show import BACKGROUND, FONT, INK, _mean_view, _picture, titled
+    from .show import BACKGROUND, FONT, INK, _mean_view, _picture, class_name, titled
     view, labels, grads, images = data_gradients(net, data, count)
-    names = list(data.provider.label_names)
     mean, width = _mean_view(data, images), 96
     cells = []
     for j in range(view.shape[-1]):
@@ -50,9 +49,7 @@ def data_grads_panel(net, data, count=8):
         cell = Image.new("RGB", (width + 8, 2 * picture.height + 20), BACKGROUND)
         cell.paste(picture, (0, 0))
         cell.paste(gradient, (0, picture.height + 4))
-        label = int(labels[j])
-        ImageDraw.Draw(cell).text((2, 2 * picture.height + 6), (names[label] if label < len(names) else str(label))[:15],
-                                  fill=INK, font=FONT)
+        ImageDraw.Draw(cell).text((2, 2 * picture.height + 6), class_name(data, int(labels[j]))[:15], fill=INK, font=FONT)
         cells.append(cell)
     row = Image.new("RGB", (sum(c.width for c in cells), cells[0].height), BACKGROUND)
     for i, cell in enumerate(cells):

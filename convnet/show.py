@@ -150,6 +150,12 @@ def first_test_views(data, count):
     return data.augmentation.test(data.augmentation.select(images, indices)), labels[indices], images
 
 
+def class_name(data, k):
+    """The provider's name of class k, or its number where it names none."""
+    names = data.provider.label_names
+    return names[k] if k < len(names) else str(k)
+
+
 def _mean_view(data, images):
     """The mean that the test view subtracted, as an image, to add back for showing."""
     return -data.augmentation.test(np.zeros_like(data.augmentation.select(images, [0])))[..., 0]
@@ -228,20 +234,18 @@ def preds_panel(net, data, count=8, errors=False, mini=128):
     if cost is None:
         raise OptionError("--preds needs a net with a cost.logreg (or a cost.crossent) layer: the softmax it reads")
     view, labels, probs, mean = _predictions(net, cost, data, count, errors, mini)
-    names = list(data.provider.label_names) or [str(i) for i in range(probs.shape[0])]
-    name = lambda k: names[k] if k < len(names) else str(k)
     cells = []
     for j in range(view.shape[-1]):
         picture = _picture(view[..., j], mean)
         cell = Image.new("RGB", (200, picture.height + 92), BACKGROUND)
         cell.paste(picture, (52, 0))
         draw = ImageDraw.Draw(cell)
-        draw.text((4, picture.height + 2), name(int(labels[j]))[:32], fill=INK, font=FONT)
+        draw.text((4, picture.height + 2), class_name(data, int(labels[j]))[:32], fill=INK, font=FONT)
         for rank, k in enumerate(np.argsort(-probs[:, j])[:5]):
             y = picture.height + 18 + 14 * rank
             colour = (60, 160, 60) if k == labels[j] else (200, 90, 60)
             draw.rectangle([4, y, 4 + int(90 * probs[k, j]), y + 10], fill=colour)
-            draw.text((98, y), name(int(k))[:16], fill=INK, font=FONT)
+            draw.text((98, y), class_name(data, int(k))[:16], fill=INK, font=FONT)
         cells.append(cell)
     row = Image.new("RGB", (sum(c.width for c in cells), max(c.height for c in cells)), BACKGROUND)
     for i, c in enumerate(cells):

@@ -61,12 +61,11 @@ def check_layers(net, names):
 def similar_panel(net, data, names, count=5, k=6, mini=128):
     """Each of the first `count` test images, then its k nearest training images in the outputs of the
     layers `names`, side by side."""
-    from .show import BACKGROUND, FONT, INK, _mean_view, _picture, stack, titled
+    from .show import BACKGROUND, FONT, INK, _mean_view, _picture, class_name, stack, titled
     check_layers(net, names)
     view, labels, queries = query_features(net, data, names, count)
     found = nearest(net, data, names, queries, k, mini)
-    classes = list(data.provider.label_names)
-    label = lambda c: (classes[c] if c < len(classes) else str(c))[:15]
+    label = lambda c: class_name(data, c)[:15]
     test_mean = _mean_view(data, data.provider.read_batch(data.test[0])[0])
     rows = []
     for j, neighbours in enumerate(found):
