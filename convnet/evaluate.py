@@ -1,11 +1,11 @@
 """The test protocol: cost, top-1 and top-k error on a range of batches, from the centre crop or
 averaged over the ten views of the multiview test (section 4.1 of the paper).
 
-The numbers are computed here, on the host in float64, from the softmax that feeds the net's
-classifying cost layer (classifying_layer), so that a test point during training and `convnet test`
-on its checkpoint agree. They are the layer's own: k is a cost.logreg's topk (a cost.crossent counts
-no top-k error), ties count as fractions, the cost leaves out coeff and a cost.crossent's log is its
-safelog, as the 2012 code reported them.
+The numbers are computed here, on the host in float64, from what feeds the net's classifying cost
+layer (classifying_layer), so that a test point during training and `convnet test` on its checkpoint
+agree. They are the layer's own: k is a cost.logreg's topk or a cost.msm's setSize (a cost.crossent
+counts no top-k error), ties count as fractions, the cost leaves out coeff and a cost.crossent's log
+is its safelog, as the 2012 code reported them.
 """
 import numpy as np
 
@@ -13,61 +13,89 @@ from convnet.data.loader import evaluation_minibatches, labels_row
 from convnet.errors import ConvnetError
 from convnet.layers.cost_crossent import safelog
 from convnet.layers.cost_logreg import correct_fractions
+from convnet.layers.cost_msm import set_marginals
 
 
 def classifying_layer(net):
     """The cost layer whose errors the training line, the test and best.h5 go by: the first
-    cost.logreg, else the first cost.crossent on class numbers (the 2012 code counted its errors too:
-    CrossEntCostLayer::fpropActs in src/layer.cu); None in a net where no cost layer counts errors."""
+    cost.logreg, else the first cost.crossent on class numbers, else the first cost.msm (the 2012 code
+    counted their errors too: CrossEntCostLayer::fpropActs and MultiSoftmaxCostLayer::computeCost in
+    src/layer.cu); None in a net where no cost layer counts errors."""
     costs = net.graph.cost_layers
     return (next((c for c in costs if c.type == "cost.logreg"), None) or
-            next((c for c in costs if c.type == "cost.crossent" and c.indices), None))
+            next((c for c in costs if c.type == "cost.crossent" and c.indices), None) or
+            next((c for c in costs if c.type == "cost.msm"), None))
 
 
 def topk_of(layer):
-    """The k of the layer's top-k error: a cost.logreg's topk; None for a layer that counts none."""
-    return getattr(layer.conf, "topk", None) if layer is not None else None
+    """The k of the layer's top-k error: a cost.logreg's topk, a cost.msm's setSize; None for a layer
+    that counts none."""
+    if layer is None:
+        return None
+    return layer.conf.setSize if layer.type == "cost.msm" else getattr(layer.conf, "topk", None)
+
+
+def class_scores(net, layer):
+    """(probabilities, ranks) (classes, images), float64, of the net's last forward pass: what the test
+    averages over views and nets, the first for the cost, the second to rank the classes by. For a
+    cost.logreg or cost.crossent both are the softmax it reads. For a cost.msm they are P(class in the
+    set), from its energies, and the energies themselves: the 2012 code ranked by the energies, which
+    round less than the probabilities (kMultiSoftmaxCost_engs in src/layer_kernels.cu)."""
+    x = net.activation(layer.inputs[1]).astype(np.float64)
+    if layer.type != "cost.msm":
+        return x, x
+    energies = x.reshape(layer.classes, -1)
+    return set_marginals(energies - energies.max(axis=0), layer.conf.setSize)[1], energies
+
+
+def _kind(layer):
+    """What a net's scores are, for model averaging: a softmax, or a cost.msm's marginals over sets of k."""
+    return f"cost.msm with setSize={layer.conf.setSize}" if layer.type == "cost.msm" else "softmax"
 
 
 def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, predictions=None):
     """{"cost", "top1_error", "topk_error", "topk", "cases"}: the cost and errors per image.
 
     net may be a list of nets (model averaging, the paper's rows for several CNNs and the 2012 code's
-    avg-test): their softmax outputs, over every view, are averaged before the errors are counted.
-    predictions, a list, receives each minibatch's (averaged probabilities (classes, images), labels)."""
+    avg-test): their softmax outputs (class_scores), over every view, are averaged before the errors are
+    counted. predictions, a list, receives each minibatch's (averaged probabilities (classes, images),
+    labels)."""
     nets = list(net) if isinstance(net, (list, tuple)) else [net]
     layers = [classifying_layer(n) for n in nets]
     cost_layer = layers[0]
     if len(nets) > 1 and any(layer is None for layer in layers):
         raise ConvnetError("model averaging averages softmax outputs: every net needs a cost.logreg "
-                           "(or a cost.crossent) layer")
+                           "(or a cost.crossent, or a cost.msm) layer")
+    if len(nets) > 1 and len({_kind(layer) for layer in layers}) > 1:
+        raise ConvnetError(f"model averaging averages like with like: these nets give "
+                           f"{' and '.join(sorted({_kind(layer) for layer in layers}))} probabilities")
     k = topk_of(cost_layer)
     totals = dict(cost=0.0, top1=0.0, topk=0.0, cases=0)
     for number, indices in evaluation_minibatches(data.provider, batches or data.test, mini):
         images, labels = data.provider.read_batch(number)
         images, labels = data.augmentation.select(images, indices), labels[indices]
         views = data.augmentation.views(images) if multiview else [data.augmentation.test(images)]
-        probs = None
+        probs = ranks = None
         for one, layer in zip(nets, layers):
             for view in views:
                 costs = one.forward([view, labels_row(labels)], train=False)
                 if layer is None:
                     totals["cost"] += sum(float(v[0]) for v in costs.values()) / len(views)
                     continue
-                p = one.activation(layer.inputs[1]).astype(np.float64)
+                p, r = class_scores(one, layer)
                 if probs is not None and p.shape != probs.shape:
                     raise ConvnetError(f"the nets give {probs.shape[0]} and {p.shape[0]} probabilities per image: "
                                        f"only nets over the same classes can be averaged")
-                probs = p if probs is None else probs + p
+                probs, ranks = (p, r) if probs is None else (probs + p, ranks + r)
         if cost_layer is not None:
-            probs /= len(views) * len(nets)
+            probs, ranks = probs / (len(views) * len(nets)), ranks / (len(views) * len(nets))
             p_true = probs[labels, np.arange(labels.size)]
             with np.errstate(divide="ignore"):
-                log = np.log(p_true) if cost_layer.type == "cost.logreg" else safelog(p_true)
+                log = safelog(p_true) if cost_layer.type == "cost.crossent" else np.log(p_true)
             totals["cost"] += float(-log.sum())
-            totals["top1"] += float(labels.size - correct_fractions(probs, labels, 1).sum())
+            totals["top1"] += float(labels.size - correct_fractions(ranks, labels, 1).sum())
             if k is not None:
-                totals["topk"] += float(labels.size - correct_fractions(probs, labels, k).sum())
+                totals["topk"] += float(labels.size - correct_fractions(ranks, labels, k).sum())
             if predictions is not None:
                 predictions.append((probs.astype(np.float32), labels))
         totals["cases"] += labels.size

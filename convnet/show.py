@@ -206,14 +206,15 @@ def _predictions(net, cost, data, count, errors, mini):
     with errors of the first `count` whose top-1 prediction is wrong (shownet.py's --only-errors, in
     order rather than drawn at random), looked for in minibatches of `mini`."""
     from convnet.data.loader import evaluation_minibatches, labels_row
+    from .evaluate import class_scores
     number = data.test[0]
     images, labels = data.provider.read_batch(number)
     kept = []
     for _, indices in evaluation_minibatches(data.provider, [number], count if not errors else mini):
         view = data.augmentation.test(data.augmentation.select(images, indices))
         net.forward([view, labels_row(labels[indices])], train=False)
-        probs = net.activation(cost.inputs[1])
-        chosen = np.flatnonzero(np.argmax(probs, axis=0) != labels[indices]) if errors else np.arange(indices.size)
+        probs, ranks = class_scores(net, cost)
+        chosen = np.flatnonzero(np.argmax(ranks, axis=0) != labels[indices]) if errors else np.arange(indices.size)
         kept += [(view[..., j], labels[indices][j], probs[:, j]) for j in chosen]
         if len(kept) >= count or not errors:
             break
@@ -232,7 +233,8 @@ def preds_panel(net, data, count=8, errors=False, mini=128):
     from .evaluate import classifying_layer
     cost = classifying_layer(net)
     if cost is None:
-        raise OptionError("--preds needs a net with a cost.logreg (or a cost.crossent) layer: the softmax it reads")
+        raise OptionError("--preds needs a net with a cost.logreg (or a cost.crossent, or a cost.msm) layer: the "
+                          "probabilities it reads")
     view, labels, probs, mean = _predictions(net, cost, data, count, errors, mini)
     cells = []
     for j in range(view.shape[-1]):

@@ -256,7 +256,7 @@ class Trainer:
 
     def _measure(self):
         """What best.h5 and --lr-plateau go by: the test top-1 error, or the test cost of a net with no
-        error to count (no cost.logreg, no cost.crossent)."""
+        error to count (no cost.logreg, cost.crossent or cost.msm)."""
         key = "test_top1" if self.cost_layer is not None else "test_cost"
         return key, MEASURES[key]
 

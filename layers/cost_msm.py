@@ -51,7 +51,8 @@ class MultiSoftmaxCost(Layer):
 
     (MultiSoftmaxCostLayer with the lattices of src/multisoftmax.cpp). setSize=1 is the softmax's
     logistic regression. Its value is [the cost without coeff, top-1 errors, top-setSize errors], the
-    errors ranked by the energies with ties counted as fractions (kMultiSoftmaxCost_engs). threads
+    errors ranked by the energies with ties counted as fractions (kMultiSoftmaxCost_engs): the training
+    line's and the test's errors when the net has no cost.logreg or cost.crossent. threads
     set the 2012 code's CPU threads and is accepted and unused.
 
     Params: coeff (default 1), setSize (1 to classes - 1), threads (1 to 32).

@@ -1,4 +1,5 @@
 """convnet train, test and features through the console script: behaviour and every failure mode."""
+import itertools
 import json
 import os
 
@@ -206,21 +207,24 @@ def test_plateau_divides_the_rates(tmp_path):
     assert refused.returncode == 2 and "--lr-scale goes with --load" in refused.stderr
 
 
-def _tiny_with(tmp_path, cost, frozen=False):
+def _tiny_with(tmp_path, cost, frozen=False, topk=5):
     """The tiny net, without dropout, with another cost for its cost.logreg: cost.crossent (on the same
-    softmax), or cost.crossent2 (on logistic outputs: a net with no error to count)."""
+    softmax), cost.crossent2 (on logistic outputs: a net with no error to count), or cost.msm (on the
+    energies, with setSize topk)."""
     layers = (ROOT / "tests/configs/tiny.cfg").read_text().replace("type=cost.logreg", f"type={cost}")
     layers = layers.replace("[drop1]\ntype=hs\ninputs=pool1\nkeep=0.8\n\n", "").replace("inputs=drop1", "inputs=pool1")
     if cost == "cost.crossent2":
         layers = layers.replace("[probs]\ntype=softmax\n", "[probs]\ntype=neuron\nneuron=logistic\n")
+    if cost == "cost.msm":
+        layers = layers.replace("[probs]\ntype=softmax\ninputs=fc10\n\n", "").replace("labels,probs", "labels,fc10")
     params = (ROOT / "tests/configs/tiny-params.cfg").read_text()
-    if cost != "cost.logreg":
-        params = params.replace("topk=5\n", "")
+    params = params.replace("topk=5\n", "" if cost in ("cost.crossent", "cost.crossent2") else
+                            f"setSize={topk}\n" if cost == "cost.msm" else f"topk={topk}\n")
     if cost == "cost.crossent2":       # its 10 terms per image, all of one sign at first, need a smaller step
         params = params.replace("coeff=1\n", "coeff=0.03\n")
     if frozen:
         params = params.replace("epsW=0.001", "epsW=0").replace("epsB=0.002", "epsB=0")
-    name = cost.replace(".", "-")
+    name = f"{cost.replace('.', '-')}-{topk}"
     (tmp_path / f"{name}.cfg").write_text(layers)
     (tmp_path / f"{name}-params.cfg").write_text(params)
     return ["--layers", tmp_path / f"{name}.cfg", "--params", tmp_path / f"{name}-params.cfg"]
@@ -251,6 +255,93 @@ def test_a_crossent_net_counts_the_errors_of_its_logreg_twin(tmp_path):
         assert np.isnan(crossent[5]) and not np.isnan(logreg[5])
     point = Checkpoint(tmp_path / "cost.crossent/latest.h5").history[-1]
     assert point["test_top1"] == evaluate(tmp_path / "cost.crossent/latest.h5")["top1_error"]
+
+
+def test_a_msm_net_of_sets_of_one_counts_the_errors_of_its_logreg_twin(tmp_path):
+    """cost.msm with setSize=1 is the softmax's logistic regression: frozen, its lines agree with those of
+    the cost.logreg net with topk=1 (they were NaN, as in a net with no error to count)."""
+    lines = {}
+    for cost in ("cost.logreg", "cost.msm"):
+        out = convnet("train", *_tiny_with(tmp_path, cost, frozen=True, topk=1), *FAST, "--test-range", "1",
+                      "--epochs", "1", "--test-freq", "10", "--save-path", tmp_path / cost)
+        lines[cost] = parse_test_lines(out.stdout)
+    assert len(lines["cost.msm"]) == 2 and "top-1 err" in out.stdout
+    for logreg, msm in zip(lines["cost.logreg"], lines["cost.msm"]):
+        assert msm == logreg and 0 < msm[4] < 100
+
+
+def _sets_of(k, classes=10):
+    return np.array(list(itertools.combinations(range(classes), k)))
+
+
+def _msm_reference(energies, labels, k):
+    """(-mean log P(label in S), P(class in S) (images, classes)) over every set S of k classes, with
+    P(S) proportional to exp(the sum of its energies), by enumeration."""
+    sets = _sets_of(k)
+    e = energies.astype(np.float64)
+    weight = np.exp(e[:, sets].sum(axis=2) - e.max(axis=1, keepdims=True) * k)     # (images, sets)
+    weight /= weight.sum(axis=1, keepdims=True)
+    holds = np.stack([(sets == c).any(axis=1) for c in range(e.shape[1])], axis=1)   # (sets, classes)
+    marginals = weight @ holds
+    return -np.log(marginals[np.arange(labels.size), labels]).mean(), marginals
+
+
+def _top_errors(scores, labels, k):
+    """The fraction of images whose label is not among their k highest scores (no ties here)."""
+    wrong = 0
+    for row, label in zip(scores, labels):
+        assert len(set(row.tolist())) == row.size
+        wrong += label not in np.argsort(-row)[:k]
+    return wrong / labels.size
+
+
+def _energies(checkpoint, tmp_path):
+    convnet("features", "--load", checkpoint, "--layer", "fc10", "--out", tmp_path / "e.h5")
+    with h5py.File(tmp_path / "e.h5") as f:
+        return f["features"][()], f["labels"][()].astype(np.int64)
+
+
+def test_a_msm_net_counts_its_top_set_size_errors_by_its_energies(tmp_path):
+    """setSize=3: the test cost is -log P(label in the set) and the errors are the top-1 and top-3 of the
+    energies (MultiSoftmaxCostLayer::computeCost, kMultiSoftmaxCost_engs in the 2012 code), against
+    every one of the 120 sets."""
+    out = convnet("train", *_tiny_with(tmp_path, "cost.msm", topk=3), *FAST, "--epochs", "1",
+                  "--save-path", tmp_path / "r").stdout
+    assert "top-3 err" in out
+    energies, labels = _energies(tmp_path / "r/latest.h5", tmp_path)
+    cost, _ = _msm_reference(energies, labels, 3)
+    result = evaluate(tmp_path / "r/latest.h5")
+    assert result["topk"] == 3 and result["cases"] == 2000
+    assert result["cost"] == pytest.approx(cost, rel=1e-6)
+    assert result["top1_error"] == _top_errors(energies, labels, 1)
+    assert 0 < result["topk_error"] == _top_errors(energies, labels, 3) < result["top1_error"] < 1
+    last = parse_test_lines(out)[-1]
+    assert last[3:] == (round(cost, 4), round(100 * result["top1_error"], 2), round(100 * result["topk_error"], 2))
+    assert Checkpoint(tmp_path / "r/best.h5").state["best_of"] == "test_top1"
+
+
+def test_msm_nets_average_their_set_probabilities_and_their_energies(tmp_path):
+    """Two msm nets (seeds 7 and 8) tested together: the cost of the mean P(class in the set), the errors
+    of the mean energies; /probs holds the mean probabilities, which sum to setSize. A logreg net is not
+    averaged with them."""
+    net = _tiny_with(tmp_path, "cost.msm", topk=3)
+    for seed in ("7", "8"):
+        convnet("train", *net, *FAST, "--seed", seed, "--epochs", "1", "--save-path", tmp_path / seed)
+    (tmp_path / "7/e").mkdir(), (tmp_path / "8/e").mkdir()
+    (e7, labels), (e8, _) = _energies(tmp_path / "7/latest.h5", tmp_path / "7/e"), _energies(tmp_path / "8/latest.h5", tmp_path / "8/e")
+    p = (_msm_reference(e7, labels, 3)[1] + _msm_reference(e8, labels, 3)[1]) / 2
+    result = evaluate(f"{tmp_path / '7/latest.h5'},{tmp_path / '8/latest.h5'}", "--predictions", tmp_path / "p.h5")
+    assert result["cost"] == pytest.approx(-np.log(p[np.arange(labels.size), labels]).mean(), rel=1e-6)
+    mean = (e7.astype(np.float64) + e8) / 2
+    assert (result["top1_error"], result["topk_error"]) == (_top_errors(mean, labels, 1), _top_errors(mean, labels, 3))
+    with h5py.File(tmp_path / "p.h5") as f:
+        np.testing.assert_allclose(f["probs"][()], p, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(f["probs"][()].sum(axis=1), 3, rtol=1e-5)
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", tmp_path / "logreg")
+    mixed = convnet("test", "--load", f"{tmp_path / '7/latest.h5'},{tmp_path / 'logreg/latest.h5'}", check=False)
+    assert mixed.returncode != 0 and mixed.stderr.strip() == (
+        "convnet: error: model averaging averages like with like: these nets give cost.msm with setSize=3 and "
+        "softmax probabilities")
 
 
 def test_a_crossent_net_keeps_its_lowest_test_error_as_best(tmp_path):
