@@ -588,6 +588,12 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
 @click.option("--norm-filters", is_flag=True,
               help="With --filters: each filter standardised (mean 0, variance 1) before the layer's one scale, so "
                    "that weak filters show their pattern too (shownet's --norm-filters).")
+@click.option("--no-rgb", is_flag=True,
+              help="With --filters: filters that see 3 channels drawn as a grey tile per channel, not in colour "
+                   "(shownet's --no-rgb).")
+@click.option("--yuv-to-rgb", is_flag=True,
+              help="With --filters: 3-channel filters of a net that sees YUV (an rgb2yuv layer) taken back to RGB "
+                   "before they are drawn (shownet's --yuv-to-rgb).")
 @click.option("--local-plane", type=click.IntRange(min=0),
               help="With --filters on a local layer: its filter N at every position (shownet's --local-plane).")
 @click.option("--maps", help="A layer whose feature maps to draw for the first test images (shownet's --show-maps).")
@@ -604,7 +610,7 @@ def make_data(images, out, val_images, val_labels, size, workers, batch_size):
 @click.option("--grads", is_flag=True, help="Gradient norms, update ratios and dead units over the run (--watch).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
 @data_options
-def show(load, filters, norm_filters, local_plane, maps, preds, similar, errors, data_grads, cost, grads, out,
+def show(load, filters, norm_filters, no_rgb, yuv_to_rgb, local_plane, maps, preds, similar, errors, data_grads, cost, grads, out,
          **overrides):
     """Draw what a net learned into a PNG: its filters, feature maps, predictions, learning curves."""
     from . import show as draw
@@ -617,14 +623,16 @@ def show(load, filters, norm_filters, local_plane, maps, preds, similar, errors,
         raise OptionError("--errors goes with --preds: it chooses which test images they show")
     if local_plane is not None and not filters:
         raise OptionError("--local-plane goes with --filters: it chooses which of a local layer's filters they show")
-    if norm_filters and not filters:
-        raise OptionError("--norm-filters goes with --filters: it chooses how their weights are shaded")
+    for option, given in (("--norm-filters", norm_filters), ("--no-rgb", no_rgb), ("--yuv-to-rgb", yuv_to_rgb)):
+        if given and not filters:
+            raise OptionError(f"{option} goes with --filters: it chooses how their weights are drawn")
     from .files import check_output_file
     check_output_file(out, "--out", writes="PNG")
     checkpoint, data, net, options = _open_checkpoint(load, overrides, need_train=bool(similar))
     panels = []
     if filters:
-        panels.append(draw.filters_panel(net, [n.strip() for n in filters.split(",")], local_plane, norm_filters))
+        panels.append(draw.filters_panel(net, [n.strip() for n in filters.split(",")], local_plane, norm_filters,
+                                         rgb=not no_rgb, yuv=yuv_to_rgb))
     if maps:
         panels.append(draw.maps_panel(net, data, maps.strip()))
     if preds:

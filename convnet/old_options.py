@@ -24,6 +24,8 @@ HERE = {
     "--show-preds": "convnet show --preds",
     "--only-errors": "convnet show --preds --errors",
     "--show-cost": "convnet show --cost",
+    "--cost-idx": "convnet show --cost, which draws the cost and the errors both",
+    "--channels": "convnet show --filters LAYER, which takes an fc layer's channels from the shape of its input",
     "--top5": "convnet test, which gives the top-5 error",
     "--show-data-grad": "convnet show --data-grads",
 }

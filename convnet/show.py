@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .errors import ConvnetError, OptionError
 from .files import write_bytes
+from .layers.rgb2yuv import YUV
 
 BACKGROUND, INK, GRID = (255, 255, 255), (20, 20, 20), (210, 210, 210)
 FONT = ImageFont.load_default()
@@ -36,12 +37,16 @@ def _scaled(a):
     return np.zeros(a.shape, np.uint8) if hi == lo else np.round((a - lo) / (hi - lo) * 255).astype(np.uint8)
 
 
-def _filter_shades(w, norm):
+def _filter_shades(w, norm, yuv=False):
     """Filters (count, channels, fy, fx) as uint8 shades on shownet's scale (shownet.py, plot_filters): one
     for all of them, from the lowest weight to the highest, so that a weak filter looks faint beside a
     strong one (the paper's Figure 3). norm (shownet's --norm-filters): each filter first standardised, its
-    mean 0 and its variance 1 over its channels and pixels, so that each shows its pattern at full strength."""
+    mean 0 and its variance 1 over its channels and pixels, so that each shows its pattern at full strength.
+    yuv (shownet's --yuv-to-rgb): 3-channel filters of a net that sees YUV (an rgb2yuv layer) first taken
+    back to RGB as shownet did, by the inverse of the rgb2yuv matrix, as if each were a YUV image."""
     w = np.asarray(w, np.float64)
+    if yuv and w.shape[1] == 3:
+        w = np.einsum("ck,fkyx->fcyx", np.linalg.inv(YUV), w)
     if norm:
         axes = tuple(range(1, w.ndim))
         spread = w.std(axis=axes, keepdims=True)
@@ -61,13 +66,15 @@ def _grid(tiles, columns, gap=2):
     return Image.fromarray(out)
 
 
-def filter_tiles(layer, i=0, plane=None, norm=False):
+def filter_tiles(layer, i=0, plane=None, norm=False, rgb=True, yuv=False):
     """The filters of the layer's input i as tiles: (tiles, columns). A local layer's filters are those at
     its middle position, or with `plane` (shownet's --local-plane) that one filter at every position, a row
-    of tiles per row of positions. norm: _filter_shades'."""
+    of tiles per row of positions. Filters that see 3 channels are colour tiles, or with rgb=False
+    (shownet's --no-rgb) a grey tile per channel, as filters that see other numbers of channels are.
+    norm, yuv: _filter_shades'."""
     w = layer.be.to_host(layer.params[i].value, layer.device) if layer.params else np.asarray(None)
     if layer.type == "local" and plane is not None:
-        return _plane_tiles(w, plane, norm), w.shape[1]
+        return _plane_tiles(w, plane, norm, rgb, yuv), w.shape[1]
     if layer.type == "local":                       # the filters at the middle position
         w = w[w.shape[0] // 2, w.shape[1] // 2]
     elif layer.type == "fc":
@@ -79,23 +86,33 @@ def filter_tiles(layer, i=0, plane=None, norm=False):
         raise OptionError(f"--filters: layer '{layer.name}' is a {layer.type} layer: it has no filters to show")
     zoom = max(1, 44 // w.shape[-1])
     grow = lambda t: np.kron(t, np.ones((zoom, zoom) + (1,) * (t.ndim - 2), np.uint8))
-    shades = _filter_shades(w, norm)
-    if w.shape[1] == 3:
+    shades = _filter_shades(w, norm, yuv)
+    if w.shape[1] == 3 and rgb:
         return [grow(f.transpose(1, 2, 0)) for f in shades], 16
     channels = min(w.shape[1], 16)
     return [grow(shades[f, c]) for f in range(min(w.shape[0], 32)) for c in range(channels)], channels
 
 
-def _plane_tiles(w, plane, norm):
+def _sees_colours(layer, i):
+    """Whether the filters of the layer's input i see 3 channels (conv, local: (..., channels, fy, fx);
+    fc: its input's shape)."""
+    if layer.type == "fc":
+        shape = layer.input_shapes[i]
+        return len(shape) == 3 and shape[0] == 3
+    return layer.type in ("conv", "local") and layer.params[i].value.shape[-3] == 3
+
+
+def _plane_tiles(w, plane, norm, rgb=True, yuv=False):
     """Filter `plane` of local weights (rows, cols, filters, channels, fy, fx) at each position: an RGB
-    tile where it sees 3 channels, else its first 16 channels side by side; the positions' filters on
-    one scale (_filter_shades)."""
-    shades = _filter_shades(w[:, :, plane].reshape((-1,) + w.shape[3:]), norm)
+    tile where it sees 3 channels (unless rgb is False), else its first 16 channels side by side; the
+    positions' filters on one scale (_filter_shades)."""
+    shades = _filter_shades(w[:, :, plane].reshape((-1,) + w.shape[3:]), norm, yuv)
     channels, size = shades.shape[1], shades.shape[-1]
-    shown = 1 if channels == 3 else min(channels, 16)
+    colour = channels == 3 and rgb
+    shown = 1 if colour else min(channels, 16)
     zoom = max(1, min(44 // size, 200 // (shown * size)))     # a position's tile at most ~200 pixels wide
     grow = lambda t: np.kron(t, np.ones((zoom, zoom) + (1,) * (t.ndim - 2), np.uint8))
-    if channels == 3:
+    if colour:
         return [grow(f.transpose(1, 2, 0)) for f in shades]
     gap = np.full((size * zoom, 1), 255, np.uint8)
     return [np.hstack([x for c in range(shown) for x in (grow(f[c]), gap)][:-1]) for f in shades]
@@ -108,11 +125,12 @@ def titled(image, title):
     return out
 
 
-def filters_panel(net, names, plane=None, norm=False):
+def filters_panel(net, names, plane=None, norm=False, rgb=True, yuv=False):
     """Each named layer's filters: `layer` for those of its first input, `layer[i]` for input i's (shownet's
     --input-idx); with `plane`, a local layer's filter of that number at every position; norm: each filter
-    standardised before the layer's one scale (shownet's --norm-filters)."""
-    panels, local = [], False
+    standardised before the layer's one scale (shownet's --norm-filters); rgb=False, yuv: filter_tiles'
+    (shownet's --no-rgb, --yuv-to-rgb), for the layers whose filters see 3 channels."""
+    panels, local, colour = [], False, False
     for given in names:
         m = re.fullmatch(r"(.+?)(?:\[(\d+)\])?", given)
         name, i = m.group(1), int(m.group(2) or 0)
@@ -126,18 +144,25 @@ def filters_panel(net, names, plane=None, norm=False):
         if layer.type == "local" and plane is not None and plane >= shape[2]:
             raise OptionError(f"--local-plane {plane}: [{name}] has {shape[2]} filters (0 to {shape[2] - 1})")
         local |= layer.type == "local"
-        tiles, columns = filter_tiles(layer, i, plane, norm)
+        colour |= _sees_colours(layer, i)
+        tiles, columns = filter_tiles(layer, i, plane, norm, rgb, yuv)
         which = f"{name}[{i}]" if len(layer.inputs) > 1 else name
         if layer.type == "local" and plane is not None:
             count = f"filter {plane} at each of its {shape[0]}x{shape[1]} positions"
-        elif layer.type == "local":
-            count = f"{shape[2]} filters at position ({shape[0] // 2}, {shape[1] // 2})"
         else:
-            count = f"{shape[0]} filters"
+            total = shape[2] if layer.type == "local" else shape[0]
+            shown = len(tiles) // columns if tiles[0].ndim == 2 else len(tiles)     # grey: a row per filter
+            count = f"{total} filters" if shown == total else f"filters 0-{shown - 1} of {total}"
+            if layer.type == "local":
+                count += f" at position ({shape[0] // 2}, {shape[1] // 2})"
         panels.append(titled(_grid(tiles, columns), f"{which}: {count}"))
     if plane is not None and not local:
         raise OptionError(f"--local-plane {plane}: none of {', '.join(names)} is a local layer (it chooses which "
                           f"of a local layer's filters to show)")
+    for option, given in (("--no-rgb", not rgb), ("--yuv-to-rgb", yuv)):
+        if given and not colour:
+            raise OptionError(f"{option}: the filters of {', '.join(names)} see no 3 channels (it is for filters "
+                              f"that see an image's colours)")
     return stack(panels)
 
 

@@ -54,6 +54,37 @@ def test_norm_filters_standardises_each_filter_first():
         np.testing.assert_array_equal(unzoomed(tiles[f], 5), on_one_scale(standard[f].transpose(1, 2, 0), standard))
 
 
+def test_no_rgb_draws_each_channel_of_a_colour_filter_grey():
+    """shownet's --no-rgb: a filter that sees 3 channels as 3 grey tiles, on the layer's one scale."""
+    layer = make_layer("conv", [(3, 8, 8)], dict(channels=3, filters=4, filterSize=5), WEIGHT_PARAMS)
+    w = layer.params[0].value
+    tiles, columns = filter_tiles(layer, rgb=False)
+    assert columns == 3 and len(tiles) == 4 * 3 and tiles[0].ndim == 2
+    for f in range(4):
+        for c in range(3):
+            np.testing.assert_array_equal(unzoomed(tiles[3 * f + c], 5), on_one_scale(w[f, c], w))
+    local = make_layer("local", [(3, 8, 8)], dict(channels=3, filters=2, filterSize=3, stride=2), WEIGHT_PARAMS)
+    plane, _ = filter_tiles(local, plane=1, rgb=False)        # a position's 3 channels side by side
+    zoom = plane[0].shape[0] // 3
+    assert plane[0].shape == (3 * zoom, 3 * 3 * zoom + 2)
+
+
+def test_yuv_to_rgb_takes_the_filters_of_a_yuv_net_back_to_rgb():
+    """shownet's --yuv-to-rgb: filters made as the rgb2yuv matrix times known RGB filters are drawn as
+    those RGB filters."""
+    from convnet.layers.rgb2yuv import YUV
+    layer = make_layer("conv", [(3, 8, 8)], dict(channels=3, filters=4, filterSize=5), WEIGHT_PARAMS)
+    rgb = np.random.default_rng(3).standard_normal(layer.params[0].value.shape)
+    for f in range(4):
+        for y in range(5):
+            for x in range(5):
+                layer.params[0].value[f, :, y, x] = YUV @ rgb[f, :, y, x]
+    tiles, _ = filter_tiles(layer, yuv=True)
+    for f in range(4):
+        np.testing.assert_array_equal(unzoomed(tiles[f], 5), on_one_scale(rgb[f].transpose(1, 2, 0), rgb))
+    assert not np.array_equal(filter_tiles(layer)[0][0], tiles[0])
+
+
 def test_grey_tiles_per_filter_and_channel():
     layer = make_layer("conv", [(20, 8, 8)], dict(channels=20, filters=40, filterSize=3), WEIGHT_PARAMS)
     tiles, columns = filter_tiles(layer)
@@ -240,6 +271,9 @@ def test_similar_draws_a_row_per_test_image(run, tmp_path):
                                            (["--errors", "--cost"], "--errors goes with --preds"),
                                            (["--local-plane", "0", "--cost"], "--local-plane goes with --filters"),
                                            (["--norm-filters", "--cost"], "--norm-filters goes with --filters"),
+                                           (["--no-rgb", "--cost"], "--no-rgb goes with --filters"),
+                                           (["--filters", "fc10", "--yuv-to-rgb"],
+                                            "--yuv-to-rgb: the filters of fc10 see no 3 channels"),
                                            (["--filters", "conv1", "--local-plane", "1"],
                                             "none of conv1 is a local layer")])
 def test_show_errors(run, tmp_path, args, fragment):
