@@ -68,14 +68,17 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
         # a cost's value leaves out its coeff, which its gradient carries (as the 2012 code)
         return sum(ref[name].conf.coeff * float(v[0]) for name, v in costs.items())
 
-    def patterns():
-        """Every layer's activation pattern in the last pass (relu signs, max winners...): a stencil
-        point that changes one has crossed a kink of the cost, however small its effect."""
-        out = []
-        for layer in ref.layers:
-            if hasattr(layer, "kink_pattern"):
+    kinked = [layer for layer in ref.layers if hasattr(layer, "kink_pattern")]
+
+    def patterns(changed=None):
+        """The activation pattern (relu signs, max winners...) in the last pass of every layer from
+        `changed` on (those before it reused the unchanged pass's): a stencil point that changes one
+        has crossed a kink of the cost, however small its effect."""
+        out = {}
+        for layer in kinked:
+            if changed is None or order[layer.name] >= order[changed]:
                 xs = [ref._input(i, layer.device) for i in layer.inputs]
-                out.append(np.asarray(layer.kink_pattern(xs, ref.acts[layer.name], ref.ctx)))
+                out[layer.name] = np.asarray(layer.kink_pattern(xs, ref.acts[layer.name], ref.ctx))
         return out
 
     f0 = total_cost()
@@ -104,7 +107,7 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
             for k in (-2, -1, 1, 2):
                 flat[index] = old + k * step
                 f[k] = total_cost(rebuild(), changed)
-                crossed = crossed or any(not np.array_equal(a, b) for a, b in zip(base, patterns()))
+                crossed = crossed or any(not np.array_equal(base[name], a) for name, a in patterns(changed).items())
             flat[index] = old
             finite = all(np.isfinite(v) for v in f.values())
             if finite:

@@ -36,9 +36,9 @@ def set_marginals(e, k):
     if k == 0:
         return log_z, np.zeros_like(e)
     with np.errstate(invalid="ignore"):
-        # sets holding i: i's weight times the (k-1)-sets of the others, split before and after i
-        inner = np.stack([np.logaddexp.reduce(np.stack([F[i, s] + B[i + 1, k - 1 - s] for s in range(k)]), axis=0)
-                          for i in range(K)])
+        # sets holding i: i's weight times the (k-1)-sets of the others, split before and after i, for
+        # every i at once: F[i, s] + B[i + 1, k - 1 - s] summed over s
+        inner = np.logaddexp.reduce(np.stack([F[:K, s] + B[1:K + 1, k - 1 - s] for s in range(k)]), axis=0)
         return log_z, np.exp(e + inner - log_z)
 
 
