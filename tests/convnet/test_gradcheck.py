@@ -31,25 +31,128 @@ def test_every_layer_config_uses_every_type_and_neuron_and_passes():
     assert result.exit_code == 0, result.output
 
 
-def test_an_off_by_one_window_fails(monkeypatch):
+NORMS = """
+[data]
+type=data
+dataIdx=0
+
+[labels]
+type=data
+dataIdx=1
+
+[conv1]
+type=conv
+inputs=data
+channels=3
+filters=8
+filterSize=3
+padding=1
+initW=0.3
+initB=0.1
+neuron=tanh[1.5,0.7]
+
+[rnorm1]
+type=rnorm
+inputs=conv1
+channels=8
+size=4
+
+[cmr1]
+type=cmrnorm
+inputs=rnorm1
+channels=8
+size=4
+
+[cmr2]
+type=cmrnorm
+inputs=rnorm1
+channels=8
+size=3
+blocked=1
+
+[fc10]
+type=fc
+inputs=cmr1,cmr2
+outputs=10
+initW=0.1,0.1
+
+[probs]
+type=softmax
+inputs=fc10
+
+[logprob]
+type=cost.logreg
+inputs=labels,probs
+"""
+
+NORMS_PARAMS = """
+[conv1]
+epsW=0.01
+epsB=0.02
+momW=0.9
+momB=0.9
+wc=0.0005
+
+[fc10]
+epsW=0.01,0.01
+epsB=0.02
+momW=0.9,0.9
+momB=0.9
+wc=0.0005,0.0005
+
+[rnorm1]
+scale=2
+pow=0.75
+minDiv=1.5
+
+[cmr1]
+scale=2
+pow=0.75
+minDiv=2
+
+[cmr2]
+scale=1
+pow=0.6
+
+[logprob]
+coeff=1
+"""
+
+
+@pytest.fixture
+def norms(tmp_path):
+    """A small net of every-layer.cfg's normalizations (rnorm and cmrnorm of size 4, a blocked cmrnorm
+    of size 3 beside it): a broken backward in one of them must fail there."""
+    (tmp_path / "norms.cfg").write_text(NORMS)
+    (tmp_path / "norms-params.cfg").write_text(NORMS_PARAMS)
+    return tmp_path / "norms.cfg", tmp_path / "norms-params.cfg"
+
+
+def test_the_norms_net_passes(norms):
+    rows, tolerance = check_gradients(*norms, input_size=9)
+    assert [r.name for r in rows] == ["conv1", "conv1_neuron", "rnorm1", "cmr1", "cmr2", "fc10", "probs", "logprob"]
+    assert all(r.ok for r in rows), [(r.name, r.error) for r in rows if not r.ok]
+
+
+def test_an_off_by_one_window_fails(monkeypatch, norms):
     """cmrnorm's backward summing over W(c) instead of its transpose: wrong only for even sizes
-    (every-layer.cfg has size=4), and the checker must see it."""
+    (cmr1 has size=4), and the checker must see it."""
     cls = layer_class("cmrnorm")
     original = cls._window_sum
     monkeypatch.setattr(cls, "_window_sum", lambda self, a, adjoint=False: original(self, a, False))
-    rows, _ = check_gradients(*EVERY, input_size=9)
+    rows, _ = check_gradients(*norms, input_size=9)
     failed = [r.name for r in rows if not r.ok]
     assert failed[-1] == "cmr1"          # the topmost failure is the broken layer; those below inherit it
     assert "cmr2" not in failed          # cmr2 shares cmr1's input, but its own backward is checked
     assert all(np.isfinite(r.error) for r in rows)
 
 
-def test_a_dropped_term_fails(monkeypatch):
+def test_a_dropped_term_fails(monkeypatch, norms):
     """rnorm's backward without the divisor's term."""
     cls = layer_class("rnorm")
     monkeypatch.setattr(cls, "backward_cpu", lambda self, xs, y, dy, need, ctx:
                         [dy * self._divisor(self.as_image(xs[0])) ** -self.conf.pow])
-    rows, _ = check_gradients(*EVERY, input_size=9)
+    rows, _ = check_gradients(*norms, input_size=9)
     failed = [r.name for r in rows if not r.ok]
     assert failed[-1] == "rnorm1" and set(failed) <= {"conv1", "conv1_neuron", "rnorm1"}
 
