@@ -37,13 +37,13 @@ def topk_of(layer):
 
 def class_scores(net, layer):
     """(probabilities, ranks) (classes, images), float64, of the net's last forward pass: what the test
-    averages over views and nets, the first for the cost, the second to rank the classes by. For a
-    cost.logreg or cost.crossent both are the softmax it reads. For a cost.msm they are P(class in the
-    set), from its energies, and the energies themselves: the 2012 code ranked by the energies, which
-    round less than the probabilities (kMultiSoftmaxCost_engs in src/layer_kernels.cu)."""
+    averages over views and nets, the first for the cost, the second to rank the classes by (None: by the
+    probabilities). For a cost.logreg or cost.crossent, the softmax it reads and None. For a cost.msm,
+    P(class in the set), from its energies, and the energies themselves: the 2012 code ranked by the
+    energies, which round less than the probabilities (kMultiSoftmaxCost_engs in src/layer_kernels.cu)."""
     x = net.activation(layer.inputs[1]).astype(np.float64)
     if layer.type != "cost.msm":
-        return x, x
+        return x, None
     energies = x.reshape(layer.classes, -1)
     return set_marginals(energies - energies.max(axis=0), layer.conf.setSize)[1], energies
 
@@ -86,9 +86,12 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
                 if probs is not None and p.shape != probs.shape:
                     raise ConvnetError(f"the nets give {probs.shape[0]} and {p.shape[0]} probabilities per image: "
                                        f"only nets over the same classes can be averaged")
-                probs, ranks = (p, r) if probs is None else (probs + p, ranks + r)
+                probs = p if probs is None else probs + p
+                if r is not None:
+                    ranks = r if ranks is None else ranks + r
         if cost_layer is not None:
-            probs, ranks = probs / (len(views) * len(nets)), ranks / (len(views) * len(nets))
+            probs /= len(views) * len(nets)
+            ranks = probs if ranks is None else ranks / (len(views) * len(nets))
             p_true = probs[labels, np.arange(labels.size)]
             with np.errstate(divide="ignore"):
                 log = safelog(p_true) if cost_layer.type == "cost.crossent" else np.log(p_true)

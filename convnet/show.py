@@ -239,6 +239,7 @@ def _predictions(net, cost, data, count, errors, mini):
         view = data.augmentation.test(data.augmentation.select(images, indices))
         net.forward([view, labels_row(labels[indices])], train=False)
         probs, ranks = class_scores(net, cost)
+        ranks = probs if ranks is None else ranks
         chosen = np.flatnonzero(np.argmax(ranks, axis=0) != labels[indices]) if errors else np.arange(indices.size)
         kept += [(view[..., j], labels[indices][j], probs[:, j]) for j in chosen]
         if len(kept) >= count or not errors:

@@ -7,7 +7,7 @@ from convnet.cli import main
 from convnet.gradcheck import check_gradients
 from convnet.registry import layer_class
 from convnet.layers.neuron import NEURONS
-from tests.helpers import REFERENCE, ROOT
+from tests.helpers import DATA_LAYERS, REFERENCE, ROOT, SOFTMAX_COST, write
 
 EVERY = (ROOT / "configs/every-layer.cfg", ROOT / "configs/every-layer-params.cfg")
 
@@ -31,15 +31,7 @@ def test_every_layer_config_uses_every_type_and_neuron_and_passes():
     assert result.exit_code == 0, result.output
 
 
-NORMS = """
-[data]
-type=data
-dataIdx=0
-
-[labels]
-type=data
-dataIdx=1
-
+NORMS = DATA_LAYERS + """
 [conv1]
 type=conv
 inputs=data
@@ -70,20 +62,12 @@ channels=8
 size=3
 blocked=1
 
-[fc10]
+[fc]
 type=fc
 inputs=cmr1,cmr2
 outputs=10
 initW=0.1,0.1
-
-[probs]
-type=softmax
-inputs=fc10
-
-[logprob]
-type=cost.logreg
-inputs=labels,probs
-"""
+""" + SOFTMAX_COST
 
 NORMS_PARAMS = """
 [conv1]
@@ -93,7 +77,7 @@ momW=0.9
 momB=0.9
 wc=0.0005
 
-[fc10]
+[fc]
 epsW=0.01,0.01
 epsB=0.02
 momW=0.9,0.9
@@ -113,9 +97,6 @@ minDiv=2
 [cmr2]
 scale=1
 pow=0.6
-
-[logprob]
-coeff=1
 """
 
 
@@ -123,14 +104,12 @@ coeff=1
 def norms(tmp_path):
     """A small net of every-layer.cfg's normalizations (rnorm and cmrnorm of size 4, a blocked cmrnorm
     of size 3 beside it): a broken backward in one of them must fail there."""
-    (tmp_path / "norms.cfg").write_text(NORMS)
-    (tmp_path / "norms-params.cfg").write_text(NORMS_PARAMS)
-    return tmp_path / "norms.cfg", tmp_path / "norms-params.cfg"
+    return write(tmp_path, "norms.cfg", NORMS), write(tmp_path, "norms-params.cfg", NORMS_PARAMS)
 
 
 def test_the_norms_net_passes(norms):
     rows, tolerance = check_gradients(*norms, input_size=9)
-    assert [r.name for r in rows] == ["conv1", "conv1_neuron", "rnorm1", "cmr1", "cmr2", "fc10", "probs", "logprob"]
+    assert [r.name for r in rows] == ["conv1", "conv1_neuron", "rnorm1", "cmr1", "cmr2", "fc", "probs", "cost"]
     assert all(r.ok for r in rows), [(r.name, r.error) for r in rows if not r.ok]
 
 
