@@ -86,8 +86,10 @@ class Trainer:
         if self.epoch > self.o["epochs"] and not owed:
             self.folder.release()
             done = self.epoch - 1
-            so_far = f"{done} epochs" + (f" and {self.batch} minibatches" if self.batch else "")
-            trained = (f"has already trained its {done} epochs" if so_far == f"{self.o['epochs']} epochs" else
+            so_far = _count(done, "epoch")
+            if self.batch:
+                so_far += f" and {_count(self.batch, 'minibatch', 'minibatches')}"
+            trained = (f"has already trained its {so_far}" if so_far == _count(self.o["epochs"], "epoch") else
                        f"has trained {so_far}, more than the {self.o['epochs']} of --epochs")
             self.echo(f"{self.loaded} {trained}: nothing to do. To train longer, resume with --epochs {done + 10} "
                       f"(or as many as you want)")
@@ -376,3 +378,8 @@ MEASURES = {"test_top1": "test error", "test_cost": "test cost"}   # what best.h
 
 def _nan(value):
     return float("nan") if value is None else float(value)
+
+
+def _count(n, noun, plural=None):
+    """"1 epoch", "2 epochs"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

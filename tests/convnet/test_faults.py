@@ -168,6 +168,8 @@ def test_a_diverging_run_keeps_its_last_finite_checkpoint_and_resumes_with_lower
 def test_resume_with_the_same_command_and_load_added(tmp_path):
     folder = tmp_path / "run"
     convnet("train", *ARGS, "--epochs", "1", "--save-path", folder)
+    run = convnet("train", "--load", folder / "latest.h5", "--epochs", "1")
+    assert f"{folder / 'latest.h5'} has already trained its 1 epoch: nothing to do." in run.stdout
     convnet("train", *ARGS, "--epochs", "2", "--save-path", folder, "--load", folder / "latest.h5")
     assert Checkpoint(folder / "latest.h5").epoch == 3
     other = tmp_path / "other.cfg"
