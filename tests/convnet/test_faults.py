@@ -25,8 +25,9 @@ def limited(*args, max_bytes):
     """convnet with files limited to max_bytes, as a disk with that much space left."""
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    # no bytecode written: a file cut short by the limit would be renamed into the tests' shared cache
     return subprocess.run([sys.executable, "-m", "convnet", *map(str, args)], capture_output=True, text=True,
-                          preexec_fn=limit)
+                          preexec_fn=limit, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
 
 
 def one_line(run, *fragments):
