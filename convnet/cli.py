@@ -48,6 +48,10 @@ class Group(click.Group):
         except KeyboardInterrupt:        # outside the training loop, which saves first
             click.echo("convnet: interrupted", err=True)
             sys.exit(130)
+        except EOFError as e:
+            # click takes an EOFError for Ctrl-D at a prompt and says 'interrupted' (exit 130); here none
+            # prompts, so one is a file that ended early where no check caught it: shown as what it is
+            raise RuntimeError(f"EOFError: {e}") from e
         except MemoryError as e:
             click.echo(f"convnet: error: not enough memory for this ({str(e) or 'MemoryError'}); "
                        f"try a smaller --mini, --image-size or net", err=True)

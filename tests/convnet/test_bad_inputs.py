@@ -216,3 +216,19 @@ def test_an_imagenet_batch_with_a_label_outside_the_classes(tmp_path):
     with pytest.raises(ConvnetError, match=r"labels must be \d+ class numbers in 0\.\.2"):
         get_provider("imagenet", str(tmp_path / "b")).read_batch(1)
     assert np.all(labels[1:] < 3)
+
+
+def test_ctrl_c_outside_training_is_interrupted_and_an_eof_error_is_not(monkeypatch):
+    import convnet.graph
+    args = ["describe", "--layers", ROOT / "configs/layers.cfg", "--params", ROOT / "configs/params.cfg",
+            "--input-size", "32"]
+    for raised in (KeyboardInterrupt(), EOFError("marshal data too short")):
+        def stop(*_args, raised=raised, **_kwargs):
+            raise raised
+        monkeypatch.setattr(convnet.graph, "load_graph", stop)
+        result = invoke(*args)
+        if isinstance(raised, KeyboardInterrupt):
+            assert result.exit_code == 130 and "convnet: interrupted" in result.output, result.output
+        else:           # click would say 'interrupted' too: an EOFError is a file cut short, not a Ctrl-C
+            assert result.exit_code == 1 and "interrupted" not in result.output, result.output
+            assert str(result.exception) == "EOFError: marshal data too short"
