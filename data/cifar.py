@@ -13,7 +13,8 @@ image a row (images x num_vis), no data_mean (the mean of the training range is 
 test set as `test_batch`: read as the batch after the last data_batch_N (6), which is where
 cifar-10-py-colmajor has it, so that the default ranges are the standard split either way.
 CIFAR-100's (cifar-100-python) holds `train` and `test`, one batch each, read as batches 1 and 2,
-with the 100 fine labels ('fine_labels', names from `meta`'s 'fine_label_names').
+with the 100 fine labels ('fine_labels', names from `meta`'s 'fine_label_names'). Their binary
+versions read the same way (cifar_binary.py).
 """
 import math
 import os
@@ -25,7 +26,7 @@ import numpy as np
 
 from convnet.errors import DataError
 
-from . import register_provider
+from . import cifar_binary, register_provider
 from .provider import CIFAR100_FILES, Provider, other_kind_of_folder
 
 _SAFE = {
@@ -74,9 +75,13 @@ class CifarProvider(Provider):
         if not os.path.isdir(path):
             raise DataError(f"{path}: no such folder")
         self.path = path
-        self._label_key = "labels"
+        self._label_key, self._binary = "labels", None
         if _is_cifar100(path):
             self._read_cifar100(path)
+            return
+        binary = cifar_binary.layout(path) if not os.path.exists(os.path.join(path, "batches.meta")) else None
+        if binary is not None:
+            self._read_binary(path, binary)
             return
         if not os.path.exists(os.path.join(path, "batches.meta")):
             raise DataError(f"{os.path.join(path, 'batches.meta')}: no such file{other_kind_of_folder(path, 'cifar')}")
@@ -132,7 +137,22 @@ class CifarProvider(Provider):
         self.batch_numbers, self.default_train_range, self.default_test_range = [1, 2], [1], [2]
         self._cache, self._lock = {}, threading.Lock()
 
+    def _read_binary(self, path, layout):
+        """CIFAR-10's or CIFAR-100's binary version: batches as their python versions number them."""
+        self._binary, self._mean = layout, None
+        self.image_shape, self.label_names = cifar_binary.IMAGE_SHAPE, cifar_binary.label_names(path, layout)
+        self.num_classes, self._files = len(self.label_names), layout.files
+        self.test_batch = max(layout.files) if "test_batch.bin" in layout.files.values() else None
+        self.batch_numbers = sorted(self._files)
+        self.default_train_range = self.batch_numbers[:-1] or self.batch_numbers
+        self.default_test_range = self.batch_numbers[-1:]
+        self._cache, self._lock = {}, threading.Lock()
+
     def describe(self):
+        if self._binary is not None:
+            batches = ", ".join(f"{n} as batch {k}" for k, n in sorted(self._files.items())
+                                if n in ("train.bin", "test.bin", "test_batch.bin"))
+            return f"{self._binary.name}'s binary version in {self.path}" + (f" ({batches})" if batches else "")
         if self._label_key == "fine_labels":
             return f"CIFAR-100 in {self.path} (train as batch 1, test as batch 2, the 100 fine labels)"
         test = f" (its test_batch as batch {self.test_batch})" if self.test_batch else ""
@@ -146,12 +166,7 @@ class CifarProvider(Provider):
 
     def _load(self, number):
         path = os.path.join(self.path, self._files.get(number, f"data_batch_{number}"))
-        batch = unpickle(path)
-        try:
-            data = np.asarray(batch["data"])
-            labels = np.asarray(batch[self._label_key], dtype=np.int64).reshape(-1)
-        except (KeyError, TypeError, ValueError):
-            raise DataError(f"{path}: needs 'data' and '{self._label_key}'") from None
+        data, labels = cifar_binary.read(path, self._binary) if self._binary else self._unpickled(path)
         size = int(np.prod(self.image_shape))
         if data.ndim == 2 and data.shape == (labels.size, size) != (size, labels.size):
             data = data.T                # one image a row, as CIFAR-10's python version has them
@@ -165,6 +180,13 @@ class CifarProvider(Provider):
             raise DataError(f"{path}: labels must lie in 0..{self.num_classes - 1}")
         self.num_classes = max(self.num_classes, int(labels.max()) + 1 if labels.size else 0)
         return np.ascontiguousarray(data, dtype=np.uint8).reshape(self.image_shape + (labels.size,)), labels
+
+    def _unpickled(self, path):
+        batch = unpickle(path)
+        try:
+            return np.asarray(batch["data"]), np.asarray(batch[self._label_key], dtype=np.int64).reshape(-1)
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{path}: needs 'data' and '{self._label_key}'") from None
 
     def mean_image(self, train_batches):
         """batches.meta's data_mean, as cuda-convnet subtracted it; else computed."""

@@ -8,6 +8,8 @@ import numpy as np
 
 from convnet.errors import DataError, OptionError
 
+from . import cifar_binary
+
 
 def batch_checksum(images, labels):
     """CRC-32 of a batch's images and labels, as stored: written by make-data, checked at each read
@@ -117,6 +119,9 @@ def other_kind_of_folder(path, wanted):
         return "; it holds cuda-convnet batch files (batches.meta): give --data-provider cifar"
     if wanted != "cifar" and set(CIFAR100_FILES) <= names:
         return "; it holds CIFAR-100's python download (train, test, meta): give --data-provider cifar"
+    binary = cifar_binary.layout(path) if wanted != "cifar" else None
+    if binary is not None:
+        return f"; it holds {binary.name}'s binary version: give --data-provider cifar"
     if any(os.path.isdir(os.path.join(path, n)) for n in names):
         return ("; if it holds folders of images, make batches of them first: convnet make-data --images "
                 f"{path} --out BATCHES")

@@ -145,3 +145,68 @@ def test_reads_cifar100s_own_python_download(tmp_path):
     ten = convnet("train", *TINY, "--data-provider", "cifar", "--data-path", folder, "--save-path", tmp_path / "r2",
                   check=False)
     assert ten.returncode != 0 and "the data has 100 classes but [probs] gives 10 probabilities" in ten.stderr
+
+
+def write_binary(folder, files, label_bytes):
+    """CIFAR's binary version: {name: (data (images, 3072), labels (images, label_bytes))} as records of
+    the label bytes and the 3072 pixels."""
+    folder.mkdir()
+    for name, (data, labels) in files.items():
+        (folder / name).write_bytes(np.concatenate([np.asarray(labels, np.uint8).reshape(-1, label_bytes), data],
+                                                   axis=1).tobytes())
+
+
+def test_reads_cifar10s_binary_version_as_its_python_version(tmp_path):
+    raw = make_python_download(tmp_path / "cifar-10-batches-py")
+    binary = tmp_path / "cifar-10-batches-bin"
+    write_binary(binary, {f"{name}.bin": (data, labels) for name, (data, labels) in raw.items()}, 1)
+    (binary / "batches.meta.txt").write_text("".join(f"class{i}\n" for i in range(10)) + "\n")
+    (binary / "readme.html").write_text("<html></html>")
+    p, py = get_provider("cifar", str(binary)), get_provider("cifar", str(tmp_path / "cifar-10-batches-py"))
+    assert (p.batch_numbers, p.default_train_range, p.default_test_range) == ([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5], [6])
+    assert p.label_names == [f"class{i}" for i in range(10)] and p.image_shape == (3, 32, 32)
+    for number, name in ((1, "data_batch_1"), (6, "test_batch")):
+        images, labels = p.read_batch(number)
+        i, c, y, x = 3, 0, 17, 2             # record i's pixel byte 1 + c * 1024 + y * 32 + x
+        assert images.shape == (3, 32, 32, 200) and images[c, y, x, i] == raw[name][0][i, c * 1024 + y * 32 + x]
+        np.testing.assert_array_equal(labels, raw[name][1])
+        for mine, theirs in zip((images, labels), py.read_batch(number)):
+            np.testing.assert_array_equal(mine, theirs)
+    np.testing.assert_array_equal(p.mean_image([1, 2, 3, 4, 5]), py.mean_image([1, 2, 3, 4, 5]))
+    out = convnet("train", *TINY, "--data-provider", "cifar", "--data-path", binary, "--epochs", "1", "--mini", "100",
+                  "--save-path", tmp_path / "run")
+    assert f"CIFAR-10's binary version in {binary} (test_batch.bin as batch 6) (train 1-5: 1000 images, test 6: " \
+           f"200)" in out.stdout
+
+
+def test_reads_cifar100s_binary_version_with_its_fine_labels(tmp_path):
+    rng, folder = np.random.default_rng(5), tmp_path / "cifar-100-binary"
+    files = {}
+    for name, n in (("train.bin", 300), ("test.bin", 50)):
+        fine = rng.integers(0, 100, n)
+        files[name] = (rng.integers(0, 256, (n, 3072)).astype(np.uint8), np.stack([fine // 5, fine], axis=1))
+    write_binary(folder, files, 2)
+    (folder / "fine_label_names.txt").write_text("".join(f"fine{i}\n" for i in range(100)))
+    (folder / "coarse_label_names.txt").write_text("".join(f"coarse{i}\n" for i in range(20)))
+    p = get_provider("cifar", str(folder))
+    assert (p.batch_numbers, p.default_train_range, p.default_test_range) == ([1, 2], [1], [2])
+    assert p.num_classes == 100 and p.label_names[42] == "fine42"
+    images, labels = p.read_batch(2)
+    np.testing.assert_array_equal(labels, files["test.bin"][1][:, 1])         # the fine label, not the coarse
+    i, c, y, x = 49, 2, 31, 31
+    assert images.shape == (3, 32, 32, 50) and images[c, y, x, i] == files["test.bin"][0][i, c * 1024 + y * 32 + x]
+    assert p.describe() == f"CIFAR-100's binary version in {folder} (train.bin as batch 1, test.bin as batch 2)"
+
+
+def test_a_binary_file_cut_short_is_one_line_and_its_folder_is_named_to_the_other_providers(tmp_path):
+    folder = tmp_path / "bin"
+    write_binary(folder, {f"data_batch_{n}.bin": (np.zeros((10, 3072), np.uint8), np.zeros((10, 1), np.uint8))
+                          for n in (1, 2)}, 1)
+    (folder / "data_batch_2.bin").write_bytes((folder / "data_batch_2.bin").read_bytes()[:-100])
+    run = convnet("train", *TINY, "--data-provider", "cifar", "--data-path", folder, "--save-path", tmp_path / "r",
+                  check=False)
+    assert run.returncode == 1 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+    assert f"{folder / 'data_batch_2.bin'}: 30630 bytes is not a whole number of CIFAR-10 records (3073 bytes: a " \
+           f"label byte and 3072 pixels)" in run.stderr
+    run = convnet("train", *TINY, "--data-provider", "imagenet", "--data-path", folder, check=False)
+    assert run.returncode == 1 and "it holds CIFAR-10's binary version: give --data-provider cifar" in run.stderr
