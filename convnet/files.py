@@ -115,7 +115,10 @@ def check_output_file(path, option, writes="HDF5"):
     try:
         _probe(folder)
     except OSError as e:
-        cause = f"no folder {os.path.dirname(path)}" if not os.path.isdir(folder) else describe(e)
+        if os.path.isdir(folder):
+            cause = describe(e)
+        else:
+            cause = f"{'not a folder' if os.path.exists(folder) else 'no folder'} {os.path.dirname(path)}"
         raise WriteError(f"{option} {path}: cannot write it ({cause}); nothing was done") from None
 
 

@@ -108,6 +108,9 @@ def test_an_output_file_that_cannot_be_written_is_refused_before_any_work(tmp_pa
     one_line(invoke(command, "--load", missing, *extra, option, tmp_path / "nodir" / name), 1,
              f"{option} {tmp_path / 'nodir' / name}: cannot write it (no folder {tmp_path / 'nodir'}); nothing was done")
     one_line(invoke(command, "--load", missing, *extra, option, tmp_path), 2, f"'{option}'", "is a directory")
+    (tmp_path / "a-file").write_text("")
+    one_line(invoke(command, "--load", missing, *extra, option, tmp_path / "a-file" / name), 1,
+             f"cannot write it (not a folder {tmp_path / 'a-file'}); nothing was done")
     (tmp_path / "ro").mkdir(mode=0o500)
     if os.access(tmp_path / "ro", os.W_OK):          # root writes anywhere
         return
