@@ -142,7 +142,6 @@ class CifarProvider(Provider):
         self._binary, self._mean = layout, None
         self.image_shape, self.label_names = cifar_binary.IMAGE_SHAPE, cifar_binary.label_names(path, layout)
         self.num_classes, self._files = len(self.label_names), layout.files
-        self.test_batch = max(layout.files) if "test_batch.bin" in layout.files.values() else None
         self.batch_numbers = sorted(self._files)
         self.default_train_range = self.batch_numbers[:-1] or self.batch_numbers
         self.default_test_range = self.batch_numbers[-1:]
