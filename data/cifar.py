@@ -65,6 +65,19 @@ def _is_cifar100(path):
         all(os.path.isfile(os.path.join(path, n)) for n in CIFAR100_FILES)
 
 
+def _cifar_folder_inside(path):
+    """A folder in path that the cifar provider reads (torchvision's root holds cifar-10-batches-py), or None."""
+    for name in sorted(os.listdir(path)):
+        inner = os.path.join(path, name)
+        try:
+            if os.path.isdir(inner) and (os.path.exists(os.path.join(inner, "batches.meta")) or _is_cifar100(inner)
+                                         or cifar_binary.layout(inner) is not None):
+                return inner
+        except OSError:          # a folder that cannot be listed is none of these
+            continue
+    return None
+
+
 @register_provider("cifar")
 class CifarProvider(Provider):
     """Options: channels (3)."""
@@ -84,7 +97,10 @@ class CifarProvider(Provider):
             self._read_binary(path, binary)
             return
         if not os.path.exists(os.path.join(path, "batches.meta")):
-            raise DataError(f"{os.path.join(path, 'batches.meta')}: no such file{other_kind_of_folder(path, 'cifar')}")
+            inside = _cifar_folder_inside(path)
+            hint = f"; give --data-path {inside}, the folder the download unpacked" if inside else \
+                other_kind_of_folder(path, "cifar")
+            raise DataError(f"{os.path.join(path, 'batches.meta')}: no such file{hint}")
         meta = unpickle(os.path.join(path, "batches.meta"))
         if not isinstance(meta, dict) or "num_vis" not in meta:
             raise DataError(f"{os.path.join(path, 'batches.meta')}: has no num_vis")

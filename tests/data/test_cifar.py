@@ -210,3 +210,14 @@ def test_a_binary_file_cut_short_is_one_line_and_its_folder_is_named_to_the_othe
            f"label byte and 3072 pixels)" in run.stderr
     run = convnet("train", *TINY, "--data-provider", "imagenet", "--data-path", folder, check=False)
     assert run.returncode == 1 and "it holds CIFAR-10's binary version: give --data-provider cifar" in run.stderr
+
+
+def test_a_folder_that_holds_the_download_names_it(tmp_path):
+    """torchvision's root (--data-path data) holds the folder the download unpacked, not the batches."""
+    (tmp_path / "data").mkdir()
+    make_python_download(tmp_path / "data" / "cifar-10-batches-py")
+    (tmp_path / "data" / "cifar-10-python.tar.gz").write_bytes(b"")
+    run = convnet("train", *TINY, "--data-provider", "cifar", "--data-path", tmp_path / "data", check=False)
+    assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
+    assert f"{tmp_path / 'data' / 'batches.meta'}: no such file; give --data-path " \
+           f"{tmp_path / 'data' / 'cifar-10-batches-py'}, the folder the download unpacked" in run.stderr
