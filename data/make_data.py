@@ -53,7 +53,11 @@ def discover_training(images):
         raise DataError(f"{images}: no such folder")
     classes = sorted(d for d in os.listdir(images) if os.path.isdir(os.path.join(images, d)))
     if not classes:
-        raise DataError(f"{images}: no class folders (expected one folder of images per synset)")
+        tars = [f for f in os.listdir(images) if f.lower().endswith(".tar")]
+        hint = (f"; it holds {len(tars)} .tar file{'s' * (len(tars) != 1)}: ILSVRC2012_img_train.tar holds a .tar "
+                f"of each synset's images, to unpack into a folder of its name (n01440764.tar into n01440764/)"
+                if tars else "")
+        raise DataError(f"{images}: no class folders (expected one folder of images per synset){hint}")
     files = [(os.path.join(c, f), label) for label, c in enumerate(classes) for f in list_images(os.path.join(images, c))]
     if not files:
         raise DataError(f"{images}: the class folders hold no images (make-data reads the files named {NAMED} "

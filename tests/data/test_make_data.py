@@ -350,6 +350,12 @@ def test_validation_in_class_subfolders_and_one_synset_per_line(tree, tmp_path):
 def test_missing_folders_and_unfinished_output(tmp_path):
     with pytest.raises(DataError, match="no such folder"):
         make_data(str(tmp_path / "none"), str(tmp_path / "o"), echo=lambda *_: None)
+    (tmp_path / "tars").mkdir()
+    for synset in ("n01440764", "n01443537"):      # ILSVRC2012_img_train.tar unpacked once, not twice
+        (tmp_path / "tars" / f"{synset}.tar").write_bytes(b"")
+    with pytest.raises(DataError, match=r"no class folders \(expected one folder of images per synset\); it holds 2 "
+                                        r"\.tar files: ILSVRC2012_img_train\.tar holds a \.tar of each synset's"):
+        make_data(str(tmp_path / "tars"), str(tmp_path / "o"), echo=lambda *_: None)
     os.makedirs(tmp_path / "half")
     with pytest.raises(DataError, match="no meta.h5: not an output of convnet make-data$"):
         get_provider("imagenet", str(tmp_path / "half"))
