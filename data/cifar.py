@@ -92,11 +92,11 @@ class CifarProvider(Provider):
         if _is_cifar100(path):
             self._read_cifar100(path)
             return
-        binary = cifar_binary.layout(path) if not os.path.exists(os.path.join(path, "batches.meta")) else None
-        if binary is not None:
-            self._read_binary(path, binary)
-            return
         if not os.path.exists(os.path.join(path, "batches.meta")):
+            binary = cifar_binary.layout(path)
+            if binary is not None:
+                self._read_binary(path, binary)
+                return
             inside = _cifar_folder_inside(path)
             hint = f"; give --data-path {inside}, the folder the download unpacked" if inside else \
                 other_kind_of_folder(path, "cifar")
@@ -136,10 +136,7 @@ class CifarProvider(Provider):
         if os.path.isfile(os.path.join(path, "test_batch")):      # CIFAR-10's python version
             self.test_batch = max(self._files) + 1
             self._files[self.test_batch] = "test_batch"
-        self.batch_numbers = sorted(self._files)
-        self.default_train_range = self.batch_numbers[:-1] or self.batch_numbers
-        self.default_test_range = self.batch_numbers[-1:]
-        self._cache, self._lock = {}, threading.Lock()
+        self._number_batches()
 
     def _read_cifar100(self, path):
         """CIFAR-100's python download: `train` is batch 1 and `test` batch 2, with its 100 fine labels."""
@@ -150,14 +147,17 @@ class CifarProvider(Provider):
         self.image_shape, self.label_names = (3, 32, 32), [str(n) for n in names]
         self.num_classes, self._label_key, self._mean = len(self.label_names), "fine_labels", None
         self._files, self.test_batch = {1: "train", 2: "test"}, None
-        self.batch_numbers, self.default_train_range, self.default_test_range = [1, 2], [1], [2]
-        self._cache, self._lock = {}, threading.Lock()
+        self._number_batches()
 
     def _read_binary(self, path, layout):
         """CIFAR-10's or CIFAR-100's binary version: batches as their python versions number them."""
         self._binary, self._mean = layout, None
         self.image_shape, self.label_names = cifar_binary.IMAGE_SHAPE, cifar_binary.label_names(path, layout)
         self.num_classes, self._files = len(self.label_names), layout.files
+        self._number_batches()
+
+    def _number_batches(self):
+        """The batches of self._files: by default the last is the test range and the others train."""
         self.batch_numbers = sorted(self._files)
         self.default_train_range = self.batch_numbers[:-1] or self.batch_numbers
         self.default_test_range = self.batch_numbers[-1:]
