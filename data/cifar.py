@@ -25,6 +25,7 @@ import threading
 import numpy as np
 
 from convnet.errors import DataError
+from convnet.files import describe
 
 from . import cifar_binary, register_provider
 from .provider import CIFAR100_FILES, Provider, other_kind_of_folder
@@ -54,7 +55,7 @@ def unpickle(path):
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except OSError as e:
-        raise DataError(f"{path}: cannot read it ({os.strerror(e.errno).lower() if e.errno else e})") from None
+        raise DataError(f"{path}: cannot read it ({describe(e)})") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
         raise DataError(f"{path}: not a readable cuda-convnet batch file ({e})") from None
 

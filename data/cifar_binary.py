@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convnet.errors import DataError
+from convnet.files import describe
 
 IMAGE_SHAPE = (3, 32, 32)
 PIXELS = 3 * 32 * 32
@@ -51,7 +52,7 @@ def label_names(path, layout):
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{file}: cannot read it ({e})") from None
+        raise DataError(f"{file}: cannot read it ({describe(e)})") from None
 
 
 def read(file, layout):
@@ -61,7 +62,7 @@ def read(file, layout):
     except FileNotFoundError:
         raise DataError(f"{file}: no such file") from None
     except OSError as e:
-        raise DataError(f"{file}: cannot read it ({os.strerror(e.errno).lower() if e.errno else e})") from None
+        raise DataError(f"{file}: cannot read it ({describe(e)})") from None
     size = layout.label_bytes + PIXELS
     if raw.size % size:
         labels = "a label byte" if layout.label_bytes == 1 else f"{layout.label_bytes} label bytes"
