@@ -149,7 +149,7 @@ def markdown(rows, k, epochs, data):
 
 def curves(results, path):
     """A PNG of each net's test top-1 error over training, the mean over seeds."""
-    from .files import write_bytes
+    from .files import write_buffer
     from .show import _palette, _plot
     import io
     names = list(results)
@@ -164,7 +164,7 @@ def curves(results, path):
                   height=300, width=600)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    write_bytes(path, buffer.getbuffer())
+    write_buffer(path, buffer)
 
 
 def write_results(out, rows, results, table):

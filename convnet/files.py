@@ -49,12 +49,21 @@ def write_bytes(path, data):
         raise
 
 
+def write_buffer(path, buffer):
+    """A BytesIO's contents as the file at path, atomically, without copying them. The view of its
+    memory is released however the write ends: one kept alive by a traceback (a caller holding the
+    WriteError) made the BytesIO's close at garbage collection fail ("BufferError: Existing exports
+    of data", printed by Python 3.13)."""
+    with buffer.getbuffer() as view:
+        write_bytes(path, view)
+
+
 def write_hdf5(path, fill):
     """An HDF5 file at path: fill(f) writes into an h5py.File built in memory."""
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         fill(f)
-    write_bytes(path, buffer.getbuffer())
+    write_buffer(path, buffer)
 
 
 def remove_file(path):

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import ConvnetError, OptionError
-from .files import write_bytes
+from .files import write_buffer
 from .layers.rgb2yuv import YUV
 
 BACKGROUND, INK, GRID = (255, 255, 255), (20, 20, 20), (210, 210, 210)
@@ -392,4 +392,4 @@ def stack(panels):
 def save(image, path):
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    write_bytes(path, buffer.getbuffer())
+    write_buffer(path, buffer)

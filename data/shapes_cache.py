@@ -54,12 +54,12 @@ def load(number, size, count):
 
 def keep(number, size, images, labels):
     """Write the batch for later commands; nothing when it cannot be written (a read-only or full disk)."""
-    from convnet.files import WriteError, write_bytes
+    from convnet.files import WriteError, write_buffer
     file = path(number, size)
     buffer = io.BytesIO()
     np.savez(buffer, images=images, labels=labels, crc=zlib.crc32(images.tobytes()) ^ zlib.crc32(labels.tobytes()))
     try:
         os.makedirs(os.path.dirname(file), exist_ok=True)
-        write_bytes(file, buffer.getbuffer())
+        write_buffer(file, buffer)
     except (OSError, WriteError):
         pass

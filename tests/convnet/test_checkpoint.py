@@ -75,6 +75,30 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
 
 
+@pytest.mark.parametrize("write", ["hdf5", "png"])
+def test_a_failed_write_releases_the_memory_file_it_was_built_in(tmp_path, write):
+    """A WriteError held (pytest.raises, a notebook's last exception) keeps the writer's frames; a view
+    of the BytesIO left in one kept that BytesIO from closing ("BufferError: Existing exports of data",
+    which Python 3.13 printed at garbage collection)."""
+    import io
+    from PIL import Image
+    from convnet.files import WriteError, write_hdf5
+    from convnet.show import save
+    target = tmp_path / "no-such-folder" / "f"
+    with pytest.raises(WriteError) as e:
+        if write == "hdf5":
+            write_hdf5(target, lambda f: f.create_dataset("a", data=np.arange(3)))
+        else:
+            save(Image.new("RGB", (4, 4)), target)
+    tb, buffers = e.value.__traceback__, []
+    while tb is not None:
+        buffers += [v for v in tb.tb_frame.f_locals.values() if isinstance(v, io.BytesIO)]
+        tb = tb.tb_next
+    assert buffers
+    for buffer in buffers:
+        buffer.close()                     # BufferError while a view of it is alive
+
+
 def test_checkpoint_of_another_net(tmp_path):
     write_checkpoint(tmp_path / "c.h5", make_net(1))
     other = Net(load_graph(REFERENCE / "cifar/layers-80sec.cfg", REFERENCE / "cifar/layer-params-80sec.cfg",
