@@ -53,6 +53,26 @@ def _kind(layer):
     return f"cost.msm with setSize={layer.conf.setSize}" if layer.type == "cost.msm" else "softmax"
 
 
+def averaged_scores(nets, layers, views, labels=None):
+    """(probabilities, ranks) (classes, images), float64: class_scores averaged over the nets (with
+    their classifying layers) and the views of the same images. labels: what the cost layers read
+    (any class where the images have none: the scores do not depend on them)."""
+    labels = np.zeros(views[0].shape[-1], np.int64) if labels is None else labels
+    probs = ranks = None
+    for one, layer in zip(nets, layers):
+        for view in views:
+            one.forward([view, labels_row(labels)], train=False)
+            p, r = class_scores(one, layer)
+            if probs is not None and p.shape != probs.shape:
+                raise ConvnetError(f"the nets give {probs.shape[0]} and {p.shape[0]} probabilities per image: "
+                                   f"only nets over the same classes can be averaged")
+            probs = p if probs is None else probs + p
+            if r is not None:
+                ranks = r if ranks is None else ranks + r
+    probs /= len(views) * len(nets)
+    return probs, probs if ranks is None else ranks / (len(views) * len(nets))
+
+
 def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, predictions=None):
     """{"cost", "top1_error", "topk_error", "topk", "cases"}: the cost and errors per image.
 
@@ -75,23 +95,12 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
         images, labels = data.provider.read_batch(number)
         images, labels = data.augmentation.select(images, indices), labels[indices]
         views = data.augmentation.views(images) if multiview else [data.augmentation.test(images)]
-        probs = ranks = None
-        for one, layer in zip(nets, layers):
+        if cost_layer is None:                  # one net: a list of several needs classifying layers
             for view in views:
-                costs = one.forward([view, labels_row(labels)], train=False)
-                if layer is None:
-                    totals["cost"] += sum(float(v[0]) for v in costs.values()) / len(views)
-                    continue
-                p, r = class_scores(one, layer)
-                if probs is not None and p.shape != probs.shape:
-                    raise ConvnetError(f"the nets give {probs.shape[0]} and {p.shape[0]} probabilities per image: "
-                                       f"only nets over the same classes can be averaged")
-                probs = p if probs is None else probs + p
-                if r is not None:
-                    ranks = r if ranks is None else ranks + r
-        if cost_layer is not None:
-            probs /= len(views) * len(nets)
-            ranks = probs if ranks is None else ranks / (len(views) * len(nets))
+                costs = nets[0].forward([view, labels_row(labels)], train=False)
+                totals["cost"] += sum(float(v[0]) for v in costs.values()) / len(views)
+        else:
+            probs, ranks = averaged_scores(nets, layers, views, labels)
             p_true = probs[labels, np.arange(labels.size)]
             with np.errstate(divide="ignore"):
                 log = safelog(p_true) if cost_layer.type == "cost.crossent" else np.log(p_true)
