@@ -441,14 +441,7 @@ def test(load, multiview, predictions, as_json, **overrides):
     if predictions:
         from .files import check_output_file
         check_output_file(predictions, "--predictions")
-    checkpoint, data, net, options = _open_checkpoint(paths[0], overrides)
-    if multiview and data.augmentation.border == (0, 0):
-        note(f"--multiview on whole images (the net sees them uncropped): its {data.augmentation.view_count} views "
-             f"are the same image{' and its reflection' if data.augmentation.view_count == 10 else ''}, "
-             f"again and again")
-    # digests, not the arrays: five nets of the paper's size would hold 1.2 GB more
-    earlier = {checkpoint.arrays_digest: paths[0]} if len(paths) > 1 else {}
-    nets = [net] + [_restore_for(path, data, options, checkpoint, earlier) for path in paths[1:]]
+    checkpoint, data, nets, options = _open_nets(paths, overrides, multiview)
     kept = [] if predictions else None
     result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept)
     if predictions:
@@ -470,6 +463,49 @@ def test(load, multiview, predictions, as_json, **overrides):
                if checkpoint.history else
                f"{paths[0] if len(paths) == 1 else f'the average of {len(paths)} nets'}: cost {result['cost']:.4f}, "
                f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}")
+
+
+def _open_nets(paths, overrides, multiview):
+    """(the first checkpoint, data, [the nets of every checkpoint], options) for test and predict."""
+    checkpoint, data, net, options = _open_checkpoint(paths[0], overrides)
+    if multiview and data.augmentation.border == (0, 0):
+        note(f"--multiview on whole images (the net sees them uncropped): its {data.augmentation.view_count} views "
+             f"are the same image{' and its reflection' if data.augmentation.view_count == 10 else ''}, "
+             f"again and again")
+    # digests, not the arrays: five nets of the paper's size would hold 1.2 GB more
+    earlier = {checkpoint.arrays_digest: paths[0]} if len(paths) > 1 else {}
+    nets = [net] + [_restore_for(path, data, options, checkpoint, earlier) for path in paths[1:]]
+    return checkpoint, data, nets, options
+
+
+@main.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--load", required=True, help="The checkpoint; several, comma-separated, average their softmax "
+                                            "outputs (as test).")
+@click.option("--top", "k", type=click.IntRange(1), default=5, show_default=True, help="Classes shown per image.")
+@click.option("--multiview", is_flag=True, help="Average over the ten views of the multiview test.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@data_options
+def predict(images, load, k, multiview, as_json, **overrides):
+    """The top classes of image files (or folders of them), each prepared as make-data prepares an image
+    and seen as the test sees its data."""
+    from . import json_text
+    from .predict import image_files, predict as run
+    from .show import class_name
+    paths = [p.strip() for p in load.split(",") if p.strip()]
+    if not paths:
+        raise OptionError("--load: give a checkpoint")
+    files = image_files(images)
+    checkpoint, data, nets, options = _open_nets(paths, overrides, multiview)
+    found = run(nets, data, files, k, multiview, options["mini"])
+    if as_json:
+        click.echo(json_text.dumps({
+            "checkpoints": paths, "views": data.augmentation.view_count if multiview else 1,
+            "images": [{"file": f, "top": [{"class": c, "name": class_name(data, c), "probability": p}
+                                           for c, p in row]} for f, row in zip(files, found)]}))
+        return
+    for f, row in zip(files, found):
+        click.echo(f"{f}: " + ", ".join(f"{class_name(data, c)} {100 * p:.1f}%" for c, p in row))
 
 
 @main.command()

@@ -1,0 +1,66 @@
+"""`convnet predict`: a trained net's top classes for image files of one's own.
+
+Each image is prepared as make-data prepares a training image (data/make_data.py's load_image: the
+shorter side rescaled to the size of the checkpoint's data, the centre square cut out), then seen as
+the test sees its data: the training mean subtracted and the centre crop, or the ten views with
+--multiview. Several checkpoints average their class probabilities, as `convnet test` does.
+"""
+import os
+
+import numpy as np
+
+from .errors import DataError
+
+
+def image_files(paths):
+    """The files named, and the images of the folders named (their files with an image extension,
+    sorted, as make-data takes them), in order."""
+    from convnet.data.make_data import NAMED, list_images
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            inside = list_images(path)
+            if not inside:
+                raise DataError(f"{path}: a folder without images (files named {NAMED})")
+            files += [os.path.join(path, name) for name in inside]
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            raise DataError(f"{path}: no such file or folder")
+    return files
+
+
+def read_images(files, data):
+    """The images as a batch of the checkpoint's data: uint8, in its provider's layout."""
+    from convnet.data.make_data import load_image
+    channels, rows, cols = data.provider.image_shape
+    if channels != 3 or rows != cols:
+        raise DataError(f"the net was trained on {channels}x{rows}x{cols} images; predict prepares image files as "
+                        f"make-data does, for data of 3 x S x S")
+    images = []
+    for path in files:
+        pixels, why = load_image(path, rows)
+        if pixels is None:
+            raise DataError(f"{path}: cannot use it ({why})")
+        images.append(pixels)
+    return np.stack(images) if data.provider.images_first else np.stack(images, axis=-1)
+
+
+def predict(nets, data, files, k, multiview=False, mini=128):
+    """[[(class, probability)] * k] per file: the nets' average over the views, the k classes ranked
+    first (by a cost.msm's energies, else by the probabilities; ties: the lower class first). Only
+    these are kept, mini images at a time: a folder of ImageNet's size holds no (images, classes) array."""
+    from .evaluate import averaged_scores, classifying_layer
+    layers = [classifying_layer(net) for net in nets]
+    if any(layer is None for layer in layers):
+        raise DataError("the net has no cost.logreg, cost.crossent or cost.msm layer: it gives no class "
+                        "probabilities to predict with")
+    found = []
+    for start in range(0, len(files), mini):
+        batch = files[start:start + mini]
+        images = read_images(batch, data)
+        aug = data.augmentation
+        probs, ranks = averaged_scores(nets, layers, aug.views(images) if multiview else [aug.test(images)])
+        order = np.argsort(-ranks, axis=0, kind="stable")[:k]
+        found += [[(int(c), float(probs[c, i])) for c in order[:, i]] for i in range(len(batch))]
+    return found
