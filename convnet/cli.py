@@ -490,6 +490,7 @@ def predict(images, load, k, multiview, as_json, **overrides):
     """The top classes of image files (or folders of them), each prepared as make-data prepares an image
     and seen as the test sees its data."""
     from . import json_text
+    from .errors import DataError
     from .predict import image_files, predict as run
     from .show import class_name
     paths = [p.strip() for p in load.split(",") if p.strip()]
@@ -498,14 +499,23 @@ def predict(images, load, k, multiview, as_json, **overrides):
     files = image_files(images)
     checkpoint, data, nets, options = _open_nets(paths, overrides, multiview)
     found = run(nets, data, files, k, multiview, options["mini"])
+    skipped = [(f, why) for f, why in zip(files, found) if isinstance(why, str)]
     if as_json:
         click.echo(json_text.dumps({
             "checkpoints": paths, "views": data.augmentation.view_count if multiview else 1,
-            "images": [{"file": f, "top": [{"class": c, "name": class_name(data, c), "probability": p}
-                                           for c, p in row]} for f, row in zip(files, found)]}))
-        return
-    for f, row in zip(files, found):
-        click.echo(f"{f}: " + ", ".join(f"{class_name(data, c)} {100 * p:.1f}%" for c, p in row))
+            "images": [{"file": f, "skipped": row} if isinstance(row, str) else
+                       {"file": f, "top": [{"class": c, "name": class_name(data, c), "probability": p} for c, p in row]}
+                       for f, row in zip(files, found)]}))
+    else:
+        for f, row in zip(files, found):
+            if not isinstance(row, str):
+                click.echo(f"{f}: " + ", ".join(f"{class_name(data, c)} {100 * p:.1f}%" for c, p in row))
+    for f, why in skipped:
+        note(f"{f}: skipped ({why})")
+    if skipped:
+        others = "; the others' classes are given" if len(skipped) < len(files) else ""
+        raise DataError(f"{len(skipped)} of {len(files)} file{'s' * (len(files) != 1)} could not be read as "
+                        f"{'images' if len(files) != 1 else 'an image'} (named above){others}")
 
 
 @main.command()

@@ -31,25 +31,30 @@ def image_files(paths):
 
 
 def read_images(files, data):
-    """The images as a batch of the checkpoint's data: uint8, in its provider's layout."""
+    """(the images that read, as a batch of the checkpoint's data: uint8 in its provider's layout, or
+    None; {position in files: why it did not read})."""
     from convnet.data.make_data import load_image
     channels, rows, cols = data.provider.image_shape
     if channels != 3 or rows != cols:
         raise DataError(f"the net was trained on {channels}x{rows}x{cols} images; predict prepares image files as "
                         f"make-data does, for data of 3 x S x S")
-    images = []
-    for path in files:
+    images, failed = [], {}
+    for i, path in enumerate(files):
         pixels, why = load_image(path, rows)
         if pixels is None:
-            raise DataError(f"{path}: cannot use it ({why})")
-        images.append(pixels)
-    return np.stack(images) if data.provider.images_first else np.stack(images, axis=-1)
+            failed[i] = why
+        else:
+            images.append(pixels)
+    if not images:
+        return None, failed
+    return (np.stack(images) if data.provider.images_first else np.stack(images, axis=-1)), failed
 
 
 def predict(nets, data, files, k, multiview=False, mini=128):
-    """[[(class, probability)] * k] per file: the nets' average over the views, the k classes ranked
-    first (by a cost.msm's energies, else by the probabilities; ties: the lower class first). Only
-    these are kept, mini images at a time: a folder of ImageNet's size holds no (images, classes) array."""
+    """Per file, [(class, probability)] * k: the nets' average over the views, the k classes ranked
+    first (by a cost.msm's energies, else by the probabilities; ties: the lower class first); or for a
+    file that is not an image it can read, why (a str), as make-data skips it. Only these are kept,
+    mini images at a time: a folder of ImageNet's size holds no (images, classes) array."""
     from .evaluate import averaged_scores, classifying_layer
     layers = [classifying_layer(net) for net in nets]
     if any(layer is None for layer in layers):
@@ -58,9 +63,11 @@ def predict(nets, data, files, k, multiview=False, mini=128):
     found = []
     for start in range(0, len(files), mini):
         batch = files[start:start + mini]
-        images = read_images(batch, data)
-        aug = data.augmentation
-        probs, ranks = averaged_scores(nets, layers, aug.views(images) if multiview else [aug.test(images)])
-        order = np.argsort(-ranks, axis=0, kind="stable")[:k]
-        found += [[(int(c), float(probs[c, i])) for c in order[:, i]] for i in range(len(batch))]
+        images, failed = read_images(batch, data)
+        if images is not None:
+            aug = data.augmentation
+            probs, ranks = averaged_scores(nets, layers, aug.views(images) if multiview else [aug.test(images)])
+            order = np.argsort(-ranks, axis=0, kind="stable")[:k]
+            tops = iter([[(int(c), float(probs[c, i])) for c in order[:, i]] for i in range(probs.shape[1])])
+        found += [failed[i] if i in failed else next(tops) for i in range(len(batch))]
     return found

@@ -67,13 +67,33 @@ def test_two_nets_average_and_a_folder_gives_its_images_in_order_minibatch_by_mi
 
 def test_what_cannot_be_read_is_named_in_one_line(run, tmp_path):
     checkpoint, files = run
-    (tmp_path / "notes.png").write_text("not an image")
     (tmp_path / "empty").mkdir()
     for given, said in ((tmp_path / "gone.jpg", f"{tmp_path / 'gone.jpg'}: no such file or folder"),
-                        (tmp_path / "notes.png", f"{tmp_path / 'notes.png'}: cannot use it (not an image)"),
                         (tmp_path / "empty", f"{tmp_path / 'empty'}: a folder without images")):
         out = convnet("predict", "--load", checkpoint, files[0], given, check=False)
         assert out.returncode == 1 and out.stdout == ""
         assert out.stderr.startswith(f"convnet: error: {said}") and out.stderr.count("\n") == 1, out.stderr
     out = convnet("predict", "--load", checkpoint, check=False)
     assert out.returncode == 2 and "Missing argument 'IMAGES...'" in out.stderr
+
+
+def test_a_file_that_is_not_an_image_is_skipped_and_named_and_the_others_are_given(run, tmp_path):
+    """As make-data skips such files: a folder of photos with one broken file still gives the others."""
+    checkpoint, files = run
+    (tmp_path / "notes.png").write_text("not an image")
+    (tmp_path / "cut.png").write_bytes(files[1].read_bytes()[:100])
+    given = [files[0], tmp_path / "notes.png", files[1], tmp_path / "cut.png"]
+    out = convnet("predict", "--load", checkpoint, *given, check=False)
+    alone = [convnet("predict", "--load", checkpoint, f).stdout for f in files[:2]]
+    assert out.returncode == 1 and out.stdout == "".join(alone)
+    assert out.stderr.splitlines() == [
+        f"convnet: note: {tmp_path / 'notes.png'}: skipped (not an image)",
+        f"convnet: note: {tmp_path / 'cut.png'}: skipped (truncated file)",
+        "convnet: error: 2 of 4 files could not be read as images (named above); the others' classes are given"]
+    out = convnet("predict", "--load", checkpoint, "--json", tmp_path / "notes.png", files[0], check=False)
+    images = strict_json(out.stdout)["images"]
+    assert out.returncode == 1 and images[0] == {"file": str(tmp_path / "notes.png"), "skipped": "not an image"}
+    assert [e["class"] for e in images[1]["top"]] and "skipped" not in images[1]
+    out = convnet("predict", "--load", checkpoint, tmp_path / "notes.png", check=False)
+    assert out.returncode == 1 and out.stdout == "" and out.stderr.splitlines()[-1] == \
+        "convnet: error: 1 of 1 file could not be read as an image (named above)"
