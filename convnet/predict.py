@@ -64,10 +64,12 @@ def predict(nets, data, files, k, multiview=False, mini=128):
     for start in range(0, len(files), mini):
         batch = files[start:start + mini]
         images, failed = read_images(batch, data)
+        tops = []
         if images is not None:
             aug = data.augmentation
             probs, ranks = averaged_scores(nets, layers, aug.views(images) if multiview else [aug.test(images)])
             order = np.argsort(-ranks, axis=0, kind="stable")[:k]
-            tops = iter([[(int(c), float(probs[c, i])) for c in order[:, i]] for i in range(probs.shape[1])])
+            tops = [[(int(c), float(probs[c, i])) for c in order[:, i]] for i in range(probs.shape[1])]
+        tops = iter(tops)                 # in file order, past the files that failed
         found += [failed[i] if i in failed else next(tops) for i in range(len(batch))]
     return found
