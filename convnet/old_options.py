@@ -28,6 +28,7 @@ HERE = {
     "--channels": "convnet show --filters LAYER, which takes an fc layer's channels from the shape of its input",
     "--top5": "convnet test, which gives the top-5 error",
     "--show-data-grad": "convnet show --data-grads",
+    "--webcam": "convnet predict --load CHECKPOINT FRAME.jpg..., on frames saved as image files",
 }
 
 # cuda-convnet's options with nothing to do here, and why.

@@ -64,6 +64,7 @@ def test_a_missing_option_is_exit_2():
     ("test", "--multiview-test=1", "for cuda-convnet's --multiview-test, use convnet test --multiview"),
     ("show", "--show-filters=conv1", "for cuda-convnet's --show-filters, use convnet show --filters LAYER"),
     ("show", "--show-data-grad=1", "for cuda-convnet's --show-data-grad, use convnet show --data-grads"),
+    ("show", "--webcam=probs", "for cuda-convnet's --webcam, use convnet predict --load CHECKPOINT FRAME.jpg..."),
     ("show", "--channels=3", "for cuda-convnet's --channels, use convnet show --filters LAYER, which takes an fc "
                              "layer's channels from the shape of its input"),
     ("train", "--conserve-mem=1", "cuda-convnet's --conserve-mem has nothing to do here: it traded speed for GPU memory"),
