@@ -497,7 +497,7 @@ def predict(images, load, k, multiview, as_json, **overrides):
     if not paths:
         raise OptionError("--load: give a checkpoint")
     files = image_files(images)
-    checkpoint, data, nets, options = _open_nets(paths, overrides, multiview)
+    _, data, nets, options = _open_nets(paths, overrides, multiview)
     found = run(nets, data, files, k, multiview, options["mini"])
     skipped = [(f, why) for f, why in zip(files, found) if isinstance(why, str)]
     if as_json:
