@@ -435,9 +435,7 @@ def test(load, multiview, predictions, as_json, **overrides):
     """Cost, top-1 and top-5 error of a checkpoint (or the average of several) on the test range."""
     from . import json_text
     from .evaluate import evaluate, write_predictions
-    paths = [p.strip() for p in load.split(",") if p.strip()]
-    if not paths:
-        raise OptionError("--load: give a checkpoint")
+    paths = _checkpoint_paths(load)
     if predictions:
         from .files import check_output_file
         check_output_file(predictions, "--predictions")
@@ -463,6 +461,14 @@ def test(load, multiview, predictions, as_json, **overrides):
                if checkpoint.history else
                f"{paths[0] if len(paths) == 1 else f'the average of {len(paths)} nets'}: cost {result['cost']:.4f}, "
                f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}")
+
+
+def _checkpoint_paths(load):
+    """--load's comma-separated checkpoints (several: model averaging)."""
+    paths = [p.strip() for p in load.split(",") if p.strip()]
+    if not paths:
+        raise OptionError("--load: give a checkpoint")
+    return paths
 
 
 def _open_nets(paths, overrides, multiview):
@@ -493,9 +499,7 @@ def predict(images, load, k, multiview, as_json, **overrides):
     from .errors import DataError
     from .predict import image_files, predict as run
     from .show import class_name
-    paths = [p.strip() for p in load.split(",") if p.strip()]
-    if not paths:
-        raise OptionError("--load: give a checkpoint")
+    paths = _checkpoint_paths(load)
     files = image_files(images)
     _, data, nets, options = _open_nets(paths, overrides, multiview)
     found = run(nets, data, files, k, multiview, options["mini"])

@@ -34,13 +34,9 @@ def read_images(files, data):
     """(the images that read, as a batch of the checkpoint's data: uint8 in its provider's layout, or
     None; {position in files: why it did not read})."""
     from convnet.data.make_data import load_image
-    channels, rows, cols = data.provider.image_shape
-    if channels != 3 or rows != cols:
-        raise DataError(f"the net was trained on {channels}x{rows}x{cols} images; predict prepares image files as "
-                        f"make-data does, for data of 3 x S x S")
     images, failed = [], {}
     for i, path in enumerate(files):
-        pixels, why = load_image(path, rows)
+        pixels, why = load_image(path, data.provider.image_shape[1])
         if pixels is None:
             failed[i] = why
         else:
@@ -60,6 +56,10 @@ def predict(nets, data, files, k, multiview=False, mini=128):
     if any(layer is None for layer in layers):
         raise DataError("the net has no cost.logreg, cost.crossent or cost.msm layer: it gives no class "
                         "probabilities to predict with")
+    channels, rows, cols = data.provider.image_shape
+    if channels != 3 or rows != cols:
+        raise DataError(f"the net was trained on {channels}x{rows}x{cols} images; predict prepares image files as "
+                        f"make-data does, for data of 3 x S x S")
     found = []
     for start in range(0, len(files), mini):
         batch = files[start:start + mini]
