@@ -7,7 +7,7 @@ import time
 import click
 from click.core import ParameterSource
 
-from .errors import ConvnetError, OptionError
+from .errors import ConvnetError, DataError, OptionError
 from .notes import note, send_notes_to
 
 
@@ -430,21 +430,33 @@ def _open_checkpoint(load, overrides, need_train=False):
                                                  "(a run trained with --augment 2012 on CIFAR-style data: 9 positions, as the 2012 code).")
 @click.option("--predictions", type=click.Path(dir_okay=False),
               help="Write every test image's (averaged) probabilities to this HDF5 file: /probs, /labels.")
+@click.option("--submission", type=click.Path(dir_okay=False),
+              help="Write every test image's 5 best classes (1-based, best first) to this text file, a line "
+                   "each: ILSVRC's submission format (the 2012 code's txt-preds.py).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def test(load, multiview, predictions, as_json, **overrides):
+def test(load, multiview, predictions, submission, as_json, **overrides):
     """Cost, top-1 and top-5 error of a checkpoint (or the average of several) on the test range."""
     from . import json_text
-    from .evaluate import evaluate, write_predictions
+    from .evaluate import classifying_layer, evaluate, write_predictions
+    from .files import check_output_file
     paths = _checkpoint_paths(load)
     if predictions:
-        from .files import check_output_file
         check_output_file(predictions, "--predictions")
+    if submission:
+        check_output_file(submission, "--submission", writes="submission text")
     checkpoint, data, nets, options = _open_nets(paths, overrides, multiview)
-    kept = [] if predictions else None
+    if (predictions or submission) and classifying_layer(nets[0]) is None:
+        raise DataError(f"{'--predictions' if predictions else '--submission'}: the net has no cost.logreg, "
+                        f"cost.crossent or cost.msm layer: it gives no class probabilities to write")
+    kept = [] if predictions or submission else None
     result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept)
     if predictions:
         shape = write_predictions(predictions, kept, paths, multiview)
         click.echo(f"wrote {predictions}: /probs {shape[0]} x {shape[1]}, /labels", err=as_json)
+    if submission:
+        from .submission import write_submission
+        lines = write_submission(submission, kept)
+        click.echo(f"wrote {submission}: the 5 best classes of {lines} images, a line each", err=as_json)
     if len(paths) > 1:
         result["checkpoints"] = paths
     if as_json:
@@ -496,7 +508,6 @@ def predict(images, load, k, multiview, as_json, **overrides):
     """The top classes of image files (or folders of them), each prepared as make-data prepares an image
     and seen as the test sees its data."""
     from . import json_text
-    from .errors import DataError
     from .predict import image_files, predict as run
     from .show import class_name
     paths = _checkpoint_paths(load)

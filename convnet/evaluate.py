@@ -79,7 +79,8 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
     net may be a list of nets (model averaging, the paper's rows for several CNNs and the 2012 code's
     avg-test): their softmax outputs (class_scores), over every view, are averaged before the errors are
     counted. predictions, a list, receives each minibatch's (averaged probabilities (classes, images),
-    labels)."""
+    labels, ranks): ranks, what the classes are ranked by, is None where that is the probabilities (a
+    cost.msm ranks by its energies)."""
     nets = list(net) if isinstance(net, (list, tuple)) else [net]
     layers = [classifying_layer(n) for n in nets]
     cost_layer = layers[0]
@@ -109,7 +110,8 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
             if k is not None:
                 totals["topk"] += float(labels.size - correct_fractions(ranks, labels, k).sum())
             if predictions is not None:
-                predictions.append((probs.astype(np.float32), labels))
+                predictions.append((probs.astype(np.float32), labels,
+                                    None if ranks is probs else ranks.astype(np.float32)))
         totals["cases"] += labels.size
         if on_batch:
             on_batch(labels.size)
@@ -123,8 +125,8 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
 def write_predictions(path, predictions, checkpoints, multiview):
     """/probs (images, classes) float32, the averaged softmax of every test image; /labels (images,)."""
     from .files import write_hdf5
-    probs = np.concatenate([p.T for p, _ in predictions]) if predictions else np.zeros((0, 0), np.float32)
-    labels = np.concatenate([l for _, l in predictions]) if predictions else np.zeros(0, np.int64)
+    probs = np.concatenate([p.T for p, _, _ in predictions]) if predictions else np.zeros((0, 0), np.float32)
+    labels = np.concatenate([l for _, l, _ in predictions]) if predictions else np.zeros(0, np.int64)
 
     def fill(f):
         f["probs"], f["labels"] = probs, labels.astype(np.int64)

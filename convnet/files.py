@@ -108,6 +108,8 @@ def check_writable(folder, what="the save folder"):
 
 # How the files convnet writes begin: an existing file that does not is no earlier output of ours.
 SIGNATURES = {"HDF5": b"\x89HDF\r\n\x1a\n", "PNG": b"\x89PNG\r\n\x1a\n"}
+# ... and how the one text file it writes begins (test --submission: lines of class numbers)
+TEXT_STARTS = {"submission text": re.compile(rb"\d+( \d+)*\r?\n")}
 
 
 def check_output_file(path, option, writes="HDF5"):
@@ -154,10 +156,11 @@ def _another_format(path, writes):
     """'a file that is not <format>' for an existing, non-empty file that does not begin as `writes` does."""
     try:
         with open(path, "rb") as f:
-            start = f.read(8)
+            start = f.read(256)
     except OSError:             # not there (or unreadable: the write says why)
         return None
-    if not start or start == SIGNATURES[writes]:
+    if not start or (start.startswith(SIGNATURES[writes]) if writes in SIGNATURES
+                     else TEXT_STARTS[writes].match(start)):
         return None
     return f"a file that is not {writes}"
 

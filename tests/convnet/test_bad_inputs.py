@@ -100,8 +100,9 @@ def test_a_config_that_does_not_fit_the_data_is_exit_2_with_the_hint_only_where_
     assert "--image-size 256" not in result.output
 
 
-@pytest.mark.parametrize("command,option,name", [("test", "--predictions", "p.h5"), ("inspect", "--out", "i.h5"),
-                                                 ("features", "--out", "f.h5"), ("show", "--out", "s.png")])
+@pytest.mark.parametrize("command,option,name", [("test", "--predictions", "p.h5"), ("test", "--submission", "s.txt"),
+                                                 ("inspect", "--out", "i.h5"), ("features", "--out", "f.h5"),
+                                                 ("show", "--out", "s.png")])
 def test_an_output_file_that_cannot_be_written_is_refused_before_any_work(tmp_path, command, option, name):
     extra = {"features": ["--layer", "conv1"], "show": ["--cost"]}.get(command, [])
     # the checkpoint does not exist: the output is checked first, before anything is read or computed
@@ -118,7 +119,8 @@ def test_an_output_file_that_cannot_be_written_is_refused_before_any_work(tmp_pa
     one_line(invoke(command, "--load", missing, *extra, option, tmp_path / "ro" / name), 1, "permission denied")
 
 
-@pytest.mark.parametrize("command,option", [("test", "--predictions"), ("inspect", "--out"), ("features", "--out")])
+@pytest.mark.parametrize("command,option", [("test", "--predictions"), ("test", "--submission"), ("inspect", "--out"),
+                                            ("features", "--out")])
 def test_an_output_file_never_replaces_a_checkpoint_or_a_batch(tmp_path, command, option):
     """--out latest.h5, typed in a run's folder, replaced the checkpoint with the features."""
     extra = {"features": ["--layer", "conv1"]}.get(command, [])
@@ -136,20 +138,22 @@ def test_an_output_file_never_replaces_a_checkpoint_or_a_batch(tmp_path, command
         assert (tmp_path / name).read_bytes() == before
 
 
-@pytest.mark.parametrize("command,option,name", [("test", "--predictions", "p.h5"), ("inspect", "--out", "i.h5"),
-                                                 ("features", "--out", "f.h5"), ("show", "--out", "s.png")])
+@pytest.mark.parametrize("command,option,name", [("test", "--predictions", "p.h5"), ("test", "--submission", "s.txt"),
+                                                 ("inspect", "--out", "i.h5"), ("features", "--out", "f.h5"),
+                                                 ("show", "--out", "s.png")])
 def test_an_output_file_never_replaces_a_file_of_another_format(tmp_path, command, option, name):
     """features --out configs/layers.cfg replaced the config with the features: an existing file that
-    is not what the command writes (HDF5, or show's PNG) is not an earlier output of it. One that is, or
-    an empty one, is replaced."""
+    is not what the command writes (HDF5, show's PNG, test's submission text) is not an earlier output
+    of it. One that is, or an empty one, is replaced."""
     extra = {"features": ["--layer", "conv1"], "show": ["--cost"]}.get(command, [])
-    writes = "PNG" if name.endswith(".png") else "HDF5"
+    writes = {".png": "PNG", ".txt": "submission text"}.get(os.path.splitext(name)[1], "HDF5")
     target = tmp_path / name
     target.write_text("[conv1]\ntype=conv\n")
     one_line(invoke(command, "--load", tmp_path / "missing.h5", *extra, option, target), 2,
              f"{option} {target}: is a file that is not {writes}, which this would replace; give another name")
     assert target.read_text() == "[conv1]\ntype=conv\n"
-    for earlier in (b"", {"HDF5": b"\x89HDF\r\n\x1a\n", "PNG": b"\x89PNG\r\n\x1a\n"}[writes] + b"rest"):
+    begins = {"HDF5": b"\x89HDF\r\n\x1a\n", "PNG": b"\x89PNG\r\n\x1a\n", "submission text": b"7 1 10 2 3\n"}
+    for earlier in (b"", begins[writes] + b"rest"):
         target.write_bytes(earlier)       # past the output check: the missing checkpoint stops it
         one_line(invoke(command, "--load", tmp_path / "missing.h5", *extra, option, target), 1, "missing.h5")
 

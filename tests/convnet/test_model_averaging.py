@@ -5,7 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.training import FAST, TINY, convnet, strict_json
+from tests.training import FAST, ROOT, TINY, convnet, strict_json
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +72,43 @@ def test_a_net_given_twice_is_noted(two_runs, tmp_path):
            f"twice" in run.stderr
     assert "same weights" not in convnet("test", "--load", f"{a},{b}").stderr
     assert convnet("test", "--load", f"{a},").stdout.startswith(f"{a} (epoch 1.00)")
+
+
+def test_the_submission_is_the_top_five_of_the_written_probabilities(two_runs):
+    """--submission: a line per test image, in the order of /probs, its 5 best classes 1-based; its
+    top-5 error, counted from the text, is the test's."""
+    root, (a, b) = two_runs
+    out = root / "s.txt"
+    run = convnet("test", "--load", f"{a},{b}", "--predictions", root / "sp.h5", "--submission", out, "--json")
+    result = strict_json(run.stdout)
+    assert f"wrote {out}: the 5 best classes of {result['cases']} images, a line each" in run.stderr
+    with h5py.File(root / "sp.h5") as f:
+        probs, labels = f["probs"][()], f["labels"][()]
+    lines = out.read_text().splitlines()
+    assert len(lines) == labels.size == result["cases"] and result["topk"] == 5
+    for line, p in zip(lines, probs):
+        best = sorted(range(p.size), key=lambda c: -p[c])[:5]            # no ties in float sums of two nets
+        assert line == " ".join(str(c + 1) for c in best)
+    missed = np.mean([label + 1 not in map(int, line.split()) for line, label in zip(lines, labels)])
+    assert missed == pytest.approx(result["topk_error"])
+
+
+def test_a_net_without_class_probabilities_writes_no_predictions(tmp_path):
+    """A net whose only cost is a cost.sum2 gives no probabilities: --predictions and --submission say
+    so before the test runs, and write nothing (an empty file would read as a result)."""
+    text = (ROOT / "tests/configs/tiny.cfg").read_text()
+    for old, new in (("[labels]\ntype=data\ndataIdx=1\n\n", ""),
+                     ("[logprob]\ntype=cost.logreg\ninputs=labels,probs", "[energy]\ntype=cost.sum2\ninputs=probs")):
+        assert old in text
+        text = text.replace(old, new)
+    (tmp_path / "n.cfg").write_text(text)
+    (tmp_path / "n-params.cfg").write_text((ROOT / "tests/configs/tiny-params.cfg").read_text()
+                                           .replace("[logprob]\ncoeff=1\ntopk=5", "[energy]\ncoeff=0.0001"))
+    convnet("train", "--layers", tmp_path / "n.cfg", "--params", tmp_path / "n-params.cfg", *FAST, "--epochs", "1",
+            "--save-path", tmp_path / "r")
+    for option, name in (("--predictions", "p.h5"), ("--submission", "s.txt")):
+        run = convnet("test", "--load", tmp_path / "r/latest.h5", option, tmp_path / name, check=False)
+        assert run.returncode == 1 and run.stderr == (f"convnet: error: {option}: the net has no cost.logreg, "
+                                                      f"cost.crossent or cost.msm layer: it gives no class "
+                                                      f"probabilities to write\n")
+        assert not (tmp_path / name).exists()
