@@ -3,9 +3,8 @@
 One line per test image, in the order the test reads them: the five classes the net ranks highest,
 best first, as 1-based numbers in the order of the data's class names, separated by spaces. That is
 what the 2012 code's txt-preds.py printed from its test predictions (`x[0] + 1`, "to convert from
-0-based indices to 1-based"), and what the ILSVRC devkit's evaluation reads. Ties are broken as
-txt-preds.py broke them: of equal scores, the higher class number comes first (it took the last five
-of a stable ascending sort).
+0-based indices to 1-based"). Ties are broken as txt-preds.py broke them: of equal scores, the
+higher class number comes first (it took the last five of a stable ascending sort).
 """
 import numpy as np
 
