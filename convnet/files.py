@@ -108,8 +108,10 @@ def check_writable(folder, what="the save folder"):
 
 # How the files convnet writes begin: an existing file that does not is no earlier output of ours.
 SIGNATURES = {"HDF5": b"\x89HDF\r\n\x1a\n", "PNG": b"\x89PNG\r\n\x1a\n"}
-# ... and how the one text file it writes begins (test --submission: lines of class numbers)
-TEXT_STARTS = {"submission text": re.compile(rb"\d+( \d+)*\r?\n")}
+# What an earlier output of each format begins with: the signatures, and the one text file convnet
+# writes (test --submission: lines of class numbers).
+STARTS = {**{kind: re.compile(re.escape(signature)) for kind, signature in SIGNATURES.items()},
+          "submission text": re.compile(rb"\d+( \d+)*\r?\n")}
 
 
 def check_output_file(path, option, writes="HDF5"):
@@ -159,8 +161,7 @@ def _another_format(path, writes):
             start = f.read(256)
     except OSError:             # not there (or unreadable: the write says why)
         return None
-    if not start or (start.startswith(SIGNATURES[writes]) if writes in SIGNATURES
-                     else TEXT_STARTS[writes].match(start)):
+    if not start or STARTS[writes].match(start):
         return None
     return f"a file that is not {writes}"
 
