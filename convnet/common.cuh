@@ -12,6 +12,11 @@
 // One thread per element, grid-stride: any grid covers any n.
 #define FOR_EACH(i, n) for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += blockDim.x * gridDim.x)
 
+// The kernels that give a thread several images of one pixel or row (unfold.cu, pool.cu): so many
+// images, so that the pixel's index arithmetic, divisions by run-time sizes that cost more than the
+// copy itself, is done once for them. kernels.py's IMAGES_PER_THREAD is the same number.
+#define IMAGES_PER_THREAD 8
+
 __device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
 __device__ __forceinline__ int imax(int a, int b) { return a > b ? a : b; }
 

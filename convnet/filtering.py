@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import Key, boolean, non_negative_integer, positive_integer, text
 from .initfunc import FromCheckpoint, InitFunc, checked_conns
-from .kernels import ELEMENTWISE, UNFOLD, i32, kernels, row_sums
+from .kernels import ELEMENTWISE, UNFOLD, i32, image_lanes, kernels, row_sums
 from .layer import Layer
 from .weights import WEIGHT_KEYS
 from .windows import conv_output_size
@@ -173,8 +173,10 @@ def unfold_gpu(be, x, g, out, positions_outer=0, channels=None):
     (oy, ox, C, k, k, N). x is one input's (C, H, W, N), or a group's slice of its channels."""
     C = channels or g.C
     N = x.size // (C * g.H * g.W)
-    kernels(be, UNFOLD).unfold_forward.launch(out.size, x, out, *map(i32, (C, g.H, g.W, N, g.k, g.s, g.p, g.oy,
-                                                                             g.ox, positions_outer, out.size)))
+    lanes = image_lanes(N)
+    total = out.size // N * lanes
+    kernels(be, UNFOLD).unfold_forward.launch(total, x, out, *map(i32, (C, g.H, g.W, N, g.k, g.s, g.p, g.oy, g.ox,
+                                                                          positions_outer, lanes, total)))
     return out
 
 
@@ -182,8 +184,11 @@ def fold_gpu(be, dcols, g, dx, positions_outer=0, channels=None):
     """The adjoint of unfold_gpu, into dx: each pixel gathers the unfolded entries that read it."""
     C = channels or g.C
     N = dx.size // (C * g.H * g.W)
-    kernels(be, UNFOLD).unfold_backward.launch(dx.size, dcols, dx, *map(i32, (C, g.H, g.W, N, g.k, g.s, g.p, g.oy,
-                                                                                g.ox, positions_outer, dx.size)))
+    lanes = image_lanes(N)
+    total = dx.size // N * lanes
+    kernels(be, UNFOLD).unfold_backward.launch(total, dcols, dx, *map(i32, (C, g.H, g.W, N, g.k, g.s, g.p, g.oy,
+                                                                              g.ox, positions_outer, lanes, total)))
+
 
 
 def add_biases(be, y, b, positions, per_position):

@@ -14,6 +14,7 @@ import numpy as np
 INCLUDE = os.path.dirname(os.path.abspath(__file__))       # common.cuh lives here
 BLOCK = 256
 INT_LIMIT = 2 ** 31       # the kernels index with int
+IMAGES_PER_THREAD = 8     # common.cuh's: the images of one pixel that a thread of unfold.cu or pool.cu takes
 SHARED_LIMIT = 48 * 1024  # dynamic shared memory a launch gets without opting in (cudaFuncSetAttribute)
 
 _SIGNATURE = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', re.S)
@@ -148,6 +149,11 @@ def beside(module_file, name):
 
 ELEMENTWISE = beside(__file__, "elementwise.cu")
 UNFOLD = beside(__file__, "unfold.cu")
+
+
+def image_lanes(N):
+    """The threads that share a pixel's (or an unfolded row's) N images, IMAGES_PER_THREAD each."""
+    return -(-N // IMAGES_PER_THREAD)
 
 
 def i32(v):

@@ -5,12 +5,17 @@
 //   positions_outer = 1: (oy, ox, C, k, k, N), local's: one (C*k*k, N) matrix per position.
 #include "common.cuh"
 
-// Thread mapping: one thread per unfolded entry; taps outside the image read zero.
+// Thread mapping: IMAGES_PER_THREAD images of one unfolded row (channel, tap, position) per thread, so
+// that the row's index arithmetic (divisions by run-time sizes, which cost more than the copy itself)
+// is done once for them. `lanes` = ceil(N / IMAGES_PER_THREAD) threads share a row; lane l takes images
+// l, l + lanes, l + 2 * lanes, ...: neighbouring threads read and write neighbouring images. total is
+// rows * lanes.
+
 extern "C" __global__ void unfold_forward(const float* __restrict__ x, float* __restrict__ cols, int C, int H,
                                           int W, int N, int k, int stride, int pad, int oy, int ox,
-                                          int positions_outer, int total) {
+                                          int positions_outer, int lanes, int total) {
     FOR_EACH(i, total) {
-        int n = i % N, t = i / N;
+        int lane = i % lanes, row = i / lanes, t = row;
         int c, ky, kx, py, px;
         if (positions_outer) {
             kx = t % k; t /= k; ky = t % k; t /= k; c = t % C; t /= C; px = t % ox; py = t / ox;
@@ -18,20 +23,35 @@ extern "C" __global__ void unfold_forward(const float* __restrict__ x, float* __
             px = t % ox; t /= ox; py = t % oy; t /= oy; kx = t % k; t /= k; ky = t % k; c = t / k;
         }
         int yy = py * stride - pad + ky, xx = px * stride - pad + kx;
-        cols[i] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? x[((c * H + yy) * W + xx) * N + n] : 0.0f;
+        float* out = cols + row * N;
+        if (yy >= 0 && yy < H && xx >= 0 && xx < W) {
+            const float* in = x + ((c * H + yy) * W + xx) * N;
+            float v[IMAGES_PER_THREAD];
+            for (int j = 0; j < IMAGES_PER_THREAD; ++j) {       // every load in flight before the stores
+                int n = lane + j * lanes;
+                v[j] = n < N ? in[n] : 0.0f;
+            }
+            for (int j = 0; j < IMAGES_PER_THREAD; ++j)
+                if (lane + j * lanes < N) out[lane + j * lanes] = v[j];
+        } else {
+            for (int j = 0; j < IMAGES_PER_THREAD; ++j)        // taps outside the image read zero
+                if (lane + j * lanes < N) out[lane + j * lanes] = 0.0f;
+        }
     }
 }
 
-// Thread mapping: one thread per input pixel (c, y, x, n), gathering the unfolded entries that read it
-// (no two threads write one place, so no atomics).
+// Thread mapping: IMAGES_PER_THREAD images of one input pixel (c, y, x) per thread (lanes as above),
+// gathering the unfolded entries that read it (no two threads write one place, so no atomics).
+// total is C * H * W * lanes.
 extern "C" __global__ void unfold_backward(const float* __restrict__ dcols, float* __restrict__ dx, int C, int H,
                                            int W, int N, int k, int stride, int pad, int oy, int ox,
-                                           int positions_outer, int total) {
+                                           int positions_outer, int lanes, int total) {
     FOR_EACH(i, total) {
-        int n = i % N, t = i / N;
+        int lane = i % lanes, pixel = i / lanes, t = pixel;
         int xx = t % W; t /= W;
         int yy = t % H, c = t / H;
-        float acc = 0.0f;
+        float acc[IMAGES_PER_THREAD];
+        for (int j = 0; j < IMAGES_PER_THREAD; ++j) acc[j] = 0.0f;
         for (int ky = 0; ky < k; ++ky) {
             int sy = yy + pad - ky;
             if (sy < 0 || sy % stride) continue;
@@ -42,12 +62,18 @@ extern "C" __global__ void unfold_backward(const float* __restrict__ dcols, floa
                 if (sx < 0 || sx % stride) continue;
                 int px = sx / stride;
                 if (px >= ox) continue;
-                int j = positions_outer ? ((((py * ox + px) * C + c) * k + ky) * k + kx) * N + n
-                                        : ((((c * k + ky) * k + kx) * oy + py) * ox + px) * N + n;
-                acc += dcols[j];
+                int row = positions_outer ? (((py * ox + px) * C + c) * k + ky) * k + kx
+                                                : (((c * k + ky) * k + kx) * oy + py) * ox + px;
+                const float* in = dcols + row * N;
+                for (int j = 0; j < IMAGES_PER_THREAD; ++j) {
+                    int n = lane + j * lanes;
+                    if (n < N) acc[j] += in[n];
+                }
             }
         }
-        dx[i] = acc;
+        float* out = dx + pixel * N;
+        for (int j = 0; j < IMAGES_PER_THREAD; ++j)
+            if (lane + j * lanes < N) out[lane + j * lanes] = acc[j];
     }
 }
 

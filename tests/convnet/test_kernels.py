@@ -154,3 +154,13 @@ def test_a_compiler_that_cannot_be_run_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(BackendError, match=re.escape(f"could not compile {tmp_path}/uncached.cu: {compiler}: "
                                                      f"permission denied")):
         kernels(be, str(tmp_path / "uncached.cu"))
+
+
+def test_the_images_a_thread_takes_are_one_number_in_python_and_cuda():
+    """unfold.cu and pool.cu take IMAGES_PER_THREAD from common.cuh; the launches size their grids by
+    kernels.py's: two numbers that must agree, or images go unwritten."""
+    from convnet.kernels import IMAGES_PER_THREAD, INCLUDE, image_lanes
+    with open(os.path.join(INCLUDE, "common.cuh"), encoding="utf-8") as f:
+        defined = re.search(r"#define IMAGES_PER_THREAD (\d+)", f.read())
+    assert defined and int(defined.group(1)) == IMAGES_PER_THREAD
+    assert [image_lanes(n) for n in (1, 8, 9, 128)] == [1, 1, 2, 16]
