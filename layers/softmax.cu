@@ -1,29 +1,66 @@
 // softmax over the K classes of each of N images; x and y are (K, N).
-// Thread mapping: one thread per image, looping over its K values (coalesced: neighbouring threads read
-// neighbouring images).
+// Thread mapping: a block of 32 x CLASS_ROWS threads per 32 images (softmax_blocks in softmax.py).
+// threadIdx.x is the image, so neighbouring threads read neighbouring images (coalesced);
+// threadIdx.y strides over the classes, and the max and the sums over them are reduced across
+// threadIdx.y in shared memory (a tree: the same order on every run). One thread per image, looping
+// over 1000 classes three times, kept only 128 threads of a GPU busy for a paper-sized batch.
 #include "common.cuh"
 
-extern "C" __global__ void softmax_forward(const float* __restrict__ x, float* __restrict__ y, int K, int N) {
-    FOR_EACH(n, N) {
-        float m = x[n];
-        for (int k = 1; k < K; ++k) m = fmaxf(m, x[k * N + n]);
-        float sum = 0.0f;
-        for (int k = 0; k < K; ++k) {
-            float e = expf(x[k * N + n] - m);
-            y[k * N + n] = e;
-            sum += e;
+#define CLASS_ROWS 32
+
+// The reduction of each column of part (one per image) over its CLASS_ROWS rows, into row 0: a max
+// (take_max) or a sum. Every thread of the block calls it.
+__device__ __forceinline__ float reduce_classes(float (*part)[33], float v, int take_max) {
+    int tx = threadIdx.x, ty = threadIdx.y;
+    part[ty][tx] = v;
+    __syncthreads();
+    for (int half = CLASS_ROWS / 2; half > 0; half /= 2) {
+        if (ty < half) {
+            float other = part[ty + half][tx];
+            part[ty][tx] = take_max ? fmaxf(part[ty][tx], other) : part[ty][tx] + other;
         }
-        for (int k = 0; k < K; ++k) y[k * N + n] /= sum;
+        __syncthreads();
+    }
+    float result = part[0][tx];
+    __syncthreads();                       // every thread has read row 0 before part is written again
+    return result;
+}
+
+extern "C" __global__ void softmax_forward(const float* __restrict__ x, float* __restrict__ y, int K, int N) {
+    __shared__ float part[CLASS_ROWS][33];
+    for (int first = blockIdx.x * 32; first < N; first += gridDim.x * 32) {
+        int n = first + threadIdx.x;
+        bool image = n < N;
+        float m = LOWEST_FLOAT;
+        if (image)
+            for (int k = threadIdx.y; k < K; k += CLASS_ROWS) m = fmaxf(m, x[k * N + n]);
+        m = reduce_classes(part, m, 1);
+        float sum = 0.0f;
+        if (image)
+            for (int k = threadIdx.y; k < K; k += CLASS_ROWS) {
+                float e = expf(x[k * N + n] - m);
+                y[k * N + n] = e;
+                sum += e;
+            }
+        sum = reduce_classes(part, sum, 0);
+        if (image)                         // each thread divides the entries it wrote
+            for (int k = threadIdx.y; k < K; k += CLASS_ROWS) y[k * N + n] /= sum;
     }
 }
 
-// dx = y * (dy - sum_k dy_k y_k)
+// dx = y * (dy - sum_k dy_k y_k), with the same mapping.
 extern "C" __global__ void softmax_backward(const float* __restrict__ y, const float* __restrict__ dy,
                                             float* __restrict__ dx, int K, int N) {
-    FOR_EACH(n, N) {
+    __shared__ float part[CLASS_ROWS][33];
+    for (int first = blockIdx.x * 32; first < N; first += gridDim.x * 32) {
+        int n = first + threadIdx.x;
+        bool image = n < N;
         float s = 0.0f;
-        for (int k = 0; k < K; ++k) s += dy[k * N + n] * y[k * N + n];
-        for (int k = 0; k < K; ++k) dx[k * N + n] = y[k * N + n] * (dy[k * N + n] - s);
+        if (image)
+            for (int k = threadIdx.y; k < K; k += CLASS_ROWS) s += dy[k * N + n] * y[k * N + n];
+        s = reduce_classes(part, s, 0);
+        if (image)
+            for (int k = threadIdx.y; k < K; k += CLASS_ROWS) dx[k * N + n] = y[k * N + n] * (dy[k * N + n] - s);
     }
 }
 

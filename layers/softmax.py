@@ -6,6 +6,13 @@ from convnet.layer import Layer
 from convnet.registry import register
 
 CU = beside(__file__, "softmax.cu")
+CLASS_ROWS = 32          # softmax.cu's: the threads of a block that share one image's classes
+
+
+def softmax_blocks(be, name, N, *args):
+    """A launch of softmax.cu's kernel `name`: a block of 32 x CLASS_ROWS threads per 32 images."""
+    kernel = getattr(kernels(be, CU), name)
+    kernel((be.grid_size(N, 32), 1, 1), (32, CLASS_ROWS, 1), *args)
 
 
 @register("softmax")
@@ -33,13 +40,13 @@ class Softmax(Layer):
     def forward_gpu(self, xs, ctx):
         K, N = self.output_shape[0], xs[0].shape[-1]
         y = self.be.empty((K, N))
-        kernels(self.be, CU).softmax_forward.launch(N, xs[0], y, i32(K), i32(N))
+        softmax_blocks(self.be, "softmax_forward", N, xs[0], y, i32(K), i32(N))
         return y
 
     def backward_gpu(self, xs, y, dy, need, ctx):
         K, N = y.shape
         dx = self.be.empty((K, N))
-        kernels(self.be, CU).softmax_backward.launch(N, y, dy, dx, i32(K), i32(N))
+        softmax_blocks(self.be, "softmax_backward", N, y, dy, dx, i32(K), i32(N))
         return [dx]
 
     def logreg_gradient(self, labels, y, coeff):
