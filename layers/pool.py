@@ -5,7 +5,7 @@ from convnet import native
 from convnet.chunks import by_chunks, spans
 from convnet.cpu_parallel import workers
 from convnet.config import Key, boolean, integer, non_negative_integer, one_of, positive_integer
-from convnet.kernels import beside, i32, kernels
+from convnet.kernels import beside, i32, image_lanes, kernels
 from convnet.layer import Layer
 from convnet.random import mix_key, uniform
 from convnet.registry import register
@@ -179,12 +179,16 @@ class Pool(Layer):
         x = xs[0]
         N = x.shape[-1]
         y = self.be.empty(self.output_shape + (N,))
-        kernels(self.be, CU).pool_forward.launch(y.size, x, y, *self._geometry(N, ctx), i32(y.size))
+        lanes = image_lanes(N)
+        total = y.size // N * lanes
+        kernels(self.be, CU).pool_forward.launch(total, x, y, *self._geometry(N, ctx), i32(lanes), i32(total))
         return y
 
     def backward_gpu(self, xs, y, dy, need, ctx):
         x = xs[0]
         dx = self.be.empty(x.shape)
         geometry = self._geometry(x.shape[-1], ctx)[:-1]
-        kernels(self.be, CU).pool_backward.launch(dx.size, x, y, dy, dx, *geometry, i32(dx.size))
+        lanes = image_lanes(x.shape[-1])
+        total = dx.size // x.shape[-1] * lanes
+        kernels(self.be, CU).pool_backward.launch(total, x, y, dy, dx, *geometry, i32(lanes), i32(total))
         return [dx]
