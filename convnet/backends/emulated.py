@@ -21,6 +21,7 @@ import threading
 import numpy as np
 
 from ..errors import BackendError
+from ..host_copy import copy_into
 from ..native_build import BuildError, build, compiler, library_path
 from . import emulated_memory as memory
 from .emulated_memory import ORDERING, XP, DeviceArray
@@ -128,7 +129,7 @@ class EmulatedBackend(GpuPathBackend):
 
     def _host_write(self, pinned, x):
         ORDERING.host_write(self._pinned[id(pinned)], "a host write")
-        np.copyto(pinned, x)
+        copy_into(pinned, x)
 
     def _upload_async(self, out, pinned, stream):
         ORDERING.op(stream, "an upload from pinned memory", reads=[self._pinned[id(pinned)]], writes=[out._buffer])

@@ -36,6 +36,19 @@ def test_pool_2012_kinds(backend, kind, ctx):
     assert kind == "rand" and ctx is TEST or errors["output"] == 0      # the same cells, bit for bit
 
 
+@pytest.mark.parametrize("N", [8, 19, 64])
+@pytest.mark.parametrize("kind", ["max", "avg", "maxabs", "rand"])
+def test_pool_at_batches_a_thread_shares(backend, kind, N):
+    """pool.cu gives each thread 8 images of a pixel (as unfold.cu does a row): one thread's images,
+    a last thread short of them, and 8 threads; rand draws the same cells, image by image."""
+    cpu, gpu = gpu_twin("pool", [(2, 7, 7)], dict(pool=kind, sizeX=3, stride=2, start=-1, channels=2),
+                        backend=backend)
+    cpu.seed = gpu.seed = 7
+    x = np.round(data(2, 7, 7, N) * 2)          # ties too
+    errors = check_parity(cpu, gpu, [x], ctx=TRAIN)
+    assert errors["output"] == 0
+
+
 def test_pool_ties(backend):
     cpu, gpu = gpu_twin("pool", [(2, 4, 4)], dict(pool="max", sizeX=2, stride=2, channels=2), backend=backend)
     x = np.round(data(2, 4, 4, 3))              # many equal values: the tie rule is compared too
@@ -49,6 +62,16 @@ def test_conv(backend, C, S, F, k, p, s, G, shared):
     cpu, gpu = gpu_twin("conv", [(C, S, S)], dict(channels=C, filters=F, filterSize=k, padding=p, stride=s, groups=G,
                                                   sharedBiases=shared, initW=0.3, initB=0.1), WEIGHT_PARAMS, backend)
     check_parity(cpu, gpu, [data(C, S, S, 3)])
+
+
+@pytest.mark.parametrize("N", [8, 19, 64])
+def test_conv_and_local_at_batches_a_thread_shares(backend, N):
+    """unfold.cu gives each thread 8 images of a row, the row shared by ceil(N / 8) threads: a batch of
+    exactly one thread's images, one that leaves the last thread short, and one of 8 threads."""
+    keys = dict(channels=3, filters=4, filterSize=3, padding=1, stride=2, initW=0.3, initB=0.1)
+    for kind in ("conv", "local"):
+        cpu, gpu = gpu_twin(kind, [(3, 7, 7)], keys, WEIGHT_PARAMS, backend)
+        check_parity(cpu, gpu, [data(3, 7, 7, N)])
 
 
 def test_conv_with_two_inputs(backend):
@@ -91,9 +114,13 @@ def test_neuron(backend, spec, ctx):
     check_parity(cpu, gpu, [np.abs(x) + 0.1 if spec == "sqrt" else x], ctx=ctx)
 
 
-def test_softmax(backend):
-    cpu, gpu = gpu_twin("softmax", [(10,)], backend=backend)
-    check_parity(cpu, gpu, [data(10, 7) * 4])
+@pytest.mark.parametrize("K,N", [(10, 7), (1000, 70), (3, 33), (5, 2100)])
+def test_softmax(backend, K, N):
+    """softmax.cu: 32 images a block, the classes strided over 32 rows of threads: fewer classes than
+    rows, more than a block's images with the last block short, and (N = 2100) more images than the
+    emulator's 64 blocks hold, so that its blocks loop."""
+    cpu, gpu = gpu_twin("softmax", [(K,)], backend=backend)
+    check_parity(cpu, gpu, [data(K, N) * 4])
 
 
 def test_logreg(backend):
