@@ -24,6 +24,14 @@ def memory(result):
     return "-" if mib is None else f"{mib:,.0f}"
 
 
+def back_to_back(result, reference):
+    """'ms | images/s | ratio' of the steps run back to back ('- | - | -' for results from before them)."""
+    if result.get("back_to_back_step_ms") is None or reference.get("back_to_back_images_per_s") is None:
+        return "- | - | -"
+    return (f"{result['back_to_back_step_ms']:.1f} | {result['back_to_back_images_per_s']:.0f} | "
+            f"{result['back_to_back_images_per_s'] / reference['back_to_back_images_per_s']:.2f}")
+
+
 def number(value):
     return "-" if value is None else f"{value:.4f}"
 
@@ -39,10 +47,14 @@ def summary(folder):
             lines += [f"{precision}: only {'convnet' if c else 'PyTorch'}'s results", ""]
             continue
         lines += [f"## {precision.upper()}, the paper's net, batch {c['mini']}, {c['device']}", "",
-                  "| | step ms | images/s | ratio | GPU memory MiB |", "|---|---|---|---|---|",
+                  "Step: timed alone, waiting for the GPU after it. Back to back: steps issued as a training "
+                  "loop issues them, without waiting between them (training's throughput).", "",
+                  "| | step ms | images/s | ratio | back to back ms | images/s | ratio | GPU memory MiB |",
+                  "|---|---|---|---|---|---|---|---|",
                   f"| convnet | {c['step_ms']:.1f} | {c['images_per_s']:.0f} | "
-                  f"{c['images_per_s'] / t['images_per_s']:.2f} | {memory(c)} |",
-                  f"| {t['framework']} | {t['step_ms']:.1f} | {t['images_per_s']:.0f} | 1.00 | {memory(t)} |", ""]
+                  f"{c['images_per_s'] / t['images_per_s']:.2f} | {back_to_back(c, t)} | {memory(c)} |",
+                  f"| {t['framework']} | {t['step_ms']:.1f} | {t['images_per_s']:.0f} | 1.00 | "
+                  f"{back_to_back(t, t)} | {memory(t)} |", ""]
         for who, r in (("convnet", c), (t["framework"], t)):
             lines += [f"{who}, per layer (each timed alone):", "", "| layer | forward ms | backward ms |", "|---|---|---|"]
             lines += [f"| {n} | {v['forward_ms']:.2f} | {v['backward_ms']:.2f} |"

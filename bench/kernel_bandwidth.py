@@ -17,9 +17,10 @@ import numpy as np
 from convnet.backends import get_backend
 from convnet.bench import Clock
 from convnet.devices import Device
+from convnet.filtering import fold_gpu, unfold_gpu
 from convnet.layer import Pass, Parameter
 from convnet.solver import Solver
-from tests.helpers import make_layer     # the same one-layer builder the tests use
+from tests.helpers import WEIGHT_PARAMS, make_layer     # the same one-layer builder the tests use
 
 
 def median_ms(clock, fn, repeat):
@@ -85,6 +86,25 @@ def main():
                 ms = median_ms(clock, fn, args.repeat)
                 rows.append(dict(kernel=f"{name} {direction}", ms=ms, gb_per_s=nbytes / (ms / 1000) / 1e9,
                                  share_of_copy=nbytes / (ms / 1000) / copy))
+        # The convolution's unfold (unfold.cu) on conv1's input, and its adjoint on conv2's: bytes are
+        # the unfolded matrix once and the image batch once.
+        for name, shape, keys, direction in (
+                ("unfold (conv1 input, 11x11 stride 4)", (3, 224, 224), dict(filterSize=11, padding=0, stride=4),
+                 "forward"),
+                ("unfold (conv2 input, 5x5 pad 2)", (48, 27, 27), dict(filterSize=5, padding=2, stride=1),
+                 "backward")):
+            layer = make_layer("conv", [shape], dict(keys, channels=shape[0], filters=16), WEIGHT_PARAMS, backend=be.name,
+                               dtype=np.float32)
+            g = layer.geo[0]
+            x = be.from_host(rng.standard_normal(shape + (args.mini,)).astype(np.float32), device)
+            cols = be.empty((g.C * g.k * g.k, g.oy * g.ox * args.mini))
+            if direction == "forward":
+                ms = median_ms(clock, lambda: unfold_gpu(be, x, g, cols), args.repeat)
+            else:
+                ms = median_ms(clock, lambda: fold_gpu(be, cols, g, x), args.repeat)
+            nbytes = (cols.size + x.size) * 4
+            rows.append(dict(kernel=f"{name} {direction}", ms=ms, gb_per_s=nbytes / (ms / 1000) / 1e9,
+                             share_of_copy=nbytes / (ms / 1000) / copy))
         # The update (solver.cu): reads w, inc and grad, writes w and inc.
         w = be.from_host(rng.standard_normal((4096, 9216)).astype(np.float32), device)
         p = Parameter(SimpleNamespace(device=device), "weights/0", w, eps=None, mom=0.9, wc=0.0005)
@@ -99,7 +119,7 @@ def main():
         return
     print(f"device-to-device copy: {copy / 1e9:.0f} GB/s (bytes read + written)")
     for r in rows:
-        print(f"{r['kernel']:<40} {r['ms']:8.3f} ms {r['gb_per_s']:8.1f} GB/s {100 * r['share_of_copy']:5.1f}% of copy")
+        print(f"{r['kernel']:<44} {r['ms']:8.3f} ms {r['gb_per_s']:8.1f} GB/s {100 * r['share_of_copy']:5.1f}% of copy")
 
 
 if __name__ == "__main__":

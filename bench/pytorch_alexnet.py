@@ -197,6 +197,15 @@ def main():
             step()
             times.append((time.perf_counter() - t) * 1000)
     median = statistics.median(times)
+    # Steps back to back, as a training loop issues them (no wait for the GPU between them): host clock.
+    if cuda:
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(args.repeat):
+        step()
+    if cuda:
+        torch.cuda.synchronize()
+    back_to_back = (time.perf_counter() - t) * 1000 / args.repeat
     per_layer = {} if args.no_profile else time_layers(model, step, cuda, max(3, args.repeat // 2))
     name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
     result = {"device": name, "framework": f"PyTorch {torch.__version__}" + (" + cuDNN" if cuda else ""),
@@ -204,7 +213,8 @@ def main():
               "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
               "gpu_memory_mib": torch.cuda.max_memory_reserved(device) / 2 ** 20 if cuda else None,
               "tf32": args.tf32, "step_ms": median, "steps_ms": times,
-              "images_per_s": args.mini / (median / 1000), "per_layer": per_layer}
+              "images_per_s": args.mini / (median / 1000), "back_to_back_step_ms": back_to_back,
+              "back_to_back_images_per_s": args.mini / (back_to_back / 1000), "per_layer": per_layer}
     print(json.dumps(result, indent=2) if args.json else
           f"{name}, {result['framework']}, {args.net}, batch {args.mini}: step {median:.1f} ms, "
           f"{result['images_per_s']:.0f} images/s, peak memory {result['peak_memory_mib']:.0f} MiB")

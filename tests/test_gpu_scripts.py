@@ -69,9 +69,14 @@ def test_the_results_are_three_files_with_every_step_in_the_summary(tmp_path):
     (work / "huge.json").write_bytes(b" " * (3 << 20))
     bench = {"mini": 128, "device": "NVIDIA H200", "step_ms": 100.0, "images_per_s": 1280.0, "gpu_memory_mib": 3000.0,
              "per_layer": {"conv1": {"forward_ms": 1.0, "backward_ms": 2.0}}}
-    (work / "bench-convnet-fp32.json").write_text(json.dumps(bench))
+    (work / "bench-convnet-fp32.json").write_text(json.dumps(bench))       # from before the back-to-back steps
     (work / "bench-pytorch-fp32.json").write_text(json.dumps(dict(bench, framework="PyTorch 2.11 + cuDNN",
                                                                    images_per_s=2560.0, step_ms=50.0)))
+    both = dict(back_to_back_step_ms=40.0, back_to_back_images_per_s=3200.0)
+    (work / "bench-convnet-tf32.json").write_text(json.dumps(dict(bench, **both)))
+    (work / "bench-pytorch-tf32.json").write_text(json.dumps(dict(bench, framework="PyTorch 2.11 + cuDNN",
+                                                                   back_to_back_step_ms=20.0,
+                                                                   back_to_back_images_per_s=6400.0)))
     results = [dict(name="ok", group="a", verdict="passed", rc=0, seconds=3.0, last="1 passed"),
                dict(name="broken", group="a", verdict="FAILED (exit 1)", rc=1, seconds=2.0, last="line 39"),
                dict(name="later", group="b", verdict="not run (out of time)", rc=None, seconds=0.0, last="")]
@@ -82,7 +87,9 @@ def test_the_results_are_three_files_with_every_step_in_the_summary(tmp_path):
     assert "| ok | passed | 3 | 1 passed |" in summary and "| later | not run (out of time) | 0 |  |" in summary
     assert "`bash bench/gpu.sh later`" in summary
     assert "line 25\nline 26" in summary and "line 24\n" not in summary          # the failed log's last 15 lines
-    assert "| convnet | 100.0 | 1280 | 0.50 | 3,000 |" in summary and "| conv1 | 1.00 | 2.00 |" in summary
+    assert "| convnet | 100.0 | 1280 | 0.50 | - | - | - | 3,000 |" in summary and "| conv1 | 1.00 | 2.00 |" in summary
+    assert "| convnet | 100.0 | 1280 | 1.00 | 40.0 | 3200 | 0.50 | 3,000 |" in summary
+    assert "| PyTorch 2.11 + cuDNN | 100.0 | 1280 | 1.00 | 20.0 | 6400 | 1.00 | 3,000 |" in summary
     status = json.loads((out / "status.json").read_text())
     assert status["steps"] == results
     assert sorted(status["left_out"]) == [f"gpu-run/huge.json ({3 << 20} bytes)",

@@ -14,6 +14,7 @@ def test_bench_reports_steps_layers_and_peak():
     assert result.exit_code == 0, result.output
     r = strict_json(result.output)
     assert len(r["steps_ms"]) == 2 and r["step_ms"] > 0 and r["images_per_s"] == 16 / (r["step_ms"] / 1000)
+    assert r["back_to_back_step_ms"] > 0 and r["back_to_back_images_per_s"] == 16 / (r["back_to_back_step_ms"] / 1000)
     assert set(r["per_layer"]) == {"conv1", "conv1_neuron", "pool1", "drop1", "fc10", "probs", "logprob"}
     assert 0 < r["share_of_peak"] < 1 and r["backend"] == "emulated"
 
