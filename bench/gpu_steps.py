@@ -49,6 +49,7 @@ def steps(parallel=""):
         Step("bench-pytorch-tf32", "bench", 60, pytorch.format(flag="--tf32") + " > {work}/bench-pytorch-tf32.json"),
         Step("alexnet-300-steps", "alexnet", 120,
              bench.format(flag="--warmup 3 --repeat 300 --no-profile") + " > {work}/alexnet-300-steps.json"),
+        Step("step-host", "bench", 60, "python3 bench/step_host.py --gpu 0 > {work}/step-host.txt"),
         Step("two-devices-sync", "tests", 90, f"{PYTEST} -q tests/convnet/test_gpu_net.py -k two_logical",
              env={"CONVNET_SYNC": "1"}),
         Step("parity-quickstart", "parity", 60,

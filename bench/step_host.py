@@ -7,7 +7,7 @@ GPU waits on Python and faster kernels cannot shorten the step.
 A step as `convnet bench` runs it (forward, backward, update, on one random batch), three ways: the
 wall time from its start to its end with the wait for the GPU (the step), the wall time until the
 host has issued its last launch (the host's part), and the kernel launches and GEMMs it issues. Then
-cProfile over a few steps, its functions by their own time.
+cProfile over a few steps, its functions by their own time and by their time with what they call.
 """
 import argparse
 import cProfile
@@ -84,6 +84,7 @@ def main():
     profile.disable()
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(25)
+    pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(25)
     result = {"backend": be.name, "layers": args.layers, "mini": args.mini, "step_ms": statistics.median(step),
               "host_ms": statistics.median(host), "launches_per_step": launches}
     if args.json:
