@@ -1,6 +1,8 @@
 """imagenet: the HDF5 batches that `convnet make-data` writes (see make_data.py for the format).
 
-Batches 1..T are the training images, T+1.. the validation images; the mean image and the colour
+Batches 1..T are the training images, T+1.. the validation images, and after them the unlabelled
+test images where make-data had --test-images (meta.h5's test_batches; labels -1, which only
+`convnet test --submission/--predictions` and `convnet features` read); the mean image and the colour
 principal components come from meta.h5. Training takes random crops of 7/8 of the size (224 of 256,
 as the paper) unless --crop says otherwise. Batches are read whole, images first (n, 3, S, S), by the
 loader's threads, and the last three are kept.
@@ -42,13 +44,15 @@ class ImagenetProvider(Provider):
                 values, vectors = f["eigenvalues"][()], f["eigenvectors"][()]
                 sizes = f["batch_sizes"][()]
                 train, val = list(map(int, f["train_batches"][()])), list(map(int, f["val_batches"][()]))
+                test = list(map(int, f["test_batches"][()])) if "test_batches" in f else []   # older metas: none
         except (OSError, KeyError) as e:
             raise DataError(f"{meta}: unreadable ({str(e).splitlines()[0]})") from None
         self.path = path
         self.image_shape = tuple(self._mean.shape)
         self.num_classes = len(self.label_names)
         self._pca = (np.sqrt(np.maximum(values, 0)).astype(np.float32), vectors.astype(np.float32))
-        self.batch_numbers = train + val
+        self.batch_numbers = train + val + test
+        self.unlabelled_batches = frozenset(test)
         self._sizes = dict(zip(self.batch_numbers, map(int, sizes)))
         self.default_train_range = train
         self.default_test_range = val or train[-1:]
@@ -93,7 +97,11 @@ class ImagenetProvider(Provider):
                 raise DataError(f"{path}: holds {batch[0].dtype} {batch[0].shape}, meta.h5 says uint8 {expected}")
             batch = batch[0], batch[1].astype(np.int64)
             labels = batch[1]
-            if labels.shape != (expected[0],) or (labels.size and (labels.min() < 0 or labels.max() >= self.num_classes)):
+            if number in self.unlabelled_batches:
+                if labels.shape != (expected[0],) or (labels != -1).any():
+                    raise DataError(f"{path}: a test batch's labels must be {expected[0]} times -1 (no label); "
+                                    f"run make-data again to remake it")
+            elif labels.shape != (expected[0],) or (labels.size and (labels.min() < 0 or labels.max() >= self.num_classes)):
                 raise DataError(f"{path}: its labels must be {expected[0]} class numbers in 0..{self.num_classes - 1}; "
                                 f"run make-data again to remake it")
             self._cache[number] = batch

@@ -12,7 +12,9 @@ that each batch mixes the classes) are written as OUT/data_batch_N.h5:
     attrs: split, digest (of the batch's file list), skipped and converted (JSON)
     sums for the statistics: pixel_sum (3, size, size), rgb_sum (3,), rgb_outer (3, 3), pixel_count
 
-then OUT/meta.h5 with the class names, the mean training image, and the eigenvalues and eigenvectors of
+ILSVRC's test images, which come without labels (a flat folder, --test-images), make the last batches,
+labels -1, in the order of their names: the order of the lines of a submission. Then OUT/meta.h5
+with the class names, the mean training image, and the eigenvalues and eigenvectors of
 the RGB covariance of the training pixels; OUT/report.txt lists every image skipped or converted.
 A rerun continues where a crash stopped: batches whose file holds the same digest are not redone.
 One make-data at a time writes into a folder (an OS lock on OUT/.lock, as a training's save folder);
@@ -41,6 +43,7 @@ from convnet.save_folder import FolderLock
 EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 NAMED = ", ".join(EXTENSIONS[:-1]) + " or " + EXTENSIONS[-1]
 SHUFFLE_SEED = 1281167            # ILSVRC-2012's training images: any fixed number would do
+UNLABELLED = -1                   # the label of a test image: ILSVRC gives none
 
 
 def list_images(folder):
@@ -79,6 +82,20 @@ def _what_is_there(folder):
     parts = [f"{others} file{'s' * (others != 1)} not named {NAMED}"] if others else []
     parts += [f"{folders} subfolder{'s' * (folders != 1)}, whose images are not read"] if folders else []
     return f" ({' and '.join(parts)})" if parts else ""
+
+
+def discover_test(folder):
+    """[(name, -1)] of ILSVRC's test images, which have no labels: one flat folder, in name order (the
+    order of a submission's lines, as the 2012 code's test batches 3000-3097 held them)."""
+    if not os.path.isdir(folder):
+        raise DataError(f"{folder}: no such folder")
+    names = list_images(folder)
+    if not names:
+        subfolders = [d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d))]
+        hint = (f"; it holds {len(subfolders)} subfolder{'s' * (len(subfolders) != 1)}, whose images are not read: "
+                f"the test images are one flat folder (ILSVRC2012_img_test.tar unpacks into one)" if subfolders else "")
+        raise DataError(f"{folder}: no test images (make-data reads the files named {NAMED} there){hint}")
+    return [(name, UNLABELLED) for name in names]
 
 
 def discover_validation(folder, labels_file, classes):
@@ -196,12 +213,13 @@ def _make_batch(job):
     return (len(files),) + write_batch(path, split, files, results, size, expected_digest)
 
 
-def plan_batches(train, val, batch_size):
-    """[(number, split, [(relative path, label)])]: the training files shuffled once, then the validation files."""
+def plan_batches(train, val, batch_size, test=()):
+    """[(number, split, [(relative path, label)])]: the training files shuffled once, then the validation
+    files, then the unlabelled test files in their order."""
     order = np.random.default_rng(SHUFFLE_SEED).permutation(len(train))
     train = [train[i] for i in order]
     batches = []
-    for split, files in (("train", train), ("val", val)):
+    for split, files in (("train", train), ("val", val), ("test", list(test))):
         for i in range(0, len(files), batch_size):
             batches.append((len(batches) + 1, split, files[i:i + batch_size]))
     return batches
@@ -269,9 +287,10 @@ def combine(out, batches, classes, size, found):
     report += [f"skipped   {name}: {why}\n" for name, why in skipped]
     report += [f"converted {name}: {note}\n" for name, note in converted]
     write_bytes(os.path.join(out, "report.txt"), "".join(report).encode("utf-8"))     # first: it says why, below
-    for split, read in (("training", images), ("validation", sum(counts) - images)):
-        if read == 0 and (split == "training" or any(s == "val" for _, s, _ in batches)):
-            raise DataError(f"{out}: no {split} image could be read (see {os.path.join(out, 'report.txt')})")
+    read = {s: sum(c for c, (_, split, _) in zip(counts, batches) if split == s) for s in ("train", "val", "test")}
+    for split, name in (("train", "training"), ("val", "validation"), ("test", "test")):
+        if read[split] == 0 and (split == "train" or any(s == split for _, s, _ in batches)):
+            raise DataError(f"{out}: no {name} image could be read (see {os.path.join(out, 'report.txt')})")
     mean_rgb = rgb_sum / pixels
     values, vectors = np.linalg.eigh(rgb_outer / pixels - np.outer(mean_rgb, mean_rgb))
     order = np.argsort(values)[::-1]
@@ -283,19 +302,22 @@ def combine(out, batches, classes, size, found):
         f["batch_sizes"] = np.array(counts, dtype=np.int64)
         f["train_batches"] = np.array([n for n, s, _ in batches if s == "train"], dtype=np.int64)
         f["val_batches"] = np.array([n for n, s, _ in batches if s == "val"], dtype=np.int64)
+        f["test_batches"] = np.array([n for n, s, _ in batches if s == "test"], dtype=np.int64)   # labels -1
         f.attrs["size"], f.attrs["found"], f.attrs["written"], f.attrs["skipped"] = size, found, sum(counts), len(skipped)
     write_hdf5(os.path.join(out, "meta.h5"), fill)
     return sum(counts), skipped, converted
 
 
-def make_data(images, out, val_images=None, val_labels=None, size=256, workers=None, batch_size=1024, echo=print):
+def make_data(images, out, val_images=None, val_labels=None, size=256, workers=None, batch_size=1024, echo=print,
+              test_images=None):
     classes, train = discover_training(images)
     val = discover_validation(val_images, val_labels, classes) if val_images else []
+    test = discover_test(test_images) if test_images else []
     if not val_images:
         note("no --val-images: every batch is a training batch, and a test on one of them measures what the net "
              "saw in training; give --val-images for a fair test")
-    roots = {"train": images, "val": val_images}
-    batches = plan_batches(train, val, batch_size)
+    roots = {"train": images, "val": val_images, "test": test_images}
+    batches = plan_batches(train, val, batch_size, test)
     check_writable(out, "the output folder")
     with FolderLock(out, "wait for it to end, or give this one its own --out"):
         remove_stale_temporaries(out)         # what a crash mid-write left
@@ -304,8 +326,9 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
         if todo:           # meta.h5 describes the batches of the finished run: until this one ends there is none
             remove_file(os.path.join(out, "meta.h5"))
         extra = earlier_batches_beyond(out, len(batches))
-        found = len(train) + len(val)
-        echo(f"{len(classes)} classes, {len(train)} training and {len(val)} validation images: {len(batches)} "
+        found = len(train) + len(val) + len(test)
+        tested = f", {len(test)} unlabelled test images" if test else ""
+        echo(f"{len(classes)} classes, {len(train)} training and {len(val)} validation images{tested}: {len(batches)} "
              f"batch{'es' * (len(batches) != 1)} of {batch_size}; {len(batches) - len(todo)} already done, {len(todo)} to make")
         progress = Progress(sum(len(f) for _, _, f in todo))
         jobs = [(os.path.join(out, f"data_batch_{number}.h5"), split, roots[split], files, size,
@@ -326,7 +349,21 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
                  f"({extra[0]}{f' to {extra[-1]}' if len(extra) > 1 else ''})")
     echo(f"{found} images found, {written} written, {len(skipped)} skipped, {len(converted)} converted "
          f"(report: {os.path.join(out, 'report.txt')})")
+    if test:
+        from convnet.data.provider import format_range
+        numbers = [n for n, s, _ in batches if s == "test"]
+        lost = sum(len(json.loads(_attrs(os.path.join(out, f"data_batch_{n}.h5"))["skipped"])) for n in numbers)
+        echo(f"test batches {format_range(numbers)}: the unlabelled test images, in name order (convnet test "
+             f"--test-range {format_range(numbers)} --submission S.txt)")
+        if lost:
+            note(f"{lost} test image{'s' * (lost != 1)} could not be read (see the report): a submission from these "
+                 f"batches has no line for {'them' if lost != 1 else 'it'}, and the lines after it move up")
     return written, skipped, converted
+
+
+def _attrs(path):
+    with read_hdf5(path) as f:
+        return dict(f.attrs)
 
 
 def earlier_batches_beyond(out, count):

@@ -29,6 +29,7 @@ class Provider:
     class_tree = None           # (tree {node: [children]}, root), for treefc: the 2012 batches.meta's
     batch_numbers = ()
     default_train_range = default_test_range = ()
+    unlabelled_batches = frozenset()   # batches whose images have no labels (label -1): ILSVRC's test images
     style_2012 = "cifar"        # which 2012 provider --augment 2012 follows: "cifar" or "imagenet"
 
     def data_info(self):
