@@ -413,13 +413,14 @@ def _restore_for(path, data, options, first, earlier):
     return restored_net(checkpoint, data, {**options, "seed": checkpoint.seed})
 
 
-def _open_checkpoint(load, overrides, need_train=False):
+def _open_checkpoint(load, overrides, need_train=False, unlabelled_ok=False):
     """(checkpoint, data, net, options) for test and features: the checkpoint's net and data, as overridden
-    by the options given on the command line."""
+    by the options given on the command line. unlabelled_ok: the test range may be the unlabelled test
+    images (for what writes scores or features, not errors)."""
     from .opening import open_checkpoint
     ctx = click.get_current_context()
     given = {k: v for k, v in overrides.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
-    return open_checkpoint(load, given, need_train)
+    return open_checkpoint(load, given, need_train, unlabelled_ok)
 
 
 @main.command()
@@ -444,7 +445,8 @@ def test(load, multiview, predictions, submission, as_json, **overrides):
         check_output_file(predictions, "--predictions")
     if submission:
         check_output_file(submission, "--submission", writes="submission text")
-    checkpoint, data, nets, options = _open_nets(paths, overrides, multiview)
+    checkpoint, data, nets, options = _open_nets(paths, overrides, multiview,
+                                                 unlabelled_ok=bool(predictions or submission))
     if (predictions or submission) and classifying_layer(nets[0]) is None:
         raise DataError(f"{'--predictions' if predictions else '--submission'}: the net has no cost.logreg, "
                         f"cost.crossent or cost.msm layer: it gives no class probabilities to write")
@@ -465,14 +467,16 @@ def test(load, multiview, predictions, submission, as_json, **overrides):
     if len(paths) > 1:
         checkpoint.history = []          # no one epoch to name
     views = f"multiview ({data.augmentation.view_count} views)" if multiview else "centre crop"
+    cost = "n/a" if result["cost"] is None else f"{result['cost']:.4f}"
     top1 = "n/a" if result["top1_error"] is None else f"{100 * result['top1_error']:.2f}%"
     topk = "n/a" if result["topk_error"] is None else f"{100 * result['topk_error']:.2f}%"
     k = result["topk"] or 5
-    click.echo(f"{paths[0]} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {result['cost']:.4f}, "
-               f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}"
+    images = f"{result['cases']} images{' (no labels)' if data.unlabelled else ''}"
+    click.echo(f"{paths[0]} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {cost}, "
+               f"top-1 error {top1}, top-{k} error {topk} on {images}, {views}"
                if checkpoint.history else
-               f"{paths[0] if len(paths) == 1 else f'the average of {len(paths)} nets'}: cost {result['cost']:.4f}, "
-               f"top-1 error {top1}, top-{k} error {topk} on {result['cases']} images, {views}")
+               f"{paths[0] if len(paths) == 1 else f'the average of {len(paths)} nets'}: cost {cost}, "
+               f"top-1 error {top1}, top-{k} error {topk} on {images}, {views}")
 
 
 def _checkpoint_paths(load):
@@ -483,9 +487,9 @@ def _checkpoint_paths(load):
     return paths
 
 
-def _open_nets(paths, overrides, multiview):
+def _open_nets(paths, overrides, multiview, unlabelled_ok=False):
     """(the first checkpoint, data, [the nets of every checkpoint], options) for test and predict."""
-    checkpoint, data, net, options = _open_checkpoint(paths[0], overrides)
+    checkpoint, data, net, options = _open_checkpoint(paths[0], overrides, unlabelled_ok=unlabelled_ok)
     if multiview and data.augmentation.border == (0, 0):
         note(f"--multiview on whole images (the net sees them uncropped): its {data.augmentation.view_count} views "
              f"are the same image{' and its reflection' if data.augmentation.view_count == 10 else ''}, "
@@ -592,7 +596,7 @@ def features(load, layer, out, out_dir, **overrides):
         check_output_file(out, "--out")
     else:
         check_writable(out_dir, "--out-dir")
-    checkpoint, data, net, options = _open_checkpoint(load, overrides)
+    checkpoint, data, net, options = _open_checkpoint(load, overrides, unlabelled_ok=True)
     if out_dir:
         write_per_batch(out_dir, net, data, layer, options["mini"], checkpoint.arrays_digest, options, click.echo)
         return
@@ -630,20 +634,25 @@ def bench(layers_file, params_file, input_size, mini, backend, gpu, warmup, repe
 @click.option("--val-images", type=click.Path(), help="The validation images (a folder; or one with class subfolders).")
 @click.option("--val-labels", type=click.Path(dir_okay=False),
               help="Validation labels: lines 'name synset' (or 'name class-number'), or one synset per line.")
+@click.option("--test-images", type=click.Path(),
+              help="ILSVRC's unlabelled test images (one flat folder): the last batches, labels -1, in name order, "
+                   "for convnet test --submission.")
 @click.option("--size", type=click.IntRange(8, 2048), default=256, show_default=True, help="Images are rescaled and cropped to SIZE x SIZE.")
 @click.option("--workers", type=click.IntRange(1), help="Decoding processes (default: one per core).")
 @click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True, help="Images per batch file.")
-def make_data(images, out, val_images, val_labels, size, workers, batch_size):
+def make_data(images, out, val_images, val_labels, test_images, size, workers, batch_size):
     """Prepare ImageNet-style JPEG folders: rescale, centre-crop, and write HDF5 batches (resumable)."""
     from convnet.data.make_data import make_data as run
     if val_labels and not val_images:
         raise OptionError("--val-labels needs --val-images")
-    for option, folder in (("--images", images), ("--val-images", val_images)):
-        # the batches would be a class folder of their own on the next run (resumed, or the same command)
+    for option, folder in (("--images", images), ("--val-images", val_images), ("--test-images", test_images)):
+        # the batches would be a folder of that tree on the next run (resumed, or the same command): a
+        # class of their own among the training images, a stray folder among the others
         if folder and os.path.commonpath([os.path.abspath(out), os.path.abspath(folder)]) == os.path.abspath(folder):
-            raise OptionError(f"--out {out} is inside {option} {folder}: its batches would be read as images "
-                              f"there (a class of their own); give an --out outside it")
-    run(images, out, val_images, val_labels, size, workers, batch_size, echo=click.echo)
+            why = "read as images there (a class of their own)" if option == "--images" else "among the images there"
+            raise OptionError(f"--out {out} is inside {option} {folder}: its batches would be {why}; give an "
+                              f"--out outside it")
+    run(images, out, val_images, val_labels, size, workers, batch_size, echo=click.echo, test_images=test_images)
 
 
 @main.command()

@@ -74,7 +74,8 @@ def averaged_scores(nets, layers, views, labels=None):
 
 
 def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, predictions=None):
-    """{"cost", "top1_error", "topk_error", "topk", "cases"}: the cost and errors per image.
+    """{"cost", "top1_error", "topk_error", "topk", "cases"}: the cost and errors per image (None for
+    the unlabelled test images, which only give their predictions).
 
     net may be a list of nets (model averaging, the paper's rows for several CNNs and the 2012 code's
     avg-test): their softmax outputs (class_scores), over every view, are averaged before the errors are
@@ -91,6 +92,10 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
         raise ConvnetError(f"model averaging averages like with like: these nets give "
                            f"{' and '.join(sorted({_kind(layer) for layer in layers}))} probabilities")
     k = topk_of(cost_layer)
+    unlabelled = getattr(data, "unlabelled", False)
+    if unlabelled and cost_layer is None:
+        raise ConvnetError("the unlabelled test images have no cost or errors to count, and the net has no "
+                           "classifying cost layer to give their class probabilities")
     totals = dict(cost=0.0, top1=0.0, topk=0.0, cases=0)
     for number, indices in evaluation_minibatches(data.provider, batches or data.test, mini):
         images, labels = data.provider.read_batch(number)
@@ -100,6 +105,11 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
             for view in views:
                 costs = nets[0].forward([view, labels_row(labels)], train=False)
                 totals["cost"] += sum(float(v[0]) for v in costs.values()) / len(views)
+        elif unlabelled:                        # scores only: the cost layers read class 0 (fed_labels)
+            probs, ranks = averaged_scores(nets, layers, views)
+            if predictions is not None:
+                predictions.append((probs.astype(np.float32), labels,
+                                    None if ranks is probs else ranks.astype(np.float32)))
         else:
             probs, ranks = averaged_scores(nets, layers, views, labels)
             p_true = probs[labels, np.arange(labels.size)]
@@ -116,6 +126,8 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
         if on_batch:
             on_batch(labels.size)
     n = max(totals["cases"], 1)
+    if unlabelled:
+        return {"cost": None, "top1_error": None, "topk_error": None, "topk": k, "cases": totals["cases"]}
     return {"cost": totals["cost"] / n,
             "top1_error": totals["top1"] / n if cost_layer else None,
             "topk_error": totals["topk"] / n if k is not None else None, "topk": k,

@@ -11,14 +11,15 @@ from .files import write_hdf5
 
 def extract(net, data, layer, mini=128, batches=None):
     """(features (cases, dims), labels (cases,)) of `layer` on the test range (or these of its batches),
-    centre crops."""
+    centre crops; the labels are -1 for the unlabelled test images."""
     check_layer(net, layer)
     features, labels = [], []
-    for _, _, batch in data.test_views(batches or data.test, mini):
+    for number, indices, batch in data.test_views(batches or data.test, mini):
         net.forward(batch, train=False)
         out = net.activation(layer)
         features.append(out.reshape(-1, out.shape[-1]).T.astype(np.float32))
-        labels.append(batch[1][0].astype(np.int64))        # the row of class numbers, as the provider's
+        # the provider's own labels: -1 for an unlabelled test image, where the net was fed class 0
+        labels.append(data.provider.read_batch(number)[1][indices].astype(np.int64))
     return np.concatenate(features), np.concatenate(labels)
 
 

@@ -11,14 +11,15 @@ from .errors import BackendError, CheckpointError, DataError, OptionError
 from .notes import note
 
 
-def open_checkpoint(path, given, need_train=False):
-    """(checkpoint, data, net, options): given holds the options set now, by name as train's."""
+def open_checkpoint(path, given, need_train=False, unlabelled_ok=False):
+    """(checkpoint, data, net, options): given holds the options set now, by name as train's.
+    unlabelled_ok: the test range may be the unlabelled test images (session.Data)."""
     from .checkpoint import Checkpoint
     from .session import DEFAULTS, Data
     checkpoint = Checkpoint(path)
     options = {**DEFAULTS, **checkpoint.options, **given}
     fit_to_this_machine(path, options, given, resuming=False)
-    data = Data(options, need_train=need_train)
+    data = Data(options, need_train=need_train, unlabelled_ok=unlabelled_ok)
     data.note_changed(checkpoint, options, resuming=False)
     try:
         net = restored_net(checkpoint, data, options)

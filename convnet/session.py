@@ -19,7 +19,7 @@ DEFAULTS = dict(data_provider="default", data_path=None, image_size=32, crop=Non
 class Data:
     """The provider with its training and test batches and the augmentation the net sees."""
 
-    def __init__(self, options, need_train=True):
+    def __init__(self, options, need_train=True, unlabelled_ok=False):
         from convnet.data import get_provider
         from convnet.data.augment import Augmentation
         o = options
@@ -32,6 +32,7 @@ class Data:
             if not sum(p.batch_size(n) for n in batches):    # an epoch of no minibatches never ends
                 from convnet.data.provider import format_range
                 raise DataError(f"{option} {format_range(batches)}: its batches in {p.describe()} hold no images")
+        self._check_labels(unlabelled_ok)
         shared = sorted(set(self.train) & set(self.test))
         if shared:
             which = f"batch {shared[0]} is" if len(shared) == 1 else f"batches {', '.join(map(str, shared))} are"
@@ -51,6 +52,37 @@ class Data:
                                                  p.images_first, flip=o.get("flip"), style=p.style_2012)
         else:
             self.augmentation = Augmentation(mean, crop, o["color_noise"], pca, p.images_first, flip=o.get("flip"))
+
+    def _check_labels(self, unlabelled_ok):
+        """Batches without labels (make-data --test-images) can be neither learned from nor scored:
+        only a test that writes predictions or a submission, and features, take them, and then the
+        whole test range (the scores of some images and the errors of others would be one muddle)."""
+        from convnet.data.provider import format_range
+        unlabelled = self.provider.unlabelled_batches
+        where = self.provider.describe()
+        learned = [n for n in self.train if n in unlabelled]
+        if learned:
+            raise DataError(f"--train-range {format_range(self.train)}: batch{'es' * (len(learned) > 1)} "
+                            f"{format_range(learned)} hold{'s' * (len(learned) == 1)} the unlabelled test images "
+                            f"(make-data --test-images; {where}): a net cannot learn from images without labels")
+        tested = [n for n in self.test if n in unlabelled]
+        if not tested:
+            return
+        if not unlabelled_ok:
+            raise DataError(f"--test-range {format_range(self.test)}: batch{'es' * (len(tested) > 1)} "
+                            f"{format_range(tested)} hold{'s' * (len(tested) == 1)} the unlabelled test images "
+                            f"(make-data --test-images; {where}), which have no errors to count: convnet test "
+                            f"--submission S.txt (or --predictions P.h5) and convnet features take them")
+        if len(tested) < len(self.test):
+            labelled = [n for n in self.test if n not in unlabelled]
+            raise DataError(f"--test-range {format_range(self.test)}: mixes batches with labels "
+                            f"({format_range(labelled)}) and the unlabelled test images ({format_range(tested)}): "
+                            f"test them apart")
+
+    @property
+    def unlabelled(self):
+        """Whether the test range is the unlabelled test images (then every batch of it is)."""
+        return any(n in self.provider.unlabelled_batches for n in self.test)
 
     def fingerprints(self):
         """{batch number: CRC-32} of the first training and the first test batch: what a checkpoint
@@ -90,7 +122,7 @@ class Data:
         for number, indices in evaluation_minibatches(self.provider, batches, mini):
             images, labels = self.provider.read_batch(number)
             yield number, indices, [self.augmentation.test(self.augmentation.select(images, indices)),
-                                    labels_row(labels[indices])]
+                                    labels_row(fed_labels(labels[indices]))]
 
     def describe(self):
         from convnet.data.provider import format_range
@@ -100,6 +132,13 @@ class Data:
                 f"test {format_range(self.test)}: {count(self.test)}), net input {shape}, "
                 f"{self.augmentation.describe()}"
                 + (f", the scalar mean {self.scalar_mean:.2f} subtracted" if self.scalar_mean is not None else ""))
+
+
+def fed_labels(labels):
+    """What the net's cost layers read for these labels: an unlabelled image's -1 as class 0, since a
+    cost layer indexes its probabilities by the label (-1 would read the last class in NumPy and
+    outside the array on the GPU); nothing computed from an unlabelled image's cost is reported."""
+    return np.where(labels < 0, 0, labels)
 
 
 def _fits(layers_file, params_file, layers_text, params_text, shape):

@@ -1,8 +1,9 @@
 """A small ImageNet-shaped tree, to try make-data (and to test it): class folders of JPEGs of varied
-sizes and aspect ratios, a validation folder with a labels file, and every kind of broken file that
-make-data must handle (truncated, CMYK, greyscale, PNG under a .JPEG name, empty, not an image).
+sizes and aspect ratios, a validation folder with a labels file, a folder of unlabelled test images
+(as ILSVRC's), and every kind of broken file that make-data must handle (truncated, CMYK, greyscale,
+PNG under a .JPEG name, empty, not an image).
 
-    python -m convnet.data.sample_tree DIR [--per-class 4] [--val 5]
+    python -m convnet.data.sample_tree DIR [--per-class 4] [--val 5] [--test 4]
 """
 import argparse
 import os
@@ -24,9 +25,11 @@ def picture(rng, w, h, label):
     return Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
 
 
-def make_tree(root, per_class=4, val=5, seed=0):
+def make_tree(root, per_class=4, val=5, seed=0, test=4):
+    """root/train/<synset>/*.JPEG, root/val/*.JPEG, root/val_labels.csv and root/test/*.JPEG (test images
+    of the three classes in turn, without labels). Returns what was broken on purpose, and `found`:
+    the images of train/ and val/."""
     root = pathlib.Path(root)
-    """root/train/<synset>/*.JPEG, root/val/*.JPEG and root/val_labels.txt. Returns what was broken on purpose."""
     rng = np.random.default_rng(seed)
     train, valdir = root / "train", root / "val"
     for label, c in enumerate(CLASSES):
@@ -49,8 +52,11 @@ def make_tree(root, per_class=4, val=5, seed=0):
         picture(rng, *SIZES[i % len(SIZES)], label).save(valdir / f"ILSVRC2012_val_{i + 1:08d}.JPEG")
         labels.append(f"ILSVRC2012_val_{i + 1:08d},{CLASSES[label]} 10 20 30 40")
     (root / "val_labels.csv").write_text("ImageId,PredictionString\n" + "\n".join(labels) + "\n")
+    os.makedirs(root / "test")
+    for i in range(test):      # class i % 3, which a test of the submission can check; ILSVRC says none
+        picture(rng, *SIZES[(i + 3) % len(SIZES)], i % 3).save(root / "test" / f"ILSVRC2012_test_{i + 1:08d}.JPEG")
     found = len(CLASSES) * per_class + 6 + val
-    return dict(found=found, skipped={"truncated.JPEG": "truncated file", "empty.JPEG": "empty file",
+    return dict(found=found, test=test, skipped={"truncated.JPEG": "truncated file", "empty.JPEG": "empty file",
                                       "text.JPEG": "not an image"},
                 converted={"cmyk.JPEG": "converted from CMYK", "grey.JPEG": "converted from L",
                            "png_inside.JPEG": "PNG data in a .jpeg file"})
@@ -61,7 +67,8 @@ if __name__ == "__main__":
     parser.add_argument("root")
     parser.add_argument("--per-class", type=int, default=4)
     parser.add_argument("--val", type=int, default=5)
+    parser.add_argument("--test", type=int, default=4)
     args = parser.parse_args()
-    made = make_tree(args.root, args.per_class, args.val)
-    print(f"{args.root}: {len(CLASSES)} classes in train/, {args.val} images in val/ with val_labels.csv; "
-          f"{made['found']} images, {len(made['skipped'])} unreadable and {len(made['converted'])} to convert on purpose")
+    made = make_tree(args.root, args.per_class, args.val, test=args.test)
+    print(f"{args.root}: {len(CLASSES)} classes in train/, {args.val} images in val/ with val_labels.csv, "
+          f"{args.test} unlabelled in test/; {made['found'] + args.test} images, {len(made['skipped'])} unreadable and {len(made['converted'])} to convert on purpose")
