@@ -10,7 +10,6 @@
 // is done once for them. `lanes` = ceil(N / IMAGES_PER_THREAD) threads share a row; lane l takes images
 // l, l + lanes, l + 2 * lanes, ...: neighbouring threads read and write neighbouring images. total is
 // rows * lanes.
-
 extern "C" __global__ void unfold_forward(const float* __restrict__ x, float* __restrict__ cols, int C, int H,
                                           int W, int N, int k, int stride, int pad, int oy, int ox,
                                           int positions_outer, int lanes, int total) {
@@ -63,7 +62,7 @@ extern "C" __global__ void unfold_backward(const float* __restrict__ dcols, floa
                 int px = sx / stride;
                 if (px >= ox) continue;
                 int row = positions_outer ? (((py * ox + px) * C + c) * k + ky) * k + kx
-                                                : (((c * k + ky) * k + kx) * oy + py) * ox + px;
+                                          : (((c * k + ky) * k + kx) * oy + py) * ox + px;
                 const float* in = dcols + row * N;
                 for (int j = 0; j < IMAGES_PER_THREAD; ++j) {
                     int n = lane + j * lanes;

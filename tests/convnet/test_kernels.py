@@ -164,3 +164,12 @@ def test_the_images_a_thread_takes_are_one_number_in_python_and_cuda():
         defined = re.search(r"#define IMAGES_PER_THREAD (\d+)", f.read())
     assert defined and int(defined.group(1)) == IMAGES_PER_THREAD
     assert [image_lanes(n) for n in (1, 8, 9, 128)] == [1, 1, 2, 16]
+
+
+def test_softmax_launches_the_block_its_kernels_are_written_for():
+    """softmax.cu's shared arrays have CLASS_ROWS rows, indexed by threadIdx.y: a block launched with
+    more rows would write past them."""
+    from convnet.layers import softmax
+    with open(softmax.CU, encoding="utf-8") as f:
+        defined = re.search(r"#define CLASS_ROWS (\d+)", f.read())
+    assert defined and int(defined.group(1)) == softmax.CLASS_ROWS
