@@ -38,8 +38,9 @@ def test_softmax_regression_on_raw_pixels_stays_under_50_percent(tmp_path):
 
 @pytest.mark.slow
 def test_the_readme_imagenet_commands(tmp_path):
-    """Generate the sample tree, prepare it, train the paper's net on it for a few minibatches, and
-    test it with --multiview, with the README's commands as written."""
+    """Generate the sample tree, prepare it, train the paper's net on it for a few minibatches, test it
+    with --multiview, and write the submission for its unlabelled test images, with the README's
+    commands as written."""
     import subprocess
     import sys
     text = (ROOT / "README.md").read_text()
@@ -48,11 +49,16 @@ def test_the_readme_imagenet_commands(tmp_path):
     commands = block[:block.index("```")].split("\n")
     commands = [c.split() for c in commands if c.strip()]
     assert [c[:2] for c in commands] == [["python", "-m"], ["convnet", "make-data"], ["convnet", "train"],
-                                          ["convnet", "test"]]
+                                          ["convnet", "test"], ["convnet", "test"]]
     subprocess.run([sys.executable, *commands[0][1:]], cwd=tmp_path, check=True, capture_output=True)
     out = convnet(*commands[1][1:], cwd=tmp_path).stdout
-    assert "23 images found, 20 written, 3 skipped, 3 converted" in out
+    assert "27 images found, 24 written, 3 skipped, 3 converted" in out
+    assert "test batches 3: the unlabelled test images" in out       # the range the last command tests
     out = convnet(*[str(ROOT / a) if a.startswith("configs/") else a for a in commands[2][1:]], cwd=tmp_path).stdout
     assert "net input 3x224x224" in out and len(parse_test_lines(out)) == 1
     out = convnet(*commands[3][1:], cwd=tmp_path).stdout
     assert "multiview (10 views)" in out and "on 5 images" in out
+    out = convnet(*commands[4][1:], cwd=tmp_path).stdout
+    assert "on 4 images (no labels)" in out
+    lines = (tmp_path / "sample-submission.txt").read_text().splitlines()
+    assert len(lines) == 4 and all(len(line.split()) == 5 for line in lines)
