@@ -14,6 +14,7 @@ from convnet.errors import ConvnetError
 from convnet.layers.cost_crossent import safelog
 from convnet.layers.cost_logreg import correct_fractions
 from convnet.layers.cost_msm import set_marginals
+from convnet.session import fed_labels
 
 
 def classifying_layer(net):
@@ -105,20 +106,16 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
             for view in views:
                 costs = nets[0].forward([view, labels_row(labels)], train=False)
                 totals["cost"] += sum(float(v[0]) for v in costs.values()) / len(views)
-        elif unlabelled:                        # scores only: the cost layers read class 0 (fed_labels)
-            probs, ranks = averaged_scores(nets, layers, views)
-            if predictions is not None:
-                predictions.append((probs.astype(np.float32), labels,
-                                    None if ranks is probs else ranks.astype(np.float32)))
         else:
-            probs, ranks = averaged_scores(nets, layers, views, labels)
-            p_true = probs[labels, np.arange(labels.size)]
-            with np.errstate(divide="ignore"):
-                log = safelog(p_true) if cost_layer.type == "cost.crossent" else np.log(p_true)
-            totals["cost"] += float(-log.sum())
-            totals["top1"] += float(labels.size - correct_fractions(ranks, labels, 1).sum())
-            if k is not None:
-                totals["topk"] += float(labels.size - correct_fractions(ranks, labels, k).sum())
+            probs, ranks = averaged_scores(nets, layers, views, fed_labels(labels))
+            if not unlabelled:                  # the unlabelled test images have their scores only
+                p_true = probs[labels, np.arange(labels.size)]
+                with np.errstate(divide="ignore"):
+                    log = safelog(p_true) if cost_layer.type == "cost.crossent" else np.log(p_true)
+                totals["cost"] += float(-log.sum())
+                totals["top1"] += float(labels.size - correct_fractions(ranks, labels, 1).sum())
+                if k is not None:
+                    totals["topk"] += float(labels.size - correct_fractions(ranks, labels, k).sum())
             if predictions is not None:
                 predictions.append((probs.astype(np.float32), labels,
                                     None if ranks is probs else ranks.astype(np.float32)))

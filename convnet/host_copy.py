@@ -5,10 +5,11 @@ took 12 ms of each 32 ms step to reach its pinned buffer, while the GPU waited f
 the GIL while it copies, so threads that each copy a contiguous range of the bytes run on as many
 cores. Every byte is copied once, whichever thread copies it: the result is the array itself.
 """
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from .cpu_parallel import cores
 
 SHARE_BYTES = 8 << 20        # below this a range is not worth handing to another thread
 MOST_THREADS = 8             # memory bandwidth, not cores, limits a copy beyond a few threads
@@ -16,8 +17,7 @@ _pool = []
 
 
 def _threads():
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(MOST_THREADS, cores))
+    return max(1, min(MOST_THREADS, cores()))
 
 
 def copy_into(dst, src):

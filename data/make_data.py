@@ -35,7 +35,7 @@ from PIL import Image
 
 from convnet.errors import DataError
 from convnet.notes import note
-from convnet.data.provider import batch_checksum
+from convnet.data.provider import batch_checksum, format_range
 from convnet.files import check_writable, read_hdf5, remove_file, remove_stale_temporaries, write_bytes, write_hdf5
 from convnet.save_folder import FolderLock
 
@@ -270,13 +270,16 @@ def write_batch(path, split, files, results, size, expected_digest):
 
 
 def combine(out, batches, classes, size, found):
-    """meta.h5 and report.txt from the finished batches' sums and lists."""
+    """meta.h5 and report.txt from the finished batches' sums and lists; returns (written, skipped,
+    converted, the test images skipped)."""
     pixel_sum, rgb_sum, rgb_outer, pixels, images = 0.0, 0.0, 0.0, 0, 0
-    counts, skipped, converted = [], [], []
+    counts, skipped, converted, lost = [], [], [], 0
     for number, split, _ in batches:
         with read_hdf5(os.path.join(out, f"data_batch_{number}.h5")) as f:
             counts.append(int(f["labels"].shape[0]))
-            skipped += json.loads(f.attrs["skipped"])
+            skipped_here = json.loads(f.attrs["skipped"])
+            skipped += skipped_here
+            lost += len(skipped_here) if split == "test" else 0
             converted += json.loads(f.attrs["converted"])
             if split == "train":
                 pixel_sum = pixel_sum + f["pixel_sum"][()]
@@ -305,7 +308,7 @@ def combine(out, batches, classes, size, found):
         f["test_batches"] = np.array([n for n, s, _ in batches if s == "test"], dtype=np.int64)   # labels -1
         f.attrs["size"], f.attrs["found"], f.attrs["written"], f.attrs["skipped"] = size, found, sum(counts), len(skipped)
     write_hdf5(os.path.join(out, "meta.h5"), fill)
-    return sum(counts), skipped, converted
+    return sum(counts), skipped, converted, lost
 
 
 def make_data(images, out, val_images=None, val_labels=None, size=256, workers=None, batch_size=1024, echo=print,
@@ -341,7 +344,7 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
                 raise DataError(f"{out}: cannot write a batch ({e.strerror or e}); run make-data again to "
                                 f"continue") from None
         progress.done()
-        written, skipped, converted = combine(out, batches, classes, size, found)
+        written, skipped, converted, lost = combine(out, batches, classes, size, found)
         for name in extra:                 # an earlier make-data's, with other options: not in meta.h5
             remove_file(os.path.join(out, name))
         if extra:
@@ -350,20 +353,13 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
     echo(f"{found} images found, {written} written, {len(skipped)} skipped, {len(converted)} converted "
          f"(report: {os.path.join(out, 'report.txt')})")
     if test:
-        from convnet.data.provider import format_range
         numbers = [n for n, s, _ in batches if s == "test"]
-        lost = sum(len(json.loads(_attrs(os.path.join(out, f"data_batch_{n}.h5"))["skipped"])) for n in numbers)
         echo(f"test batches {format_range(numbers)}: the unlabelled test images, in name order (convnet test "
              f"--test-range {format_range(numbers)} --submission S.txt)")
         if lost:
             note(f"{lost} test image{'s' * (lost != 1)} could not be read (see the report): a submission from these "
                  f"batches has no line for {'them' if lost != 1 else 'it'}, and the lines after it move up")
     return written, skipped, converted
-
-
-def _attrs(path):
-    with read_hdf5(path) as f:
-        return dict(f.attrs)
 
 
 def earlier_batches_beyond(out, count):

@@ -71,4 +71,5 @@ if __name__ == "__main__":
     args = parser.parse_args()
     made = make_tree(args.root, args.per_class, args.val, test=args.test)
     print(f"{args.root}: {len(CLASSES)} classes in train/, {args.val} images in val/ with val_labels.csv, "
-          f"{args.test} unlabelled in test/; {made['found'] + args.test} images, {len(made['skipped'])} unreadable and {len(made['converted'])} to convert on purpose")
+          f"{args.test} unlabelled in test/; {made['found'] + args.test} images, {len(made['skipped'])} unreadable "
+          f"and {len(made['converted'])} to convert on purpose")
