@@ -434,13 +434,17 @@ def _open_checkpoint(load, overrides, need_train=False, unlabelled_ok=False):
 @click.option("--submission", type=click.Path(dir_okay=False),
               help="Write every test image's 5 best classes (1-based, best first) to this text file, a line "
                    "each: ILSVRC's submission format (the 2012 code's txt-preds.py).")
+@click.option("--weights", "weights_text", metavar="W1,W2,...",
+              help="With several checkpoints: each one's share of the average, in --load's order (scaled to "
+                   "sum to 1; default: equal), as the 2012 code's avg-test.py weighted its nets.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def test(load, multiview, predictions, submission, as_json, **overrides):
+def test(load, weights_text, multiview, predictions, submission, as_json, **overrides):
     """Cost, top-1 and top-5 error of a checkpoint (or the average of several) on the test range."""
     from . import json_text
-    from .evaluate import classifying_layer, evaluate, write_predictions
+    from .evaluate import classifying_layer, evaluate, net_weights, write_predictions
     from .files import check_output_file
     paths = _checkpoint_paths(load)
+    weights = net_weights(weights_text, len(paths))
     if predictions:
         check_output_file(predictions, "--predictions")
     if submission:
@@ -451,9 +455,9 @@ def test(load, multiview, predictions, submission, as_json, **overrides):
         raise DataError(f"{'--predictions' if predictions else '--submission'}: the net has no cost.logreg, "
                         f"cost.crossent or cost.msm layer: it gives no class probabilities to write")
     kept = [] if predictions or submission else None
-    result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept)
+    result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept, weights=weights)
     if predictions:
-        shape = write_predictions(predictions, kept, paths, multiview)
+        shape = write_predictions(predictions, kept, paths, multiview, weights)
         click.echo(f"wrote {predictions}: /probs {shape[0]} x {shape[1]}, /labels", err=as_json)
     if submission:
         from .submission import write_submission
@@ -461,6 +465,8 @@ def test(load, multiview, predictions, submission, as_json, **overrides):
         click.echo(f"wrote {submission}: the 5 best classes of {lines} images, a line each", err=as_json)
     if len(paths) > 1:
         result["checkpoints"] = paths
+    if weights is not None:
+        result["weights"] = weights.tolist()
     if as_json:
         click.echo(json_text.dumps(result))
         return
@@ -475,8 +481,15 @@ def test(load, multiview, predictions, submission, as_json, **overrides):
     click.echo(f"{paths[0]} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {cost}, "
                f"top-1 error {top1}, top-{k} error {topk} on {images}, {views}"
                if checkpoint.history else
-               f"{paths[0] if len(paths) == 1 else f'the average of {len(paths)} nets'}: cost {cost}, "
+               f"{paths[0] if len(paths) == 1 else _average_of(weights, len(paths))}: cost {cost}, "
                f"top-1 error {top1}, top-{k} error {topk} on {images}, {views}")
+
+
+def _average_of(weights, count):
+    """How the test's line names an average of nets."""
+    if weights is None:
+        return f"the average of {count} nets"
+    return f"the weighted average of {count} nets ({', '.join(f'{w:.4g}' for w in weights)})"
 
 
 def _checkpoint_paths(load):
@@ -506,22 +519,28 @@ def _open_nets(paths, overrides, multiview, unlabelled_ok=False):
                                             "outputs (as test).")
 @click.option("--top", "k", type=click.IntRange(1), default=5, show_default=True, help="Classes shown per image.")
 @click.option("--multiview", is_flag=True, help="Average over the ten views of the multiview test.")
+@click.option("--weights", "weights_text", metavar="W1,W2,...",
+              help="With several checkpoints: each one's share of the average, in --load's order (scaled to "
+                   "sum to 1; default: equal), as the 2012 code's avg-test.py weighted its nets.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @data_options
-def predict(images, load, k, multiview, as_json, **overrides):
+def predict(images, load, weights_text, k, multiview, as_json, **overrides):
     """The top classes of image files (or folders of them), each prepared as make-data prepares an image
     and seen as the test sees its data."""
     from . import json_text
     from .predict import image_files, predict as run
+    from .evaluate import net_weights
     from .show import class_name
     paths = _checkpoint_paths(load)
+    weights = net_weights(weights_text, len(paths))
     files = image_files(images)
     _, data, nets, options = _open_nets(paths, overrides, multiview)
-    found = run(nets, data, files, k, multiview, options["mini"])
+    found = run(nets, data, files, k, multiview, options["mini"], weights)
     skipped = [(f, why) for f, why in zip(files, found) if isinstance(why, str)]
     if as_json:
         click.echo(json_text.dumps({
             "checkpoints": paths, "views": data.augmentation.view_count if multiview else 1,
+            **({} if weights is None else {"weights": weights.tolist()}),
             "images": [{"file": f, "skipped": row} if isinstance(row, str) else
                        {"file": f, "top": [{"class": c, "name": class_name(data, c), "probability": p} for c, p in row]}
                        for f, row in zip(files, found)]}))

@@ -10,7 +10,7 @@ is its safelog, as the 2012 code reported them.
 import numpy as np
 
 from convnet.data.loader import evaluation_minibatches, labels_row
-from convnet.errors import ConvnetError
+from convnet.errors import ConvnetError, OptionError
 from convnet.layers.cost_crossent import safelog
 from convnet.layers.cost_logreg import correct_fractions
 from convnet.layers.cost_msm import set_marginals
@@ -54,33 +54,55 @@ def _kind(layer):
     return f"cost.msm with setSize={layer.conf.setSize}" if layer.type == "cost.msm" else "softmax"
 
 
-def averaged_scores(nets, layers, views, labels=None):
+def net_weights(text, count):
+    """--weights W1,W2,...: one number per net, >= 0 and not all 0, made to sum to 1 (float64). The 2012
+    code's avg-test.py summed its nets' outputs times such coefficients as given (avg-test.py:12); scaled
+    to sum 1, they rank the classes as they did, and the average is still a probability, whose cost is
+    a cost. None: the plain mean."""
+    if text is None:
+        return None
+    try:
+        weights = np.array([float(w) for w in text.split(",")], np.float64)
+    except ValueError:
+        raise OptionError(f"--weights {text!r}: give one number per checkpoint, comma-separated") from None
+    if weights.size != count:
+        raise OptionError(f"--weights {text!r}: {weights.size} weight{'s' * (weights.size != 1)} for {count} "
+                          f"checkpoint{'s' * (count != 1)}: give one per checkpoint of --load, in its order")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not weights.sum() > 0:
+        raise OptionError(f"--weights {text!r}: the weights must be finite, 0 or more, and not all 0")
+    return weights / weights.sum()
+
+
+def averaged_scores(nets, layers, views, labels=None, weights=None):
     """(probabilities, ranks) (classes, images), float64: class_scores averaged over the nets (with
-    their classifying layers) and the views of the same images. labels: what the cost layers read
-    (any class where the images have none: the scores do not depend on them)."""
+    their classifying layers; weights, summing to 1: each net's share, None: equal shares) and the
+    views of the same images. labels: what the cost layers read (any class where the images have none:
+    the scores do not depend on them)."""
     labels = np.zeros(views[0].shape[-1], np.int64) if labels is None else labels
+    # the plain mean sums and divides once, as before there were weights (1.0 * p is p, bit for bit)
+    shares, total = (np.ones(len(nets)), len(nets) * len(views)) if weights is None else (weights, len(views))
     probs = ranks = None
-    for one, layer in zip(nets, layers):
-        for view in views:
+    for one, layer, share in zip(nets, layers, shares):
+        for view in views if share else ():      # a net weighted 0 adds nothing: not run
             one.forward([view, labels_row(labels)], train=False)
             p, r = class_scores(one, layer)
             if probs is not None and p.shape != probs.shape:
                 raise ConvnetError(f"the nets give {probs.shape[0]} and {p.shape[0]} probabilities per image: "
                                    f"only nets over the same classes can be averaged")
-            probs = p if probs is None else probs + p
+            probs = share * p if probs is None else probs + share * p
             if r is not None:
-                ranks = r if ranks is None else ranks + r
-    probs /= len(views) * len(nets)
-    return probs, probs if ranks is None else ranks / (len(views) * len(nets))
+                ranks = share * r if ranks is None else ranks + share * r
+    probs /= total
+    return probs, probs if ranks is None else ranks / total
 
 
-def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, predictions=None):
+def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, predictions=None, weights=None):
     """{"cost", "top1_error", "topk_error", "topk", "cases"}: the cost and errors per image (None for
     the unlabelled test images, which only give their predictions).
 
     net may be a list of nets (model averaging, the paper's rows for several CNNs and the 2012 code's
     avg-test): their softmax outputs (class_scores), over every view, are averaged before the errors are
-    counted. predictions, a list, receives each minibatch's (averaged probabilities (classes, images),
+    counted, each net's by its share in weights (net_weights; None: equal shares). predictions, a list, receives each minibatch's (averaged probabilities (classes, images),
     labels, ranks): ranks, what the classes are ranked by, is None where that is the probabilities (a
     cost.msm ranks by its energies)."""
     nets = list(net) if isinstance(net, (list, tuple)) else [net]
@@ -107,7 +129,7 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
                 costs = nets[0].forward([view, labels_row(labels)], train=False)
                 totals["cost"] += sum(float(v[0]) for v in costs.values()) / len(views)
         else:
-            probs, ranks = averaged_scores(nets, layers, views, fed_labels(labels))
+            probs, ranks = averaged_scores(nets, layers, views, fed_labels(labels), weights)
             if not unlabelled:                  # the unlabelled test images have their scores only
                 p_true = probs[labels, np.arange(labels.size)]
                 with np.errstate(divide="ignore"):
@@ -131,8 +153,9 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
             "cases": totals["cases"]}
 
 
-def write_predictions(path, predictions, checkpoints, multiview):
-    """/probs (images, classes) float32, the averaged softmax of every test image; /labels (images,)."""
+def write_predictions(path, predictions, checkpoints, multiview, weights=None):
+    """/probs (images, classes) float32, the averaged softmax of every test image; /labels (images,);
+    the checkpoints, their weights (summing to 1) and whether the test was multiview as attributes."""
     from .files import write_hdf5
     probs = np.concatenate([p.T for p, _, _ in predictions]) if predictions else np.zeros((0, 0), np.float32)
     labels = np.concatenate([l for _, l, _ in predictions]) if predictions else np.zeros(0, np.int64)
@@ -140,5 +163,6 @@ def write_predictions(path, predictions, checkpoints, multiview):
     def fill(f):
         f["probs"], f["labels"] = probs, labels.astype(np.int64)
         f.attrs["checkpoints"], f.attrs["multiview"] = ",".join(map(str, checkpoints)), bool(multiview)
+        f.attrs["weights"] = np.full(len(checkpoints), 1 / len(checkpoints)) if weights is None else weights
     write_hdf5(path, fill)
     return probs.shape

@@ -46,8 +46,9 @@ def read_images(files, data):
     return (np.stack(images) if data.provider.images_first else np.stack(images, axis=-1)), failed
 
 
-def predict(nets, data, files, k, multiview=False, mini=128):
-    """Per file, [(class, probability)] * k: the nets' average over the views, the k classes ranked
+def predict(nets, data, files, k, multiview=False, mini=128, weights=None):
+    """Per file, [(class, probability)] * k: the nets' average over the views (weighted by weights, as
+    the test's), the k classes ranked
     first (by a cost.msm's energies, else by the probabilities; ties: the lower class first); or for a
     file that is not an image it can read, why (a str), as make-data skips it. Only these are kept,
     mini images at a time: a folder of ImageNet's size holds no (images, classes) array."""
@@ -67,7 +68,8 @@ def predict(nets, data, files, k, multiview=False, mini=128):
         tops = []
         if images is not None:
             aug = data.augmentation
-            probs, ranks = averaged_scores(nets, layers, aug.views(images) if multiview else [aug.test(images)])
+            probs, ranks = averaged_scores(nets, layers, aug.views(images) if multiview else [aug.test(images)],
+                                           weights=weights)
             order = np.argsort(-ranks, axis=0, kind="stable")[:k]
             tops = [[(int(c), float(probs[c, i])) for c in order[:, i]] for i in range(probs.shape[1])]
         tops = iter(tops)                 # in file order, past the files that failed

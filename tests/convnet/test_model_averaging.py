@@ -112,3 +112,36 @@ def test_a_net_without_class_probabilities_writes_no_predictions(tmp_path):
                                                       f"cost.crossent or cost.msm layer: it gives no class "
                                                       f"probabilities to write\n")
         assert not (tmp_path / name).exists()
+
+
+def test_weights_give_each_net_its_share_of_the_average(two_runs):
+    """--weights 3,1: the probabilities are 3/4 of the first net's and 1/4 of the second's (as the 2012
+    code's avg-test.py weighted them, scaled to sum 1); 1,0 gives the first net alone, bit for bit."""
+    root, (a, b) = two_runs
+    _, pa, labels = predictions(root, "wa", a)
+    _, pb, _ = predictions(root, "wb", b)
+    result, p, _ = predictions(root, "w31", a, b, extra=("--weights", "3,1"))
+    np.testing.assert_allclose(p, 0.75 * pa.astype(np.float64) + 0.25 * pb, rtol=1e-6, atol=1e-7)
+    assert result["weights"] == [0.75, 0.25] and result["checkpoints"] == [str(a), str(b)]
+    assert result["cost"] == pytest.approx(-np.mean(np.log(p[np.arange(labels.size), labels])), rel=1e-5)
+    with h5py.File(root / "w31.h5") as f:
+        np.testing.assert_array_equal(f.attrs["weights"], [0.75, 0.25])
+    with h5py.File(root / "wa.h5") as f:
+        np.testing.assert_array_equal(f.attrs["weights"], [1.0])
+    alone, p10, _ = predictions(root, "w10", a, b, extra=("--weights", "1,0"))
+    np.testing.assert_array_equal(p10, pa)
+    first = strict_json(convnet("test", "--load", a, "--json").stdout)
+    assert {k: alone[k] for k in first} == first
+    line = convnet("test", "--load", f"{a},{b}", "--weights", "3,1").stdout
+    assert line.startswith("the weighted average of 2 nets (0.75, 0.25): cost ")
+
+
+def test_weights_that_do_not_fit_the_checkpoints_are_refused_before_anything_runs(two_runs, tmp_path):
+    root, (a, b) = two_runs
+    for weights, said in (("1", "1 weight for 2 checkpoints: give one per checkpoint of --load, in its order"),
+                          ("1,-1", "the weights must be finite, 0 or more, and not all 0")):
+        run = convnet("test", "--load", f"{a},{b}", "--weights", weights, "--predictions", tmp_path / "p.h5",
+                      check=False)
+        assert run.returncode == 2 and run.stdout == ""
+        assert run.stderr == f"convnet: error: --weights '{weights}': {said}\n"
+        assert not (tmp_path / "p.h5").exists()

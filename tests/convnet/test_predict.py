@@ -97,3 +97,20 @@ def test_a_file_that_is_not_an_image_is_skipped_and_named_and_the_others_are_giv
     out = convnet("predict", "--load", checkpoint, tmp_path / "notes.png", check=False)
     assert out.returncode == 1 and out.stdout == "" and out.stderr.splitlines()[-1] == \
         "convnet: error: 1 of 1 file could not be read as an image (named above)"
+
+
+def test_weights_give_each_net_its_share_as_in_the_test(run, tmp_path):
+    checkpoint, files = run
+    convnet("train", *TINY, *FAST, "--seed", "9", "--crop", "28", "--epochs", "1", "--save-path", tmp_path / "b")
+    both = f"{checkpoint},{tmp_path / 'b/latest.h5'}"
+    out = strict_json(convnet("predict", "--load", both, "--weights", "1,3", "--top", "10", "--json",
+                              *files[:4]).stdout)
+    expected = _test_probs(both, tmp_path, "--weights", "1,3")
+    assert out["weights"] == [0.25, 0.75]
+    for image, p in zip(out["images"], expected):
+        got = np.zeros(10)
+        for entry in image["top"]:
+            got[entry["class"]] = entry["probability"]
+        np.testing.assert_allclose(got, p, rtol=1e-5, atol=1e-7)
+    single = _test_probs(checkpoint, tmp_path)
+    assert not np.allclose(expected[:4], single[:4], rtol=1e-3)       # the second net's share shows
