@@ -437,20 +437,29 @@ def _open_checkpoint(load, overrides, need_train=False, unlabelled_ok=False):
 @click.option("--weights", "weights_text", metavar="W1,W2,...",
               help="With several checkpoints: each one's share of the average, in --load's order (scaled to "
                    "sum to 1; default: equal), as the 2012 code's avg-test.py weighted its nets.")
+@click.option("--fit-weights", is_flag=True,
+              help="With several checkpoints: find the weights with the fewest top-k errors on the test range (the "
+                   "validation batches), as the 2012 code's avg-valid.py did, and test with them.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def test(load, weights_text, multiview, predictions, submission, as_json, **overrides):
+def test(load, weights_text, fit_weights, multiview, predictions, submission, as_json, **overrides):
     """Cost, top-1 and top-5 error of a checkpoint (or the average of several) on the test range."""
     from . import json_text
     from .evaluate import classifying_layer, evaluate, net_weights, write_predictions
     from .files import check_output_file
     paths = _checkpoint_paths(load)
     weights = net_weights(weights_text, len(paths))
+    if fit_weights and weights is not None:
+        raise OptionError("--fit-weights finds the weights that --weights gives: give one of them")
+    if fit_weights and len(paths) < 2:
+        raise OptionError("--fit-weights weights the nets of an average: give --load several checkpoints")
     if predictions:
         check_output_file(predictions, "--predictions")
     if submission:
         check_output_file(submission, "--submission", writes="submission text")
     checkpoint, data, nets, options = _open_nets(paths, overrides, multiview,
-                                                 unlabelled_ok=bool(predictions or submission))
+                                                 unlabelled_ok=bool(predictions or submission or fit_weights))
+    if fit_weights:
+        weights, fitted = _fitted_weights(nets, data, multiview, options["mini"], as_json)
     if (predictions or submission) and classifying_layer(nets[0]) is None:
         raise DataError(f"{'--predictions' if predictions else '--submission'}: the net has no cost.logreg, "
                         f"cost.crossent or cost.msm layer: it gives no class probabilities to write")
@@ -467,6 +476,8 @@ def test(load, weights_text, multiview, predictions, submission, as_json, **over
         result["checkpoints"] = paths
     if weights is not None:
         result["weights"] = weights.tolist()
+    if fit_weights:
+        result["fitted_weights"] = fitted
     if as_json:
         click.echo(json_text.dumps(result))
         return
@@ -483,6 +494,30 @@ def test(load, weights_text, multiview, predictions, submission, as_json, **over
                if checkpoint.history else
                f"{paths[0] if len(paths) == 1 else _average_of(weights, len(paths))}: cost {cost}, "
                f"top-1 error {top1}, top-{k} error {topk} on {images}, {views}")
+
+
+def _fitted_weights(nets, data, multiview, mini, as_json):
+    """(weights, the --weights text): fit_weights on the test range, each pass said in a line."""
+    from .evaluate import classifying_layer, evaluate, net_weights, topk_of
+    from .fit_weights import fit_weights, net_scores, weighted_error, weights_text
+    layers = [classifying_layer(net) for net in nets]
+    if any(layer is None for layer in layers):
+        raise DataError("--fit-weights: every net needs a cost.logreg (or a cost.crossent, or a cost.msm) layer, "
+                        "whose errors the weights are fitted to")
+    if data.unlabelled:
+        from .data.provider import format_range
+        raise DataError(f"--fit-weights: the test range {format_range(data.test)} is the unlabelled test images: fit "
+                        f"the weights on labelled ones (the validation batches), then give them with --weights")
+    k = topk_of(layers[0]) or 1
+    scores, labels = net_scores(nets, data, evaluate, multiview, mini)
+    say = lambda text: click.echo(text, err=as_json)
+    say(f"fitting the weights of {len(nets)} nets to the top-{k} error on these {labels.size} images "
+        f"(the 2012 code's avg-valid.py): equal weights {100 * weighted_error(scores, labels, k, [1] * len(nets)):.2f}%")
+    coefficients, _ = fit_weights(scores, labels, k, lambda number, error, found: say(
+        f"  pass {number}: {100 * error:.2f}% with --weights {weights_text(found)}"))
+    text = weights_text(coefficients)
+    say(f"fitted --weights {text}: an error on the images they were fitted to is optimistic; test them on others")
+    return net_weights(text, len(nets)), text
 
 
 def _average_of(weights, count):

@@ -145,3 +145,30 @@ def test_weights_that_do_not_fit_the_checkpoints_are_refused_before_anything_run
         assert run.returncode == 2 and run.stdout == ""
         assert run.stderr == f"convnet: error: --weights '{weights}': {said}\n"
         assert not (tmp_path / "p.h5").exists()
+
+
+def test_fitted_weights_are_those_that_test_with_the_same_numbers(two_runs, tmp_path):
+    """--fit-weights: the search's lines (on stderr with --json), the weights as --weights takes them, and a
+    result that --weights with those weights gives again, number for number; never worse than equal
+    weights on these images."""
+    root, (a, b) = two_runs
+    run = convnet("test", "--load", f"{a},{b}", "--fit-weights", "--json")
+    fitted = strict_json(run.stdout)
+    lines = run.stderr.splitlines()
+    assert lines[0].startswith("fitting the weights of 2 nets to the top-5 error on these 2000 images (the 2012 "
+                               "code's avg-valid.py): equal weights ")
+    assert lines[1].startswith("  pass 1: ") and lines[-1] == (
+        f"fitted --weights {fitted['fitted_weights']}: an error on the images they were fitted to is optimistic; "
+        f"test them on others")
+    again = strict_json(convnet("test", "--load", f"{a},{b}", "--weights", fitted["fitted_weights"], "--json").stdout)
+    assert {k: v for k, v in fitted.items() if k != "fitted_weights"} == again
+    equal = strict_json(convnet("test", "--load", f"{a},{b}", "--json").stdout)
+    assert fitted["topk_error"] <= equal["topk_error"]
+    assert f"equal weights {100 * equal['topk_error']:.2f}%" in lines[0]
+    for extra, said in ((("--weights", "1,1"), "--fit-weights finds the weights that --weights gives: give one of "
+                                               "them"),
+                        ((), None)):
+        load = f"{a},{b}" if extra else str(a)
+        run = convnet("test", "--load", load, "--fit-weights", *extra, check=False)
+        said = said or "--fit-weights weights the nets of an average: give --load several checkpoints"
+        assert run.returncode == 2 and run.stderr == f"convnet: error: {said}\n"

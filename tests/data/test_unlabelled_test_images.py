@@ -177,6 +177,12 @@ def test_training_and_error_counting_refuse_them_in_one_line(made, trained, tmp_
         lines = run.stderr.strip().splitlines()
         assert run.returncode == 1 and len(lines) == 1 and fragment in lines[0], run.stderr
     assert not (tmp_path / "s.txt").exists() and not (tmp_path / "r1").exists()
+    run = convnet("test", "--load", f"{trained},{trained}", "--test-range", "8-9", "--fit-weights",
+                  "--submission", tmp_path / "s.txt", check=False)
+    assert run.returncode == 1 and run.stderr.splitlines()[-1] == (
+        "convnet: error: --fit-weights: the test range 8-9 is the unlabelled test images: fit the weights on "
+        "labelled ones (the validation batches), then give them with --weights")
+    assert not (tmp_path / "s.txt").exists()
 
 
 def test_the_submission_is_the_top_five_of_the_predictions_and_of_the_same_images_with_labels(made, trained,

@@ -1,0 +1,115 @@
+"""--fit-weights: avg-valid.py's search for the weights of a model average, against a line-by-line
+transcription of find_coeffs (avg-valid.py:49-71 of the 2012 code) with a top-k error counted in loops."""
+import numpy as np
+import pytest
+
+from convnet.fit_weights import fit_weights, weighted_error, weights_text
+
+
+def topk_error_by_loops(preds, labels, k):
+    """compute_top5 of avg-valid.py, for k: per image, take the best class k times; scores without ties."""
+    missed = 0
+    for i in range(labels.size):
+        column = [float(v) for v in preds[:, i]]
+        best = sorted(range(len(column)), key=lambda c: -column[c])[:k]
+        missed += labels[i] not in best
+    return missed / labels.size
+
+
+def find_coeffs(nets, labels, k, passes=5, cmin=0.0, cmax=1.0, step=0.05):
+    """find_coeffs as the 2012 code wrote it, on a list of (classes, images) score arrays; how many passes
+    it began and how many averages it scored."""
+    scored = []
+
+    def do_avg(coeffs):
+        scored.append(list(coeffs))
+        return topk_error_by_loops(sum(c * d.astype(np.float64) for c, d in zip(coeffs, nets)), labels, k)
+    coeffs = [(cmax - cmin) / 2 for _ in nets]
+    best1 = do_avg(coeffs)
+    changed = -1
+    for begun in range(1, passes + 1):
+        for i in range(len(coeffs)):
+            if changed == i:
+                changed = -2
+                break
+            for c in [cmin + c * step for c in range(1 + int((cmax - cmin) / step))]:
+                oldc = coeffs[i]
+                coeffs[i] = c
+                err = do_avg(coeffs) if any(coeffs) else 1.0
+                if err < best1:
+                    best1 = err
+                    changed = i
+                else:
+                    coeffs[i] = oldc
+        if changed == -2:
+            break
+    return coeffs, best1, begun, len(scored)
+
+
+def noisy_nets(seed, count, classes=6, images=300):
+    """count nets that each know the labels through their own amount of noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, images)
+    truth = np.eye(classes)[:, labels]
+    nets = []
+    for noise in rng.uniform(0.5, 3, count):
+        scores = np.exp(truth + noise * rng.standard_normal((classes, images)))
+        nets.append((scores / scores.sum(axis=0)).astype(np.float32))
+    return nets, labels
+
+
+@pytest.mark.parametrize("seed, count, k", [(0, 2, 1), (1, 3, 2), (2, 4, 1), (3, 3, 3)])
+def test_the_search_finds_what_find_coeffs_finds(seed, count, k, monkeypatch):
+    import convnet.fit_weights as module
+    nets, labels = noisy_nets(seed, count)
+    expected, expected_error, begun, averages = find_coeffs(nets, labels, k)
+    scored, error_of = [], module.weighted_error
+    monkeypatch.setattr(module, "weighted_error", lambda *a: scored.append(a) or error_of(*a))
+    passes = []
+    found, error = fit_weights([(n, None) for n in nets], labels, k, lambda *a: passes.append(a))
+    np.testing.assert_allclose(found, expected, atol=1e-12)
+    assert error == pytest.approx(expected_error, abs=1e-12)
+    assert error < topk_error_by_loops(sum(n.astype(np.float64) for n in nets), labels, k)   # better than equal
+    assert expected != [0.5] * count and len(passes) == begun and passes[-1][1] == error
+    assert len(scored) == averages              # and it stops where find_coeffs stops, not a pass later
+
+
+def test_a_search_that_finds_no_gain_ends_after_one_pass():
+    """Equal weights already best: the 2012 code ran its 4 other passes, which repeat the first."""
+    labels = np.arange(4)
+    right = np.eye(4, dtype=np.float32) + 0.1
+    passes = []
+    assert fit_weights([(right, None), (right, None)], labels, 1, lambda *a: passes.append(a)) == ([0.5, 0.5], 0)
+    assert find_coeffs([right, right], labels, 1)[:3] == ([0.5, 0.5], 0, 5) and len(passes) == 1
+
+
+def test_a_net_that_only_adds_noise_is_weighted_down():
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 5, 200)
+    good = np.eye(5, dtype=np.float32)[:, labels] * 0.6 + 0.08          # always right: 0.68 against 0.08
+    noise = rng.dirichlet(np.ones(5), 200).T.astype(np.float32)          # right a fifth of the time
+    found, error = fit_weights([(good, None), (noise, None)], labels, 1)
+    assert error == 0 and found[0] > found[1]
+    assert weighted_error([(good, None), (noise, None)], labels, 1, [0.5, 0.5]) > 0
+
+
+def test_the_ranks_are_weighed_where_a_net_has_them():
+    """A cost.msm ranks by its energies, not its probabilities: the search weighs the ranks."""
+    labels = np.array([0, 1])
+    probs = np.array([[0.1, 0.9], [0.9, 0.1]], np.float32)             # wrong on both
+    ranks = np.array([[2.0, 0.0], [0.0, 2.0]], np.float32)             # right on both
+    assert weighted_error([(probs, ranks)], labels, 1, [1]) == 0
+    assert weighted_error([(probs, None)], labels, 1, [1]) == 1
+
+
+def test_the_error_sums_over_chunks_as_over_all(monkeypatch):
+    import convnet.fit_weights as module
+    nets, labels = noisy_nets(4, 2, images=50)
+    whole = weighted_error([(n, None) for n in nets], labels, 2, [0.3, 0.7])
+    monkeypatch.setattr(module, "CHUNK", 7)
+    assert weighted_error([(n, None) for n in nets], labels, 2, [0.3, 0.7]) == pytest.approx(whole, abs=1e-15)
+    assert whole == pytest.approx(topk_error_by_loops(0.3 * nets[0].astype(np.float64) + 0.7 * nets[1], labels, 2))
+
+
+def test_the_coefficients_are_written_as_weights_takes_them():
+    assert weights_text([0.5, 0.35, 0.0, 1.0]) == "0.5,0.35,0,1"
