@@ -122,12 +122,25 @@ def _an_hdf5_file(path):
         return
     if not start:
         raise CheckpointError(f"{path}: not a convnet checkpoint (it is empty)")
+    if start[:2] == b"\x80\x02" or start[:4] == b"PK\x03\x04":      # what the 2012 code's util.pickle wrote
+        raise CheckpointError(f"{path}: not a convnet checkpoint but a pickle or a zip file{_if_2012(path)}")
     if b"\0" not in start and "\ufffd" not in start.decode("utf-8", errors="replace"):
         config = b"[" in start and b"=" in start
         raise CheckpointError(f"{path}: not a convnet checkpoint but a text file{' (a config file?)' * config}; give "
                               f"a run's latest.h5 or best.h5")
     raise CheckpointError(f"{path}: not a convnet checkpoint, or one damaged at its start: it does not begin as "
                           f"HDF5 files do")
+
+
+def _if_2012(path):
+    """The hint for a cuda-convnet checkpoint given where ours is wanted: how to make it a run."""
+    from .import_2012 import checkpoint_file
+    try:
+        checkpoint_file(path)
+    except CheckpointError:
+        return ""
+    return (f" (a cuda-convnet checkpoint? convnet import {path} --layers L --params P makes it a convnet run, "
+            f"with the layer files it was trained with)")
 
 
 class NonFinite(ValueError):
@@ -143,7 +156,7 @@ class Checkpoint:
             raise CheckpointError(f"{path}: no such checkpoint")
         if os.path.isdir(path):          # a run's folder given for its checkpoint
             latest = os.path.join(path, "latest.h5")
-            hint = f": its run's checkpoint is {latest}" if os.path.isfile(latest) else ""
+            hint = f": its run's checkpoint is {latest}" if os.path.isfile(latest) else _if_2012(path)
             raise CheckpointError(f"{path}: is a folder, not a checkpoint{hint}")
         _an_hdf5_file(path)
         try:

@@ -292,6 +292,32 @@ def train(layers_file, params_file, save_path, load, conv_to_local, unshare_weig
     sys.exit(code)
 
 
+@main.command(name="import")
+@click.argument("source", type=click.Path())
+@click.option("--layers", "layers_file", required=True, type=click.Path(dir_okay=False),
+              help="The layer definition file of the cuda-convnet run.")
+@click.option("--params", "params_file", required=True, type=click.Path(dir_okay=False),
+              help="The layer params file to go on with (its rates; the weights come from SOURCE).")
+@data_options
+@click.option("--save-path", type=click.Path(file_okay=False),
+              help="Where the run's latest.h5 goes (default: runs/<config>-<time>).")
+@click.option("--scalar-mean", is_flag=True, help="As for train: a run trained with cuda-convnet's --scalar-mean.")
+@click.option("--augment", type=click.Choice(["paper", "2012"]), default="paper", show_default=True,
+              help="As for train (2012: its multiview test, its crops' mean).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the data order, augmentation and "
+                                                                       "dropout of the training that follows.")
+def import_checkpoint(source, layers_file, params_file, save_path, **given):
+    """Make a cuda-convnet checkpoint (a ConvNet__<time> folder or one of its files) a convnet run: its
+    weights, biases and momentum in a latest.h5, for test, show, features and train --load."""
+    from .import_2012 import import_run
+    from .session import DEFAULTS, config_texts
+    options = {**DEFAULTS, **given}
+    if options["data_path"]:
+        options["data_path"] = os.path.abspath(options["data_path"])
+    import_run(source, options, config_texts(layers_file, params_file), save_path or _new_run_folder(layers_file),
+               not save_path, click.echo)
+
+
 def _new_run_folder(layers_file):
     """runs/<config>-<time>: a new run's default folder (SaveFolder adds -2, -3 when it is taken)."""
     stem = os.path.splitext(os.path.basename(layers_file))[0]

@@ -274,6 +274,14 @@ class Trainer:
                      f"is the best so far")
             self.state.update(best=None, since_best=0, best_of=measure)
 
+    def save_start(self):
+        """latest.h5 of the run before its first minibatch, and the folder released: `convnet import`'s
+        run, whose arrays come from a cuda-convnet checkpoint."""
+        try:
+            self._save()
+        finally:
+            self.folder.release()
+
     def _save(self):
         """latest.h5, never with a NaN or an infinity in it: a checkpoint must be one to resume from."""
         self._read_tally()

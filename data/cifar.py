@@ -26,32 +26,16 @@ import numpy as np
 
 from convnet.errors import DataError
 from convnet.files import describe
+from convnet.safe_pickle import SafeUnpickler
 
 from . import cifar_binary, register_provider
 from .provider import CIFAR100_FILES, Provider, other_kind_of_folder
-
-_SAFE = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-    ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"),
-    ("__builtin__", "object"), ("builtins", "object"),
-}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) not in _SAFE:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        module = {"numpy.core.multiarray": "numpy._core.multiarray" if hasattr(np, "_core")
-                  else "numpy.core.multiarray", "copy_reg": "copyreg", "__builtin__": "builtins"}.get(module, module)
-        return super().find_class(module, name)
 
 
 def unpickle(path):
     try:
         with open(path, "rb") as f:
-            return _SafeUnpickler(f, encoding="latin1").load()
+            return SafeUnpickler(f).load()
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except OSError as e:
