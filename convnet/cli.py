@@ -181,6 +181,12 @@ TRAIN_OPTIONS = ("data_provider", "data_path", "image_size", "crop", "train_rang
                  "wupdate_freq", "scalar_mean", "save_freq")
 
 
+weights_option = click.option(
+    "--weights", "weights_text", metavar="W1,W2,...",
+    help="With several checkpoints: each one's share of the average, in --load's order (scaled to sum to 1; "
+         "default: equal), as the 2012 code's avg-test.py weighted its nets.")
+
+
 def data_options(f):
     for option in reversed([
         click.option("--data-provider", default="default", show_default=True,
@@ -460,9 +466,7 @@ def _open_checkpoint(load, overrides, need_train=False, unlabelled_ok=False):
 @click.option("--submission", type=click.Path(dir_okay=False),
               help="Write every test image's 5 best classes (1-based, best first) to this text file, a line "
                    "each: ILSVRC's submission format (the 2012 code's txt-preds.py).")
-@click.option("--weights", "weights_text", metavar="W1,W2,...",
-              help="With several checkpoints: each one's share of the average, in --load's order (scaled to "
-                   "sum to 1; default: equal), as the 2012 code's avg-test.py weighted its nets.")
+@weights_option
 @click.option("--fit-weights", is_flag=True,
               help="With several checkpoints: find the weights with the fewest top-k errors on the test range (the "
                    "validation batches), as the 2012 code's avg-valid.py did, and test with them.")
@@ -537,8 +541,9 @@ def _fitted_weights(nets, data, multiview, mini, as_json):
     k = topk_of(layers[0]) or 1
     scores, labels = net_scores(nets, data, evaluate, multiview, mini)
     say = lambda text: click.echo(text, err=as_json)
+    equal = weighted_error(scores, labels, k, [1] * len(nets))
     say(f"fitting the weights of {len(nets)} nets to the top-{k} error on these {labels.size} images "
-        f"(the 2012 code's avg-valid.py): equal weights {100 * weighted_error(scores, labels, k, [1] * len(nets)):.2f}%")
+        f"(the 2012 code's avg-valid.py): equal weights {100 * equal:.2f}%")
     coefficients, _ = fit_weights(scores, labels, k, lambda number, error, found: say(
         f"  pass {number}: {100 * error:.2f}% with --weights {weights_text(found)}"))
     text = weights_text(coefficients)
@@ -580,9 +585,7 @@ def _open_nets(paths, overrides, multiview, unlabelled_ok=False):
                                             "outputs (as test).")
 @click.option("--top", "k", type=click.IntRange(1), default=5, show_default=True, help="Classes shown per image.")
 @click.option("--multiview", is_flag=True, help="Average over the ten views of the multiview test.")
-@click.option("--weights", "weights_text", metavar="W1,W2,...",
-              help="With several checkpoints: each one's share of the average, in --load's order (scaled to "
-                   "sum to 1; default: equal), as the 2012 code's avg-test.py weighted its nets.")
+@weights_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @data_options
 def predict(images, load, weights_text, k, multiview, as_json, **overrides):

@@ -102,9 +102,9 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
 
     net may be a list of nets (model averaging, the paper's rows for several CNNs and the 2012 code's
     avg-test): their softmax outputs (class_scores), over every view, are averaged before the errors are
-    counted, each net's by its share in weights (net_weights; None: equal shares). predictions, a list, receives each minibatch's (averaged probabilities (classes, images),
-    labels, ranks): ranks, what the classes are ranked by, is None where that is the probabilities (a
-    cost.msm ranks by its energies)."""
+    counted, each net's by its share in weights (net_weights; None: equal shares). predictions, a list,
+    receives each minibatch's (averaged probabilities (classes, images), labels, ranks): ranks, what the
+    classes are ranked by, is None where that is the probabilities (a cost.msm ranks by its energies)."""
     nets = list(net) if isinstance(net, (list, tuple)) else [net]
     layers = [classifying_layer(n) for n in nets]
     cost_layer = layers[0]

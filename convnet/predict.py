@@ -48,10 +48,10 @@ def read_images(files, data):
 
 def predict(nets, data, files, k, multiview=False, mini=128, weights=None):
     """Per file, [(class, probability)] * k: the nets' average over the views (weighted by weights, as
-    the test's), the k classes ranked
-    first (by a cost.msm's energies, else by the probabilities; ties: the lower class first); or for a
-    file that is not an image it can read, why (a str), as make-data skips it. Only these are kept,
-    mini images at a time: a folder of ImageNet's size holds no (images, classes) array."""
+    the test's), the k classes ranked first (by a cost.msm's energies, else by the probabilities; ties:
+    the lower class first); or for a file that is not an image it can read, why (a str), as make-data
+    skips it. Only these are kept, mini images at a time: a folder of ImageNet's size holds no (images,
+    classes) array."""
     from .evaluate import averaged_scores, classifying_layer
     layers = [classifying_layer(net) for net in nets]
     if any(layer is None for layer in layers):
