@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from .errors import CheckpointError
-from .files import SIGNATURES, describe, read_hdf5, write_hdf5
+from .files import SIGNATURES, describe, printable, read_hdf5, write_hdf5
 
 FORMAT, VERSION = "convnet-checkpoint", 2
 HISTORY_FIELDS = ("epoch", "step", "train_cost", "train_error", "test_cost", "test_top1", "test_topk", "lr_scale")
@@ -65,8 +65,9 @@ def save(path, net, position, configs, options, state, history, watch=None):
             arrays[f"layers/{layer.name}/{name}"] = array
 
     attrs = dict(format=FORMAT, version=VERSION, epoch=position[0], batch=position[1], step=position[2],
-                 seed=net.seed, layers_file=configs[0], layers_cfg=configs[1], params_file=configs[2],
-                 params_cfg=configs[3], options=json.dumps(options), state=json.dumps(state))
+                 seed=net.seed, layers_file=printable(configs[0]), layers_cfg=configs[1],
+                 params_file=printable(configs[2]), params_cfg=configs[3], options=json.dumps(options),
+                 state=json.dumps(state))
     for field in HISTORY_FIELDS:
         arrays[f"history/{field}"] = np.array([h[field] for h in history], dtype=np.float64)
     if watch:              # --watch's statistics per test point, as UTF-8 JSON

@@ -15,6 +15,10 @@ class Group(click.Group):
     def main(self, *args, **kwargs):
         """click's own usage errors (a bad option value, a missing option) as one line too, naming
         the option, with where to find help; exit 2 as click's."""
+        if hasattr(sys.stdout, "reconfigure"):
+            # a file name that is not UTF-8 (Python holds its bytes as surrogates) is printed as its bytes,
+            # as ls prints it, where a UTF-8 locale's strict stdout would stop the command with a traceback
+            sys.stdout.reconfigure(errors="surrogateescape")
         try:
             kwargs.pop("standalone_mode", None)
             return super().main(*args, standalone_mode=False, **kwargs)

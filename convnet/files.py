@@ -31,6 +31,13 @@ def describe(e):
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
+def printable(path):
+    """A path as text that UTF-8 files, HDF5 strings and any terminal take: bytes of a name that are not
+    UTF-8 (written under another system's encoding), which Python holds as surrogates to open the file
+    by, are written as \\xNN."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def write_bytes(path, data):
     """data (bytes or a buffer) as the file at path, atomically."""
     path = os.fspath(path)

@@ -42,7 +42,7 @@ class FolderLock:
                 os.close(self._fd)
                 raise FolderInUse(f"{self.path}: in use ({holder}); {advice}") from None
         os.ftruncate(self._fd, 0)
-        os.write(self._fd, f"pid {os.getpid()}: {' '.join(sys.argv)}".encode())
+        os.write(self._fd, f"pid {os.getpid()}: {' '.join(sys.argv)}".encode("utf-8", "surrogateescape"))
 
     def release(self):
         if self._fd is not None:

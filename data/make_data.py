@@ -36,7 +36,8 @@ from PIL import Image
 from convnet.errors import DataError
 from convnet.notes import note
 from convnet.data.provider import batch_checksum, format_range
-from convnet.files import check_writable, read_hdf5, remove_file, remove_stale_temporaries, write_bytes, write_hdf5
+from convnet.files import (check_writable, printable, read_hdf5, remove_file, remove_stale_temporaries, write_bytes,
+                           write_hdf5)
 from convnet.save_folder import FolderLock
 
 # the images make-data takes, by name: those torchvision's ImageFolder takes, all of which Pillow reads
@@ -228,7 +229,7 @@ def plan_batches(train, val, batch_size, test=()):
 def digest(split, files, size):
     h = hashlib.sha256(f"{split} {size}\n".encode())
     for path, label in files:
-        h.update(f"{path}\t{label}\n".encode())
+        h.update(f"{path}\t{label}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 
@@ -244,8 +245,9 @@ def write_batch(path, split, files, results, size, expected_digest):
     """Write one batch atomically from the workers' (pixels, note, RGB sums); return (written, skipped,
     converted)."""
     kept = [(name, label, pixels) for (name, label), (pixels, _, _) in zip(files, results) if pixels is not None]
-    skipped = [(name, why) for (name, _), (pixels, why, _) in zip(files, results) if pixels is None]
-    converted = [(name, note) for (name, _), (pixels, note, _) in zip(files, results) if pixels is not None and note]
+    skipped = [(printable(name), why) for (name, _), (pixels, why, _) in zip(files, results) if pixels is None]
+    converted = [(printable(name), note) for (name, _), (pixels, note, _) in zip(files, results)
+                 if pixels is not None and note]
     sums = [s for _, _, s in results if s is not None]
     images = np.empty((len(kept), 3, size, size), dtype=np.uint8)
     for i, (_, _, pixels) in enumerate(kept):
@@ -255,7 +257,7 @@ def write_batch(path, split, files, results, size, expected_digest):
     def fill(f):
         f["images"] = images
         f["labels"] = labels
-        f["names"] = np.array([name for name, _, _ in kept], dtype=h5py.string_dtype())
+        f["names"] = np.array([printable(name) for name, _, _ in kept], dtype=h5py.string_dtype())
         f.attrs["split"], f.attrs["size"] = split, size
         f.attrs["skipped"], f.attrs["converted"] = json.dumps(skipped), json.dumps(converted)
         if split == "train":     # the sums for the mean image and the colour covariance
@@ -299,7 +301,7 @@ def combine(out, batches, classes, size, found):
     order = np.argsort(values)[::-1]
 
     def fill(f):
-        f["class_names"] = np.array(classes, dtype=h5py.string_dtype())
+        f["class_names"] = np.array([printable(c) for c in classes], dtype=h5py.string_dtype())
         f["mean"] = (pixel_sum / images).astype(np.float32)
         f["eigenvalues"], f["eigenvectors"] = values[order], vectors[:, order]
         f["batch_sizes"] = np.array(counts, dtype=np.int64)
