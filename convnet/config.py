@@ -33,16 +33,27 @@ class Section:
 
 
 def read_text(path):
-    """A config file's text, for keeping in checkpoints; ConfigError if it cannot be read."""
+    """A config file's text, for keeping in checkpoints; ConfigError if it cannot be read. UTF-8, with or
+    without the byte-order mark that Windows editors write first; a file that is not UTF-8 (an accented
+    name in a comment, saved as Latin-1) is read as Latin-1, as the 2012 code, which read bytes, took it.
+    A file with NUL bytes is no text file (a checkpoint or an image given for a config)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         raise ConfigError("no such file", file=path) from None
     except IsADirectoryError:
         raise ConfigError("is a directory, not a config file", file=path) from None
-    except UnicodeDecodeError:
+    except OSError as e:
+        raise ConfigError(f"cannot read it ({e.strerror or e})", file=path) from None
+    if b"\0" in data:
         raise ConfigError("is not a text file", file=path) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        note(f"{path}: not UTF-8 (byte {e.start + 1} is {data[e.start]:#04x}): read as Latin-1")
+        text = data.decode("latin-1")
+    return text.replace("\r\n", "\n").replace("\r", "\n")          # as text mode reads line ends
 
 
 def read_ini(path, text=None, notes=True):

@@ -230,3 +230,28 @@ def test_describe_sizes_the_labels_by_what_the_net_needs(tmp_path):
     assert rows["labels"][4] == "4" and rows["diff"][4] == "4", result.output
     plain = {line.split()[0]: line.split() for line in describe(tmp_path).output.splitlines() if line.strip()}
     assert plain["labels"][4] == "1"
+
+
+def test_the_bytes_editors_write_read_as_the_same_file(tmp_path):
+    """A byte-order mark (Windows editors), CRLF or CR line ends, and a comment saved as Latin-1 (the 2012
+    code read bytes): the same layers; Latin-1 is said in a note. NUL bytes are no text."""
+    import textwrap
+    from convnet.config import read_text
+    from convnet.notes import Note
+    text = textwrap.dedent(GOOD_LAYERS)
+    expected = read_ini(write(tmp_path, "plain.cfg", text))
+    for name, data in (("bom.cfg", b"\xef\xbb\xbf" + text.encode()), ("crlf.cfg", text.replace("\n", "\r\n").encode()),
+                       ("cr.cfg", text.replace("\n", "\r").encode())):
+        (tmp_path / name).write_bytes(data)
+        assert read_text(tmp_path / name) == text
+        got = read_ini(tmp_path / name)
+        assert {k: v.items for k, v in got.items()} == {k: v.items for k, v in expected.items()}, name
+    (tmp_path / "latin.cfg").write_bytes(b"# Jos\xe9's net\n" + text.encode())
+    with pytest.warns(Note, match=r"latin.cfg: not UTF-8 \(byte 6 is 0xe9\): read as Latin-1"):
+        assert read_text(tmp_path / "latin.cfg") == "# José's net\n" + text
+    (tmp_path / "binary.cfg").write_bytes(b"\x89HDF\r\n\x1a\n\x00\x00" + text.encode())
+    with pytest.raises(ConfigError, match="binary.cfg: is not a text file"):
+        read_text(tmp_path / "binary.cfg")
+    result = CliRunner().invoke(main, ["describe", "--layers", str(tmp_path / "bom.cfg"), "--params",
+                                       write(tmp_path, "params.cfg", GOOD_PARAMS), "--input-size", "8"])
+    assert result.exit_code == 0 and "total" in result.output, result.output
