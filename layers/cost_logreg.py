@@ -65,7 +65,9 @@ class LogregCost(Layer):
         n = labels.size
         top1 = correct_fractions(probs, labels, 1).sum()
         topk = correct_fractions(probs, labels, self.conf.topk).sum()
-        return np.array([-np.log(p_true).sum(), n - top1, n - topk], dtype=probs.dtype)
+        with np.errstate(divide="ignore"):       # a probability that underflowed to 0: an infinite cost,
+            cost = -np.log(p_true).sum()         # which the trainer reports in one line, not a warning
+        return np.array([cost, n - top1, n - topk], dtype=probs.dtype)
 
     def backward_cpu(self, xs, y, dy, need, ctx):
         labels, probs = xs[0].reshape(-1).astype(np.int64), xs[1]

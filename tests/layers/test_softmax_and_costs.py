@@ -38,6 +38,18 @@ def test_logreg_cost_and_errors_by_hand():
     assert top2 == pytest.approx(0 + 0.5 + 0.5 + 1 / 3, rel=1e-14)
 
 
+def test_a_true_class_probability_of_zero_is_an_infinite_cost_without_a_warning():
+    """A float32 softmax underflows to 0 past a score gap of about 104: the cost is inf, which the trainer
+    reports in its own line (a NumPy RuntimeWarning printed over the training lines would say nothing)."""
+    import warnings
+    layer = make_layer("cost.logreg", [(1,), (2,)], dtype=np.float32)
+    probs = np.array([[1.0, 0.5], [0.0, 0.5]], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cost, top1, _ = layer.forward([np.array([[1.0, 0.0]]), probs], TRAIN)
+    assert cost == np.inf and top1 == pytest.approx(1.5)
+
+
 def test_logreg_gradient():
     layer = make_layer("cost.logreg", [(1,), (4,)], params=dict(coeff=1.5))
     probs = np.random.default_rng(1).uniform(0.1, 1, (4, 3))
