@@ -29,7 +29,7 @@ from convnet.files import describe
 from convnet.safe_pickle import SafeUnpickler
 
 from . import cifar_binary, register_provider
-from .provider import CIFAR100_FILES, Provider, other_kind_of_folder
+from .provider import CIFAR100_FILES, Provider, not_a_folder, other_kind_of_folder
 
 
 def unpickle(path):
@@ -71,7 +71,7 @@ class CifarProvider(Provider):
         if path is None:
             raise DataError("the cifar provider reads a folder of data_batch_N files: give --data-path")
         if not os.path.isdir(path):
-            raise DataError(f"{path}: no such folder")
+            raise not_a_folder(path)
         self.path = path
         self._label_key, self._binary = "labels", None
         if _is_cifar100(path):

@@ -18,7 +18,7 @@ from convnet.errors import DataError
 from convnet.files import read_hdf5
 
 from . import register_provider
-from .provider import Provider, batch_checksum, other_kind_of_folder
+from .provider import Provider, batch_checksum, not_a_folder, other_kind_of_folder
 
 
 @register_provider("imagenet")
@@ -30,7 +30,7 @@ class ImagenetProvider(Provider):
         if path is None:
             raise DataError("the imagenet provider reads what convnet make-data wrote: give --data-path")
         if not os.path.isdir(path):
-            raise DataError(f"{path}: no such folder")
+            raise not_a_folder(path)
         meta = os.path.join(path, "meta.h5")
         if not os.path.exists(meta):
             hint = other_kind_of_folder(path, "imagenet")

@@ -111,6 +111,14 @@ class Provider:
 CIFAR100_FILES = ("train", "test", "meta")      # CIFAR-100's python download (cifar-100-python)
 
 
+def not_a_folder(path):
+    """Why --data-path is no folder to read: it does not exist, or it is a file (a batch, meta.h5, a
+    .tar) where its folder was meant."""
+    if os.path.exists(path):
+        return DataError(f"{path}: is a file, not a folder: --data-path takes the folder of the batches")
+    return DataError(f"{path}: no such folder")
+
+
 def other_kind_of_folder(path, wanted):
     """What a data folder given to the wrong provider holds, as a hint ('' when it is none of ours)."""
     names = set(os.listdir(path))

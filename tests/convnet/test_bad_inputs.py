@@ -50,6 +50,15 @@ def test_option_values_that_do_not_fit_the_data_are_exit_2(tmp_path, args, fragm
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("provider", ["imagenet", "cifar"])
+def test_a_data_path_that_is_a_file_is_said_to_be_one(tmp_path, provider):
+    (tmp_path / "meta.h5").write_bytes(b"")
+    for path, said in ((tmp_path / "meta.h5", "is a file, not a folder: --data-path takes the folder of the batches"),
+                       (tmp_path / "none", "no such folder")):
+        one_line(invoke("train", *TINY, "--data-provider", provider, "--data-path", path, "--save-path",
+                        tmp_path / "run"), 1, f"{path}: {said}")
+
+
 def test_a_missing_option_is_exit_2():
     one_line(invoke("train"), 2, "give --layers and --params")
     one_line(invoke("describe", *TINY), 2, "--input-size")
