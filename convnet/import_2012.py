@@ -68,8 +68,10 @@ def read_2012(path):
                 data = z.read("data")
         saved = loads(data, stand_ins=True)
     except Exception as e:           # a pickle, zip or gzip damaged in any of many ways
+        other = (f"; it is the latest of {path}: give one of the folder's other files to import that one"
+                 if file != os.fspath(path) else "")
         raise CheckpointError(f"{file}: not a readable cuda-convnet checkpoint ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else 'damaged'})") from None
+                              f"{str(e).splitlines()[0] if str(e) else 'damaged'}){other}") from None
     state = saved.get("model_state") if isinstance(saved, dict) else None
     layers = state.get("layers") if isinstance(state, dict) else None
     if not isinstance(layers, dict):

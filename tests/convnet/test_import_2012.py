@@ -149,6 +149,13 @@ def test_a_folder_gives_its_latest_file_by_the_numbers_and_zip_save_reads(tmp_pa
     (folder / "notes.txt").write_text("not a checkpoint")
     assert checkpoint_file(str(folder)) == str(folder / "10.2")             # not 9.30, as text would sort
     assert read_2012(str(folder))[1:3] == (10, 2)
+    (folder / "11.1").write_bytes((folder / "9.30").read_bytes()[:40])    # killed while it saved
+    with pytest.raises(CheckpointError) as e:
+        read_2012(folder)
+    assert str(e.value).startswith(f"{folder / '11.1'}: not a readable cuda-convnet checkpoint (") and \
+        str(e.value).endswith(f"; it is the latest of {folder}: give one of the folder's other files to import "
+                              f"that one")
+    assert read_2012(folder / "10.2")[1:3] == (10, 2)
 
 
 @pytest.mark.parametrize("content, said", [
