@@ -532,7 +532,7 @@ def test(load, weights_text, fit_weights, multiview, predictions, submission, as
 
 def _fitted_weights(nets, data, multiview, mini, as_json):
     """(weights, the --weights text): fit_weights on the test range, each pass said in a line."""
-    from .evaluate import classifying_layer, evaluate, net_weights, topk_of
+    from .evaluate import classifying_layer, net_weights, topk_of
     from .fit_weights import fit_weights, net_scores, weighted_error, weights_text
     layers = [classifying_layer(net) for net in nets]
     if any(layer is None for layer in layers):
@@ -543,7 +543,7 @@ def _fitted_weights(nets, data, multiview, mini, as_json):
         raise DataError(f"--fit-weights: the test range {format_range(data.test)} is the unlabelled test images: fit "
                         f"the weights on labelled ones (the validation batches), then give them with --weights")
     k = topk_of(layers[0]) or 1
-    scores, labels = net_scores(nets, data, evaluate, multiview, mini)
+    scores, labels = net_scores(nets, data, multiview, mini)
     say = lambda text: click.echo(text, err=as_json)
     equal = weighted_error(scores, labels, k, [1] * len(nets))
     say(f"fitting the weights of {len(nets)} nets to the top-{k} error on these {labels.size} images "

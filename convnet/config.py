@@ -47,7 +47,7 @@ def read_text(path):
     except OSError as e:
         raise ConfigError(f"cannot read it ({e.strerror or e})", file=path) from None
     if b"\0" in data:
-        raise ConfigError("is not a text file", file=path) from None
+        raise ConfigError("is not a text file", file=path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -18,9 +18,10 @@ PASSES = 5
 CHUNK = 4096        # images per sum: ImageNet's 50,000 validation images x 1000 classes would be 400 MB
 
 
-def net_scores(nets, data, evaluate, multiview, mini):
+def net_scores(nets, data, multiview, mini):
     """Each net's (probabilities, ranks) (classes, images) float32 on the test range (its views averaged;
     ranks None where they are the probabilities), and the labels: what the search weighs."""
+    from convnet.evaluate import evaluate
     scores, labels = [], None
     for net in nets:
         kept = []

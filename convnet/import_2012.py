@@ -15,6 +15,7 @@ negative of the cost's (kLogregCostGrad, src/layer_kernels.cu), so that its inc 
 host, so they start again.
 """
 import gzip
+import io
 import os
 import re
 import zipfile
@@ -63,7 +64,6 @@ def read_2012(path):
         if data[:2] == b"\x1f\x8b":                    # util.py's unpickle read gzip too
             data = gzip.decompress(data)
         elif data[:4] == b"PK\x03\x04":                # --zip-save
-            import io
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 data = z.read("data")
         saved = loads(data, stand_ins=True)
@@ -170,7 +170,8 @@ def import_run(source, options, configs, save_path, fresh_folder, echo):
     from .trainer import Trainer
     layers, epoch, batch, file = read_2012(source)
     load_into(build_net(Data(options), *configs, options, restoring=True), layers, file)
-    trainer = Trainer(options, configs, echo=echo, save_path=save_path, fresh_folder=fresh_folder)
+    trainer = Trainer(options, configs, echo=echo, save_path=save_path, fresh_folder=fresh_folder,
+                      arrays_given=True)
     done = load_into(trainer.net, layers, file)
     trainer.save_start()
     where = f" (epoch {epoch}, batch {batch} of its run)" if epoch is not None and batch is not None else ""

@@ -26,10 +26,11 @@ from convnet.data.loader import TrainStream
 
 class Trainer:
     def __init__(self, options, configs, checkpoint=None, echo=print, save_path=None, fresh_folder=False,
-                 changes=None, lr_scale=None):
+                 changes=None, lr_scale=None, arrays_given=False):
         """changes: a surgery.Changes (--conv-to-local, --unshare-weights) made to the net as it is loaded.
         lr_scale (--lr-scale): the factor a resumed run's rates go on with, in place of its own; it is not
-        an option of the run (a later resume goes on with the factor the run has then)."""
+        an option of the run (a later resume goes on with the factor the run has then). arrays_given: the
+        caller sets the net's arrays (convnet import), so initWFunc and the like are not called."""
         self.o, self.echo = options, echo
         self.data = Data(options)
         if checkpoint is not None:
@@ -40,7 +41,7 @@ class Trainer:
             from .surgery import changed_net
             self.net, configs, changed = changed_net(self.data, configs, options, checkpoint, changes)
         else:
-            self.net = build_net(self.data, *configs, options, restoring=checkpoint is not None)
+            self.net = build_net(self.data, *configs, options, restoring=checkpoint is not None or arrays_given)
         self.configs = configs
         self.folder = SaveFolder(save_path, fresh_folder)   # writable, ours alone: before the first minibatch
         try:

@@ -260,3 +260,16 @@ def test_one_given_where_a_convnet_checkpoint_is_wanted_is_told_how_to_import_it
     with pytest.raises(CheckpointError) as e:
         Checkpoint(tmp_path / "ConvNet__2012-09-13_03.43.56" / ".." )
     assert "cuda-convnet" not in str(e.value)          # a folder of other things: no such hint
+
+
+@pytest.mark.slow
+def test_the_init_functions_of_the_layer_file_are_not_called(tiny, tmp_path):
+    """The arrays come from the checkpoint: an initWFunc whose module is not here (the 2012 code's initw.py
+    read a checkpoint on its authors' disks) is not imported."""
+    path, folder, saved = tiny
+    layers = tmp_path / "tiny.cfg"
+    layers.write_text((ROOT / "tests/configs/tiny.cfg").read_text().replace(
+        "[conv1]\ntype=conv\n", "[conv1]\ntype=conv\ninitWFunc=initw.makew(conv1)\ninitBFunc=initw.makeb(conv1)\n"))
+    convnet("import", folder, "--layers", layers, "--params", TINY[3], *FAST, "--save-path", tmp_path / "r")
+    np.testing.assert_array_equal(Checkpoint(tmp_path / "r/latest.h5").arrays["conv1/weights/0"],
+                                  saved["conv1/weights/0"])
