@@ -316,16 +316,22 @@ def train(layers_file, params_file, save_path, load, conv_to_local, unshare_weig
               help="As for train (2012: its multiview test, its crops' mean).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the data order, augmentation and "
                                                                        "dropout of the training that follows.")
-def import_checkpoint(source, layers_file, params_file, save_path, **given):
+@click.option("--conv-to-local", "conv_to_local", metavar="LAYERS",
+              help="The conv layers that the run's own --conv-to-local made local (its checkpoint holds them so).")
+@click.option("--unshare-weights", "unshare_weights", metavar="LAYERS",
+              help="The matrices that the run's own --unshare-weights gave their own copy.")
+def import_checkpoint(source, layers_file, params_file, save_path, conv_to_local, unshare_weights, **given):
     """Make a cuda-convnet checkpoint (a ConvNet__<time> folder or one of its files) a convnet run: its
     weights, biases and momentum in a latest.h5, for test, show, features and train --load."""
     from .import_2012 import import_run
     from .session import DEFAULTS, config_texts
+    from .surgery import Changes
+    changes = Changes(conv_to_local, unshare_weights)
     options = {**DEFAULTS, **given}
     if options["data_path"]:
         options["data_path"] = os.path.abspath(options["data_path"])
     import_run(source, options, config_texts(layers_file, params_file), save_path or _new_run_folder(layers_file),
-               not save_path, click.echo)
+               not save_path, click.echo, changes)
 
 
 def _new_run_folder(layers_file):

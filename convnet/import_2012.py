@@ -94,8 +94,10 @@ def load_into(net, layers, file):
             raise CheckpointError(f"{where}: no such layer in the cuda-convnet checkpoint (it has: "
                                   f"{', '.join(sorted(layers))}): give the net it was saved from")
         if saved.get("type") != layer.type:
-            raise CheckpointError(f"{where}: is {saved.get('type')} in the cuda-convnet checkpoint, {layer.type} here "
-                                  f"(a conv made local by --conv-to-local is local): give the net it was saved from")
+            hint = (f" (the run's --conv-to-local made it local: import with --conv-to-local {layer.name})"
+                    if (saved.get("type"), layer.type) == ("local", "conv") else "")
+            raise CheckpointError(f"{where}: is {saved.get('type')} in the cuda-convnet checkpoint, {layer.type} here"
+                                  f"{hint}: give the net it was saved from")
         for p in layer.params:
             kind, _, index = p.name.partition("/")
             if kind == "weights" and int(index) in layer.weight_sources:
@@ -162,14 +164,23 @@ def _load_connections(layer, saved, where):
         layer.load_state_arrays(found)
 
 
-def import_run(source, options, configs, save_path, fresh_folder, echo):
+def import_run(source, options, configs, save_path, fresh_folder, echo, changes=None):
     """`convnet import`: a run at its start (latest.h5 in save_path) whose net is configs' and whose
-    arrays are the cuda-convnet checkpoint's. Everything is checked on a net of its own first, so that a
-    checkpoint that does not fit leaves no folder behind."""
+    arrays are the cuda-convnet checkpoint's. changes (--conv-to-local, --unshare-weights, as the 2012
+    run was given them): written into the configs, as the 2012 code made them to its layer dicts.
+    Everything is checked on a net of its own first, so that a checkpoint that does not fit leaves no
+    folder behind."""
+    from .notes import note
     from .session import Data, build_net
     from .trainer import Trainer
     layers, epoch, batch, file = read_2012(source)
-    load_into(build_net(Data(options), *configs, options, restoring=True), layers, file)
+    data = Data(options)
+    if changes:
+        from .surgery import changed_configs
+        configs, said = changed_configs(data, configs, options, changes)
+        for line in said:
+            note(line)
+    load_into(build_net(data, *configs, options, restoring=True), layers, file)
     trainer = Trainer(options, configs, echo=echo, save_path=save_path, fresh_folder=fresh_folder,
                       arrays_given=True)
     done = load_into(trainer.net, layers, file)

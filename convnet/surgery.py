@@ -84,6 +84,15 @@ def changed_net(data, configs, options, checkpoint, changes):
     return net, configs, said
 
 
+def changed_configs(data, configs, options, changes):
+    """(configs, notes): the config texts with the changes written in, for a net whose arrays come from
+    elsewhere: `convnet import` of a run the 2012 code had changed, whose checkpoint holds the changed
+    layers' arrays already."""
+    graph = build_net(data, *configs, options, restoring=True).graph
+    return _edited(configs, graph, _to_convert(graph, changes.to_local, configs[0]),
+                   _to_unshare(graph, changes.unshare, configs[0]))
+
+
 def _sharing(graph):
     """Each weight layer's neighbours by weightSource, in either direction."""
     links = {layer.name: {layer.name} for layer in graph.layers}

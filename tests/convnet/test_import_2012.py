@@ -273,3 +273,25 @@ def test_the_init_functions_of_the_layer_file_are_not_called(tiny, tmp_path):
     convnet("import", folder, "--layers", layers, "--params", TINY[3], *FAST, "--save-path", tmp_path / "r")
     np.testing.assert_array_equal(Checkpoint(tmp_path / "r/latest.h5").arrays["conv1/weights/0"],
                                   saved["conv1/weights/0"])
+
+
+@pytest.mark.slow
+def test_a_run_its_conv_to_local_changed_imports_with_the_same_option(tiny, tmp_path):
+    """The 2012 code's --conv-to-local made conv1 local in its layer dicts: its checkpoint holds a local
+    layer's arrays for a layer file that says conv."""
+    path, _, _ = tiny
+    convnet("train", "--load", path, "--conv-to-local", "conv1", "--epochs", "2", "--save-path", tmp_path / "local")
+    changed = Checkpoint(tmp_path / "local/latest.h5")
+    saved = {k: v for k, v in changed.arrays.items() if k.split("/")[0] in ("conv1", "fc10")}
+    folder = tmp_path / "ConvNet__2012"
+    folder.mkdir()
+    write_2012(folder / "2.1", layers_2012({"conv1": "local", "fc10": "fc"}, saved), epoch=2, batch=1)
+    run = convnet("import", folder, *TINY, *FAST, "--save-path", tmp_path / "r", check=False)
+    assert run.returncode == 1 and run.stderr == (
+        f"convnet: error: {folder / '2.1'}: [conv1]: is local in the cuda-convnet checkpoint, conv here (the run's "
+        f"--conv-to-local made it local: import with --conv-to-local conv1): give the net it was saved from\n")
+    convnet("import", folder, *TINY, *FAST, "--conv-to-local", "conv1", "--save-path", tmp_path / "r")
+    imported = Checkpoint(tmp_path / "r/latest.h5")
+    assert "type=local" in imported.layers_cfg and imported.layers_cfg == changed.layers_cfg
+    assert strict_json(convnet("test", "--load", tmp_path / "r/latest.h5", "--json").stdout) == \
+        strict_json(convnet("test", "--load", tmp_path / "local/latest.h5", "--json").stdout)
