@@ -101,6 +101,7 @@ def load_into(net, layers, file):
         for p in layer.params:
             kind, _, index = p.name.partition("/")
             if kind == "weights" and int(index) in layer.weight_sources:
+                _check_shared(layer, int(index), saved, layers, where)
                 continue                            # its owner's matrix (weightSource)
             for attr, key in ((("value", "weights"), ("inc", "weightsInc")) if kind == "weights" else
                               (("value", "biases"), ("inc", "biasesInc"))):
@@ -116,6 +117,20 @@ def load_into(net, layers, file):
         _load_connections(layer, saved, where)
         done.append(layer.name)
     return done
+
+
+def _check_shared(layer, i, saved, layers, where):
+    """A matrix the layer file shares (weightSource) must be its owner's in the checkpoint too (the 2012
+    code held the very same array): one of its own there was given it by the run's --unshare-weights."""
+    owner, j = layer.weight_sources[i]
+    ours, theirs = (saved.get("weights") or [None] * (i + 1)), (layers.get(owner) or {}).get("weights") or []
+    mine = ours[i] if i < len(ours) else None
+    source = theirs[j] if j < len(theirs) else None
+    if isinstance(mine, np.ndarray) and isinstance(source, np.ndarray) and not (
+            mine is source or (mine.shape == source.shape and np.array_equal(mine, source))):
+        raise CheckpointError(f"{where} weights[{i}]: a matrix of its own in the cuda-convnet checkpoint, "
+                              f"{owner}[{j}]'s here (weightSource): the run's --unshare-weights gave it its own: "
+                              f"import with --unshare-weights {layer.name}[{i}]")
 
 
 def _matrix(saved, key, index, where):

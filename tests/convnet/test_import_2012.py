@@ -112,7 +112,15 @@ def test_every_weighted_layer_type_reads_back_what_was_saved(tmp_path):
     types_of = {layer.name: layer.type for layer in source.layers}
     assert {"conv", "local", "fc", "treefc"} <= {types_of[k.split("/")[0]] for k in saved}
     assert any("/conns/" in k for k in saved)
-    layers, epoch, batch, file = read_2012(write_2012(tmp_path / "3.2", layers_2012(types_of, saved)))
+    dicts = layers_2012(types_of, saved)
+    for layer in source.layers:          # a shared matrix is its owner's very array, as layer.py:800 held it
+        for i, (owner, j) in getattr(layer, "weight_sources", {}).items():
+            d = dicts.setdefault(layer.name, {"name": layer.name, "type": layer.type, "weights": [], "weightsInc": []})
+            for key in ("weights", "weightsInc"):
+                d[key] += [None] * (i + 1 - len(d[key]))
+                d[key][i] = dicts[owner][key][j]
+    assert any(d["weights"][0] is dicts["sparse1"]["weights"][1] for d in dicts.values() if d["name"] == "shared1")
+    layers, epoch, batch, file = read_2012(write_2012(tmp_path / "3.2", dicts))
     assert (epoch, batch, file) == (3, 2, str(tmp_path / "3.2"))
     target = every_layer_net(seed=2)
     done = load_into(target, layers, file)
@@ -295,3 +303,38 @@ def test_a_run_its_conv_to_local_changed_imports_with_the_same_option(tiny, tmp_
     assert "type=local" in imported.layers_cfg and imported.layers_cfg == changed.layers_cfg
     assert strict_json(convnet("test", "--load", tmp_path / "r/latest.h5", "--json").stdout) == \
         strict_json(convnet("test", "--load", tmp_path / "local/latest.h5", "--json").stdout)
+
+
+@pytest.mark.slow
+def test_a_run_its_unshare_weights_changed_imports_with_the_same_option(tmp_path):
+    """A second fc reads the first's matrix (weightSource) until the run's --unshare-weights gave it its own:
+    its checkpoint holds that matrix, which an import without the option would not read."""
+    layers = tmp_path / "shared.cfg"
+    layers.write_text((ROOT / "tests/configs/tiny.cfg").read_text().replace(
+        "[probs]\ntype=softmax\ninputs=fc10\n",
+        "[fc10b]\ntype=fc\ninputs=drop1\noutputs=10\nweightSource=fc10\n\n[both]\ntype=eltsum\ninputs=fc10,fc10b\n"
+        "coeffs=0.5,0.5\n\n[probs]\ntype=softmax\ninputs=both\n"))
+    params = tmp_path / "shared-params.cfg"
+    params.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text() +
+                      "\n[fc10b]\nepsW=0.001\nepsB=0.002\nmomW=0.9\nmomB=0.9\nwc=0.01\n")
+    convnet("train", "--layers", layers, "--params", params, *FAST, "--epochs", "1", "--save-path", tmp_path / "a")
+    convnet("train", "--load", tmp_path / "a/latest.h5", "--unshare-weights", "fc10b", "--epochs", "2",
+            "--save-path", tmp_path / "b")
+    changed = Checkpoint(tmp_path / "b/latest.h5")
+    assert not np.array_equal(changed.arrays["fc10/weights/0"], changed.arrays["fc10b/weights/0"])
+    types_of = {"conv1": "conv", "fc10": "fc", "fc10b": "fc"}
+    folder = tmp_path / "ConvNet__2012"
+    folder.mkdir()
+    write_2012(folder / "2.1", layers_2012(types_of, {k: v for k, v in changed.arrays.items()
+                                                      if k.split("/")[0] in types_of}))
+    convnet("import", folder, "--layers", layers, "--params", params, *FAST, "--unshare-weights", "fc10b",
+            "--save-path", tmp_path / "r")
+    assert strict_json(convnet("test", "--load", tmp_path / "r/latest.h5", "--json").stdout) == \
+        strict_json(convnet("test", "--load", tmp_path / "b/latest.h5", "--json").stdout)
+    run = convnet("import", folder, "--layers", layers, "--params", params, *FAST, "--save-path", tmp_path / "s",
+                  check=False)
+    assert run.returncode == 1 and run.stderr == (
+        f"convnet: error: {folder / '2.1'}: [fc10b] weights[0]: a matrix of its own in the cuda-convnet checkpoint, "
+        f"fc10[0]'s here (weightSource): the run's --unshare-weights gave it its own: import with --unshare-weights "
+        f"fc10b[0]\n")
+    assert not (tmp_path / "s").exists()
