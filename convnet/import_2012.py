@@ -23,7 +23,7 @@ import zipfile
 import numpy as np
 
 from .errors import CheckpointError
-from .files import describe
+from .files import SIGNATURES, describe
 from .safe_pickle import loads
 
 _SAVED_NAME = re.compile(r"^\d+\.\d+$")           # <epoch>.<batch>
@@ -60,6 +60,9 @@ def read_2012(path):
             data = f.read()
     except OSError as e:
         raise CheckpointError(f"{file}: cannot read it ({describe(e)})") from None
+    if data.startswith(SIGNATURES["HDF5"]):
+        raise CheckpointError(f"{file}: an HDF5 file, not a cuda-convnet checkpoint (a pickle): a convnet "
+                              f"checkpoint needs no import, give it to --load")
     try:
         if data[:2] == b"\x1f\x8b":                    # util.py's unpickle read gzip too
             data = gzip.decompress(data)

@@ -181,6 +181,16 @@ def test_what_is_not_a_checkpoint_is_one_line(tmp_path, content, said, monkeypat
     assert not (tmp_path / "ran").exists()                  # a pickle runs no code
 
 
+def test_a_convnet_checkpoint_needs_no_import(tmp_path):
+    import h5py
+    with h5py.File(tmp_path / "latest.h5", "w") as f:
+        f.attrs["format"] = "convnet-checkpoint"
+    with pytest.raises(CheckpointError) as e:
+        read_2012(tmp_path / "latest.h5")
+    assert str(e.value) == (f"{tmp_path / 'latest.h5'}: an HDF5 file, not a cuda-convnet checkpoint (a pickle): a "
+                            f"convnet checkpoint needs no import, give it to --load")
+
+
 def test_an_empty_folder_and_a_missing_path(tmp_path):
     with pytest.raises(CheckpointError, match="a folder without cuda-convnet checkpoints"):
         checkpoint_file(str(tmp_path))
