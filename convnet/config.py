@@ -22,8 +22,9 @@ _NO_DEFAULT_SECTION = "\x00no-default\x00"
 class Section:
     """One [section] of one file: its keys (lower-cased) and their raw string values."""
 
-    def __init__(self, file, name, items):
+    def __init__(self, file, name, items, lines=()):
         self.file, self.name, self.items = file, name, dict(items)
+        self.lines = list(lines)        # where its [name] headers are: more than one, merged at the first
 
     def __contains__(self, key):
         return key.lower() in self.items
@@ -80,7 +81,13 @@ def read_ini(path, text=None, notes=True):
                           file=path) from None
     if notes:
         _note_overridden_keys(path, text)
-    return {name: Section(str(path), name, parser.items(name)) for name in parser.sections()}
+    headers = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        m = _SECTION.match(line.strip())
+        if m:
+            headers.setdefault(m.group(1), []).append(lineno)
+    return {name: Section(str(path), name, parser.items(name), headers.get(name, ()))
+            for name in parser.sections()}
 
 
 def first_difference(path, text, saved_path, saved_text):

@@ -89,8 +89,13 @@ def _check_inputs(layers):
             if inp == layer.name or depends_on(inp, layer.name):
                 raise layer.cfg.error("inputs", f"'{inp}' makes a cycle: it depends on this layer", "layers")
             if position[inp] > i:
+                lines = layer.cfg.definition.lines
+                at = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+                twice = (f" ([{layer.name}] is given {len(lines)} times, at lines {at}: "
+                         f"a section given again is merged into the first, in its place, as in the 2012 code)"
+                         if len(lines) > 1 else "")
                 raise layer.cfg.error("inputs", f"'{inp}' comes later in the file; a layer's inputs "
-                                                f"must be defined before it", "layers")
+                                                f"must be defined before it{twice}", "layers")
 
 
 def _check_everything_feeds(layers):

@@ -153,6 +153,17 @@ def test_a_section_given_twice_is_merged_and_the_last_value_counts(tmp_path):
     assert sections["fc1"].get("epsB") == "0.02" and sections["conv1"].get("wc") == "0.0005"
 
 
+def test_a_layer_given_twice_before_its_input_is_said_to_be_given_twice(tmp_path):
+    """Merged into its first place, as the 2012 parser merged it, [fc1] would read its input before it is
+    defined: the line says why it is where it is."""
+    layers = "\n    [fc1]\n    type=fc\n" + GOOD_LAYERS
+    one_line_error(describe(tmp_path, layers=layers), "layers.cfg: [fc1] inputs: 'conv1' comes later in the file; a "
+                   "layer's inputs must be defined before it ([fc1] is given 2 times, at lines 2 and 21: a section "
+                   "given again is merged into the first, in its place, as in the 2012 code)")
+    one_line_error(describe(tmp_path, layers=GOOD_LAYERS.replace("inputs=conv1", "inputs=probs")),
+                   "'probs' makes a cycle")
+
+
 def test_per_input_list_of_the_wrong_length(tmp_path):
     params = GOOD_PARAMS.replace("epsW=0.01\n    epsB=0.02\n    momW=0.9\n    momB=0.9\n    wc", "epsW=0.01,0.1\n    epsB=0.02\n    momW=0.9\n    momB=0.9\n    wc", 1)
     one_line_error(describe(tmp_path, params=params), "[conv1]", "epsW:", "gives 2 values for 1 inputs")
