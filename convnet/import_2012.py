@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import CheckpointError
 from .files import SIGNATURES, describe
+from .initfunc import checked_conns
 from .safe_pickle import loads
 
 _SAVED_NAME = re.compile(r"^\d+\.\d+$")           # <epoch>.<batch>
@@ -157,27 +158,31 @@ def _shaped(array, shape, where, key, index=None):
     return array
 
 
+class _Complaint:
+    """What initfunc's checks call to say what is wrong (init.error), said of the checkpoint's key."""
+
+    def __init__(self, where):
+        self.where = where
+
+    def error(self, message):
+        return CheckpointError(f"{self.where} in the cuda-convnet checkpoint: {message}")
+
+
 def _load_connections(layer, saved, where):
-    """randSparse's connections (filterConns per input, gen_rand_conns's runs of channel permutations)."""
+    """randSparse's connections (filterConns per input), checked as initCFunc's are (gen_rand_conns's
+    runs of channel permutations)."""
     conns = getattr(layer, "conns", None)
     if not conns:
         return
     found = {}
-    for i, ours in conns.items():
+    for i in conns:
         if i in layer.weight_sources:
             continue
         value = saved.get("filterConns")
         value = value[i] if isinstance(value, (list, tuple)) and i < len(value) else None
         g = layer.geo[i]
-        try:
-            array = np.asarray(value, dtype=np.int64).reshape(-1)
-        except (TypeError, ValueError):
-            array = np.zeros(0, np.int64)
-        if array.size != ours.size or np.any((array < 0) | (array >= g.C_in)) or any(
-                np.unique(run).size != g.C_in for run in array.reshape(-1, g.C_in)):
-            raise CheckpointError(f"{where} filterConns[{i}]: not {ours.size} channel numbers in runs of "
-                                  f"permutations of 0-{g.C_in - 1} in the cuda-convnet checkpoint")
-        found[f"conns/{i}"] = array.astype(np.int32)
+        found[f"conns/{i}"] = checked_conns(_Complaint(f"{where} filterConns[{i}]"), value if value is not None
+                                            else [], g.G, g.C_in, g.Cg)
     if found:
         layer.load_state_arrays(found)
 
