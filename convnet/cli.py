@@ -498,13 +498,15 @@ def test(load, weights_text, fit_weights, multiview, predictions, submission, as
         check_output_file(submission, "--submission", writes="submission text")
     checkpoint, data, nets, options = _open_nets(paths, overrides, multiview,
                                                  unlabelled_ok=bool(predictions or submission or fit_weights))
+    fitted = recorded = None
     if fit_weights:
-        weights, fitted = _fitted_weights(nets, data, multiview, options["mini"], as_json)
+        weights, fitted, recorded = _fitted_weights(nets, data, multiview, options["mini"], as_json)
     if (predictions or submission) and classifying_layer(nets[0]) is None:
         raise DataError(f"{'--predictions' if predictions else '--submission'}: the net has no cost.logreg, "
                         f"cost.crossent or cost.msm layer: it gives no class probabilities to write")
     kept = [] if predictions or submission else None
-    result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept, weights=weights)
+    result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept, weights=weights,
+                      recorded=recorded)
     if predictions:
         shape = write_predictions(predictions, kept, paths, multiview, weights)
         click.echo(f"wrote {predictions}: /probs {shape[0]} x {shape[1]}, /labels", err=as_json)
@@ -537,7 +539,8 @@ def test(load, weights_text, fit_weights, multiview, predictions, submission, as
 
 
 def _fitted_weights(nets, data, multiview, mini, as_json):
-    """(weights, the --weights text): fit_weights on the test range, each pass said in a line."""
+    """(weights, the --weights text, the nets' scores): fit_weights on the test range, each pass said in a
+    line; the scores, for evaluate's recorded, test the weights without running the nets again."""
     from .evaluate import classifying_layer, net_weights, topk_of
     from .fit_weights import fit_weights, net_scores, weighted_error, weights_text
     layers = [classifying_layer(net) for net in nets]
@@ -558,7 +561,7 @@ def _fitted_weights(nets, data, multiview, mini, as_json):
         f"  pass {number}: {100 * error:.2f}% with --weights {weights_text(found)}"))
     text = weights_text(coefficients)
     say(f"fitted --weights {text}: an error on the images they were fitted to is optimistic; test them on others")
-    return net_weights(text, len(nets)), text
+    return net_weights(text, len(nets)), text, scores
 
 
 def _average_of(weights, count):

@@ -73,30 +73,54 @@ def net_weights(text, count):
     return weights / weights.sum()
 
 
+def view_sums(net, layer, views, labels):
+    """(probabilities, ranks) (classes, images), float64: the net's class_scores summed over the views of
+    the same images (ranks None where they are the probabilities): one net's part of an average."""
+    probs = ranks = None
+    for view in views:
+        net.forward([view, labels_row(labels)], train=False)
+        p, r = class_scores(net, layer)
+        probs = p if probs is None else probs + p
+        if r is not None:
+            ranks = r if ranks is None else ranks + r
+    return probs, ranks
+
+
+def combined_scores(sums, view_count, weights=None):
+    """(probabilities, ranks), float64: the average of the nets' view_sums (each over view_count views;
+    None for a net weighted 0), each net's by its share in weights (summing to 1; None: equal shares)."""
+    # the plain mean sums and divides once, as before there were weights (1.0 * p is p, bit for bit)
+    shares, total = (np.ones(len(sums)), len(sums) * view_count) if weights is None else (weights, view_count)
+    probs = ranks = None
+    for (p, r), share in ((one, share) for one, share in zip(sums, shares) if share):
+        if probs is not None and p.shape != probs.shape:
+            raise ConvnetError(f"the nets give {probs.shape[0]} and {p.shape[0]} probabilities per image: "
+                               f"only nets over the same classes can be averaged")
+        probs = share * p if probs is None else probs + share * p
+        if r is not None:
+            ranks = share * r if ranks is None else ranks + share * r
+    probs /= total
+    return probs, probs if ranks is None else ranks / total
+
+
 def averaged_scores(nets, layers, views, labels=None, weights=None):
     """(probabilities, ranks) (classes, images), float64: class_scores averaged over the nets (with
     their classifying layers; weights, summing to 1: each net's share, None: equal shares) and the
     views of the same images. labels: what the cost layers read (any class where the images have none:
     the scores do not depend on them)."""
     labels = np.zeros(views[0].shape[-1], np.int64) if labels is None else labels
-    # the plain mean sums and divides once, as before there were weights (1.0 * p is p, bit for bit)
-    shares, total = (np.ones(len(nets)), len(nets) * len(views)) if weights is None else (weights, len(views))
-    probs = ranks = None
-    for one, layer, share in zip(nets, layers, shares):
-        for view in views if share else ():      # a net weighted 0 adds nothing: not run
-            one.forward([view, labels_row(labels)], train=False)
-            p, r = class_scores(one, layer)
-            if probs is not None and p.shape != probs.shape:
-                raise ConvnetError(f"the nets give {probs.shape[0]} and {p.shape[0]} probabilities per image: "
-                                   f"only nets over the same classes can be averaged")
-            probs = share * p if probs is None else probs + share * p
-            if r is not None:
-                ranks = share * r if ranks is None else ranks + share * r
-    probs /= total
-    return probs, probs if ranks is None else ranks / total
+    return combined_scores(nets_view_sums(nets, layers, views, labels, weights), len(views), weights)
 
 
-def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, predictions=None, weights=None):
+def nets_view_sums(nets, layers, views, labels, weights=None):
+    """Each net's view_sums, None for a net weighted 0: it adds nothing, so it is not run."""
+    shares = np.ones(len(nets)) if weights is None else weights
+    return [view_sums(one, layer, views, labels) if share else None
+            for one, layer, share in zip(nets, layers, shares)]
+
+
+def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, predictions=None, weights=None,
+             record=None, recorded=None):
     """{"cost", "top1_error", "topk_error", "topk", "cases"}: the cost and errors per image (None for
     the unlabelled test images, which only give their predictions).
 
@@ -104,7 +128,11 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
     avg-test): their softmax outputs (class_scores), over every view, are averaged before the errors are
     counted, each net's by its share in weights (net_weights; None: equal shares). predictions, a list,
     receives each minibatch's (averaged probabilities (classes, images), labels, ranks): ranks, what the
-    classes are ranked by, is None where that is the probabilities (a cost.msm ranks by its energies)."""
+    classes are ranked by, is None where that is the probabilities (a cost.msm ranks by its energies).
+
+    record, a list, receives each minibatch's (labels, [each net's view_sums]); recorded, each net's
+    view_sums over the whole range, in this order (record's, joined), stands in for running the nets:
+    --fit-weights runs them once, for its search and its test."""
     nets = list(net) if isinstance(net, (list, tuple)) else [net]
     layers = [classifying_layer(n) for n in nets]
     cost_layer = layers[0]
@@ -129,7 +157,15 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
                 costs = nets[0].forward([view, labels_row(labels)], train=False)
                 totals["cost"] += sum(float(v[0]) for v in costs.values()) / len(views)
         else:
-            probs, ranks = averaged_scores(nets, layers, views, fed_labels(labels), weights)
+            if recorded is None:
+                sums = nets_view_sums(nets, layers, views, fed_labels(labels), weights)
+            else:                               # this minibatch's columns
+                part = slice(totals["cases"], totals["cases"] + labels.size)
+                sums = [(p[:, part], None if r is None else r[:, part]) if share else None
+                        for (p, r), share in zip(recorded, np.ones(len(nets)) if weights is None else weights)]
+            if record is not None:
+                record.append((labels, sums))
+            probs, ranks = combined_scores(sums, len(views), weights)
             if not unlabelled:                  # the unlabelled test images have their scores only
                 p_true = probs[labels, np.arange(labels.size)]
                 with np.errstate(divide="ignore"):

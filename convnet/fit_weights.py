@@ -19,17 +19,20 @@ CHUNK = 4096        # images per sum: ImageNet's 50,000 validation images x 1000
 
 
 def net_scores(nets, data, multiview, mini):
-    """Each net's (probabilities, ranks) (classes, images) float32 on the test range (its views averaged;
-    ranks None where they are the probabilities), and the labels: what the search weighs."""
+    """Each net's (probabilities, ranks) (classes, images) float64 on the test range, summed over its views
+    (ranks None where they are the probabilities), and the labels: what the search weighs, and what
+    evaluate's recorded takes to test the weights found without running the nets again."""
     from convnet.evaluate import evaluate
-    scores, labels = [], None
-    for net in nets:
-        kept = []
-        evaluate(net, data, multiview=multiview, mini=mini, predictions=kept)
-        probs = np.concatenate([p for p, _, _ in kept], axis=1)
-        ranks = None if kept[0][2] is None else np.concatenate([r for _, _, r in kept], axis=1)
+    record = []
+    evaluate(nets, data, multiview=multiview, mini=mini, record=record)
+    labels = np.concatenate([l for l, _ in record])
+    scores = []
+    for i in range(len(nets)):                  # net by net, each one's minibatches let go once joined
+        probs = np.concatenate([sums[i][0] for _, sums in record], axis=1)
+        ranks = None if record[0][1][i][1] is None else np.concatenate([sums[i][1] for _, sums in record], axis=1)
+        for _, sums in record:
+            sums[i] = None
         scores.append((probs, ranks))
-        labels = np.concatenate([l for _, l, _ in kept])
     return scores, labels
 
 

@@ -113,3 +113,78 @@ def test_the_error_sums_over_chunks_as_over_all(monkeypatch):
 
 def test_the_coefficients_are_written_as_weights_takes_them():
     assert weights_text([0.5, 0.35, 0.0, 1.0]) == "0.5,0.35,0,1"
+
+
+class CountingNet:
+    """A stand-in for a net over 4 classes: its softmax is that of fixed weights times the images, and it
+    counts its forward passes."""
+
+    def __init__(self, seed):
+        self.weights = np.random.default_rng(seed).normal(size=(4, 6)).astype(np.float32)
+        self.passes, self.graph = 0, self
+
+    cost_layers = [type("Logreg", (), {"type": "cost.logreg", "inputs": ("labels", "probs"),
+                                       "conf": type("Conf", (), {"topk": 2})})]
+
+    def forward(self, inputs, train):
+        assert not train
+        self.passes += 1
+        scores = self.weights @ inputs[0]
+        e = np.exp(scores - scores.max(axis=0))
+        self.probs = (e / e.sum(axis=0)).astype(np.float32)
+
+    def activation(self, name):
+        assert name == "probs"
+        return self.probs
+
+
+class TwoViews:
+    """A test range of two batches (50 and 30 images of 6 numbers), seen in two views: as they are and
+    reversed."""
+
+    def __init__(self):
+        rng = np.random.default_rng(7)
+        self.batches = {n: (rng.normal(size=(6, size)).astype(np.float32), rng.integers(0, 4, size))
+                        for n, size in ((1, 50), (2, 30))}
+        self.test, self.unlabelled, self.provider, self.augmentation = [1, 2], False, self, self
+
+    def batch_size(self, number):
+        return self.batches[number][1].size
+
+    def read_batch(self, number):
+        return self.batches[number]
+
+    def select(self, images, indices):
+        return images[:, indices]
+
+    def views(self, images):
+        return [images, images[::-1].copy()]
+
+
+def test_the_weights_found_are_tested_on_the_scores_of_the_search_without_running_the_nets_again():
+    from convnet.evaluate import evaluate, net_weights
+    from convnet.fit_weights import net_scores
+    nets, data = [CountingNet(seed) for seed in (1, 2, 3)], TwoViews()
+    scores, labels = net_scores(nets, data, multiview=True, mini=16)
+    passes = 2 * (4 + 2)                        # 2 views of 4 + 2 minibatches of at most 16
+    assert [net.passes for net in nets] == [passes] * 3
+    np.testing.assert_array_equal(labels, np.concatenate([data.batches[1][1], data.batches[2][1]]))
+    assert all(p.shape == (4, 80) and p.dtype == np.float64 and r is None for p, r in scores)
+    weights = net_weights("0.5,0,1", 3)
+    kept, again = [], []
+    found = evaluate(nets, data, multiview=True, mini=16, weights=weights, recorded=scores, predictions=kept)
+    assert [net.passes for net in nets] == [passes] * 3
+    fresh = evaluate(nets, data, multiview=True, mini=16, weights=weights, predictions=again)
+    assert [net.passes for net in nets] == [2 * passes, passes, 2 * passes]
+    assert found == fresh and found["cases"] == 80
+    for (p, l, r), (p2, l2, r2) in zip(kept, again, strict=True):
+        np.testing.assert_array_equal(p, p2)
+        np.testing.assert_array_equal(l, l2)
+    # and the recorded scores are each net's views summed: its two views' softmax, image by image
+    images = np.concatenate([data.batches[1][0], data.batches[2][0]], axis=1)
+    for net, (p, _) in zip(nets, scores):
+        by_views = 0
+        for view in (images, images[::-1]):
+            net.forward([view], train=False)
+            by_views = by_views + net.probs.astype(np.float64)
+        np.testing.assert_allclose(p, by_views, rtol=1e-12)
