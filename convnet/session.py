@@ -167,6 +167,8 @@ def build_net(data, layers_file, layers_text, params_file, params_text, options,
         if hasattr(cost, "classes") and data.provider.num_classes > cost.classes:
             raise ShapeError(f"the data has {data.provider.num_classes} classes but [{cost.inputs[1]}] gives "
                              f"{cost.classes} probabilities (in {layers_file})")
+    if not restoring:
+        _note_unused_outputs(graph, data.provider.num_classes, layers_file)
     net = Net(graph, backend=options["backend"], gpus=parse_gpus(options["gpu"]), seed=options["seed"],
               restoring=restoring)
     net.backend.tf32 = bool(options["tf32"])
@@ -175,6 +177,21 @@ def build_net(data, layers_file, layers_text, params_file, params_text, options,
              f"changes nothing (add --backend cuda)")
     _note_uncompiled(net)
     return net
+
+
+def _note_unused_outputs(graph, classes, layers_file):
+    """A note when a cost layer reads more probabilities than the data has classes (the paper's 1000-way
+    net on CIFAR-10, or on a sample of ImageNet): the extra outputs are never a label, and only learn
+    to be unlikely, but a test's top-5 and predict can still name them."""
+    for cost in graph.cost_layers:
+        if getattr(cost, "classes", 0) > classes > 0:
+            probs = graph.by_name.get(cost.inputs[1])
+            under = probs.inputs[0] if probs is not None and probs.type == "softmax" and probs.inputs else None
+            fix = f"[{under}] outputs={classes}" if under else f"outputs={classes} to the layer it reads"
+            note(f"[{cost.inputs[1]}] gives {cost.classes} probabilities and the data has {classes} classes: "
+                 f"classes {classes + 1}-{cost.classes} are never a label, yet the top-5 error and predict can "
+                 f"still name them (for a net of the data's size, give {fix} in {layers_file})")
+            return
 
 
 _said_uncompiled = []

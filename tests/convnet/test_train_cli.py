@@ -115,6 +115,20 @@ def test_missing_data_folder(tmp_path):
              "nowhere: no such folder")
 
 
+def test_a_net_with_more_outputs_than_the_data_has_classes_is_noted_at_its_start_only(tmp_path):
+    layers = tmp_path / "twelve.cfg"
+    layers.write_text((ROOT / "tests/configs/tiny.cfg").read_text().replace("outputs=10", "outputs=12"))
+    params = ROOT / "tests/configs/tiny-params.cfg"
+    first = convnet("train", "--layers", layers, "--params", params, *FAST, "--epochs", "1", "--save-path",
+                    tmp_path / "r")
+    assert first.stderr == (f"convnet: note: [probs] gives 12 probabilities and the data has 10 classes: classes "
+                            f"11-12 are never a label, yet the top-5 error and predict can still name them (for a "
+                            f"net of the data's size, give [fc10] outputs=10 in {layers})\n")
+    again = convnet("train", "--load", tmp_path / "r/latest.h5", "--epochs", "2")
+    assert "never a label" not in again.stderr and parse_test_lines(again.stdout)
+    assert "never a label" not in convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", tmp_path / "ten").stderr
+
+
 def test_wrong_sized_data_for_the_config(tmp_path):
     run = convnet("train", "--layers", ROOT / "configs/alexnet.cfg", "--params", ROOT / "configs/alexnet-params.cfg",
                   "--save-path", tmp_path, check=False)
