@@ -179,12 +179,16 @@ def build_net(data, layers_file, layers_text, params_file, params_text, options,
     return net
 
 
+_said_unused = set()
+
+
 def _note_unused_outputs(graph, classes, layers_file):
     """A note when a cost layer reads more probabilities than the data has classes (the paper's 1000-way
     net on CIFAR-10, or on a sample of ImageNet): the extra outputs are never a label, and only learn
-    to be unlikely, but a test's top-5 and predict can still name them."""
+    to be unlikely, but a test's top-5 and predict can still name them. Once a file (ablate's seeds)."""
     for cost in graph.cost_layers:
-        if getattr(cost, "classes", 0) > classes > 0:
+        if getattr(cost, "classes", 0) > classes > 0 and layers_file not in _said_unused:
+            _said_unused.add(layers_file)
             probs = graph.by_name.get(cost.inputs[1])
             under = probs.inputs[0] if probs is not None and probs.type == "softmax" and probs.inputs else None
             fix = f"[{under}] outputs={classes}" if under else f"outputs={classes} to the layer it reads"
