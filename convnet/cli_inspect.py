@@ -3,6 +3,7 @@ import click
 
 from .cli import _open_checkpoint, data_options, main
 from .errors import OptionError
+from .progress import progress_of
 
 
 @main.command()
@@ -68,7 +69,8 @@ def features(load, layer, out, out_dir, **overrides):
     if out_dir:
         write_per_batch(out_dir, net, data, layer, options["mini"], checkpoint.arrays_digest, options, click.echo)
         return
-    feats, labels = extract(net, data, layer, options["mini"])
+    with progress_of(f"features of {layer}", data) as bar:
+        feats, labels = extract(net, data, layer, options["mini"], on_batch=bar.advance)
     write_features(out, feats, labels, layer, net[layer].output_shape)
     click.echo(f"wrote {out}: /features {feats.shape[0]} x {feats.shape[1]} of layer {layer}, /labels")
 

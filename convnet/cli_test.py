@@ -4,6 +4,7 @@ import click
 from .cli import _open_checkpoint, data_options, main, weights_option
 from .errors import DataError, OptionError
 from .notes import note
+from .progress import progress_of
 
 
 _TRAINING_DATA = ("data_provider", "data_path", "image_size")
@@ -69,8 +70,9 @@ def test(load, weights_text, fit_weights, multiview, predictions, submission, as
         raise DataError(f"{'--predictions' if predictions else '--submission'}: the net has no cost.logreg, "
                         f"cost.crossent or cost.msm layer: it gives no class probabilities to write")
     kept = [] if predictions or submission else None
-    result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept, weights=weights,
-                      recorded=recorded)
+    with progress_of("testing", data) as testing:
+        result = evaluate(nets, data, multiview=multiview, mini=options["mini"], predictions=kept, weights=weights,
+                          recorded=recorded, on_batch=testing.advance)
     if predictions:
         shape = write_predictions(predictions, kept, paths, multiview, weights)
         click.echo(f"wrote {predictions}: /probs {shape[0]} x {shape[1]}, /labels", err=as_json)
@@ -116,7 +118,8 @@ def _fitted_weights(nets, data, multiview, mini, as_json):
         raise DataError(f"--fit-weights: the test range {format_range(data.test)} is the unlabelled test images: fit "
                         f"the weights on labelled ones (the validation batches), then give them with --weights")
     k = topk_of(layers[0]) or 1
-    scores, labels = net_scores(nets, data, multiview, mini)
+    with progress_of(f"scoring {len(nets)} nets", data) as scoring:
+        scores, labels = net_scores(nets, data, multiview, mini, on_batch=scoring.advance)
     say = lambda text: click.echo(text, err=as_json)
     equal = weighted_error(scores, labels, k, [1] * len(nets))
     say(f"fitting the weights of {len(nets)} nets to the top-{k} error on these {labels.size} images "

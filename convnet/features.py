@@ -9,13 +9,15 @@ from .errors import OptionError
 from .files import write_hdf5
 
 
-def extract(net, data, layer, mini=128, batches=None):
+def extract(net, data, layer, mini=128, batches=None, on_batch=None):
     """(features (cases, dims), labels (cases,)) of `layer` on the test range (or these of its batches),
-    centre crops; the labels are -1 for the unlabelled test images."""
+    centre crops; the labels are -1 for the unlabelled test images. on_batch(images) after each minibatch."""
     check_layer(net, layer)
     features, labels = [], []
     for number, indices, batch in data.test_views(batches or data.test, mini):
         net.forward(batch, train=False)
+        if on_batch:
+            on_batch(indices.size)
         out = net.activation(layer)
         features.append(out.reshape(-1, out.shape[-1]).T.astype(np.float32))
         # the provider's own labels: -1 for an unlabelled test image, where the net was fed class 0

@@ -18,13 +18,13 @@ PASSES = 5
 CHUNK = 4096        # images per sum: ImageNet's 50,000 validation images x 1000 classes would be 400 MB
 
 
-def net_scores(nets, data, multiview, mini):
+def net_scores(nets, data, multiview, mini, on_batch=None):
     """Each net's (probabilities, ranks) (classes, images) float64 on the test range, summed over its views
     (ranks None where they are the probabilities), and the labels: what the search weighs, and what
     evaluate's recorded takes to test the weights found without running the nets again."""
     from convnet.evaluate import evaluate
     record = []
-    evaluate(nets, data, multiview=multiview, mini=mini, record=record)
+    evaluate(nets, data, multiview=multiview, mini=mini, record=record, on_batch=on_batch)
     labels = np.concatenate([l for l, _ in record])
     scores = []
     for i in range(len(nets)):                  # net by net, each one's minibatches let go once joined

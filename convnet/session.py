@@ -124,12 +124,15 @@ class Data:
             yield number, indices, [self.augmentation.test(self.augmentation.select(images, indices)),
                                     labels_row(fed_labels(labels[indices]))]
 
+    def images_in(self, batches):
+        """How many images these batches hold."""
+        return sum(self.provider.batch_size(n) for n in batches)
+
     def describe(self):
         from convnet.data.provider import format_range
-        count = lambda batches: sum(self.provider.batch_size(n) for n in batches)
         shape = "x".join(map(str, self.augmentation.shape))
-        return (f"{self.provider.describe()} (train {format_range(self.train)}: {count(self.train)} images, "
-                f"test {format_range(self.test)}: {count(self.test)}), net input {shape}, "
+        return (f"{self.provider.describe()} (train {format_range(self.train)}: {self.images_in(self.train)} "
+                f"images, test {format_range(self.test)}: {self.images_in(self.test)}), net input {shape}, "
                 f"{self.augmentation.describe()}"
                 + (f", the scalar mean {self.scalar_mean:.2f} subtracted" if self.scalar_mean is not None else ""))
 

@@ -5,7 +5,6 @@ divergence. A run resumed from a checkpoint continues exactly as if it had never
 import math
 import os
 import signal
-import sys
 import time
 
 import numpy as np
@@ -16,6 +15,7 @@ from .errors import DataError, DivergenceError
 from .files import WriteError, copy_file
 from .inspect import Watch
 from .notes import note
+from .progress import Progress, progress_of
 from .resuming import keep_later_checkpoints, place_in_this_plan, refuse_another_run
 from .save_folder import SaveFolder
 from .evaluate import classifying_layer, evaluate, topk_of
@@ -74,6 +74,7 @@ class Trainer:
             self.loaded = checkpoint.path if checkpoint is not None else self.latest
             self._stop_requested = None         # the signal that asked to stop
             self._timer = (time.perf_counter(), 0)
+            self._bar = None                    # the epoch's progress line
         except BaseException:
             self.folder.release()
             raise
@@ -118,6 +119,7 @@ class Trainer:
         try:
             for k, batch in self._each_minibatch(stream):
                 self._train_step(batch, k, stream.batches_done(k))
+                self._progress(k + 1, len(stream))
                 last = self.epoch == self.o["epochs"] and k == len(stream) - 1
                 self.batch = k + 1
                 if self.batch == len(stream):
@@ -131,8 +133,8 @@ class Trainer:
                     self._save()
                 if self._stop_requested:
                     return
-                self._progress(k + 1, len(stream))
         finally:
+            self._clear_progress()              # the next epoch's bar is its own
             stream.close()
 
     def _save_due(self):
@@ -205,7 +207,8 @@ class Trainer:
         if self.o.get("watch") and watch:
             self._watch()
         try:
-            result = evaluate(self.net, self.data, mini=self.o["mini"])
+            with progress_of("testing", self.data) as testing:
+                result = evaluate(self.net, self.data, mini=self.o["mini"], on_batch=testing.advance)
         except DataError as e:     # the training since the last test point is kept, the test point owed
             self.state["test_owed"] = True
             self._save()
@@ -351,20 +354,16 @@ class Trainer:
                   f"{f'top-{k} err':>10} {'images/s':>9}")
 
     def _progress(self, done, total):
-        if not sys.stderr.isatty():
-            return
-        width = 30
-        filled = int(width * done / total)
+        """The epoch's minibatches done, at the training's images/s since the last test point."""
+        if self._bar is None or self._bar.total != total:
+            self._bar = Progress(f"epoch {self.epoch}", total)
         start, images = self._timer
-        rate = images / max(time.perf_counter() - start, 1e-9)
-        sys.stderr.write(f"\r  epoch {self.epoch} [{'=' * filled}{' ' * (width - filled)}] {done}/{total} "
-                         f"{rate:.0f} images/s ")
-        sys.stderr.flush()
+        self._bar.show(done, rate=images / max(time.perf_counter() - start, 1e-9))
 
     def _clear_progress(self):
-        if sys.stderr.isatty():
-            sys.stderr.write("\r" + " " * 78 + "\r")
-            sys.stderr.flush()
+        if self._bar is not None:
+            self._bar.clear()
+            self._bar = None
 
     def _on_interrupt(self, signum, frame):
         if self._stop_requested:          # a second signal: stop now, without saving

@@ -1,0 +1,56 @@
+"""A progress line for work that takes a while (an epoch of ImageNet, a multiview test of its 50,000
+validation images: hours on a CPU), redrawn in place on stderr where that is a terminal. A log file or
+a pipe gets nothing from it: only the results, a line each."""
+import contextlib
+import sys
+import time
+
+WIDTH = 30           # the bar's characters
+EVERY = 0.1          # seconds between redraws: a GPU's minibatches come faster than a terminal needs them
+
+
+class Progress:
+    """`  label [=====     ] done/total rate images/s`: show(done) as it goes, clear() before a result line."""
+
+    def __init__(self, label, total, stream=None):
+        self.label, self.total = label, total
+        self.stream = sys.stderr if stream is None else stream
+        self.on = total > 0 and getattr(self.stream, "isatty", lambda: False)()
+        self.done, self.start, self.drawn, self.width = 0, time.perf_counter(), None, 0
+
+    def advance(self, images):
+        """images more done (evaluate's on_batch)."""
+        self.show(self.done + images)
+
+    def show(self, done, rate=None):
+        """done of total; rate in images/s (default: done's, since the start)."""
+        self.done = done
+        if not self.on:
+            return
+        now = time.perf_counter()
+        if self.drawn is not None and now - self.drawn < EVERY and done < self.total:
+            return
+        self.drawn = now
+        rate = done / max(now - self.start, 1e-9) if rate is None else rate
+        filled = int(WIDTH * min(done, self.total) / self.total)
+        line = f"  {self.label} [{'=' * filled}{' ' * (WIDTH - filled)}] {done}/{self.total} {rate:.0f} images/s "
+        self.stream.write("\r" + line.ljust(self.width))     # a shorter line covers all of the one before
+        self.stream.flush()
+        self.width = max(self.width, len(line))
+
+    def clear(self):
+        """The line wiped, the cursor back at its start: what is printed next starts a clean line."""
+        if self.on and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width, self.drawn = 0, None
+
+
+@contextlib.contextmanager
+def progress_of(label, data):
+    """A Progress over the images of data's test range, cleared however the work ends."""
+    bar = Progress(label, data.images_in(data.test))
+    try:
+        yield bar
+    finally:
+        bar.clear()

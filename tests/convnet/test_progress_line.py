@@ -1,0 +1,108 @@
+"""The progress line of long work (an epoch, a test, the scoring of --fit-weights, features): drawn in
+place on a terminal's stderr, wiped before the result line, and absent from a log or a pipe."""
+import io
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+
+from convnet import progress
+from convnet.progress import Progress
+from tests.training import FAST, TINY, convnet, strict_json, tiny_checkpoint
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_line_shows_the_bar_the_count_and_the_rate_and_is_wiped_by_clear(monkeypatch):
+    clock = iter([0.0, 1.0, 2.0, 2.05, 4.0])             # the start, then each show
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    out = Terminal()
+    bar = Progress("testing", 400, stream=out)
+    bar.advance(100)                                     # 100 images in 1 s
+    bar.advance(100)
+    bar.advance(100)                                     # 0.05 s after the last: not drawn
+    bar.advance(100)                                     # the end is always drawn
+    first = "  testing [=======                       ] 100/400 100 images/s "
+    second = "  testing [===============               ] 200/400 100 images/s "
+    last = "  testing [==============================] 400/400 100 images/s "
+    assert out.getvalue() == "\r" + first + "\r" + second + "\r" + last
+    bar.clear()
+    assert out.getvalue().endswith(last + "\r" + " " * len(last) + "\r")
+    bar.clear()                                          # nothing left to wipe
+    assert out.getvalue().endswith(last + "\r" + " " * len(last) + "\r")
+
+
+def test_a_shorter_line_covers_the_longer_one_before_it():
+    out = Terminal()
+    bar = Progress("epoch 1", 100, stream=out)
+    bar.show(100, rate=12345)
+    bar.drawn = None
+    bar.show(100, rate=5)
+    long, short = out.getvalue().split("\r")[1:]
+    assert len(short) == len(long) and short.rstrip().endswith("100/100 5 images/s")
+
+
+def test_a_log_or_a_pipe_gets_nothing():
+    out = io.StringIO()
+    bar = Progress("testing", 10, stream=out)
+    bar.advance(5)
+    bar.clear()
+    assert out.getvalue() == "" and bar.done == 5
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory)
+
+
+def on_a_terminal(*args):
+    """convnet with its stderr on a terminal (a pseudo-terminal): (stdout, what the terminal got)."""
+    master, slave = pty.openpty()
+    run = subprocess.Popen([sys.executable, "-m", "convnet", *map(str, args)], stdout=subprocess.PIPE,
+                           stderr=slave, text=True)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:                  # the child has closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout = run.stdout.read()
+    assert run.wait() == 0, seen
+    os.close(master)
+    return stdout, seen.decode()
+
+
+def wiped(text, label):
+    """Each of label's lines ends wiped: the last drawing of it, then spaces as long, then a return."""
+    drawn = [part for part in text.split("\r") if part.startswith(f"  {label} [")]
+    assert drawn, text
+    return f"\r{drawn[-1]}\r{' ' * len(drawn[-1])}\r" in text
+
+
+def test_convnet_test_shows_its_images_on_a_terminal_and_prints_the_same_result(checkpoint):
+    stdout, terminal = on_a_terminal("test", "--load", checkpoint, "--json")
+    assert "  testing [==============================] 2000/2000 " in terminal and wiped(terminal, "testing")
+    assert strict_json(stdout) == strict_json(convnet("test", "--load", checkpoint, "--json").stdout)
+
+
+def test_training_shows_its_epoch_and_its_test_points_on_a_terminal(tmp_path):
+    stdout, terminal = on_a_terminal("train", *TINY, *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
+    assert "  epoch 1 [==============================] 20/20 " in terminal and wiped(terminal, "epoch 1")
+    assert "  testing [==============================] 2000/2000 " in terminal and wiped(terminal, "testing")
+    assert "\r" not in stdout and "images/s " not in stdout        # the lines of a log, and nothing else
+    assert [line.split()[0] for line in stdout.splitlines()[3:]] == ["1.20"]
+
+
+def test_features_show_their_images_on_a_terminal(checkpoint, tmp_path):
+    stdout, terminal = on_a_terminal("features", "--load", checkpoint, "--layer", "fc10", "--out", tmp_path / "f.h5")
+    assert "  features of fc10 [==============================] 2000/2000 " in terminal
+    assert wiped(terminal, "features of fc10") and stdout.startswith("wrote ")
