@@ -207,8 +207,8 @@ class Trainer:
         if self.o.get("watch") and watch:
             self._watch()
         try:
-            with progress_of("testing", self.data) as testing:
-                result = evaluate(self.net, self.data, mini=self.o["mini"], on_batch=testing.advance)
+            with progress_of("testing", self.data) as self._bar:      # a Ctrl-C's line wipes it first
+                result = evaluate(self.net, self.data, mini=self.o["mini"], on_batch=self._bar.advance)
         except DataError as e:     # the training since the last test point is kept, the test point owed
             self.state["test_owed"] = True
             self._save()
@@ -355,8 +355,9 @@ class Trainer:
 
     def _progress(self, done, total):
         """The epoch's minibatches done, at the training's images/s since the last test point."""
-        if self._bar is None or self._bar.total != total:
-            self._bar = Progress(f"epoch {self.epoch}", total)
+        label = f"epoch {self.epoch}"
+        if self._bar is None or (self._bar.label, self._bar.total) != (label, total):   # not a test point's
+            self._bar = Progress(label, total)
         start, images = self._timer
         self._bar.show(done, rate=images / max(time.perf_counter() - start, 1e-9))
 
