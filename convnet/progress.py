@@ -47,9 +47,9 @@ class Progress:
 
 
 @contextlib.contextmanager
-def progress_of(label, data):
-    """A Progress over the images of data's test range, cleared however the work ends."""
-    bar = Progress(label, data.images_in(data.test))
+def progress_of(label, data, batches=None):
+    """A Progress over the images of data's test range (or of these batches), cleared however the work ends."""
+    bar = Progress(label, data.images_in(data.test if batches is None else batches))
     try:
         yield bar
     finally:

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .errors import OptionError
+from .progress import progress_of
 
 
 def query_features(net, data, layers, count):
@@ -29,9 +30,9 @@ def _rows(net, layers):
     return np.concatenate([out.reshape(-1, out.shape[-1]).T.astype(np.float64) for out in outs], axis=1)
 
 
-def nearest(net, data, layers, queries, k=6, mini=128):
+def nearest(net, data, layers, queries, k=6, mini=128, on_batch=None):
     """For each row of queries: its k nearest training images as [(distance, batch, index)], nearest
-    first (ties: the earlier image first), over the training range."""
+    first (ties: the earlier image first), over the training range. on_batch(images) after each minibatch."""
     q2 = (queries ** 2).sum(axis=1)[:, None]
     best_d = np.full((len(queries), 0), np.inf)
     best_where = np.zeros((len(queries), 0, 2), np.int64)
@@ -45,6 +46,8 @@ def nearest(net, data, layers, queries, k=6, mini=128):
         order = np.argsort(best_d, axis=1, kind="stable")[:, :k]
         best_d = np.take_along_axis(best_d, order, axis=1)
         best_where = np.take_along_axis(best_where, order[..., None], axis=1)
+        if on_batch:
+            on_batch(indices.size)
     return [[(float(np.sqrt(d)), int(b), int(i)) for d, (b, i) in zip(ds, ws)] for ds, ws in zip(best_d, best_where)]
 
 
@@ -64,7 +67,8 @@ def similar_panel(net, data, names, count=5, k=6, mini=128):
     from .show import BACKGROUND, FONT, INK, _mean_view, _picture, class_name, stack, titled
     check_layers(net, names)
     view, labels, queries = query_features(net, data, names, count)
-    found = nearest(net, data, names, queries, k, mini)
+    with progress_of("searching the training images", data, data.train) as bar:
+        found = nearest(net, data, names, queries, k, mini, on_batch=bar.advance)
     label = lambda c: class_name(data, c)[:15]
     test_mean = _mean_view(data, data.provider.read_batch(data.test[0])[0])
     rows = []

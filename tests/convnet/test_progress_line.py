@@ -106,3 +106,9 @@ def test_features_show_their_images_on_a_terminal(checkpoint, tmp_path):
     stdout, terminal = on_a_terminal("features", "--load", checkpoint, "--layer", "fc10", "--out", tmp_path / "f.h5")
     assert "  features of fc10 [==============================] 2000/2000 " in terminal
     assert wiped(terminal, "features of fc10") and stdout.startswith("wrote ")
+
+
+def test_the_search_for_similar_images_shows_the_training_images_on_a_terminal(checkpoint, tmp_path):
+    stdout, terminal = on_a_terminal("show", "--load", checkpoint, "--similar", "fc10", "--out", tmp_path / "s.png")
+    assert "  searching the training images [==============================] 2000/2000 " in terminal
+    assert wiped(terminal, "searching the training images") and stdout.startswith("wrote ")
