@@ -4,7 +4,7 @@ import click
 from .cli import _open_checkpoint, data_options, main, weights_option
 from .errors import DataError, OptionError
 from .notes import note
-from .progress import progress_of
+from .progress import Progress, progress_of
 
 
 _TRAINING_DATA = ("data_provider", "data_path", "image_size")
@@ -179,7 +179,8 @@ def predict(images, load, weights_text, k, multiview, as_json, **overrides):
     weights = net_weights(weights_text, len(paths))
     files = image_files(images)
     _, data, nets, options = _open_nets(paths, overrides, multiview)
-    found = run(nets, data, files, k, multiview, options["mini"], weights)
+    with Progress("reading and classifying", len(files)) as bar:
+        found = run(nets, data, files, k, multiview, options["mini"], weights, on_batch=bar.advance)
     skipped = [(f, why) for f, why in zip(files, found) if isinstance(why, str)]
     if as_json:
         click.echo(json_text.dumps({

@@ -23,7 +23,6 @@ import sys
 
 import numpy as np
 
-from .errors import ConfigError
 
 _CALL = re.compile(r"^([^.]+)\.([^()]+?)\s*(?:\(([^,]+(?:,[^,]+)*)\))?$")
 BUILTIN = "convnet"

@@ -46,12 +46,12 @@ def read_images(files, data):
     return (np.stack(images) if data.provider.images_first else np.stack(images, axis=-1)), failed
 
 
-def predict(nets, data, files, k, multiview=False, mini=128, weights=None):
+def predict(nets, data, files, k, multiview=False, mini=128, weights=None, on_batch=None):
     """Per file, [(class, probability)] * k: the nets' average over the views (weighted by weights, as
     the test's), the k classes ranked first (by a cost.msm's energies, else by the probabilities; ties:
     the lower class first); or for a file that is not an image it can read, why (a str), as make-data
     skips it. Only these are kept, mini images at a time: a folder of ImageNet's size holds no (images,
-    classes) array."""
+    classes) array. on_batch(files) after each minibatch of them."""
     from .evaluate import averaged_scores, classifying_layer
     layers = [classifying_layer(net) for net in nets]
     if any(layer is None for layer in layers):
@@ -74,4 +74,6 @@ def predict(nets, data, files, k, multiview=False, mini=128, weights=None):
             tops = [[(int(c), float(probs[c, i])) for c in order[:, i]] for i in range(probs.shape[1])]
         tops = iter(tops)                 # in file order, past the files that failed
         found += [failed[i] if i in failed else next(tops) for i in range(len(batch))]
+        if on_batch:
+            on_batch(len(batch))
     return found

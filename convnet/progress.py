@@ -1,7 +1,6 @@
 """A progress line for work that takes a while (an epoch of ImageNet, a multiview test of its 50,000
 validation images: hours on a CPU), redrawn in place on stderr where that is a terminal. A log file or
 a pipe gets nothing from it: only the results, a line each."""
-import contextlib
 import sys
 import time
 
@@ -10,7 +9,8 @@ EVERY = 0.1          # seconds between redraws: a GPU's minibatches come faster 
 
 
 class Progress:
-    """`  label [=====     ] done/total rate images/s`: show(done) as it goes, clear() before a result line."""
+    """`  label [=====     ] done/total rate images/s`: show(done) as it goes, clear() before a result line
+    (or `with Progress(...) as bar:`, which clears it at the end)."""
 
     def __init__(self, label, total, stream=None):
         self.label, self.total = label, total
@@ -38,6 +38,12 @@ class Progress:
         self.stream.flush()
         self.width = max(self.width, len(line))
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):                # wiped however the work ends
+        self.clear()
+
     def clear(self):
         """The line wiped, the cursor back at its start: what is printed next starts a clean line."""
         if self.on and self.width:
@@ -46,11 +52,6 @@ class Progress:
             self.width, self.drawn = 0, None
 
 
-@contextlib.contextmanager
 def progress_of(label, data, batches=None):
-    """A Progress over the images of data's test range (or of these batches), cleared however the work ends."""
-    bar = Progress(label, data.images_in(data.test if batches is None else batches))
-    try:
-        yield bar
-    finally:
-        bar.clear()
+    """A Progress over the images of data's test range (or of these batches)."""
+    return Progress(label, data.images_in(data.test if batches is None else batches))

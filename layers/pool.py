@@ -90,7 +90,7 @@ class Pool(Layer):
 
     def _picks(self, x, ctx):
         """rand: the (row, col) each output draws, as (C, oy, ox, N) index arrays into x."""
-        C, N = self.image[0], x.shape[-1]
+        N = x.shape[-1]
         shape = self.output_shape + (N,)
         u = uniform(self.draw_key(ctx), int(np.prod(shape))).reshape(shape)
         ey, ex = (e.astype(np.float32) for e in self.extent)

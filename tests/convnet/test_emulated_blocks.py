@@ -2,7 +2,6 @@
 memory (fixed and dynamic), __syncthreads and the warp operations, against results computed here in
 NumPy; what CUDA leaves undefined is one clear error; CONVNET_EMULATED_ORDER=reverse exposes a race,
 and no kernel of ours has one."""
-import re
 from pathlib import Path
 
 import numpy as np

@@ -112,3 +112,14 @@ def test_the_search_for_similar_images_shows_the_training_images_on_a_terminal(c
     stdout, terminal = on_a_terminal("show", "--load", checkpoint, "--similar", "fc10", "--out", tmp_path / "s.png")
     assert "  searching the training images [==============================] 2000/2000 " in terminal
     assert wiped(terminal, "searching the training images") and stdout.startswith("wrote ")
+
+
+def test_predict_shows_its_files_on_a_terminal(checkpoint, tmp_path):
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    stdout, terminal = on_a_terminal("predict", "--load", checkpoint, tmp_path)
+    assert "  reading and classifying [==============================] 3/3 " in terminal
+    assert wiped(terminal, "reading and classifying") and len(stdout.splitlines()) == 3

@@ -69,7 +69,7 @@ def test_features(run, tmp_path):
 def test_features_out_dir_writes_a_file_per_test_batch_and_only_those_not_there(run, tmp_path):
     path, _ = run
     args = ["features", "--load", path / "latest.h5", "--layer", "pool1", "--test-range", "5-6"]
-    whole = convnet(*args, "--out", tmp_path / "f.h5")
+    convnet(*args, "--out", tmp_path / "f.h5")
     out = convnet(*args, "--out-dir", tmp_path / "d").stdout
     assert "2 test batches: 0 already written there, 2 to write" in out and "(2 of 2)" in out
     with h5py.File(tmp_path / "f.h5") as f, h5py.File(tmp_path / "d/features_batch_5.h5") as five, \
