@@ -9,7 +9,8 @@ EVERY = 0.1          # seconds between redraws: a GPU's minibatches come faster 
 
 
 class Progress:
-    """`  label [=====     ] done/total rate images/s`: show(done) as it goes, clear() before a result line
+    """`  label [=====     ] done/total rate images/s, 4m05s left`: show(done) as it goes (the time left at
+    the pace since its first drawing), clear() before a result line
     (or `with Progress(...) as bar:`, which clears it at the end)."""
 
     def __init__(self, label, total, stream=None):
@@ -17,6 +18,7 @@ class Progress:
         self.stream = sys.stderr if stream is None else stream
         self.on = total > 0 and getattr(self.stream, "isatty", lambda: False)()
         self.done, self.start, self.drawn, self.width = 0, time.perf_counter(), None, 0
+        self.first = None        # (time, done) of the first drawing: the pace of the time left is from there
 
     def advance(self, images):
         """images more done (evaluate's on_batch)."""
@@ -31,9 +33,14 @@ class Progress:
         if self.drawn is not None and now - self.drawn < EVERY and done < self.total:
             return
         self.drawn = now
+        self.first = self.first or (now, done)
         rate = done / max(now - self.start, 1e-9) if rate is None else rate
         filled = int(WIDTH * min(done, self.total) / self.total)
-        line = f"  {self.label} [{'=' * filled}{' ' * (WIDTH - filled)}] {done}/{self.total} {rate:.0f} images/s "
+        (then, before), left = self.first, ""
+        if before < done < self.total:
+            left = f", {_duration((now - then) / (done - before) * (self.total - done))} left"
+        line = (f"  {self.label} [{'=' * filled}{' ' * (WIDTH - filled)}] {done}/{self.total} {rate:.0f} "
+                f"images/s{left} ")
         self.stream.write("\r" + line.ljust(self.width))     # a shorter line covers all of the one before
         self.stream.flush()
         self.width = max(self.width, len(line))
@@ -50,6 +57,14 @@ class Progress:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
             self.width, self.drawn = 0, None
+
+
+def _duration(seconds):
+    """4m05s, or 2h07m from an hour on."""
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def progress_of(label, data, batches=None):

@@ -24,8 +24,6 @@ import hashlib
 import json
 import os
 import re
-import sys
-import time
 import warnings
 from multiprocessing import Pool
 
@@ -35,6 +33,7 @@ from PIL import Image
 
 from convnet.errors import DataError
 from convnet.notes import note
+from convnet.progress import Progress
 from convnet.data.provider import batch_checksum, format_range
 from convnet.files import (check_writable, printable, read_hdf5, remove_file, remove_stale_temporaries, write_bytes,
                            write_hdf5)
@@ -335,17 +334,16 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
         tested = f", {len(test)} unlabelled test images" if test else ""
         echo(f"{len(classes)} classes, {len(train)} training and {len(val)} validation images{tested}: {len(batches)} "
              f"batch{'es' * (len(batches) != 1)} of {batch_size}; {len(batches) - len(todo)} already done, {len(todo)} to make")
-        progress = Progress(sum(len(f) for _, _, f in todo))
         jobs = [(os.path.join(out, f"data_batch_{number}.h5"), split, roots[split], files, size,
                  digest(split, files, size)) for number, split, files in todo]
-        with Pool(min(workers or os.cpu_count(), max(len(jobs), 1))) as pool:
+        with Pool(min(workers or os.cpu_count(), max(len(jobs), 1))) as pool, \
+                Progress("making batches", sum(len(f) for _, _, f in todo)) as progress:
             try:
                 for done in pool.imap_unordered(_make_batch, jobs):
                     progress.advance(done[0])
             except OSError as e:           # a full disk, a vanished folder: the batches written so far stay
                 raise DataError(f"{out}: cannot write a batch ({e.strerror or e}); run make-data again to "
                                 f"continue") from None
-        progress.done()
         written, skipped, converted, lost = combine(out, batches, classes, size, found)
         for name in extra:                 # an earlier make-data's, with other options: not in meta.h5
             remove_file(os.path.join(out, name))
@@ -378,25 +376,3 @@ def _made_here(path):
             return "digest" in f.attrs and "split" in f.attrs
     except OSError:
         return False
-
-
-class Progress:
-    """A progress line on a terminal: images done, rate, and the time left."""
-
-    def __init__(self, total):
-        self.total, self.count, self.start, self.shown = total, 0, time.time(), 0.0
-
-    def advance(self, n):
-        self.count += n
-        now = time.time()
-        if sys.stderr.isatty() and (now - self.shown > 0.5 or self.count == self.total):
-            rate = self.count / max(now - self.start, 1e-9)
-            left = (self.total - self.count) / max(rate, 1e-9)
-            sys.stderr.write(f"\r  {self.count}/{self.total} images ({100 * self.count / max(self.total, 1):.1f}%), "
-                             f"{rate:.0f} images/s, {int(left // 60)}m{int(left % 60):02d}s left  ")
-            sys.stderr.flush()
-            self.shown = now
-
-    def done(self):
-        if sys.stderr.isatty() and self.total:
-            sys.stderr.write("\n")

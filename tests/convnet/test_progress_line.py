@@ -18,23 +18,28 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_the_line_shows_the_bar_the_count_and_the_rate_and_is_wiped_by_clear(monkeypatch):
+def test_the_line_shows_the_bar_the_count_the_rate_and_the_time_left_and_is_wiped_by_clear(monkeypatch):
     clock = iter([0.0, 1.0, 2.0, 2.05, 4.0])             # the start, then each show
     monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
     out = Terminal()
     bar = Progress("testing", 400, stream=out)
-    bar.advance(100)                                     # 100 images in 1 s
-    bar.advance(100)
+    bar.advance(100)                                     # 100 images in 1 s: no pace yet for the time left
+    bar.advance(100)                                     # 100 more in 1 s: 200 to go, 2 s
     bar.advance(100)                                     # 0.05 s after the last: not drawn
     bar.advance(100)                                     # the end is always drawn
     first = "  testing [=======                       ] 100/400 100 images/s "
-    second = "  testing [===============               ] 200/400 100 images/s "
-    last = "  testing [==============================] 400/400 100 images/s "
+    second = "  testing [===============               ] 200/400 100 images/s, 0m02s left "
+    last = "  testing [==============================] 400/400 100 images/s ".ljust(len(second))
     assert out.getvalue() == "\r" + first + "\r" + second + "\r" + last
     bar.clear()
-    assert out.getvalue().endswith(last + "\r" + " " * len(last) + "\r")
+    assert out.getvalue().endswith(last + "\r" + " " * len(second) + "\r")
     bar.clear()                                          # nothing left to wipe
-    assert out.getvalue().endswith(last + "\r" + " " * len(last) + "\r")
+    assert out.getvalue().endswith(last + "\r" + " " * len(second) + "\r")
+
+
+def test_the_time_left_is_in_minutes_and_seconds_and_from_an_hour_on_in_hours_and_minutes():
+    assert [progress._duration(s) for s in (0, 59.9, 245, 3599, 3600, 7620, 90061)] == \
+        ["0m00s", "0m59s", "4m05s", "59m59s", "1h00m", "2h07m", "25h01m"]
 
 
 def test_a_shorter_line_covers_the_longer_one_before_it():
@@ -123,3 +128,14 @@ def test_predict_shows_its_files_on_a_terminal(checkpoint, tmp_path):
     stdout, terminal = on_a_terminal("predict", "--load", checkpoint, tmp_path)
     assert "  reading and classifying [==============================] 3/3 " in terminal
     assert wiped(terminal, "reading and classifying") and len(stdout.splitlines()) == 3
+
+
+def test_make_data_shows_its_images_on_a_terminal(tmp_path):
+    subprocess.run([sys.executable, "-m", "convnet.data.sample_tree", tmp_path / "tree"], check=True,
+                   capture_output=True)
+    stdout, terminal = on_a_terminal("make-data", "--images", tmp_path / "tree/train", "--out", tmp_path / "b",
+                                     "--size", 32, "--batch-size", 6, "--workers", 1)
+    assert "  making batches [" in terminal and wiped(terminal, "making batches")
+    drawn = [part for part in terminal.split("\r") if part.startswith("  making batches [")]
+    assert drawn[-1].startswith("  making batches [==============================] 18/18 ")
+    assert "18 images found, 15 written" in stdout
