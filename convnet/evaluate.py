@@ -73,6 +73,11 @@ def net_weights(text, count):
     return weights / weights.sum()
 
 
+def shares_of(weights, count):
+    """Each of count nets' share: weights (net_weights), or 1 each for the plain mean (None)."""
+    return np.ones(count) if weights is None else weights
+
+
 def view_sums(net, layer, views, labels):
     """(probabilities, ranks) (classes, images), float64: the net's class_scores summed over the views of
     the same images (ranks None where they are the probabilities): one net's part of an average."""
@@ -90,7 +95,7 @@ def combined_scores(sums, view_count, weights=None):
     """(probabilities, ranks), float64: the average of the nets' view_sums (each over view_count views;
     None for a net weighted 0), each net's by its share in weights (summing to 1; None: equal shares)."""
     # the plain mean sums and divides once, as before there were weights (1.0 * p is p, bit for bit)
-    shares, total = (np.ones(len(sums)), len(sums) * view_count) if weights is None else (weights, view_count)
+    shares, total = shares_of(weights, len(sums)), view_count * (len(sums) if weights is None else 1)
     probs = ranks = None
     for (p, r), share in ((one, share) for one, share in zip(sums, shares) if share):
         if probs is not None and p.shape != probs.shape:
@@ -114,9 +119,8 @@ def averaged_scores(nets, layers, views, labels=None, weights=None):
 
 def nets_view_sums(nets, layers, views, labels, weights=None):
     """Each net's view_sums, None for a net weighted 0: it adds nothing, so it is not run."""
-    shares = np.ones(len(nets)) if weights is None else weights
     return [view_sums(one, layer, views, labels) if share else None
-            for one, layer, share in zip(nets, layers, shares)]
+            for one, layer, share in zip(nets, layers, shares_of(weights, len(nets)))]
 
 
 def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, predictions=None, weights=None,
@@ -162,7 +166,7 @@ def evaluate(net, data, batches=None, multiview=False, mini=128, on_batch=None, 
             else:                               # this minibatch's columns
                 part = slice(totals["cases"], totals["cases"] + labels.size)
                 sums = [(p[:, part], None if r is None else r[:, part]) if share else None
-                        for (p, r), share in zip(recorded, np.ones(len(nets)) if weights is None else weights)]
+                        for (p, r), share in zip(recorded, shares_of(weights, len(nets)))]
             if record is not None:
                 record.append((labels, sums))
             probs, ranks = combined_scores(sums, len(views), weights)
