@@ -26,6 +26,7 @@ from .backends import get_backend
 from .errors import BackendError
 from .graph import load_graph
 from .net import Net
+from .progress import Progress
 from .solver import Solver
 
 
@@ -90,6 +91,14 @@ def gpu_memory_mib(backend):
 
 def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpus=None, warmup=3, repeat=10,
         tf32=False, profile=True):
+    # the progress line moves between timed stretches, never inside one
+    passes = warmup + 2 * repeat + (max(3, repeat // 2) if profile else 0)
+    with Progress("timing training steps", passes * mini) as bar:
+        return _run(layers_file, params_file, input_size, mini, backend, gpus, warmup, repeat, tf32, profile,
+                    bar.advance)
+
+
+def _run(layers_file, params_file, input_size, mini, backend, gpus, warmup, repeat, tf32, profile, advance):
     backend, why = choose_backend(backend)
     graph = load_graph(layers_file, params_file, [(3, input_size, input_size), (1,)])
     net = Net(graph, backend=backend, gpus=gpus, seed=0)
@@ -109,6 +118,7 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
     initial_cost = batch_cost(net, batch, mini)
     for i in range(warmup):
         step(i)
+        advance(mini)
     clock.sync()
     steps, updates = [], []
     for i in range(repeat):
@@ -118,9 +128,12 @@ def run(layers_file, params_file, input_size=224, mini=128, backend="numpy", gpu
         end = clock.mark()
         steps.append(clock.between(start, end))
         updates.append(clock.between(before_update, end))
+        advance(mini)
     back_to_back = steps_back_to_back(net, solver, batch, mini, clock, warmup + repeat, repeat)
+    advance(repeat * mini)
     final_cost = batch_cost(net, batch, mini)
-    per_layer = time_layers(net, batch, clock, repeat=max(3, repeat // 2)) if profile else {}
+    per_layer = time_layers(net, batch, clock, repeat=max(3, repeat // 2), after_pass=lambda: advance(mini)) \
+        if profile else {}
     loader = augmentation_ms(graph, mini) if profile else None
     median = statistics.median(steps)
     flops = 2 * training_macs(net) * mini
@@ -209,8 +222,9 @@ def training_macs(net):
     return total
 
 
-def time_layers(net, batch, clock, repeat):
-    """{layer: {"forward_ms", "backward_ms"}}: each layer timed alone, its median over `repeat` passes."""
+def time_layers(net, batch, clock, repeat, after_pass=None):
+    """{layer: {"forward_ms", "backward_ms"}}: each layer timed alone, its median over `repeat` passes.
+    after_pass() after each pass."""
     times = {layer.name: {"forward_ms": [], "backward_ms": []} for layer in net.layers if not layer.is_data}
     originals = {}
     for layer in net.layers:
@@ -233,6 +247,8 @@ def time_layers(net, batch, clock, repeat):
         for i in range(repeat):
             net.forward(batch, train=True, step=i)
             net.backward(release=True)
+            if after_pass:
+                after_pass()
     finally:
         for layer in net.layers:
             if layer.name in originals:

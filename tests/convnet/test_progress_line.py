@@ -139,3 +139,11 @@ def test_make_data_shows_its_images_on_a_terminal(tmp_path):
     drawn = [part for part in terminal.split("\r") if part.startswith("  making batches [")]
     assert drawn[-1].startswith("  making batches [==============================] 18/18 ")
     assert "18 images found, 15 written" in stdout
+
+
+def test_bench_shows_its_steps_on_a_terminal():
+    stdout, terminal = on_a_terminal("bench", *TINY, "--input-size", 32, "--mini", 16, "--backend", "numpy",
+                                     "--warmup", 1, "--repeat", 2)
+    # 1 warm-up step, 2 timed, 2 back to back, 3 passes of the per-layer series: 8 of 16 images
+    assert "  timing training steps [==============================] 128/128 " in terminal
+    assert wiped(terminal, "timing training steps") and "images/s" in stdout
