@@ -1,6 +1,7 @@
 """A progress line for work that takes a while (an epoch of ImageNet, a multiview test of its 50,000
 validation images: hours on a CPU), redrawn in place on stderr where that is a terminal. A log file or
 a pipe gets nothing from it: only the results, a line each."""
+import os
 import sys
 import time
 
@@ -35,15 +36,26 @@ class Progress:
         self.drawn = now
         self.first = self.first or (now, done)
         rate = done / max(now - self.start, 1e-9) if rate is None else rate
-        filled = int(WIDTH * min(done, self.total) / self.total)
         (then, before), left = self.first, ""
         if before < done < self.total:
             left = f", {_duration((now - then) / (done - before) * (self.total - done))} left"
-        line = (f"  {self.label} [{'=' * filled}{' ' * (WIDTH - filled)}] {done}/{self.total} {rate:.0f} "
-                f"images/s{left} ")
+        counts = f"{done}/{self.total} {rate:.0f} images/s{left} "
+        # a line longer than the terminal wraps, and the return goes back to its last row only: the bar
+        # gives way first, then the line's end
+        room = self._columns() - 1
+        width = min(WIDTH, room - len(self.label) - len(counts) - 6)
+        filled = int(width * min(done, self.total) / self.total)
+        bar = f"[{'=' * filled}{' ' * (width - filled)}] " if width >= 5 else ""
+        line = f"  {self.label} {bar}{counts}"[:room]
         self.stream.write("\r" + line.ljust(self.width))     # a shorter line covers all of the one before
         self.stream.flush()
         self.width = max(self.width, len(line))
+
+    def _columns(self):
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):    # not a real terminal's file (a test's stand-in)
+            return 80
 
     def __enter__(self):
         return self

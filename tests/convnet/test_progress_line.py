@@ -1,10 +1,13 @@
 """The progress line of long work (an epoch, a test, the scoring of --fit-weights, features): drawn in
 place on a terminal's stderr, wiped before the result line, and absent from a log or a pipe."""
+import fcntl
 import io
 import os
 import pty
+import struct
 import subprocess
 import sys
+import termios
 
 import pytest
 
@@ -52,6 +55,20 @@ def test_a_shorter_line_covers_the_longer_one_before_it():
     assert len(short) == len(long) and short.rstrip().endswith("100/100 5 images/s")
 
 
+@pytest.mark.parametrize("columns, bar", [(200, 30), (80, 30), (60, 21), (45, 6), (43, 0), (30, 0)])
+def test_the_line_fits_the_terminal_the_bar_giving_way_first(monkeypatch, columns, bar):
+    monkeypatch.setattr(Progress, "_columns", lambda self: columns)
+    out = Terminal()
+    Progress("testing", 50000, stream=out).show(12345, rate=987)
+    line = out.getvalue()[1:]
+    assert len(line) <= columns - 1                      # the last column left free: no wrap
+    if bar:
+        filled = int(bar * 12345 / 50000)
+        assert line == f"  testing [{'=' * filled}{' ' * (bar - filled)}] 12345/50000 987 images/s "
+    else:
+        assert "[" not in line and line == "  testing 12345/50000 987 images/s "[:columns - 1]
+
+
 def test_a_log_or_a_pipe_gets_nothing():
     out = io.StringIO()
     bar = Progress("testing", 10, stream=out)
@@ -68,6 +85,7 @@ def checkpoint(tmp_path_factory):
 def on_a_terminal(*args):
     """convnet with its stderr on a terminal (a pseudo-terminal): (stdout, what the terminal got)."""
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))    # 200 columns: room for all
     run = subprocess.Popen([sys.executable, "-m", "convnet", *map(str, args)], stdout=subprocess.PIPE,
                            stderr=slave, text=True)
     os.close(slave)
