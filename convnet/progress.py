@@ -47,9 +47,9 @@ class Progress:
         filled = int(width * min(done, self.total) / self.total)
         bar = f"[{'=' * filled}{' ' * (width - filled)}] " if width >= 5 else ""
         line = f"  {self.label} {bar}{counts}"[:room]
-        self.stream.write("\r" + line.ljust(self.width))     # a shorter line covers all of the one before
+        self.stream.write("\r" + line.ljust(min(self.width, room)))    # a shorter line covers the one before
         self.stream.flush()
-        self.width = max(self.width, len(line))
+        self.width = min(max(self.width, len(line)), room)
 
     def _columns(self):
         try:
