@@ -159,8 +159,19 @@ def describe(layers_file, params_file, load, input_size, channels, data_provider
 def check_grads(layers_file, params_file, input_size, channels, mini, backend, samples, seed, classes):
     """Analytic gradients against float64 central differences, for every layer; exit 1 on a failure."""
     from .gradcheck import check_gradients
-    rows, tolerance = check_gradients(layers_file, params_file, input_size=input_size, channels=channels,
-                                      mini=mini, backend=backend, samples=samples, seed=seed, classes=classes)
+    from .progress import Progress
+    bar = []                # made at the first layer, when the count is known
+
+    def progress(layer, done, total):
+        bar[:] = bar or [Progress("checking gradients", total, unit=None)]
+        bar[0].show(done, doing=layer)
+    try:
+        rows, tolerance = check_gradients(layers_file, params_file, input_size=input_size, channels=channels,
+                                          mini=mini, backend=backend, samples=samples, seed=seed, classes=classes,
+                                          progress=progress)
+    finally:
+        for line in bar:
+            line.clear()
     click.echo(f"{'layer':<16} {'type':<12} {'rel. error':>10}  checked (tensor: error, elements[, kinks skipped])")
     for r in rows:
         parts = []

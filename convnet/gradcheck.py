@@ -43,7 +43,8 @@ def random_batch(graph, mini, rng):
 def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, backend="numpy",
                     samples=12, h=1e-4, seed=0, progress=None, classes=10):
     """Rows (one per layer) with the worst error over its tensors; each row's `checks` lists
-    (tensor, error, elements checked). Returns (rows, tolerance)."""
+    (tensor, error, elements checked). Returns (rows, tolerance). progress(layer, done, total) before
+    each layer is checked: the layers done, of total."""
     shapes = [(channels, input_size, input_size), (1,)]
     dtype = np.dtype(np.float64 if backend == "numpy" else np.float32)
     info = {"classes": classes}
@@ -147,11 +148,12 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
         return (np.linalg.norm(an - nu) / scale if scale > 0 else 0.0), len(checked), kinks
 
     rows = []
+    total = sum(not layer.is_data for layer in net.layers)
     for layer, ref_layer in zip(net.layers, ref.layers):
         if layer.is_data:
             continue
         if progress:
-            progress(layer.name)
+            progress(layer.name, len(rows), total)
         checks = []
         for i, inp in enumerate(layer.inputs):
             analytic = net.input_grads.get((layer.name, i))

@@ -14,8 +14,8 @@ class Progress:
     the pace since its first drawing), clear() before a result line
     (or `with Progress(...) as bar:`, which clears it at the end)."""
 
-    def __init__(self, label, total, stream=None):
-        self.label, self.total = label, total
+    def __init__(self, label, total, stream=None, unit="images"):
+        self.label, self.total, self.unit = label, total, unit      # unit None: no rate (check-grads' layers)
         self.stream = sys.stderr if stream is None else stream
         self.on = total > 0 and getattr(self.stream, "isatty", lambda: False)()
         self.done, self.start, self.drawn, self.width = 0, time.perf_counter(), None, 0
@@ -25,8 +25,9 @@ class Progress:
         """images more done (evaluate's on_batch)."""
         self.show(self.done + images)
 
-    def show(self, done, rate=None):
-        """done of total; rate in images/s (default: done's, since the start)."""
+    def show(self, done, rate=None, doing=""):
+        """done of total; rate in units a second (default: done's, since the start); doing, what is under
+        way now (check-grads' layer), said after the counts."""
         self.done = done
         if not self.on:
             return
@@ -39,14 +40,15 @@ class Progress:
         (then, before), left = self.first, ""
         if before < done < self.total:
             left = f", {_duration((now - then) / (done - before) * (self.total - done))} left"
-        counts = f"{done}/{self.total} {rate:.0f} images/s{left} "
+        speed = f" {rate:.0f} {self.unit}/s" if self.unit else ""
+        counts = f"{done}/{self.total}{speed}{left}"
         # a line longer than the terminal wraps, and the return goes back to its last row only: the bar
-        # gives way first, then the line's end
+        # gives way first, then the line's end (what is under way, whose length would move the bar)
         room = self._columns() - 1
-        width = min(WIDTH, room - len(self.label) - len(counts) - 6)
+        width = min(WIDTH, room - len(self.label) - len(counts) - 7)
         filled = int(width * min(done, self.total) / self.total)
         bar = f"[{'=' * filled}{' ' * (width - filled)}] " if width >= 5 else ""
-        line = f"  {self.label} {bar}{counts}"[:room]
+        line = f"  {self.label} {bar}{counts}{f': {doing}' if doing else ''} "[:room]
         self.stream.write("\r" + line.ljust(min(self.width, room)))    # a shorter line covers the one before
         self.stream.flush()
         self.width = min(max(self.width, len(line)), room)

@@ -165,3 +165,18 @@ def test_bench_shows_its_steps_on_a_terminal():
     # 1 warm-up step, 2 timed, 2 back to back, 3 passes of the per-layer series: 8 of 16 images
     assert "  timing training steps [==============================] 128/128 " in terminal
     assert wiped(terminal, "timing training steps") and "images/s" in stdout
+
+
+def test_a_count_without_a_rate_says_what_is_under_way_and_cuts_that_first(monkeypatch):
+    monkeypatch.setattr(Progress, "_columns", lambda self: 70)
+    out = Terminal()
+    Progress("checking gradients", 13, stream=out, unit=None).show(4, doing="conv2_neuron_of_a_long_name")
+    line = out.getvalue()[1:]
+    assert line == "  checking gradients [=========                     ] 4/13: conv2_neu" and len(line) == 69
+
+
+def test_check_grads_shows_its_layers_on_a_terminal():
+    stdout, terminal = on_a_terminal("check-grads", *TINY)
+    drawn = [part for part in terminal.split("\r") if part.startswith("  checking gradients [")]
+    assert drawn[0].startswith("  checking gradients [                              ] 0/7: conv1 ")
+    assert wiped(terminal, "checking gradients") and stdout.splitlines()[-1].startswith("all 7 layers within")
