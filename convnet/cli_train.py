@@ -200,8 +200,8 @@ def ablate(layers_file, params_file, variants, epochs, seeds, out_dir, **given):
     # what says how this command runs it, as for train --load
     here = {k: given[k] for k in ab.RUN_HERE if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     results = {}
-    for name, lf, configs, seed, folder in runs:
-        click.echo(f"{name}, seed {seed}: {lf}")
+    for number, (name, lf, configs, seed, folder) in enumerate(runs, 1):
+        click.echo(f"{name}, seed {seed}: {lf} (run {number} of {len(runs)})")
 
         def factory(path, checkpoint, seed=seed, configs=configs):
             if checkpoint is None:

@@ -24,6 +24,9 @@ def test_ablate_compares_seed_by_seed_and_resumes(tmp_path):
     out = tmp_path / "out"
     args = ["ablate", *TINY, "--variant", f"{variant}:{TINY[3]}", "--seeds", "2", *FAST[:-2], "--out", out]
     first = convnet(*args, "--epochs", "1").stdout
+    assert [line.split(": ")[0] + line[line.rindex(" ("):] for line in first.splitlines() if "(run " in line] == [
+        f"{name}, seed {seed} (run {n} of 4)" for n, (name, seed) in
+        enumerate([("base", 0), ("base", 1), ("nonoverlap", 0), ("nonoverlap", 1)], 1)]
     rows = {r["name"]: r for r in strict_json((out / "ablation.json").read_text())["rows"]}
     top1 = {name: np.array([100 * Checkpoint(out / name / f"seed-{s}/latest.h5").history[-1]["test_top1"]
                             for s in (0, 1)]) for name in ("base", "nonoverlap")}
