@@ -236,8 +236,8 @@ class Trainer:
         self._save()
         if improved:
             copy_file(self.latest, self.best)
-        self.echo(f"{self._label():>8} {point['train_cost']:>10.4f} {100 * point['train_error']:>9.2f}% "
-                  f"{point['test_cost']:>10.4f} {100 * point['test_top1']:>9.2f}% {100 * point['test_topk']:>9.2f}% "
+        self.echo(f"{self._label():>8} {point['train_cost']:>10.4f} {_percent(point['train_error'])} "
+                  f"{point['test_cost']:>10.4f} {_percent(point['test_top1'])} {_percent(point['test_topk'])} "
                   f"{rate:>9.0f}" + ("   best" if improved else ""))
         self._plateau()
         self._timer = (time.perf_counter(), 0)
@@ -387,6 +387,12 @@ MEASURES = {"test_top1": "test error", "test_cost": "test cost"}   # what best.h
 
 def _nan(value):
     return float("nan") if value is None else float(value)
+
+
+def _percent(error):
+    """An error column of the line: n/a, as convnet test says it, where the net counts none (no
+    classifying layer; a cost.crossent's top-k): NaN in the history, but a 'nan%' read as a broken run."""
+    return f"{100 * error:>9.2f}%" if math.isfinite(error) else f"{'n/a':>10}"
 
 
 def _count(n, noun, plural=None):

@@ -34,13 +34,15 @@ def start(*args, cwd=None):
 
 def parse_test_lines(stdout):
     """The numbers of each test line: (epoch label, train cost, train err, test cost, top-1, top-5), an
-    error that the net does not count as NaN."""
+    error that the net does not count (n/a) as NaN."""
     rows = []
-    err = r"([\d.]+|nan)%"
+    err = r"(?:([\d.]+)%|(n/a))"
     for line in stdout.splitlines():
         m = re.match(rf"\s*(\d+\.\d+)\s+([\d.]+)\s+{err}\s+([\d.]+)\s+{err}\s+{err}", line)
         if m:
-            rows.append((m.group(1),) + tuple(float(v) for v in m.groups()[1:]))
+            g = m.groups()
+            pick = lambda number, na: float("nan") if na else float(number)
+            rows.append((g[0], float(g[1]), pick(g[2], g[3]), float(g[4]), pick(g[5], g[6]), pick(g[7], g[8])))
     return rows
 
 

@@ -365,7 +365,7 @@ def test_a_crossent_net_keeps_its_lowest_test_error_as_best(tmp_path):
     errors = [h["test_top1"] for h in history]
     best = [i for i, e in enumerate(errors) if e < min(errors[:i], default=np.inf)]
     assert len(best) >= 2
-    assert [i for i, line in enumerate(l for l in out.splitlines() if "nan%" in l) if line.endswith("best")] == best
+    assert [i for i, line in enumerate(l for l in out.splitlines() if " n/a " in l) if line.endswith("best")] == best
     assert Checkpoint(tmp_path / "r/best.h5").step == history[best[-1]]["step"]
 
 
@@ -397,7 +397,7 @@ def test_a_net_without_an_error_to_count_keeps_its_lowest_test_cost_as_best(tmp_
     costs = [h["test_cost"] for h in history]
     best = [i for i, c in enumerate(costs) if c < min(costs[:i], default=np.inf)]
     assert len(best) >= 2 and len(best) < len(costs)          # it improves, and not at every point
-    marked = [i for i, line in enumerate(l for l in out.splitlines() if "nan%" in l) if line.endswith("best")]
+    marked = [i for i, line in enumerate(l for l in out.splitlines() if " n/a " in l) if line.endswith("best")]
     assert marked == best
     assert Checkpoint(tmp_path / "r/best.h5").step == history[best[-1]]["step"]
     since, drops = 0, []                        # the plateau rule, replayed on the test costs
