@@ -160,18 +160,19 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
     """Analytic gradients against float64 central differences, for every layer; exit 1 on a failure."""
     from .gradcheck import check_gradients
     from .progress import Progress
-    bar = []                # made at the first layer, when the count is known
+    bar = None              # made at the first layer, when the count is known
 
     def progress(layer, done, total):
-        bar[:] = bar or [Progress("checking gradients", total, unit=None)]
-        bar[0].show(done, doing=layer)
+        nonlocal bar
+        bar = bar or Progress("checking gradients", total, unit=None)
+        bar.show(done, doing=layer)
     try:
         rows, tolerance = check_gradients(layers_file, params_file, input_size=input_size, channels=channels,
                                           mini=mini, backend=backend, samples=samples, seed=seed, classes=classes,
                                           progress=progress)
     finally:
-        for line in bar:
-            line.clear()
+        if bar is not None:
+            bar.clear()
     click.echo(f"{'layer':<16} {'type':<12} {'rel. error':>10}  checked (tensor: error, elements[, kinks skipped])")
     for r in rows:
         parts = []
