@@ -157,7 +157,8 @@ class Checkpoint:
             raise CheckpointError(f"{path}: no such checkpoint")
         if os.path.isdir(path):          # a run's folder given for its checkpoint
             latest = os.path.join(path, "latest.h5")
-            hint = f": its run's checkpoint is {latest}" if os.path.isfile(latest) else _if_2012(path)
+            hint = (f": its run's checkpoint is {latest}" if os.path.isfile(latest) else _if_2012(path)
+                    or ", and holds no run's latest.h5")
             raise CheckpointError(f"{path}: is a folder, not a checkpoint{hint}")
         _an_hdf5_file(path)
         try:

@@ -86,6 +86,19 @@ class NonNegative(click.FloatRange):
         return number
 
 
+def run_folder_latest(ctx, param, value):
+    """--load's checkpoints (comma-separated), a run's folder read as its latest.h5: the 2012 code's -f
+    took a run's save folder for its latest checkpoint (run4.sh:3). A folder with no latest.h5 (a
+    cuda-convnet ConvNet__ folder, an empty one) is left for the checkpoint's own line to name."""
+    if value is None:
+        return None
+
+    def one(path):
+        latest = os.path.join(path.strip(), "latest.h5")
+        return latest if path.strip() and os.path.isdir(path.strip()) and os.path.isfile(latest) else path
+    return ",".join(one(path) for path in value.split(","))
+
+
 def config_options(f):
     f = click.option("--params", "params_file", required=True, type=click.Path(dir_okay=False),
                      help="The layer params file (learning rates and the like).")(f)
@@ -97,7 +110,9 @@ def config_options(f):
 @main.command()
 @click.option("--layers", "layers_file", type=click.Path(dir_okay=False), help="The layer definition file.")
 @click.option("--params", "params_file", type=click.Path(dir_okay=False), help="The layer params file.")
-@click.option("--load", help="A checkpoint: its net (as changed by --conv-to-local and the like) on its data.")
+@click.option("--load", callback=run_folder_latest,
+              help="A checkpoint (or a run's folder: its latest.h5): its net (as changed by --conv-to-local and "
+                   "the like) on its data.")
 @click.option("--input-size", type=click.IntRange(1), help="Images are SIZE x SIZE (when no data provider says).")
 @click.option("--channels", type=click.IntRange(1), default=3, show_default=True, help="Channels of the input images.")
 @click.option("--data-provider", help="Take the image size from this provider (and --data-path, --crop).")

@@ -1,13 +1,14 @@
 """convnet inspect, features and show: what a trained net holds and does."""
 import click
 
-from .cli import _open_checkpoint, data_options, main
+from .cli import _open_checkpoint, data_options, main, run_folder_latest
 from .errors import OptionError
 from .progress import progress_of
 
 
 @main.command()
-@click.option("--load", required=True, help="The checkpoint.")
+@click.option("--load", callback=run_folder_latest, required=True,
+              help="The checkpoint (or a run's folder: its latest.h5).")
 @click.option("--layers", "names", help="Only these layers, comma-separated (default: every layer).")
 @click.option("--batches", type=click.IntRange(1), default=1, show_default=True, help="Minibatches to look at.")
 @click.option("--test", "test_mode", is_flag=True, help="Test-range minibatches in test mode (default: the next "
@@ -48,7 +49,8 @@ def inspect(load, names, batches, test_mode, as_json, out, **overrides):
 
 
 @main.command()
-@click.option("--load", required=True, help="The checkpoint.")
+@click.option("--load", callback=run_folder_latest, required=True,
+              help="The checkpoint (or a run's folder: its latest.h5).")
 @click.option("--layer", required=True, help="The layer whose outputs to write.")
 @click.option("--out", type=click.Path(dir_okay=False), help="The HDF5 file to write.")
 @click.option("--out-dir", type=click.Path(file_okay=False),
@@ -76,7 +78,8 @@ def features(load, layer, out, out_dir, **overrides):
 
 
 @main.command()
-@click.option("--load", required=True, help="The checkpoint.")
+@click.option("--load", callback=run_folder_latest, required=True,
+              help="The checkpoint (or a run's folder: its latest.h5).")
 @click.option("--filters", help="Layers whose filters to draw, e.g. conv1a,conv1b (the paper's Figure 3), each "
                                  "layer's on one scale from its lowest weight to its highest, as shownet drew them.")
 @click.option("--norm-filters", is_flag=True,

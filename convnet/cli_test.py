@@ -1,7 +1,7 @@
 """convnet test and predict: a checkpoint's errors and classes, or those of several averaged."""
 import click
 
-from .cli import _open_checkpoint, data_options, main, weights_option
+from .cli import _open_checkpoint, data_options, main, run_folder_latest, weights_option
 from .errors import DataError, OptionError
 from .notes import note
 from .progress import Progress, progress_of
@@ -31,8 +31,9 @@ def _restore_for(path, data, options, first, earlier):
 
 
 @main.command()
-@click.option("--load", required=True, help="The checkpoint to test; several, comma-separated, average their "
-                                            "softmax outputs (the paper's several CNNs).")
+@click.option("--load", callback=run_folder_latest, required=True,
+              help="The checkpoint to test (or a run's folder: its latest.h5); several, comma-separated, average "
+                   "their softmax outputs (the paper's several CNNs).")
 @data_options
 @click.option("--multiview", is_flag=True, help="Average the softmax over ten views: 4 corners, centre, and reflections "
                                                  "(a run trained with --augment 2012 on CIFAR-style data: 9 positions, as the 2012 code).")
@@ -161,8 +162,9 @@ def _open_nets(paths, overrides, multiview, unlabelled_ok=False):
 
 @main.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path())
-@click.option("--load", required=True, help="The checkpoint; several, comma-separated, average their softmax "
-                                            "outputs (as test).")
+@click.option("--load", callback=run_folder_latest, required=True,
+              help="The checkpoint (or a run's folder: its latest.h5); several, comma-separated, average their "
+                   "softmax outputs (as test).")
 @click.option("--top", "k", type=click.IntRange(1), default=5, show_default=True, help="Classes shown per image.")
 @click.option("--multiview", is_flag=True, help="Average over the ten views of the multiview test.")
 @weights_option

@@ -6,7 +6,7 @@ import time
 import click
 from click.core import ParameterSource
 
-from .cli import SEED, TRAIN_OPTIONS, NonNegative, data_options, main
+from .cli import SEED, TRAIN_OPTIONS, NonNegative, data_options, main, run_folder_latest
 from .errors import OptionError
 from .notes import note
 
@@ -42,7 +42,8 @@ from .notes import note
               help="At every test point, record inspect's statistics of the last minibatch in the checkpoint "
                    "(convnet show --grads draws them).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the weights, the data order, augmentation and dropout.")
-@click.option("--load", help="Resume from this checkpoint, exactly where it stopped.")
+@click.option("--load", callback=run_folder_latest,
+              help="Resume from this checkpoint (or a run's folder: its latest.h5), exactly where it stopped.")
 @click.option("--conv-to-local", "conv_to_local", metavar="LAYERS",
               help="Make these conv layers (comma-separated) locally connected, each position starting from the "
                    "conv's filters (cuda-convnet's --conv-to-local; with --load, the run goes on in a new folder).")

@@ -7,7 +7,8 @@ with shownet.py's `--write-features`).
 # cuda-convnet's option: what does its work here. Options with the same name here (--epochs, --gpu,
 # --mini, --test-range, --color-noise, --conv-to-local, ...) never reach this table.
 HERE = {
-    "-f": "--load CHECKPOINT, a run's latest.h5 (a ConvNet__<time> folder of the 2012 code: convnet import it first)",
+    "-f": "--load CHECKPOINT, a run's latest.h5 or its folder (a ConvNet__<time> folder of the 2012 code: convnet "
+          "import it first)",
     "--layer-def": "--layers",
     "--layer-params": "--params, on resume too: convnet train --load CHECKPOINT --params new.cfg",
     "--test-only": "convnet test --load CHECKPOINT",

@@ -127,7 +127,7 @@ def test_files_are_read_while_another_program_holds_them_locked(tmp_path):
 
 
 def test_a_folder_given_for_a_checkpoint_names_its_latest(tmp_path):
-    with pytest.raises(CheckpointError, match="is a folder, not a checkpoint$"):
+    with pytest.raises(CheckpointError, match="is a folder, not a checkpoint, and holds no run's latest.h5$"):
         Checkpoint(tmp_path)
     (tmp_path / "latest.h5").write_bytes(b"")
     with pytest.raises(CheckpointError, match=f"is a folder, not a checkpoint: its run's checkpoint is "
@@ -149,14 +149,30 @@ def test_another_convnet_file_given_for_a_checkpoint_is_named(tmp_path, key, wha
         Checkpoint(tmp_path / "g.h5")
 
 
-def test_every_command_names_a_runs_latest_for_its_folder(tmp_path):
-    from tests.training import convnet
-    (tmp_path / "latest.h5").write_bytes(b"")
-    for command in (["train"], ["test"], ["inspect"], ["features", "--layer", "x", "--out", tmp_path / "f.h5"],
-                    ["show", "--filters", "x", "--out", tmp_path / "s.png"]):
-        result = convnet(*command, "--load", tmp_path, check=False)
-        assert result.returncode == 1 and "Traceback" not in result.stderr
-        assert f"is a folder, not a checkpoint: its run's checkpoint is {tmp_path / 'latest.h5'}" in result.stderr
+def test_every_command_reads_a_runs_folder_as_its_latest(tmp_path):
+    """As cuda-convnet's -f took a run's save folder (ConvNet__<time>) for its latest checkpoint."""
+    from tests.training import FAST, TINY, convnet, strict_json
+    run = tmp_path / "run"
+    convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", run)
+    latest = run / "latest.h5"
+    tested = strict_json(convnet("test", "--load", latest, "--json").stdout)
+    assert strict_json(convnet("test", "--load", run, "--json").stdout) == tested
+    assert strict_json(convnet("test", "--load", f"{run},{latest}", "--json").stdout)["checkpoints"] == \
+        [str(latest)] * 2
+    assert convnet("test", "--load", f"{run}/").stdout.startswith(f"{latest} (epoch ")
+    resumed = convnet("train", "--load", run, "--epochs", "2").stdout
+    assert f"checkpoints in {run}" in resumed and Checkpoint(latest).epoch == 3
+    for command in (["inspect"], ["features", "--layer", "fc10", "--out", tmp_path / "f.h5"],
+                    ["show", "--filters", "conv1", "--out", tmp_path / "s.png"], ["describe"]):
+        convnet(*command, "--load", run)
+    image = tmp_path / "one.png"
+    import PIL.Image
+    PIL.Image.new("RGB", (40, 40), (200, 30, 30)).save(image)
+    assert convnet("predict", image, "--load", run).stdout.startswith(f"{image}: ")
+    (tmp_path / "empty").mkdir()
+    result = convnet("test", "--load", tmp_path / "empty", check=False)
+    assert result.returncode == 1 and result.stderr == (f"convnet: error: {tmp_path / 'empty'}: is a folder, not a "
+                                                        f"checkpoint, and holds no run's latest.h5\n")
 
 
 def test_a_file_that_is_not_hdf5_is_named_for_what_it_looks_like(tmp_path):
