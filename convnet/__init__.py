@@ -23,6 +23,7 @@ def load(path, **options):
             net.activation("conv1"), net.gradient("conv1"), net["conv1"].params[0].value
 
     options are those of `convnet test`, by their Python names (backend="numpy", data_path=...,
-    test_range="6"): what is not given is the checkpoint's."""
+    test_range="6"): what is not given is the checkpoint's. A run's folder stands for its latest.h5."""
+    from .checkpoint import latest_of
     from .opening import load as _load
-    return _load(path, **options)
+    return _load(latest_of(str(path)), **options)

@@ -144,6 +144,14 @@ def _if_2012(path):
             f"with the layer files it was trained with)")
 
 
+def latest_of(path):
+    """path, or for a run's folder its latest.h5: the 2012 code's -f took a run's save folder for its
+    latest checkpoint (run4.sh:3). A folder with no latest.h5 (a cuda-convnet ConvNet__ folder, an
+    empty one) stays as it is, for Checkpoint's own line to name."""
+    latest = os.path.join(path, "latest.h5")
+    return latest if os.path.isdir(path) and os.path.isfile(latest) else path
+
+
 class NonFinite(ValueError):
     """A learned array with a NaN or an infinity: save() writes no such checkpoint (its message: the array)."""
 

@@ -87,16 +87,9 @@ class NonNegative(click.FloatRange):
 
 
 def run_folder_latest(ctx, param, value):
-    """--load's checkpoints (comma-separated), a run's folder read as its latest.h5: the 2012 code's -f
-    took a run's save folder for its latest checkpoint (run4.sh:3). A folder with no latest.h5 (a
-    cuda-convnet ConvNet__ folder, an empty one) is left for the checkpoint's own line to name."""
-    if value is None:
-        return None
-
-    def one(path):
-        latest = os.path.join(path.strip(), "latest.h5")
-        return latest if path.strip() and os.path.isdir(path.strip()) and os.path.isfile(latest) else path
-    return ",".join(one(path) for path in value.split(","))
+    """--load's checkpoints (comma-separated), a run's folder read as its latest.h5 (checkpoint.latest_of)."""
+    from .checkpoint import latest_of
+    return None if value is None else ",".join(latest_of(p.strip()) if p.strip() else p for p in value.split(","))
 
 
 def config_options(f):

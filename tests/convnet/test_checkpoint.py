@@ -169,6 +169,11 @@ def test_every_command_reads_a_runs_folder_as_its_latest(tmp_path):
     import PIL.Image
     PIL.Image.new("RGB", (40, 40), (200, 30, 30)).save(image)
     assert convnet("predict", image, "--load", run).stdout.startswith(f"{image}: ")
+    import convnet as library
+    net, data = library.load(run)                    # the library as the commands
+    images, labels = next(data.test_minibatches(100))
+    same = library.load(latest)[0]
+    assert np.array_equal(net.forward([images, labels])["logprob"], same.forward([images, labels])["logprob"])
     (tmp_path / "empty").mkdir()
     result = convnet("test", "--load", tmp_path / "empty", check=False)
     assert result.returncode == 1 and result.stderr == (f"convnet: error: {tmp_path / 'empty'}: is a folder, not a "
