@@ -79,13 +79,7 @@ def read_ini(path, text=None, notes=True):
             pass
         raise ConfigError(f"line {lineno}: cannot parse {line.strip()!r} (expected key=value)",
                           file=path) from None
-    if notes:
-        _note_overridden_keys(path, text)
-    headers = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        m = _SECTION.match(line.strip())
-        if m:
-            headers.setdefault(m.group(1), []).append(lineno)
+    headers = _section_lines(path, text, notes)
     return {name: Section(str(path), name, parser.items(name), headers.get(name, ()))
             for name in parser.sections()}
 
@@ -106,19 +100,21 @@ _KEY = re.compile(r"^([^\s=:#;\[][^=:]*?)\s*[=:]\s*(.*?)\s*$")
 _INLINE_COMMENT = re.compile(r"\s[#;].*$")
 
 
-def _note_overridden_keys(path, text):
-    """Python 2's ConfigParser, which read the 2012 files, merged a [section] given twice and let the
-    last of a key given twice win, silently (layer-params-170-quant.cfg has [hs1a] twice). convnet
-    does the same, and says so where a later value replaces a different earlier one."""
-    seen, section = {}, None
+def _section_lines(path, text, notes):
+    """{section: the line numbers of its [section] headers}. Python 2's ConfigParser, which read the 2012
+    files, merged a [section] given twice and let the last of a key given twice win, silently
+    (layer-params-170-quant.cfg has [hs1a] twice). convnet does the same, and with notes says so where a
+    later value replaces a different earlier one."""
+    seen, section, headers = {}, None, {}
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip()[0] in "#;":
             continue
         m = _SECTION.match(line.strip())
         if m:
             section = m.group(1)
+            headers.setdefault(section, []).append(lineno)
             continue
-        m = _KEY.match(line.strip())
+        m = _KEY.match(line.strip()) if notes else None
         if m and section is not None:
             key, value = m.group(1).lower(), _INLINE_COMMENT.sub("", m.group(2))
             earlier = seen.get((section, key))
@@ -126,6 +122,7 @@ def _note_overridden_keys(path, text):
                 note(f"{path}: [{section}] {key}: given twice (lines {earlier[0]} and {lineno}); "
                      f"the later value {value!r} counts, as in the 2012 code")
             seen[(section, key)] = (lineno, value)
+    return headers
 
 
 class Key:
