@@ -275,7 +275,9 @@ def bench(layers_file, params_file, input_size, mini, backend, gpu, warmup, repe
 @click.option("--size", type=click.IntRange(8, 2048), default=256, show_default=True, help="Images are rescaled and cropped to SIZE x SIZE.")
 @click.option("--workers", type=click.IntRange(1), help="Decoding processes (default: one per core).")
 @click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True, help="Images per batch file.")
-def make_data(images, out, val_images, val_labels, test_images, size, workers, batch_size):
+@click.option("--overwrite", is_flag=True,
+              help="Replace the batches that an earlier make-data with other images or options left in --out.")
+def make_data(images, out, val_images, val_labels, test_images, size, workers, batch_size, overwrite):
     """Prepare ImageNet-style JPEG folders: rescale, centre-crop, and write HDF5 batches (resumable)."""
     from convnet.data.make_data import make_data as run
     if val_labels and not val_images:
@@ -287,7 +289,8 @@ def make_data(images, out, val_images, val_labels, test_images, size, workers, b
             why = "read as images there (a class of their own)" if option == "--images" else "among the images there"
             raise OptionError(f"--out {out} is inside {option} {folder}: its batches would be {why}; give an "
                               f"--out outside it")
-    run(images, out, val_images, val_labels, size, workers, batch_size, echo=click.echo, test_images=test_images)
+    run(images, out, val_images, val_labels, size, workers, batch_size, echo=click.echo, test_images=test_images,
+        overwrite=overwrite)
 
 
 # the commands of their own modules, registered on main as they are imported

@@ -16,14 +16,15 @@ ILSVRC's test images, which come without labels (a flat folder, --test-images), 
 labels -1, in the order of their names: the order of the lines of a submission. Then OUT/meta.h5
 with the class names, the mean training image, and the eigenvalues and eigenvectors of
 the RGB covariance of the training pixels; OUT/report.txt lists every image skipped or converted.
-A rerun continues where a crash stopped: batches whose file holds the same digest are not redone.
+A rerun continues where a crash stopped: batches whose file holds the same digest are not redone;
+an earlier make-data's batches of other images or options are replaced only with --overwrite
+(earlier_output.py).
 One make-data at a time writes into a folder (an OS lock on OUT/.lock, as a training's save folder);
 meta.h5 is removed before any batch is remade and written last, so it never describes other batches.
 """
 import hashlib
 import json
 import os
-import re
 import warnings
 from multiprocessing import Pool
 
@@ -34,6 +35,7 @@ from PIL import Image
 from convnet.errors import DataError
 from convnet.notes import note
 from convnet.progress import Progress
+from convnet.data.earlier_output import batch_state, check_nothing_foreign, check_overwrite, earlier_batches_beyond
 from convnet.data.provider import batch_checksum, format_range
 from convnet.files import (check_writable, printable, read_hdf5, remove_file, remove_stale_temporaries, write_bytes,
                            write_hdf5)
@@ -232,14 +234,6 @@ def digest(split, files, size):
     return h.hexdigest()
 
 
-def batch_is_done(path, expected):
-    try:
-        with read_hdf5(path) as f:
-            return f.attrs.get("digest") == expected and "images" in f
-    except OSError:
-        return False
-
-
 def write_batch(path, split, files, results, size, expected_digest):
     """Write one batch atomically from the workers' (pixels, note, RGB sums); return (written, skipped,
     converted)."""
@@ -313,7 +307,7 @@ def combine(out, batches, classes, size, found):
 
 
 def make_data(images, out, val_images=None, val_labels=None, size=256, workers=None, batch_size=1024, echo=print,
-              test_images=None):
+              test_images=None, overwrite=False):
     classes, train = discover_training(images)
     val = discover_validation(val_images, val_labels, classes) if val_images else []
     test = discover_test(test_images) if test_images else []
@@ -325,11 +319,14 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
     check_writable(out, "the output folder")
     with FolderLock(out, "wait for it to end, or give this one its own --out"):
         remove_stale_temporaries(out)         # what a crash mid-write left
-        todo = [(n, s, files) for n, s, files in batches
-                if not batch_is_done(os.path.join(out, f"data_batch_{n}.h5"), digest(s, files, size))]
+        states = {f"data_batch_{n}.h5": batch_state(os.path.join(out, f"data_batch_{n}.h5"), digest(s, files, size))
+                  for n, s, files in batches}
+        extra = earlier_batches_beyond(out, len(batches))
+        check_nothing_foreign(out, states)
+        check_overwrite(out, states, extra, batches, size, overwrite)
+        todo = [(n, s, files) for n, s, files in batches if states[f"data_batch_{n}.h5"] != "done"]
         if todo:           # meta.h5 describes the batches of the finished run: until this one ends there is none
             remove_file(os.path.join(out, "meta.h5"))
-        extra = earlier_batches_beyond(out, len(batches))
         found = len(train) + len(val) + len(test)
         tested = f", {len(test)} unlabelled test images" if test else ""
         echo(f"{len(classes)} classes, {len(train)} training and {len(val)} validation images{tested}: {len(batches)} "
@@ -360,19 +357,3 @@ def make_data(images, out, val_images=None, val_labels=None, size=256, workers=N
             note(f"{lost} test image{'s' * (lost != 1)} could not be read (see the report): a submission from these "
                  f"batches has no line for {'them' if lost != 1 else 'it'}, and the lines after it move up")
     return written, skipped, converted
-
-
-def earlier_batches_beyond(out, count):
-    """The data_batch_N.h5 in out with N > count that an earlier make-data wrote, in number order."""
-    numbers = sorted(int(m.group(1)) for m in map(re.compile(r"data_batch_(\d+)\.h5").fullmatch, os.listdir(out))
-                     if m and int(m.group(1)) > count)
-    return [f"data_batch_{n}.h5" for n in numbers if _made_here(os.path.join(out, f"data_batch_{n}.h5"))]
-
-
-def _made_here(path):
-    """Whether path is a batch of make-data's (its digest and split): no other file is ever removed."""
-    try:
-        with read_hdf5(path) as f:
-            return "digest" in f.attrs and "split" in f.attrs
-    except OSError:
-        return False

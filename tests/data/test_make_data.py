@@ -210,11 +210,11 @@ def test_train_and_multiview_test_through_the_provider(made, tmp_path):
     assert "whole images" not in convnet("test", "--load", tmp_path / "latest.h5", "--multiview").stderr   # crops
 
 
-def rerun(tree, out, **kw):
+def rerun(tree, out, **options):
     root, _ = tree
     lines = []
-    make_data(str(root / "train"), str(out), str(root / "val"), str(root / "val_labels.csv"), size=64, workers=2,
-              batch_size=4, echo=lines.append, **kw)
+    make_data(str(root / "train"), str(out), str(root / "val"), str(root / "val_labels.csv"), echo=lines.append,
+              **{"size": 64, "workers": 2, "batch_size": 4, **options})
     return lines
 
 
@@ -260,7 +260,27 @@ def test_sigkill_then_rerun_gives_what_one_run_gives(tmp_path, made):
     assert snapshot(tmp_path / "cut") == snapshot(tmp_path / "whole")
 
 
-def test_a_remake_with_other_options_leaves_only_its_own_batches(tree, tmp_path, monkeypatch):
+def test_a_remake_with_other_options_is_refused_without_overwrite(tree, tmp_path):
+    """A finished ImageNet in --out is hours of decoding: another --size or --batch-size there (a typo of
+    --out) must not replace it in silence."""
+    out = tmp_path / "out"
+    rerun(tree, out)
+    before, files = snapshot(out), {p.name: p.read_bytes() for p in out.iterdir()}
+    root, _ = tree
+    run = convnet("make-data", "--images", root / "train", "--val-images", root / "val", "--val-labels",
+                  root / "val_labels.csv", "--size", "64", "--batch-size", "8", "--out", out, check=False)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr == (f"convnet: error: {out}: holds the batches of an earlier make-data with other images or "
+                          f"options (there: 7 batches of 64x64 images, 4 in the first; this one: 4 batches of 64x64 "
+                          f"images, 8 in the first), of which this one would replace 4 and remove 3: give --overwrite "
+                          f"to replace them, or another --out\n")
+    with pytest.raises(DataError, match=r"\(there: 7 batches of 64x64 images, 4 in the first; this one: 7 batches of "
+                                        r"32x32 images, 4 in the first\), of which this one would replace 7: give"):
+        rerun(tree, out, size=32)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files and snapshot(out) == before
+
+
+def test_a_remake_with_overwrite_leaves_only_its_own_batches(tree, tmp_path, monkeypatch):
     root, _ = tree
     out = tmp_path / "out"
     rerun(tree, out)
@@ -270,22 +290,45 @@ def test_a_remake_with_other_options_leaves_only_its_own_batches(tree, tmp_path,
 
     def killed(*args):
         raise KeyboardInterrupt
+    remake = dict(size=64, workers=2, batch_size=8, overwrite=True)
     with monkeypatch.context() as m:           # a kill after the new batches, before their meta.h5
         m.setattr(md, "combine", killed)
         with pytest.raises(KeyboardInterrupt):
-            make_data(str(root / "train"), str(out), str(root / "val"), str(root / "val_labels.csv"), size=64,
-                      workers=2, batch_size=8, echo=lambda *_: None)
+            make_data(str(root / "train"), str(out), str(root / "val"), str(root / "val_labels.csv"),
+                      echo=lambda *_: None, **remake)
     assert not (out / "meta.h5").exists()       # not the old one, which describes other batches
     with pytest.raises(DataError, match="make-data has not finished there"):
         get_provider("imagenet", str(out))
     lines = []
-    make_data(str(root / "train"), str(out), str(root / "val"), str(root / "val_labels.csv"), size=64, workers=2,
-              batch_size=8, echo=lines.append)
+    make_data(str(root / "train"), str(out), str(root / "val"), str(root / "val_labels.csv"), echo=lines.append,
+              **remake)
     assert "4 batches of 8; 4 already done, 0 to make" in lines[0]
     assert lines[1] == ("removed 3 batches of an earlier make-data there with other options "
                         "(data_batch_5.h5 to data_batch_7.h5)")
     assert sorted(p.name for p in out.glob("data_batch_*.h5")) == [f"data_batch_{n}.h5" for n in (1, 2, 3, 4, 9)]
     assert sum(len(names) for *_, names in batches(out)) == 20
+    assert "4 batches of 8; 4 already done, 0 to make" in rerun(tree, out, batch_size=8)[0]   # no --overwrite needed
+
+
+@pytest.mark.parametrize("name, content, why", [
+    ("data_batch_2.h5", "hdf5", "an HDF5 file that make-data did not write (it has no batch digest), where this "
+                                "make-data writes a batch"),
+    ("meta.h5", "hdf5", "an HDF5 file that is not make-data's meta.h5, which make-data writes there"),
+    ("report.txt", "my notes\n", "not a make-data report, which make-data writes there"),
+])
+def test_a_users_own_file_under_a_name_make_data_writes_is_never_replaced(tree, tmp_path, name, content, why):
+    out = tmp_path / "out"
+    out.mkdir()
+    if content == "hdf5":
+        with h5py.File(out / name, "w") as f:
+            f["mine"] = np.arange(3)
+    else:
+        (out / name).write_text(content)
+    kept = (out / name).read_bytes()
+    with pytest.raises(DataError) as e:
+        rerun(tree, out, overwrite=True)
+    assert str(e.value) == f"{out / name}: {why}: move it, or give another --out"
+    assert (out / name).read_bytes() == kept and sorted(os.listdir(out)) == [".lock", name]   # nothing written
 
 
 @pytest.mark.parametrize("split", ["train", "val"])
