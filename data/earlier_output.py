@@ -88,8 +88,8 @@ def check_overwrite(out, states, extra, batches, size, overwrite):
     theirs = _batches_of(out, (replaced + extra)[0])
     ours = _describe(len(batches), len(batches[0][2]), size)
     raise DataError(f"{out}: holds the batches of an earlier make-data with other images or options (there: {theirs}; "
-                    f"this one: {ours}), of which this one would {what}: give --overwrite to replace them, or "
-                    f"another --out")
+                    f"this one: {ours}), of which this one would {what}: give --overwrite for that, or another "
+                    f"--out")
 
 
 def _batches_of(out, example):

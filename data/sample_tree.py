@@ -8,6 +8,7 @@ PNG under a .JPEG name, empty, not an image).
 import argparse
 import os
 import pathlib
+import shutil
 
 import numpy as np
 from PIL import Image
@@ -62,14 +63,52 @@ def make_tree(root, per_class=4, val=5, seed=0, test=4):
                            "png_inside.JPEG": "PNG data in a .jpeg file"})
 
 
+def same_tree(a, b):
+    """Whether folders a and b hold the same files with the same bytes."""
+    def files(root):
+        return {os.path.relpath(os.path.join(d, f), root): os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs}
+    fa, fb = files(a), files(b)
+    return fa.keys() == fb.keys() and all(pathlib.Path(fa[k]).read_bytes() == pathlib.Path(fb[k]).read_bytes() for k in fa)
+
+
+def write_tree(root, per_class, val, test):
+    """make_tree into a new folder, whole or not at all: built beside it and renamed. Run again with the
+    same options, it finds the same tree there (the pictures are drawn from a fixed seed) and says so;
+    a folder that holds anything else is left as it is. Returns (what make_tree returns, already there)."""
+    root = os.path.abspath(root)
+    temporary = f"{root}.tmp-{os.getpid()}"
+    try:
+        made = make_tree(temporary, per_class, val, test=test)
+        if not os.path.lexists(root) or (os.path.isdir(root) and not os.listdir(root)):
+            os.replace(temporary, root)
+            return made, False
+        if not os.path.isdir(root):
+            raise SystemExit(f"sample_tree: error: {root}: is a file; give a new folder for the sample tree")
+        if same_tree(temporary, root):
+            return made, True
+        raise SystemExit(f"sample_tree: error: {root}: holds files other than this sample tree's; give a new "
+                         f"folder for the sample tree")
+    except OSError as e:
+        raise SystemExit(f"sample_tree: error: {root}: cannot write the sample tree there ({e.strerror})") from None
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _count(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="sample_tree", description=__doc__.splitlines()[0])
     parser.add_argument("root")
-    parser.add_argument("--per-class", type=int, default=4)
-    parser.add_argument("--val", type=int, default=5)
-    parser.add_argument("--test", type=int, default=4)
+    parser.add_argument("--per-class", type=_count, default=4)
+    parser.add_argument("--val", type=_count, default=5)
+    parser.add_argument("--test", type=_count, default=4)
     args = parser.parse_args()
-    made = make_tree(args.root, args.per_class, args.val, test=args.test)
-    print(f"{args.root}: {len(CLASSES)} classes in train/, {args.val} images in val/ with val_labels.csv, "
-          f"{args.test} unlabelled in test/; {made['found'] + args.test} images, {len(made['skipped'])} unreadable "
-          f"and {len(made['converted'])} to convert on purpose")
+    made, there = write_tree(args.root, args.per_class, args.val, args.test)
+    print(f"{args.root}: {'already holds this sample tree: ' * there}{len(CLASSES)} classes in train/, {args.val} "
+          f"images in val/ with val_labels.csv, {args.test} unlabelled in test/; {made['found'] + args.test} images, "
+          f"{len(made['skipped'])} unreadable and {len(made['converted'])} to convert on purpose")

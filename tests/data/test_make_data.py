@@ -273,7 +273,7 @@ def test_a_remake_with_other_options_is_refused_without_overwrite(tree, tmp_path
     assert run.stderr == (f"convnet: error: {out}: holds the batches of an earlier make-data with other images or "
                           f"options (there: 7 batches of 64x64 images, 4 in the first; this one: 4 batches of 64x64 "
                           f"images, 8 in the first), of which this one would replace 4 and remove 3: give --overwrite "
-                          f"to replace them, or another --out\n")
+                          f"for that, or another --out\n")
     with pytest.raises(DataError, match=r"\(there: 7 batches of 64x64 images, 4 in the first; this one: 7 batches of "
                                         r"32x32 images, 4 in the first\), of which this one would replace 7: give"):
         rerun(tree, out, size=32)
