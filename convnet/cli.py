@@ -184,10 +184,14 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
     click.echo(f"{'layer':<16} {'type':<12} {'rel. error':>10}  checked (tensor: error, elements[, kinks skipped])")
     for r in rows:
         parts = []
-        for tensor, err, count, kinks in r.checks:
-            parts.append(f"{tensor}: {err:.1e}, {count}" + (f", {kinks} kinks" if kinks else ""))
+        for tensor, err, count, kinks, alone in r.checks:
+            parts.append(f"{tensor}: {err:.1e}, {count}" + (f", {kinks} kinks" if kinks else "") + (", alone" * alone))
         status = "ok" if r.ok else "FAIL"
         click.echo(f"{r.name:<16} {r.type:<12} {r.error:>10.2e}  {status:<4} {'; '.join(parts)}")
+    if any(c[4] for r in rows for c in r.checks):
+        click.echo("alone: the cost moves too little for float64 to resolve these gradients through the net (at "
+                   "the paper's initial weights, 1e-12 at conv1); each is checked on its layer alone, as the "
+                   "derivative of the layer's output dotted with the gradient its backward was given")
     failed = [r.name for r in rows if not r.ok]
     if failed:
         click.echo(f"FAILED: {len(failed)} of {len(rows)} layers above the tolerance {tolerance:g}. "

@@ -13,6 +13,14 @@ Elements at a kink (relu at 0, tied maxima) are skipped and counted, as Caffe's 
 a stencil is a kink when one of its points changes any layer's activation pattern (a layer's
 kink_pattern: relu's signs, a max's winners...), or when its second differences betray one; a tensor
 with no smooth sample reports NaN and fails.
+
+Through a deep net of small weights (the paper's, at initW 0.01) the cost's gradient at the first
+layers is 1e-12 and less: no step moves the cost by more than its rounding there, and the differences
+measure noise. A tensor whose largest analytic element is below what the net's cost can resolve is
+checked on its layer alone: the objective is the layer's output dotted with the gradient (dy) that
+its analytic backward was given, whose derivative is what that backward computes from dy, rounded to
+1e-16 of its own terms. Those rows say "alone"; they check the layer's backward, not the gradient it
+was given, which the rows above it check.
 """
 from types import SimpleNamespace
 
@@ -84,31 +92,63 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
 
     f0 = total_cost()
     base = patterns()
-    noise = 100 * np.finfo(np.float64).eps * abs(f0)     # rounding in a combination of costs
 
-    def numeric(array, index, rebuild, changed, slope=0.0):
-        """The derivative at one element by the 4-point stencil
+    def through_the_net(changed):
+        """The objective of a row: the net's cost, recomputed from the layer `changed` on."""
+        def value(override_inputs):
+            f = total_cost(override_inputs, changed)
+            return f, any(not np.array_equal(base[name], a) for name, a in patterns(changed).items())
+        return SimpleNamespace(value=value, f0=f0, scale=abs(f0), alone=False)
+
+    def layer_alone(name):
+        """The objective of a row whose gradients the net's cost cannot resolve: <dy, y(x)>, the layer's own
+        output dotted with the gradient (dy) that its analytic backward was given. Its derivative is what
+        that backward computes from dy; it is rounded to 1e-16 of the terms' sizes, however small dy is.
+        None for a layer without a dy of its own: a cost, or a softmax whose gradient its cost takes."""
+        layer = ref[name]
+        dy = net.gradient(name) if name not in net._joint.values() and not layer.is_cost else None
+        if dy is None:
+            return None
+        dy = np.asarray(dy, dtype=np.float64).reshape(-1)
+
+        def run(override_inputs):
+            xs = [override_inputs.get((name, i), acts[inp]) for i, inp in enumerate(layer.inputs)]
+            with layer.device.activate(), np.errstate(invalid="ignore", divide="ignore"):
+                y = layer.forward(xs, ref.ctx)
+            pattern = layer.kink_pattern(xs, y, ref.ctx) if hasattr(layer, "kink_pattern") else np.zeros(0)
+            return np.asarray(y, dtype=np.float64).reshape(-1), np.asarray(pattern)
+        y0, pattern0 = run({})
+
+        def value(override_inputs):
+            y, pattern = run(override_inputs or {})
+            return float(dy @ y), not np.array_equal(pattern, pattern0)
+        return SimpleNamespace(value=value, f0=float(dy @ y0), scale=float(np.abs(dy) @ np.abs(y0)), alone=True)
+
+    def numeric(array, index, rebuild, objective, slope=0.0):
+        """The derivative of the objective at one element by the 4-point stencil
             (-f(v+2s) + 8 f(v+s) - 8 f(v-s) + f(v-2s)) / 12s,
         or None where f has a kink within 2s of v (a max with ties, relu at 0): where a stencil point
         changes any layer's activation pattern, or where the second differences D(k) = f(v+k) -
         2 f(v) + f(v-k) break D(2s) = 4 D(s), which holds up to O(s^4) for a smooth f.
 
-        The step s: f is rounded to about 1e-16 of itself, so s must change f by far more than that
+        The step s: f is rounded to about 1e-16 of its scale, so s must change f by far more than that
         (a pixel's gradient through a deep net of small weights can be 1e-7 of the cost's): s starts
-        at h, or larger, up to MAX_STEP, until the analytic slope moves f by FLOOR of itself. And s
+        at h, or larger, up to MAX_STEP, until the analytic slope moves f by FLOOR of its scale. And s
         must be small beside f's own scale (log p near p = 0): while the two central differences at
         s and 2s disagree by more than CURVED of their value, or the stencil leaves f's domain, s is
         divided by 10, down to the rounding limit."""
         flat = array.reshape(-1)
         old = float(flat[index])
-        step = min(max(h, FLOOR * abs(f0) / slope if slope else h), MAX_STEP)
-        finest = max(1e-3 * FLOOR * abs(f0) / slope if slope else 0.0, 1e-12)
+        f0, scale = objective.f0, objective.scale
+        noise = 100 * np.finfo(np.float64).eps * scale     # rounding in a combination of values of f
+        step = min(max(h, FLOOR * scale / slope if slope else h), MAX_STEP)
+        finest = max(1e-3 * FLOOR * scale / slope if slope else 0.0, 1e-12)
         while True:
             f, crossed = {}, False
             for k in (-2, -1, 1, 2):
                 flat[index] = old + k * step
-                f[k] = total_cost(rebuild(), changed)
-                crossed = crossed or any(not np.array_equal(base[name], a) for name, a in patterns(changed).items())
+                f[k], kinked = objective.value(rebuild())
+                crossed = crossed or kinked
             flat[index] = old
             finite = all(np.isfinite(v) for v in f.values())
             if finite:
@@ -126,15 +166,23 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
             return None
         return (8 * (f[1] - f[-1]) - (f[2] - f[-2])) / (12 * step)
 
-    def compare(analytic, array, rebuild, changed):
-        """(error, elements checked, kinks skipped). Candidates: first where the analytic gradient
-        is largest (a sparse gradient cannot pass on zeros alone), then at random."""
+    def compare(analytic, array, rebuild, changed, alone_possible=True):
+        """(error, elements checked, kinks skipped, whether the layer alone was the objective).
+        Through the net, unless even the largest element of the analytic gradient would need a step
+        over MAX_STEP to move the cost by FLOOR of itself: there the cost's rounding is all the net's
+        differences would measure (the paper's net at its initial weights: 1e-12 at conv1), and the
+        layer alone is checked. Candidates: first where the analytic gradient is largest (a sparse
+        gradient cannot pass on zeros alone), then at random. alone_possible=False for a matrix that
+        other layers share: their parts of its gradient are not in this layer's output."""
         a = np.asarray(analytic, dtype=np.float64).reshape(-1)
+        objective = through_the_net(changed)
+        if alone_possible and a.size and np.max(np.abs(a)) * MAX_STEP < FLOOR * abs(f0):
+            objective = layer_alone(changed) or objective
         largest = np.argsort(-np.abs(a), kind="stable")[:samples // 2]
         rest = rng.permutation(np.setdiff1d(np.arange(a.size), largest))
         checked, kinks = [], 0
         for i in np.concatenate([largest, rest])[:3 * samples]:
-            n = numeric(array, i, rebuild, changed, abs(a[i]))
+            n = numeric(array, i, rebuild, objective, abs(a[i]))
             if n is None:
                 kinks += 1
             else:
@@ -142,11 +190,12 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
             if len(checked) == samples:
                 break
         if not checked:
-            return float("nan"), 0, kinks
+            return float("nan"), 0, kinks, objective.alone
         an, nu = np.array(checked).T
         scale = max(np.linalg.norm(an), np.linalg.norm(nu))
-        return (np.linalg.norm(an - nu) / scale if scale > 0 else 0.0), len(checked), kinks
+        return (np.linalg.norm(an - nu) / scale if scale > 0 else 0.0), len(checked), kinks, objective.alone
 
+    shared = {id(p.source) for p in ref.shared_parameters()}
     rows = []
     total = sum(not layer.is_data for layer in net.layers)
     for layer, ref_layer in zip(net.layers, ref.layers):
@@ -165,8 +214,14 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
             if p.source is None:     # a shared matrix is checked once, in its owner's row, with every user's part
                 # (its users come after it: weightSource names this layer or an earlier one)
                 checks.append((p.name,) + compare(net.backend.to_host(p.grad, p.layer.device), ref_p.value,
-                                                  lambda: None, layer.name))
-        worst = max((c[1] for c in checks), default=0.0)
+                                                  lambda: {}, layer.name, id(ref_p) not in shared))
+        worst = worst_error(checks)
         rows.append(SimpleNamespace(name=layer.name, type=layer.type, checks=checks, error=worst,
                                     ok=bool(worst <= TOLERANCE[dtype])))
     return rows, TOLERANCE[dtype]
+
+
+def worst_error(checks):
+    """A row's error: its worst tensor's, NaN (no smooth sample) if any tensor's is, so that it fails
+    (max() keeps whichever comes first of a number and a NaN)."""
+    return float(np.max([c[1] for c in checks])) if checks else 0.0

@@ -152,3 +152,109 @@ def test_check_grads_passes_the_quick_start_net_whatever_the_seed(seed):
 def test_check_grads_passes_every_layer_type_with_other_seeds(seed):
     rows, tolerance = check_gradients(*EVERY, input_size=9, seed=seed)
     assert all(r.ok for r in rows), [(r.name, r.error) for r in rows if not r.ok]
+
+
+# A deep net of the paper's small initial weights (initW=0.01): at conv1 the cost's gradient is far
+# below what float64's rounding of the cost lets central differences through the net measure.
+CONV = """
+[conv{n}]
+type=conv
+inputs={source}
+channels=8
+filters=8
+filterSize=3
+padding=1
+initW=0.01
+initB=0.1
+neuron=relu
+"""
+DEEP = DATA_LAYERS + CONV.format(n=1, source="data").replace("channels=8", "channels=3") + """
+[rnorm1]
+type=cmrnorm
+inputs=conv1
+channels=8
+size=4
+""" + CONV.format(n=2, source="rnorm1") + CONV.format(n=3, source="conv2") + """
+[pool3]
+type=pool
+pool=max
+inputs=conv3
+channels=8
+sizeX=3
+stride=2
+""" + CONV.format(n=4, source="pool3") + """
+[fc]
+type=fc
+inputs=conv4
+outputs=10
+initW=0.01
+""" + SOFTMAX_COST
+
+DEEP_PARAMS = "".join(f"[conv{n}]\nepsW=0.01\nepsB=0.02\nmomW=0.9\nmomB=0.9\nwc=0.0005\n\n" for n in range(1, 5)) + """
+[fc]
+epsW=0.01
+epsB=0.02
+momW=0.9
+momB=0.9
+wc=0.0005
+
+[rnorm1]
+scale=2
+pow=0.75
+minDiv=2
+"""
+
+
+@pytest.fixture
+def deep(tmp_path):
+    return write(tmp_path, "deep.cfg", DEEP), write(tmp_path, "deep-params.cfg", DEEP_PARAMS)
+
+
+def test_gradients_the_cost_cannot_resolve_are_checked_on_their_layer_alone(deep):
+    """Through the net, conv1's differences are the cost's rounding (the paper's net failed at conv1, its
+    relu and its normalization for that reason alone); each such tensor is checked as the derivative of
+    its layer's output dotted with the gradient its backward was given, and passes to 1e-10."""
+    from convnet.graph import load_graph
+    from convnet.net import Net
+    from convnet.gradcheck import FLOOR, MAX_STEP, random_batch
+    graph = load_graph(*deep, [(3, 9, 9), (1,)], data_info={"classes": 10})
+    net = Net(graph, backend="numpy", dtype=np.float64, seed=0)
+    data = random_batch(graph, 3, np.random.default_rng(1))
+    cost = net.forward(data, train=True, step=1, noise=False)["cost"][0]
+    net.backward(keep_input_grads=True)
+    largest = np.abs(net.input_grads["conv1_neuron", 0]).max()
+    assert largest * MAX_STEP < 1e-2 * FLOOR * cost        # a hundred times below what the net resolves
+    rows, tolerance = check_gradients(*deep, input_size=9)
+    assert all(r.ok for r in rows), [(r.name, r.error) for r in rows if not r.ok]
+    alone = {r.name for r in rows if any(c[4] for c in r.checks)}
+    assert {"conv1", "conv1_neuron", "rnorm1", "conv2"} <= alone and not alone & {"fc", "probs", "cost"}
+    assert max(c[1] for r in rows for c in r.checks if c[4]) < 1e-10
+    assert all(c[2] > 0 for r in rows for c in r.checks)
+
+
+def test_a_broken_layer_checked_alone_fails(monkeypatch, deep):
+    cls = layer_class("cmrnorm")
+    original = cls._window_sum
+    monkeypatch.setattr(cls, "_window_sum", lambda self, a, adjoint=False: original(self, a, False))
+    rows, _ = check_gradients(*deep, input_size=9)
+    failed = {r.name: r for r in rows if not r.ok}
+    assert list(failed) == ["rnorm1"] and failed["rnorm1"].checks[0][4] and failed["rnorm1"].error > 1e-3
+
+
+def test_the_alone_rows_are_said_on_the_cli(deep):
+    result = CliRunner().invoke(main, ["check-grads", "--layers", str(deep[0]), "--params", str(deep[1]),
+                                       "--input-size", "9"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1].startswith("conv1 ") and lines[1].endswith(", alone") and " ok " in lines[1]
+    assert lines[-2].startswith("alone: the cost moves too little for float64 to resolve these gradients")
+    assert lines[-1] == "all 13 layers within the tolerance 1e-06"
+
+
+def test_a_tensor_without_a_smooth_sample_fails_its_row_wherever_it_comes():
+    from convnet.gradcheck import worst_error
+    nan = float("nan")
+    assert np.isnan(worst_error([("input data", 2.7e-7, 12, 8, False), ("weights/0", nan, 0, 36, False)]))
+    assert np.isnan(worst_error([("weights/0", nan, 0, 36, False), ("input data", 2.7e-7, 12, 8, False)]))
+    assert worst_error([("input data", 2.7e-7, 12, 8, False), ("biases", 3e-8, 12, 0, True)]) == 2.7e-7
+    assert worst_error([]) == 0.0
