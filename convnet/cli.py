@@ -166,7 +166,7 @@ def describe(layers_file, params_file, load, input_size, channels, data_provider
               help="Classes, for layers whose size follows them (treefc, with a flat class tree).")
 def check_grads(layers_file, params_file, input_size, channels, mini, backend, samples, seed, classes):
     """Analytic gradients against float64 central differences, for every layer; exit 1 on a failure."""
-    from .gradcheck import check_gradients
+    from .gradcheck import KINKED, UNRESOLVED, check_gradients
     from .progress import Progress
     bar = None              # made at the first layer, when the count is known
 
@@ -182,16 +182,22 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
         if bar is not None:
             bar.clear()
     click.echo(f"{'layer':<16} {'type':<12} {'rel. error':>10}  checked (tensor: error, elements[, kinks skipped])")
+    said = {UNRESOLVED: ", alone", KINKED: ", alone after kinks"}
     for r in rows:
         parts = []
         for tensor, err, count, kinks, alone in r.checks:
-            parts.append(f"{tensor}: {err:.1e}, {count}" + (f", {kinks} kinks" if kinks else "") + (", alone" * alone))
+            parts.append(f"{tensor}: {err:.1e}, {count}" + (f", {kinks} kinks" if kinks else "") + said.get(alone, ""))
         status = "ok" if r.ok else "FAIL"
         click.echo(f"{r.name:<16} {r.type:<12} {r.error:>10.2e}  {status:<4} {'; '.join(parts)}")
-    if any(c[4] for r in rows for c in r.checks):
+    reasons = {c[4] for r in rows for c in r.checks}
+    if UNRESOLVED in reasons:
         click.echo("alone: the cost moves too little for float64 to resolve these gradients through the net (at "
                    "the paper's initial weights, 1e-12 at conv1); each is checked on its layer alone, as the "
                    "derivative of the layer's output dotted with the gradient its backward was given")
+    if KINKED in reasons:
+        click.echo("alone after kinks: every stencil through the net crossed a kink (a relu's sign, a max's winner "
+                   "changed in a later layer); each is checked on its layer alone, as the derivative of the "
+                   "layer's output dotted with the gradient its backward was given")
     failed = [r.name for r in rows if not r.ok]
     if failed:
         click.echo(f"FAILED: {len(failed)} of {len(rows)} layers above the tolerance {tolerance:g}. "

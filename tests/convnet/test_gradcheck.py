@@ -258,3 +258,48 @@ def test_a_tensor_without_a_smooth_sample_fails_its_row_wherever_it_comes():
     assert np.isnan(worst_error([("weights/0", nan, 0, 36, False), ("input data", 2.7e-7, 12, 8, False)]))
     assert worst_error([("input data", 2.7e-7, 12, 8, False), ("biases", 3e-8, 12, 0, True)]) == 2.7e-7
     assert worst_error([]) == 0.0
+
+
+CIFAR_NETS = ["18pct", "19pct", "80sec", "conv-local-12pct", "conv-local-13pct"]
+
+
+@pytest.mark.parametrize("name", CIFAR_NETS)
+def test_cuda_convnets_cifar_nets_pass(name):
+    """cuda-convnet's own CIFAR nets at their initial weights. Through the net, every stencil of conv1's
+    weights (80sec, conv-local) or of conv3's input (18pct, 19pct) changes some relu's sign or some max's
+    winner in a later layer: those tensors had no smooth sample, so their rows said NaN and failed.
+    They are checked on their layer alone, and pass there to 1e-12."""
+    from convnet.gradcheck import KINKED
+    layers, params = REFERENCE / f"cifar/layers-{name}.cfg", REFERENCE / f"cifar/layer-params-{name}.cfg"
+    rows, tolerance = check_gradients(layers, params)
+    assert all(r.ok for r in rows), [(r.name, r.error) for r in rows if not r.ok]
+    kinked = [c for r in rows for c in r.checks if c[4] == KINKED]
+    assert kinked and all(c[2] == 12 and c[1] < 1e-12 for c in kinked)
+
+
+def test_a_wrong_weight_gradient_checked_alone_after_kinks_fails(monkeypatch):
+    """80sec's conv1 weights are checked on their layer alone (every stencil through the net crosses a
+    kink): a weight gradient 1% too large fails there."""
+    from convnet.gradcheck import KINKED
+    cls = layer_class("conv")
+    original = cls.backward_cpu
+
+    def too_large(self, xs, y, dy, need, ctx):
+        grads = original(self, xs, y, dy, need, ctx)
+        self.params[0].grad = self.params[0].grad * 1.01
+        return grads
+    monkeypatch.setattr(cls, "backward_cpu", too_large)
+    rows, _ = check_gradients(REFERENCE / "cifar/layers-80sec.cfg", REFERENCE / "cifar/layer-params-80sec.cfg")
+    conv1 = {c[0]: c for c in next(r for r in rows if r.name == "conv1").checks}
+    assert conv1["weights/0"][4] == KINKED and 1e-3 < conv1["weights/0"][1] < 1e-1
+    assert {r.name for r in rows if not r.ok} == {"conv1", "conv2", "conv3"}
+
+
+def test_the_rows_alone_after_kinks_are_said_on_the_cli():
+    result = CliRunner().invoke(main, ["check-grads", "--layers", str(REFERENCE / "cifar/layers-80sec.cfg"),
+                                       "--params", str(REFERENCE / "cifar/layer-params-80sec.cfg")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1].startswith("conv1 ") and "weights/0: " in lines[1] and lines[1].endswith(", alone after kinks")
+    assert lines[-2].startswith("alone after kinks: every stencil through the net crossed a kink")
+    assert lines[-1] == "all 15 layers within the tolerance 1e-06"
