@@ -6,7 +6,7 @@ import sys
 import click
 from click.core import ParameterSource
 
-from .errors import ConvnetError, OptionError
+from .errors import ConvnetError, OptionError, ShapeError
 from .notes import note, send_notes_to
 
 
@@ -120,6 +120,7 @@ def describe(layers_file, params_file, load, input_size, channels, data_provider
     """The net's layers: type, inputs, device, output shape, parameters and multiply-adds per image."""
     from .describe import describe_json, describe_table
     from .graph import load_graph
+    from .input_size import with_size_hint
     if load:
         if layers_file or params_file:
             raise OptionError("give --load, or --layers and --params: the checkpoint holds its net's two files")
@@ -146,7 +147,12 @@ def describe(layers_file, params_file, load, input_size, channels, data_provider
     assumed = info is None and not classes
     labels = (1,) if info is not None else None   # None: sized by what the net needs (graph._infer)
     info = info or {"classes": classes or 1000}
-    graph = load_graph(layers_file, params_file, [shape, labels], data_info=info)
+    try:
+        graph = load_graph(layers_file, params_file, [shape, labels], data_info=info)
+    except ShapeError as e:
+        if input_size is None or data_provider or data_path:
+            raise
+        raise with_size_hint(e, layers_file, params_file, channels, input_size, info) from None
     if assumed and any(layer.type == "treefc" for layer in graph.layers):
         note("treefc makes one output per class: 1000 classes (ILSVRC) and a flat class tree assumed; "
              "give --classes or a --data-provider")
@@ -167,6 +173,7 @@ def describe(layers_file, params_file, load, input_size, channels, data_provider
 def check_grads(layers_file, params_file, input_size, channels, mini, backend, samples, seed, classes):
     """Analytic gradients against float64 central differences, for every layer; exit 1 on a failure."""
     from .gradcheck import KINKED, UNRESOLVED, check_gradients
+    from .input_size import with_size_hint
     from .progress import Progress
     bar = None              # made at the first layer, when the count is known
 
@@ -178,6 +185,8 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
         rows, tolerance = check_gradients(layers_file, params_file, input_size=input_size, channels=channels,
                                           mini=mini, backend=backend, samples=samples, seed=seed, classes=classes,
                                           progress=progress)
+    except ShapeError as e:
+        raise with_size_hint(e, layers_file, params_file, channels, input_size, {"classes": classes}) from None
     finally:
         if bar is not None:
             bar.clear()
@@ -267,9 +276,13 @@ def bench(layers_file, params_file, input_size, mini, backend, gpu, warmup, repe
     share of peak, the BLAS and its kernels, peak memory."""
     from . import json_text
     from .bench import report, run
+    from .input_size import with_size_hint
     from .session import parse_gpus
-    result = run(layers_file, params_file, input_size, mini, backend, parse_gpus(gpu), warmup, repeat, tf32,
-                 profile=not no_profile)
+    try:
+        result = run(layers_file, params_file, input_size, mini, backend, parse_gpus(gpu), warmup, repeat, tf32,
+                     profile=not no_profile)
+    except ShapeError as e:
+        raise with_size_hint(e, layers_file, params_file, 3, input_size) from None
     click.echo(json_text.dumps(result, indent=2) if as_json else report(result))
 
 
