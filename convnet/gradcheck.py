@@ -106,9 +106,10 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
         return SimpleNamespace(value=value, f0=f0, scale=abs(f0), alone="")
 
     def layer_alone(name):
-        """The objective of a row whose gradients the net's cost cannot resolve: <dy, y(x)>, the layer's own
-        output dotted with the gradient (dy) that its analytic backward was given. Its derivative is what
-        that backward computes from dy; it is rounded to 1e-16 of the terms' sizes, however small dy is.
+        """The objective of a tensor whose gradient the net's cost cannot resolve, or none of whose stencils
+        through the net is smooth: <dy, y(x)>, the layer's own output dotted with the gradient (dy) that
+        its analytic backward was given. Its derivative is what that backward computes from dy; it is
+        rounded to 1e-16 of the terms' sizes, however small dy is, and its kinks are the layer's own.
         None for a layer without a dy of its own: a cost, or a softmax whose gradient its cost takes."""
         layer = ref[name]
         dy = net.gradient(name) if name not in net._joint.values() and not layer.is_cost else None
