@@ -2,11 +2,12 @@
 import math
 import os
 import sys
+from contextlib import nullcontext
 
 import click
 from click.core import ParameterSource
 
-from .errors import ConvnetError, OptionError, ShapeError
+from .errors import ConvnetError, OptionError
 from .notes import note, send_notes_to
 
 
@@ -120,7 +121,7 @@ def describe(layers_file, params_file, load, input_size, channels, data_provider
     """The net's layers: type, inputs, device, output shape, parameters and multiply-adds per image."""
     from .describe import describe_json, describe_table
     from .graph import load_graph
-    from .input_size import with_size_hint
+    from .input_size import size_hint
     if load:
         if layers_file or params_file:
             raise OptionError("give --load, or --layers and --params: the checkpoint holds its net's two files")
@@ -147,12 +148,9 @@ def describe(layers_file, params_file, load, input_size, channels, data_provider
     assumed = info is None and not classes
     labels = (1,) if info is not None else None   # None: sized by what the net needs (graph._infer)
     info = info or {"classes": classes or 1000}
-    try:
+    given = input_size is not None and not (data_provider or data_path)    # the size of --input-size
+    with size_hint(layers_file, params_file, channels, input_size, info) if given else nullcontext():
         graph = load_graph(layers_file, params_file, [shape, labels], data_info=info)
-    except ShapeError as e:
-        if input_size is None or data_provider or data_path:
-            raise
-        raise with_size_hint(e, layers_file, params_file, channels, input_size, info) from None
     if assumed and any(layer.type == "treefc" for layer in graph.layers):
         note("treefc makes one output per class: 1000 classes (ILSVRC) and a flat class tree assumed; "
              "give --classes or a --data-provider")
@@ -173,7 +171,7 @@ def describe(layers_file, params_file, load, input_size, channels, data_provider
 def check_grads(layers_file, params_file, input_size, channels, mini, backend, samples, seed, classes):
     """Analytic gradients against float64 central differences, for every layer; exit 1 on a failure."""
     from .gradcheck import KINKED, UNRESOLVED, check_gradients
-    from .input_size import with_size_hint
+    from .input_size import size_hint
     from .progress import Progress
     bar = None              # made at the first layer, when the count is known
 
@@ -182,31 +180,30 @@ def check_grads(layers_file, params_file, input_size, channels, mini, backend, s
         bar = bar or Progress("checking gradients", total, unit=None)
         bar.show(done, doing=layer)
     try:
-        rows, tolerance = check_gradients(layers_file, params_file, input_size=input_size, channels=channels,
-                                          mini=mini, backend=backend, samples=samples, seed=seed, classes=classes,
-                                          progress=progress)
-    except ShapeError as e:
-        raise with_size_hint(e, layers_file, params_file, channels, input_size, {"classes": classes}) from None
+        with size_hint(layers_file, params_file, channels, input_size, {"classes": classes}):
+            rows, tolerance = check_gradients(layers_file, params_file, input_size=input_size, channels=channels,
+                                              mini=mini, backend=backend, samples=samples, seed=seed,
+                                              classes=classes, progress=progress)
     finally:
         if bar is not None:
             bar.clear()
     click.echo(f"{'layer':<16} {'type':<12} {'rel. error':>10}  checked (tensor: error, elements[, kinks skipped])")
-    said = {UNRESOLVED: ", alone", KINKED: ", alone after kinks"}
+    alone_because = {   # what a row says of a tensor checked on its layer alone, and the line that says why
+        UNRESOLVED: ("alone", "the cost moves too little for float64 to resolve these gradients through the net "
+                              "(at the paper's initial weights, 1e-12 at conv1)"),
+        KINKED: ("alone after kinks", "every stencil through the net crossed a kink (a relu's sign, a max's "
+                                      "winner changed in a later layer)")}
     for r in rows:
         parts = []
         for tensor, err, count, kinks, alone in r.checks:
-            parts.append(f"{tensor}: {err:.1e}, {count}" + (f", {kinks} kinks" if kinks else "") + said.get(alone, ""))
+            parts.append(f"{tensor}: {err:.1e}, {count}" + (f", {kinks} kinks" if kinks else "") + (f", {alone_because[alone][0]}" if alone else ""))
         status = "ok" if r.ok else "FAIL"
         click.echo(f"{r.name:<16} {r.type:<12} {r.error:>10.2e}  {status:<4} {'; '.join(parts)}")
     reasons = {c[4] for r in rows for c in r.checks}
-    if UNRESOLVED in reasons:
-        click.echo("alone: the cost moves too little for float64 to resolve these gradients through the net (at "
-                   "the paper's initial weights, 1e-12 at conv1); each is checked on its layer alone, as the "
-                   "derivative of the layer's output dotted with the gradient its backward was given")
-    if KINKED in reasons:
-        click.echo("alone after kinks: every stencil through the net crossed a kink (a relu's sign, a max's winner "
-                   "changed in a later layer); each is checked on its layer alone, as the derivative of the "
-                   "layer's output dotted with the gradient its backward was given")
+    for reason, (mark, why) in alone_because.items():
+        if reason in reasons:
+            click.echo(f"{mark}: {why}; each is checked on its layer alone, as the derivative of the layer's "
+                       f"output dotted with the gradient its backward was given")
     failed = [r.name for r in rows if not r.ok]
     if failed:
         click.echo(f"FAILED: {len(failed)} of {len(rows)} layers above the tolerance {tolerance:g}. "
@@ -276,13 +273,11 @@ def bench(layers_file, params_file, input_size, mini, backend, gpu, warmup, repe
     share of peak, the BLAS and its kernels, peak memory."""
     from . import json_text
     from .bench import report, run
-    from .input_size import with_size_hint
+    from .input_size import size_hint
     from .session import parse_gpus
-    try:
+    with size_hint(layers_file, params_file, 3, input_size):
         result = run(layers_file, params_file, input_size, mini, backend, parse_gpus(gpu), warmup, repeat, tf32,
                      profile=not no_profile)
-    except ShapeError as e:
-        raise with_size_hint(e, layers_file, params_file, 3, input_size) from None
     click.echo(json_text.dumps(result, indent=2) if as_json else report(result))
 
 

@@ -105,12 +105,12 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
             return f, any(not np.array_equal(base[name], a) for name, a in patterns(changed).items())
         return SimpleNamespace(value=value, f0=f0, scale=abs(f0), alone="")
 
-    def layer_alone(name):
+    def layer_alone(name, why=UNRESOLVED):
         """The objective of a tensor whose gradient the net's cost cannot resolve, or none of whose stencils
         through the net is smooth: <dy, y(x)>, the layer's own output dotted with the gradient (dy) that
         its analytic backward was given. Its derivative is what that backward computes from dy; it is
         rounded to 1e-16 of the terms' sizes, however small dy is, and its kinks are the layer's own.
-        None for a layer without a dy of its own: a cost, or a softmax whose gradient its cost takes."""
+        why: UNRESOLVED or KINKED, which the row says. None for a layer without a dy of its own: a cost, or a softmax whose gradient its cost takes."""
         layer = ref[name]
         dy = net.gradient(name) if name not in net._joint.values() and not layer.is_cost else None
         if dy is None:
@@ -128,7 +128,7 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
         def value(override_inputs):
             y, pattern = run(override_inputs or {})
             return float(dy @ y), not np.array_equal(pattern, pattern0)
-        return SimpleNamespace(value=value, f0=float(dy @ y0), scale=float(np.abs(dy) @ np.abs(y0)), alone=UNRESOLVED)
+        return SimpleNamespace(value=value, f0=float(dy @ y0), scale=float(np.abs(dy) @ np.abs(y0)), alone=why)
 
     def numeric(array, index, rebuild, objective, slope=0.0):
         """The derivative of the objective at one element by the 4-point stencil
@@ -186,9 +186,9 @@ def check_gradients(layers_file, params_file, input_size=8, channels=3, mini=3, 
             objective = layer_alone(changed) or objective
         checked, kinks = sample(a, array, rebuild, objective)
         if not checked and not objective.alone and alone_possible:
-            alone = layer_alone(changed)
+            alone = layer_alone(changed, KINKED)
             if alone is not None:
-                objective = SimpleNamespace(**{**vars(alone), "alone": KINKED})
+                objective = alone
                 checked, kinks = sample(a, array, rebuild, objective)
         if not checked:
             return float("nan"), 0, kinks, objective.alone

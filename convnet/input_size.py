@@ -4,6 +4,8 @@ check-grads runs at 8x8 by default, a size that most CIFAR nets take and the pap
 conv1 alone needs 11x11. The shape error names the layer; the size the user can give instead is found
 by loading the net at larger sizes (a few milliseconds each, weights not made).
 """
+from contextlib import contextmanager
+
 from .errors import ConfigError, ShapeError
 from .graph import load_graph
 from .notes import send_notes_to
@@ -30,11 +32,15 @@ def smallest_input_size(layers_file, params_file, channels, above, data_info=Non
         send_notes_to(before)
 
 
-def with_size_hint(error, layers_file, params_file, channels, size, data_info=None):
-    """error, with the size to give where a larger one fits: '... (at --input-size 8; the smallest
-    size this net takes is 36)'."""
-    smallest = smallest_input_size(layers_file, params_file, channels, size, data_info)
-    if smallest is None:
-        return error
-    return ShapeError(f"{error.message} (at --input-size {size}; the smallest size this net takes is {smallest})",
-                      error.file, error.section, error.key)
+@contextmanager
+def size_hint(layers_file, params_file, channels, size, data_info=None):
+    """A ShapeError raised within, with the size to give where a larger one fits: '... (at --input-size 8;
+    the smallest size this net takes is 36)'."""
+    try:
+        yield
+    except ShapeError as error:
+        smallest = smallest_input_size(layers_file, params_file, channels, size, data_info)
+        if smallest is None:
+            raise
+        raise ShapeError(f"{error.message} (at --input-size {size}; the smallest size this net takes is {smallest})",
+                         error.file, error.section, error.key) from None
