@@ -58,12 +58,18 @@ def test_momentum_and_weight_decay_as_the_paper_writes_them(tmp_path):
 
 
 def test_zero_rate_leaves_a_parameter_alone(tmp_path):
-    net = net_with(tmp_path, "[fc1]\nepsW=0\nepsB=0.3\nmomW=0.9\nmomB=0.9\nwc=0.1\n")
+    """Weights::update (src/weights.cu:148) updates only a base rate > 0, and constrainWeights
+    (src/layer.cu:679) bounds only those: a matrix frozen by epsW=0 keeps its values and its momentum,
+    even with a momentum left from earlier training and filters over the wball bound."""
+    net = net_with(tmp_path, "[fc1]\nepsW=0\nepsB=0.3\nmomW=0.9\nmomB=0.9\nwc=0.1\nwball=0.05\n")
     w = net.parameters()[0]
-    before = w.value.copy()
+    w.value *= 10                                           # every filter far over its bound, 0.05 x 12
+    assert np.all(np.linalg.norm(w.value, axis=1) > 0.6)
+    w.inc[:] = np.random.default_rng(3).standard_normal(w.inc.shape).astype(w.inc.dtype)   # as resumed
+    before, inc = w.value.copy(), w.inc.copy()
     step(net, Solver(net), np.random.default_rng(1))
     np.testing.assert_array_equal(w.value, before)
-    assert not np.any(w.inc)
+    np.testing.assert_array_equal(w.inc, inc)
 
 
 def test_wball_bounds_each_filters_norm_as_the_2012_code(tmp_path):
@@ -80,6 +86,22 @@ def test_wball_bounds_each_filters_norm_as_the_2012_code(tmp_path):
     before = small.parameters()[0].value.copy()
     step(small, Solver(small), np.random.default_rng(2))
     assert np.linalg.norm(small.parameters()[0].value - before) < 1e-3     # under the bound: untouched
+
+
+def test_wball_scales_exactly_the_filters_over_the_bound_onto_it(tmp_path):
+    """WeightConstraintOperator (include/layer.cuh:61-69) on the squared norm a of each filter:
+    a > bound^2 gives the factor bound / sqrt(a), else 1. Norms on both sides of the bound (0.6) and
+    between it and sqrt(0.6), where comparing a with the bound instead of its square would differ."""
+    net = net_with(tmp_path, "[fc1]\nepsW=1e-12\nepsB=0\nmomW=0\nmomB=0\nwball=0.05\n")
+    w = net.parameters()[0]
+    rng = np.random.default_rng(5)
+    directions = rng.standard_normal((4, 12))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    norms = np.array([0.3, 0.7, 1.8, 0.59])                 # bound 0.05 x 12 = 0.6; sqrt(0.6) = 0.775
+    w.value[:] = directions * norms[:, None]
+    step(net, Solver(net), rng)                             # a step of 1e-12: only the bound moves them
+    expected = directions * np.minimum(norms, 0.6)[:, None]
+    np.testing.assert_allclose(w.value, expected, rtol=1e-5, atol=1e-7)
 
 
 def test_schedules():
@@ -229,7 +251,10 @@ def test_wcnormmin_above_max_is_a_config_error(tmp_path):
 
 
 def test_supereps_divides_by_the_running_standard_deviation(tmp_path):
-    net = net_with(tmp_path, "[fc1]\nepsW=0.1\nepsB=0\nmomW=0.9\nmomB=0\nwc=0.01\nsuperEps=0.001\nsuperMom=0.5\n")
+    """superMomUpdate (src/weights.cu:130-139): the running means G, G2 of the gradient and its square take
+    momW (Weights::update, 161-162), the step's own momentum is 0.9 whatever momW says (its /*mom*/
+    commented out), and superMom is read and unused (layer.py:733). momW=0.8 tells the two apart."""
+    net = net_with(tmp_path, "[fc1]\nepsW=0.1\nepsB=0\nmomW=0.8\nmomB=0\nwc=0.01\nsuperEps=0.001\nsuperMom=0.5\n")
     solver = Solver(net)
     w = net.parameters()[0]
     W = w.value.astype(np.float64)
@@ -238,8 +263,8 @@ def test_supereps_divides_by_the_running_standard_deviation(tmp_path):
     for _ in range(3):
         step(net, solver, np.random.default_rng(rng.integers(1 << 30)))
         g = w.grad.astype(np.float64) / 5
-        mean = 0.9 * mean + 0.1 * g
-        square = 0.9 * square + 0.1 * g * g
+        mean = 0.8 * mean + 0.2 * g
+        square = 0.8 * square + 0.2 * g * g
         inc = 0.9 * inc - 0.1 * g / np.sqrt(square - mean ** 2 + 0.001) - 0.01 * 0.1 * W
         W = W + inc
         np.testing.assert_allclose(w.value, W, rtol=1e-4, atol=1e-6)

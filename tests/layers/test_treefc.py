@@ -31,6 +31,7 @@ def test_nodes_learn_at_eps_over_their_classes():
     np.testing.assert_array_equal(w.row_scale, [1, 1, 1, 1, 0.5, 0.5, 0.25])
     net = type("Net", (), {"parameters": lambda self: [w], "seed": 0, "backend": layer.be})()
     w.grad, w.inc = np.ones_like(w.value), np.zeros_like(w.value)
+    w.value[:] = np.random.default_rng(3).standard_normal(w.value.shape)    # the nodes too: their decay counts
     before = w.value.copy()
     Solver(net).update(2, 0.0)
     s = w.row_scale[:, None].astype(np.float64)
