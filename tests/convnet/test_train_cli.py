@@ -221,6 +221,21 @@ def test_plateau_divides_the_rates(tmp_path):
     assert refused.returncode == 2 and "--lr-scale goes with --load" in refused.stderr
 
 
+def test_after_a_drop_the_plateau_waits_k_test_points_again(tmp_path):
+    """The count of test points without improvement starts again at each drop: a run stuck at one error
+    drops its rates after test points 3, 5 and 7 with K=2 (not after 3, 4 and 5), and then no more."""
+    frozen = tmp_path / "frozen.cfg"      # nothing learns: every test point after the first is no better
+    frozen.write_text((ROOT / "tests/configs/tiny-params.cfg").read_text()
+                      .replace("epsW=0.001", "epsW=0").replace("epsB=0.002", "epsB=0"))
+    out = convnet("train", "--layers", ROOT / "tests/configs/tiny.cfg", "--params", frozen, *FAST, "--epochs", "1",
+                  "--test-freq", "2", "--lr-plateau", "2", "--lr-drops", "3", "--save-path", tmp_path / "r")
+    history = Checkpoint(tmp_path / "r/latest.h5").history
+    assert len(history) == 10 and len({h["test_top1"] for h in history}) == 1
+    # a point's lr_scale is the one it trained under: the drop after point i shows from point i + 1
+    assert [h["lr_scale"] for h in history] == pytest.approx([1, 1, 1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001, 0.001])
+    assert out.stdout.count("every learning rate divided by 10") == 3 and "drop 3 of 3" in out.stdout
+
+
 def _tiny_with(tmp_path, cost, frozen=False, topk=5):
     """The tiny net, without dropout, with another cost for its cost.logreg: cost.crossent (on the same
     softmax), cost.crossent2 (on logistic outputs: a net with no error to count), or cost.msm (on the

@@ -1,4 +1,6 @@
 """Minibatch order and preparation depend only on (seed, epoch, minibatch)."""
+import itertools
+
 import numpy as np
 
 from convnet.data import get_provider
@@ -59,3 +61,25 @@ def test_the_number_of_loader_threads_does_not_change_the_minibatches():
     assert sorted(one) == sorted(four) == list(range(14))
     for k in one:
         np.testing.assert_array_equal(one[k][0], four[k][0])
+
+
+def test_every_minibatch_and_epoch_draws_its_own_augmentation():
+    """Colour noise alone (whole images, no reflections) adds one RGB shift to each image, which the test
+    reads back: no two of 2 epochs x 6 minibatches x 50 images share one, and an image seen in both
+    epochs gets two. A draw keyed without the epoch or the minibatch would repeat them."""
+    aug = Augmentation(P.mean_image([1]), color_noise=0.1, pca=P.color_pca([1]), flip=False)
+    images, _ = P.read_batch(1)
+    shifts = {}
+    for epoch in (1, 2):
+        stream = TrainStream(P, [1], aug, 50, seed=3, epoch=epoch, threads=2)
+        for k, (x, _) in itertools.islice(iter(stream), 6):
+            _, indices, _ = stream.plan[k]
+            plain = images[..., indices].astype(np.float32) - aug.mean
+            shift = (x - plain).reshape(3, -1, len(indices))
+            assert np.abs(shift - shift[:, :1]).max() < 1e-4                      # one shift per image
+            for j, i in enumerate(indices):
+                shifts[(epoch, int(i))] = tuple(np.round(shift[:, 0, j], 5))
+        stream.close()
+    assert len(set(shifts.values())) == len(shifts) == 2 * 6 * 50
+    both = [i for e, i in shifts if e == 1 and (2, i) in shifts]
+    assert all(shifts[(1, i)] != shifts[(2, i)] for i in both)

@@ -2,9 +2,11 @@
 import numpy as np
 import pytest
 
+from convnet.graph import load_graph
 from convnet.layer import Pass
+from convnet.net import Net
 from convnet.random import GOLDEN, fmix32_int, uniform
-from tests.helpers import TRAIN, TEST, check_layer_gradients, make_layer
+from tests.helpers import DATA_LAYERS, SOFTMAX_COST, TRAIN, TEST, check_layer_gradients, make_layer, write
 
 X = np.random.default_rng(0).standard_normal((50, 40)) + 3.0       # no zeros: a zero means dropped
 
@@ -54,3 +56,54 @@ def test_uniform_numbers_match_a_plain_python_hash():
     np.testing.assert_array_equal(uniform(key, 1000), np.array(expected, dtype=np.float32))
     u = uniform(99, 100000)
     assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.003
+
+
+TWO_COLUMNS = DATA_LAYERS + """
+[fcA]
+type=fc
+inputs=data
+outputs=40
+initW=0.1
+initB=1
+[fcB]
+type=fc
+inputs=data
+outputs=40
+initW=0.1
+initB=1
+[dropA]
+type=hs
+inputs=fcA
+keep=0.5
+[dropB]
+type=hs
+inputs=fcB
+keep=0.5
+[fc]
+type=fc
+inputs=dropA,dropB
+outputs=3
+initW=0.1,0.1
+""" + SOFTMAX_COST
+TWO_PARAMS = "".join(f"[{n}]\nepsW={w}\nepsB=0.1\nmomW={m}\nmomB=0.9\n" for n, w, m in
+                     (("fcA", 0.1, 0.9), ("fcB", 0.1, 0.9), ("fc", "0.1,0.1", "0.9,0.9")))
+
+
+def test_two_dropout_layers_of_one_shape_draw_their_own_masks(tmp_path):
+    """Each layer's draws are keyed by the run's seed and the layer's name: the paper's two columns,
+    whose dropout layers have the same shape, do not drop the same units (a key without the name would
+    give both one mask); the same seed gives the same masks again, another seed others."""
+    graph = load_graph(write(tmp_path, "l.cfg", TWO_COLUMNS), write(tmp_path, "p.cfg", TWO_PARAMS), [(3, 4, 4), (1,)])
+    data = [np.random.default_rng(1).standard_normal((3, 4, 4, 25)).astype(np.float32), np.zeros((1, 25), np.float32)]
+
+    def masks(seed):
+        net = Net(graph, seed=seed)
+        net.forward(data, train=True, step=3)
+        return [net.activation(name) != 0 for name in ("dropA", "dropB")]
+    a, b = masks(5)
+    assert 0.4 < a.mean() < 0.6 and 0.4 < b.mean() < 0.6     # initB=1: fc outputs near 1, none zero but the dropped
+    assert np.mean(a == b) < 0.65                                 # independent halves agree about half the time
+    again = masks(5)
+    np.testing.assert_array_equal(again[0], a)
+    np.testing.assert_array_equal(again[1], b)
+    assert np.mean(masks(6)[0] == a) < 0.65
