@@ -30,7 +30,7 @@ from multiprocessing import Pool
 
 import h5py
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from convnet.errors import DataError
 from convnet.notes import note
@@ -150,6 +150,9 @@ def discover_validation(folder, labels_file, classes):
     return sorted(out)
 
 
+EXIF_ORIENTATION = 0x0112
+
+
 def load_image(path, size):
     """(pixels uint8 (3, size, size), note) or (None, why it was skipped)."""
     try:
@@ -163,13 +166,19 @@ def load_image(path, size):
             extension = os.path.splitext(path)[1].lower()
             if img.format == "PNG" and extension != ".png":
                 notes.append(f"PNG data in a {extension} file")
-            mode = img.mode
-            if img.format == "JPEG":
+            mode, kind = img.mode, img.format      # a turned copy below has no format
+            if kind == "JPEG":
                 img.draft("RGB" if mode == "RGB" else mode, (size, size))   # decode at a reduced scale
             img.load()
+            # A camera held on its side stores the picture turned and says so in EXIF (0x0112); viewers
+            # turn it back, and so does this, so that a photo is seen as its taker saw it.
+            orientation = img.getexif().get(EXIF_ORIENTATION, 1)
+            if orientation in range(2, 9):
+                img = ImageOps.exif_transpose(img)
+                notes.append(f"turned upright by its EXIF orientation ({orientation})")
             # 16-bit grey (Pillow's I;16, or I for a PNG before Pillow 10): the same range in 8 bits, where
             # convert("RGB") would clip everything above 255 to white; other I and F images have no range
-            sixteen = mode.startswith("I;16") or (mode == "I" and img.format == "PNG")
+            sixteen = mode.startswith("I;16") or (mode == "I" and kind == "PNG")
             if sixteen:
                 img = Image.fromarray(np.round(np.asarray(img, dtype=np.float64) / 257).astype(np.uint8), "L")
                 notes.append(f"converted from {mode}, 16 bits a pixel scaled to 8")

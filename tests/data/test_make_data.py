@@ -469,3 +469,28 @@ def test_16_bit_images_are_scaled_to_8_and_pixels_without_a_range_are_skipped(tm
     Image.fromarray(np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)).save(tmp_path / "float.tif")
     assert load_image(str(tmp_path / "float.tif"), 32) == (
         None, "floating-point pixels (mode F), with no fixed range to map to 0-255: convert them to 8 bits")
+
+
+STORED = {2: lambda u: u[:, ::-1], 3: lambda u: u[::-1, ::-1], 4: lambda u: u[::-1],          # EXIF 2.3, 0x0112:
+          5: lambda u: u.transpose(1, 0, 2), 6: lambda u: np.rot90(u, 1),                    # how a camera stores
+          7: lambda u: u[::-1, ::-1].transpose(1, 0, 2), 8: lambda u: np.rot90(u, -1)}      # the upright picture
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_a_photo_with_an_exif_orientation_is_read_upright(tmp_path, orientation):
+    """A picture stored turned or mirrored, with the EXIF orientation that says how (6: taken with the
+    camera on its side, shown turned 90 degrees clockwise), is read as it is shown, by make-data and so
+    by predict, and its report line says so."""
+    from PIL import Image
+    colours = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]], np.uint8)
+    upright = np.repeat(np.repeat(colours, 32, axis=0), 24, axis=1)          # 64 high, 48 wide: 4 quadrants
+    stored = STORED.get(orientation, lambda u: u)(upright)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(np.ascontiguousarray(stored)).save(tmp_path / "photo.jpg", quality=95, exif=exif)
+    pixels, said = load_image(str(tmp_path / "photo.jpg"), 32)
+    assert said == ("" if orientation == 1 else f"turned upright by its EXIF orientation ({orientation})")
+    # 48 x 64 made 32 x 43, its centre 32 x 32: each quadrant's middle 8 x 8 holds its colour
+    for (r, c), colour in np.ndenumerate(np.arange(4).reshape(2, 2)):
+        patch = pixels[:, 4 + 16 * r:12 + 16 * r, 4 + 16 * c:12 + 16 * c].reshape(3, -1)
+        np.testing.assert_allclose(patch.mean(axis=1), colours[r, c], atol=8)
