@@ -221,3 +221,72 @@ def test_a_folder_that_holds_the_download_names_it(tmp_path):
     assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
     assert f"{tmp_path / 'data' / 'batches.meta'}: no such file; give --data-path " \
            f"{tmp_path / 'data' / 'cifar-10-batches-py'}, the folder the download unpacked" in run.stderr
+
+
+def _rewrite(folder, name, **changes):
+    path = folder / name
+    content = pickle.loads(path.read_bytes())
+    content.update(changes)
+    path.write_bytes(pickle.dumps(content, protocol=2))
+
+
+@pytest.mark.parametrize("data,labels,fragment", [
+    (np.full((3072, 300), 7.0, np.float32), None, "data_batch_2: data is float32; cuda-convnet batches hold pixels as uint8"),
+    (np.full((3072, 300), -1, np.int16), None, "data_batch_2: data is int16; cuda-convnet batches hold pixels as uint8"),
+    (np.full((3072, 300), 256, np.int16), None, "data_batch_2: data is int16; cuda-convnet batches hold pixels as uint8"),
+    (np.zeros((3072, 301), np.uint8), None, "data_batch_2: data is (3072, 301), expected (3072, 300) for 300 labels"),
+    (np.zeros((3072, 300, 1), np.uint8), None, "data_batch_2: data is (3072, 300, 1), expected (3072, 300)"),
+    (np.zeros((3000, 300), np.uint8), None, "data_batch_2: data is (3000, 300), expected (3072, 300)"),
+    (None, [10] + [0] * 299, "data_batch_2: labels must lie in 0..9"),
+    (None, [0] * 299 + [-1], "data_batch_2: labels must lie in 0..9"),
+])
+def test_a_batch_whose_pixels_or_labels_do_not_fit_is_one_line(tmp_path, data, labels, fragment):
+    folder = make_batches(tmp_path / "b")
+    _rewrite(folder, "data_batch_2", **({"data": data} if data is not None else {}),
+             **({"labels": labels} if labels is not None else {}))
+    p = get_provider("cifar", str(folder))
+    p.read_batch(1)
+    with pytest.raises(DataError) as e:
+        p.read_batch(2)
+    assert fragment in str(e.value) and "\n" not in str(e.value)
+
+
+def test_pixels_of_another_integer_type_within_0_255_read_as_uint8(tmp_path):
+    folder = make_batches(tmp_path / "b")
+    raw = pickle.loads((folder / "data_batch_2").read_bytes())["data"]
+    _rewrite(folder, "data_batch_2", data=raw.astype(np.int64))
+    images, _ = get_provider("cifar", str(folder)).read_batch(2)
+    assert images.dtype == np.uint8
+    np.testing.assert_array_equal(images.reshape(3072, -1), raw)
+
+
+def test_without_label_names_the_classes_are_the_labels_seen(tmp_path):
+    folder = make_batches(tmp_path / "b", classes=5)
+    _rewrite(folder, "batches.meta", label_names=[])
+    p = get_provider("cifar", str(folder))
+    p.read_batch(1)
+    assert p.num_classes == 5
+
+
+@pytest.mark.parametrize("meta,fragment", [
+    ({"num_vis": None}, "num_vis must be a number"),
+    ({"num_vis": 0}, "num_vis 0 is not 3-channel square images"),
+    ({"num_vis": 3000}, "num_vis 3000 is not 3-channel square images"),
+    ({"num_vis": 1}, "num_vis 1 is not 3-channel square images"),
+])
+def test_a_meta_whose_image_size_is_not_square_images_is_one_line(tmp_path, meta, fragment):
+    folder = make_batches(tmp_path / "b")
+    _rewrite(folder, "batches.meta", **meta)
+    with pytest.raises(DataError) as e:
+        get_provider("cifar", str(folder))
+    assert fragment in str(e.value)
+
+
+def test_a_meta_without_num_vis_is_one_line(tmp_path):
+    folder = make_batches(tmp_path / "b")
+    meta = pickle.loads((folder / "batches.meta").read_bytes())
+    del meta["num_vis"]
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    with pytest.raises(DataError) as e:
+        get_provider("cifar", str(folder))
+    assert "batches.meta: has no num_vis" in str(e.value)
