@@ -41,6 +41,15 @@ def test_centre_crop_and_the_ten_views():
         np.testing.assert_array_equal(mirrored, plain[:, :, ::-1])
 
 
+def test_an_odd_border_puts_the_centre_crop_where_the_centre_view_is():
+    """12 - 7 = 5 pixels to spare: the centre crop starts at row and column 2 (the border halved, rounded
+    down), and the single-view test and the ten-view test's centre view are the same crop."""
+    aug = Augmentation(MEAN, crop=7)
+    centred = IMAGES.astype(np.float32) - MEAN[..., None]
+    np.testing.assert_array_equal(aug.test(IMAGES), centred[:, 2:9, 2:9])
+    np.testing.assert_array_equal(aug.views(IMAGES)[2], aug.test(IMAGES))
+
+
 def test_colour_noise_is_one_shift_per_image_with_the_principal_components_covariance():
     stdevs = np.array([30.0, 8.0, 2.0], dtype=np.float32)
     vectors = np.linalg.qr(RNG.standard_normal((3, 3)))[0].astype(np.float32)
