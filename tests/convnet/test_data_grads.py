@@ -33,6 +33,71 @@ def test_the_gradient_is_the_costs_rate_of_change_with_each_pixel():
         np.testing.assert_allclose(grads[where], numeric, rtol=1e-5, atol=1e-9 * np.abs(grads).max())
 
 
+TWO_COLUMNS = """
+[data]
+type=data
+dataIdx=0
+[labels]
+type=data
+dataIdx=1
+[convA]
+type=conv
+inputs=data
+channels=3
+filters=4
+filterSize=3
+padding=1
+initW=0.3
+neuron=tanh[1,1]
+[convB]
+type=conv
+inputs=data
+channels=3
+filters=4
+filterSize=5
+padding=2
+initW=0.3
+neuron=tanh[1,1]
+[fc]
+type=fc
+inputs=convA,convB
+outputs=5
+initW=0.1,0.1
+[probs]
+type=softmax
+inputs=fc
+[logprob]
+type=cost.logreg
+inputs=labels,probs
+"""
+
+
+def test_the_data_gradient_sums_every_layer_that_reads_the_images(tmp_path):
+    """The images feed two columns (the paper's conv1a and conv1b): their gradient is the sum of both
+    columns' parts, as float64 finite differences of the cost say, not one column's, nor their difference."""
+    params = "".join(f"[{n}]\nepsW={w}\nepsB=0.1\nmomW={m}\nmomB=0.9\n"
+                     for n, w, m in (("convA", 0.1, 0.9), ("convB", 0.1, 0.9), ("fc", "0.1,0.1", "0.9,0.9")))
+    (tmp_path / "l.cfg").write_text(TWO_COLUMNS)
+    (tmp_path / "p.cfg").write_text(params)
+    net = Net(load_graph(tmp_path / "l.cfg", tmp_path / "p.cfg", [(3, 6, 6), (1,)]), dtype=np.float64, seed=2)
+    rng = np.random.default_rng(3)
+    images, labels = rng.standard_normal((3, 6, 6, 4)), np.array([[0, 3, 1, 4]], np.float64)
+    net.forward([images, labels], train=False)
+    net.backward(data_grads=True)
+    grads = net.gradient("data")
+    assert grads.shape == images.shape
+
+    def cost(delta, where):
+        moved = images.copy()
+        moved[where] += delta
+        return float(net.forward([moved, labels], train=False)["logprob"][0])
+
+    for _ in range(8):
+        where = tuple(int(rng.integers(n)) for n in images.shape)
+        numeric = (cost(1e-4, where) - cost(-1e-4, where)) / 2e-4
+        np.testing.assert_allclose(grads[where], numeric, rtol=1e-6, atol=1e-9 * np.abs(grads).max())
+
+
 def test_shownet_keeps_only_the_values_3_standard_deviations_from_the_mean():
     g = np.random.default_rng(1).normal(0, 0.01, (3, 10, 10))
     g[0, 2, 3], g[2, 7, 7] = 10.0, -10.0

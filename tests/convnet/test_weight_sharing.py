@@ -57,6 +57,19 @@ def test_one_matrix_three_users_and_the_gradient_of_all(tmp_path):
     np.testing.assert_allclose(a.value, before - 0.1 * a.grad / 5, rtol=1e-5, atol=1e-7)   # updated once
 
 
+def test_a_user_with_a_rate_of_0_adds_nothing_to_the_shared_gradient(tmp_path):
+    """The 2012 code computed a weight gradient only where the user's own base rate is above 0
+    (WeightLayer::bpropCommon, src/layer.cu:587): with fcB[0] at epsW=0, the owner's gradient is fcA's
+    and fcB[1]'s parts, two thirds of what all three give."""
+    params = PARAMS.replace("epsW=0.1,0.1", "epsW=0,0.1")
+    net = Net(load_graph(*files(tmp_path, params=params), [(3, 2, 2), (1,)]), seed=1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 2, 5)).astype(np.float32)
+    net.forward([x, rng.integers(0, 4, (1, 5)).astype(np.float32)], train=True)
+    net.backward()
+    np.testing.assert_allclose(net["fcA"].params[0].grad, 2 * net.gradient("sum") @ x.reshape(12, 5).T, rtol=1e-5)
+
+
 def test_check_grads_passes_with_shared_matrices(tmp_path):
     rows, tolerance = check_gradients(*files(tmp_path), input_size=2)
     assert all(r.ok for r in rows), [(r.name, r.error) for r in rows]
