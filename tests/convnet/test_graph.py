@@ -74,3 +74,18 @@ def test_neuron_becomes_a_hidden_layer_and_consumers_read_it():
     assert g["conv3a"].inputs == ["pool2a", "pool2b"]            # pool2 has no neuron
     assert g["fc2048a"].inputs == ["pool3a_neuron", "pool3b_neuron"]
     assert g["conv2a_neuron"].device_index == 0 and g["conv2b_neuron"].device_index == 1
+
+
+@pytest.mark.parametrize("taken,expected", [(["fc_neuron"], "fc_neuron.1"), (["fc_neuron", "fc_neuron.1"], "fc_neuron.2")])
+def test_a_hidden_neuron_layer_takes_the_first_unused_name(tmp_path, taken, expected):
+    """layer.py's get_unused_layer_name (lines 599-606): <name>_neuron, else <name>_neuron.1, .2, ..."""
+    chain = "".join(f"[{n}]\ntype=fc\ninputs={i}\noutputs=3\n" for n, i in zip(taken, ["data"] + taken))
+    layers = tmp_path / "l.cfg"
+    layers.write_text("[data]\ntype=data\ndataIdx=0\n[labels]\ntype=data\ndataIdx=1\n" + chain +
+                      f"[fc]\ntype=fc\ninputs={taken[-1]}\noutputs=3\nneuron=relu\n"
+                      "[probs]\ntype=softmax\ninputs=fc\n[cost]\ntype=cost.logreg\ninputs=labels,probs\n")
+    params = tmp_path / "p.cfg"
+    params.write_text("".join(f"[{n}]\nepsW=0.1\nepsB=0.1\nmomW=0.9\nmomB=0.9\n" for n in taken + ["fc"]))
+    g = load_graph(layers, params, [(3, 2, 2), (1,)])
+    assert g[expected].type == "neuron" and g[expected].inputs == ["fc"]
+    assert g["probs"].inputs == [expected] and g["fc_neuron"].type == "fc"

@@ -89,6 +89,7 @@ def test_a_checkpoint_keeps_the_owner_and_restores_the_sharing(tmp_path):
 
 @pytest.mark.parametrize("source,fragment", [("nothere", "does not exist"), ("labels", "is of type data"),
                                              ("fcA[1]", "not a weight matrix"), ("fcB[1],fcA", "not a weight matrix"),
+                                             ("fcA,fcB[1]", "not a weight matrix"),   # input 1 sharing itself
                                              ("fcA[x]", "cannot read")])
 def test_bad_sources_are_config_errors(tmp_path, source, fragment):
     layers = LAYERS.replace("weightSource=fcA,fcB[0]", f"weightSource={source}" if "," in source else
