@@ -9,9 +9,9 @@ RNG = np.random.default_rng(0)
 
 
 def test_concat_of_images_stacks_the_maps():
-    layer = make_layer("concat", [(2, 3, 3), (4, 3, 3)])
-    assert layer.output_shape == (6, 3, 3)
-    xs = [RNG.standard_normal((2, 3, 3, 2)), RNG.standard_normal((4, 3, 3, 2))]
+    layer = make_layer("concat", [(2, 3, 3), (5, 3, 3)])
+    assert layer.output_shape == (7, 3, 3)
+    xs = [RNG.standard_normal((2, 3, 3, 2)), RNG.standard_normal((5, 3, 3, 2))]
     np.testing.assert_array_equal(layer.forward(xs, TRAIN), np.concatenate(xs, axis=0))
     check_layer_gradients(layer, xs)
 
@@ -19,6 +19,7 @@ def test_concat_of_images_stacks_the_maps():
 def test_concat_of_mixed_shapes_is_flat():
     layer = make_layer("concat", [(2, 3, 3), (5,)])
     assert layer.output_shape == (23,)
+    assert make_layer("concat", [(2, 3, 3), (2, 4, 4)]).output_shape == (50,)      # images of two sizes
 
 
 def test_eltsum_with_coefficients():
@@ -26,6 +27,13 @@ def test_eltsum_with_coefficients():
     xs = [RNG.standard_normal((3, 2, 2, 2)), RNG.standard_normal((12, 2))]
     np.testing.assert_allclose(layer.forward(xs, TRAIN), 0.5 * xs[0] - 2 * xs[1].reshape(3, 2, 2, 2))
     check_layer_gradients(layer, xs)
+
+
+def test_eltsum_without_coefficients_is_the_plain_sum():
+    """layer.py's default, coeffs=[1.0] * inputs."""
+    layer = make_layer("eltsum", [(4,), (4,), (4,)])
+    xs = [RNG.standard_normal((4, 3)) for _ in range(3)]
+    np.testing.assert_allclose(layer.forward(xs, TRAIN), xs[0] + xs[1] + xs[2], rtol=1e-15)
 
 
 def test_eltmax_and_its_ties():
