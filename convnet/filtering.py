@@ -197,8 +197,9 @@ def add_biases(be, y, b, positions, per_position):
     kernels(be, ELEMENTWISE).bias_add.launch(y.size, y, b, i32(positions), i32(N), i32(per_position), i32(y.size))
 
 
-def bias_gradient(be, dy, b, positions, per_position):
-    """The biases' gradient: dy summed over images (and positions when shared), as a GEMM with ones."""
+def bias_gradient(be, dy, b):
+    """The biases' gradient: dy summed over images (and positions when shared), as a GEMM with ones.
+    b's shape says which: (F,) sums each filter's positions too, (F, positions...) keeps them."""
     grad = be.empty(b.shape)
     rows = grad.size
     row_sums(be, dy.reshape(rows, dy.size // rows), grad.reshape(rows, 1))

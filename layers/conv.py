@@ -136,6 +136,6 @@ class Conv(WeightLayerMixin, FilterLayer):
                     fold_gpu(be, dcols, g, dx.reshape(g.C, -1)[grp * g.Cg:(grp + 1) * g.Cg], channels=g.Cg)
             grads.append(None if dx is None else self.unstacked(i, dx, N))
         b = self.params[-1]
-        b.grad = bias_gradient(be, dy, b.value, self.geo[0].oy * self.geo[0].ox, b.value.ndim > 1)
+        b.grad = bias_gradient(be, dy, b.value)
         self._cache = (None, {})
         return grads

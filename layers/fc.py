@@ -64,5 +64,5 @@ class FullyConnected(WeightLayerMixin, Layer):
                 be.gemm(w.value, dy, dx, trans_a=True)
             grads.append(dx)
         b = self.params[-1]
-        b.grad = bias_gradient(be, dy, b.value, 1, False)
+        b.grad = bias_gradient(be, dy, b.value)
         return grads

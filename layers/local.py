@@ -125,5 +125,5 @@ class Local(WeightLayerMixin, FilterLayer):
                 dx = self.unstacked(i, dx, N)
             grads.append(dx)
         b = self.params[-1]
-        b.grad = bias_gradient(be, dy, b.value, P, True)
+        b.grad = bias_gradient(be, dy, b.value)
         return grads

@@ -150,7 +150,7 @@ class TreeFC(WeightLayerMixin, Layer):
         grad = be.empty((self.nodes, self.in_size))
         be.gemm(self._paths(None), leaf_grad, grad, trans_a=True)
         self.params[0].grad = grad
-        self.params[1].grad = bias_gradient(be, dy, self.params[1].value, 1, False)
+        self.params[1].grad = bias_gradient(be, dy, self.params[1].value)
         dx = None
         if need[0]:
             dx = be.empty((self.in_size, N))
