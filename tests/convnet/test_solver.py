@@ -115,6 +115,9 @@ def test_schedules():
     rates = [d.rate(p) for p in (0.1, 0.3, 0.6, 0.99)]
     assert rates == pytest.approx([0.01, 0.001, 0.0001, 0.00001])
     assert d.rate(0.25) == pytest.approx(0.01) and d.rate(0.2501) == pytest.approx(0.001)
+    # progress is held within [0, 1], as the 2012 code held it (convnet.py:107): past the end, the final rate
+    assert lin.rate(1.5) == lin.rate(1) and ex.rate(3) == ex.rate(1) and d.rate(2) == d.rate(1)
+    assert lin.rate(-0.5) == lin.rate(0) and ex.rate(-1) == ex.rate(0)
 
 
 @pytest.mark.parametrize("text,fragment", [("fast", "expected a number"), ("exp[0.1]", "needs tgtFactor"),
