@@ -8,7 +8,7 @@ from convnet.data_grads import data_gradients, shownet_shades
 from convnet.graph import load_graph
 from convnet.net import Net
 from convnet.session import DEFAULTS, Data
-from tests.helpers import ROOT
+from tests.helpers import DATA_LAYERS, ROOT, SOFTMAX_COST, write
 from tests.training import FAST, TINY, convnet
 
 
@@ -33,13 +33,7 @@ def test_the_gradient_is_the_costs_rate_of_change_with_each_pixel():
         np.testing.assert_allclose(grads[where], numeric, rtol=1e-5, atol=1e-9 * np.abs(grads).max())
 
 
-TWO_COLUMNS = """
-[data]
-type=data
-dataIdx=0
-[labels]
-type=data
-dataIdx=1
+TWO_COLUMNS = DATA_LAYERS + """
 [convA]
 type=conv
 inputs=data
@@ -63,13 +57,7 @@ type=fc
 inputs=convA,convB
 outputs=5
 initW=0.1,0.1
-[probs]
-type=softmax
-inputs=fc
-[logprob]
-type=cost.logreg
-inputs=labels,probs
-"""
+""" + SOFTMAX_COST
 
 
 def test_the_data_gradient_sums_every_layer_that_reads_the_images(tmp_path):
@@ -77,9 +65,8 @@ def test_the_data_gradient_sums_every_layer_that_reads_the_images(tmp_path):
     columns' parts, as float64 finite differences of the cost say, not one column's, nor their difference."""
     params = "".join(f"[{n}]\nepsW={w}\nepsB=0.1\nmomW={m}\nmomB=0.9\n"
                      for n, w, m in (("convA", 0.1, 0.9), ("convB", 0.1, 0.9), ("fc", "0.1,0.1", "0.9,0.9")))
-    (tmp_path / "l.cfg").write_text(TWO_COLUMNS)
-    (tmp_path / "p.cfg").write_text(params)
-    net = Net(load_graph(tmp_path / "l.cfg", tmp_path / "p.cfg", [(3, 6, 6), (1,)]), dtype=np.float64, seed=2)
+    graph = load_graph(write(tmp_path, "l.cfg", TWO_COLUMNS), write(tmp_path, "p.cfg", params), [(3, 6, 6), (1,)])
+    net = Net(graph, dtype=np.float64, seed=2)
     rng = np.random.default_rng(3)
     images, labels = rng.standard_normal((3, 6, 6, 4)), np.array([[0, 3, 1, 4]], np.float64)
     net.forward([images, labels], train=False)
@@ -90,7 +77,7 @@ def test_the_data_gradient_sums_every_layer_that_reads_the_images(tmp_path):
     def cost(delta, where):
         moved = images.copy()
         moved[where] += delta
-        return float(net.forward([moved, labels], train=False)["logprob"][0])
+        return float(net.forward([moved, labels], train=False)["cost"][0])
 
     for _ in range(8):
         where = tuple(int(rng.integers(n)) for n in images.shape)
