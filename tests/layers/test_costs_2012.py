@@ -144,3 +144,10 @@ def test_gpu_path(backend, kind, shapes, params):
     need = [True] if kind == "cost.tica" else [kind == "cost.gsum2", True]
     errors = check_parity(cpu, gpu, xs, need=need)
     assert f"input {len(xs) - 1}" in errors                     # the gradient was compared too
+
+
+def test_safelog_is_log_and_minus_50_where_p_is_not_positive():
+    """include/layer_kernels.cuh:40-41: x > 0 ? log(x) : -50."""
+    from convnet.layers.cost_crossent import safelog
+    np.testing.assert_allclose(safelog(np.array([0.0, -1.0, math.e, 1.0, 1e-30])), [-50, -50, 1, 0, math.log(1e-30)],
+                               rtol=1e-12)
