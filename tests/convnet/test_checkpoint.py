@@ -33,7 +33,7 @@ def test_round_trip(tmp_path):
     c = Checkpoint(tmp_path / "c.h5")
     assert (c.epoch, c.batch, c.step, c.seed) == (2, 5, 17, 1)
     assert c.options == {"seed": 3} and c.state == {"lr_scale": 0.1} and c.history == HISTORY
-    assert c.layers_cfg == GC[0].read_text()
+    assert c.configs == ("l.cfg", GC[0].read_text(), "p.cfg", GC[1].read_text())
     c.restore(b)
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_array_equal(p.value, q.value)
@@ -184,6 +184,10 @@ def test_a_file_that_is_not_hdf5_is_named_for_what_it_looks_like(tmp_path):
     """--load configs/layers.cfg said 'unreadable or truncated checkpoint (... file signature not found)'."""
     cases = {"layers.cfg": (b"[conv1]\ntype=conv\n", "not a convnet checkpoint but a text file (a config file?)"),
              "notes.txt": (b"a run on the shapes\n", "not a convnet checkpoint but a text file; give"),
+             "cites.txt": (b"see [1]\n", "not a convnet checkpoint but a text file; give"),      # no '='
+             "sums.txt": (b"2 + 2 = 4\n", "not a convnet checkpoint but a text file; give"),     # no '['
+             "45.1253": (b"\x80\x02}q\x00(U\x05model" + bytes(range(256)), "not a convnet checkpoint but a pickle"),
+             "run.zip": (b"PK\x03\x04\x14\x00" + bytes(range(256)), "not a convnet checkpoint but a pickle or a zip"),
              "empty.h5": (b"", "not a convnet checkpoint (it is empty)"),
              "zeroed.h5": (b"\0" * 600, "not a convnet checkpoint, or one damaged at its start")}
     for name, (content, said) in cases.items():

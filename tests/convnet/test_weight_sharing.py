@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from convnet.checkpoint import Checkpoint, save
-from convnet.errors import ConfigError
+from convnet.errors import CheckpointError, ConfigError
 from convnet.gradcheck import check_gradients
 from convnet.graph import load_graph
 from convnet.net import Net
@@ -137,3 +137,18 @@ def test_a_restored_sparse_matrix_gives_its_sharers_the_checkpoints_connections(
     batch = [rng.standard_normal((4, 5, 5, 3)).astype(np.float32), np.array([[0, 1, 2]], dtype=np.float32)]
     np.testing.assert_array_equal(net.forward(batch)["cost"], other.forward(batch)["cost"])
     np.testing.assert_array_equal(other.activation("convB"), net.activation("convB"))
+
+
+def test_connections_of_another_length_are_refused_in_one_line(tmp_path):
+    """4 filters in each of 2 groups and 2 in each of 4, filterChannels=2, have weights of one shape,
+    (8, 2, 3, 3), but 4 and 8 connections: the checkpoint's cannot index the other net's groups, and its restore says so."""
+    net = Net(load_graph(*files(tmp_path, SPARSE, SPARSE_PARAMS), [(4, 5, 5), (1,)]), seed=1)
+    path = tmp_path / "c.h5"
+    four = files(tmp_path, SPARSE.replace("filters=4\n", "filters=2\n").replace("groups=2", "groups=4"), SPARSE_PARAMS)
+    other = Net(load_graph(*four, [(4, 5, 5), (1,)]), seed=1, restoring=True)
+    save(path, net, (1, 0, 0), ("l", "", "p", ""), {}, {}, [])
+    assert [p.value.shape for p in other["convA"].params] == [p.value.shape for p in net["convA"].params]
+    assert net["convA"].conns[0].shape == (4,) and other["convA"].conns[0].shape == (8,)
+    with pytest.raises(CheckpointError) as e:
+        Checkpoint(path).restore(other)
+    assert str(e.value) == f"{path}: convA/conns/0 is (4,), the net needs (8,)"
