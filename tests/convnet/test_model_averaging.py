@@ -93,9 +93,10 @@ def test_the_submission_is_the_top_five_of_the_written_probabilities(two_runs):
     assert missed == pytest.approx(result["topk_error"])
 
 
-def test_a_net_without_class_probabilities_writes_no_predictions(tmp_path):
+def test_a_net_without_class_probabilities_writes_no_predictions(two_runs, tmp_path):
     """A net whose only cost is a cost.sum2 gives no probabilities: --predictions and --submission say
-    so before the test runs, and write nothing (an empty file would read as a result)."""
+    so before the test runs, and write nothing (an empty file would read as a result); averaged with
+    another net, it has nothing to average."""
     text = (ROOT / "tests/configs/tiny.cfg").read_text()
     for old, new in (("[labels]\ntype=data\ndataIdx=1\n\n", ""),
                      ("[logprob]\ntype=cost.logreg\ninputs=labels,probs", "[energy]\ntype=cost.sum2\ninputs=probs")):
@@ -112,6 +113,10 @@ def test_a_net_without_class_probabilities_writes_no_predictions(tmp_path):
                                                       f"cost.crossent or cost.msm layer: it gives no class "
                                                       f"probabilities to write\n")
         assert not (tmp_path / name).exists()
+    mixed = convnet("test", "--load", f"{two_runs[1][0]},{tmp_path / 'r/latest.h5'}", check=False)
+    assert mixed.returncode == 1 and mixed.stderr == ("convnet: error: model averaging averages softmax outputs: "
+                                                      "every net needs a cost.logreg (or a cost.crossent, or a "
+                                                      "cost.msm) layer\n")
 
 
 def test_weights_give_each_net_its_share_of_the_average(two_runs):

@@ -120,7 +120,8 @@ def test_schedules():
     assert lin.rate(-0.5) == lin.rate(0) and ex.rate(-1) == ex.rate(0)
 
 
-@pytest.mark.parametrize("text,fragment", [("fast", "expected a number"), ("exp[0.1]", "needs tgtFactor"),
+@pytest.mark.parametrize("text,fragment", [("fast", "expected a number"), ("exp", "expected a number"),
+                                           ("exp[0.1]", "needs tgtFactor"),
                                            ("dexp[0.1;10;1]", "numSteps >= 2"), ("-1", "must be a finite number"),
                                            ("nan", "must be a finite number"), ("exp[base=1;speed=2]", "no argument 'speed'")])
 def test_bad_schedules(text, fragment):
