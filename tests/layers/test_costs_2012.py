@@ -117,8 +117,7 @@ def test_msm_checks_its_set_size():
     assert e.value.key == "setSize"
 
 
-@pytest.mark.parametrize("backend", GPU_BACKENDS)
-@pytest.mark.parametrize("kind,shapes,params", [
+COSTS = [
     ("cost.crossent", [(7,), (7,)], dict(coeff=1.3)),
     ("cost.crossent", [(1,), (7,)], dict(coeff=1.3)),
     ("cost.crossent2", [(7,), (7,)], dict(coeff=0.6)),
@@ -127,21 +126,49 @@ def test_msm_checks_its_set_size():
     ("cost.gsum2", [(1,), (2, 3, 3)], dict(coeff=0.4)),
     ("cost.tica", [(3, 4, 4)], dict(coeff=0.4)),
     ("cost.msm", [(1,), (7,)], dict(coeff=1.2, setSize=3)),
-])
-def test_gpu_path(backend, kind, shapes, params):
-    keys = dict(channels=3, sizeX=3) if kind == "cost.tica" else None
-    cpu, gpu = gpu_twin(kind, shapes, keys, params, backend)
-    N = 6
+]
+
+
+def keys_of(kind):
+    return dict(channels=3, sizeX=3) if kind == "cost.tica" else None
+
+
+def cost_inputs(kind, shapes, N=6):
+    """Inputs each cost reads: labels or targets, then what it scores (the maps alone for cost.tica)."""
     if kind == "cost.tica":
-        xs = [RNG.standard_normal((3, 4, 4, N))]
-    elif kind == "cost.gsum2":
-        xs = [RNG.uniform(0, 1, (1, N)), RNG.standard_normal((2, 3, 3, N))]
-    elif shapes[0] == (1,):
-        xs = [RNG.integers(0, 7, (1, N)).astype(float), probabilities(7, N) if "msm" not in kind else RNG.standard_normal((7, N))]
-    else:
-        xs = [probabilities(7, N) if kind == "cost.crossent" else (RNG.uniform(size=(7, N)) > 0.5).astype(float),
-              probabilities(7, N) if kind == "cost.crossent" else RNG.uniform(0.05, 0.95, (7, N))]
-    need = [True] if kind == "cost.tica" else [kind == "cost.gsum2", True]
+        return [RNG.standard_normal((3, 4, 4, N))]
+    if kind == "cost.gsum2":
+        return [RNG.uniform(0, 1, (1, N)), RNG.standard_normal((2, 3, 3, N))]
+    if shapes[0] == (1,):
+        return [RNG.integers(0, 7, (1, N)).astype(float),
+                probabilities(7, N) if "msm" not in kind else RNG.standard_normal((7, N))]
+    return [probabilities(7, N) if kind == "cost.crossent" else (RNG.uniform(size=(7, N)) > 0.5).astype(float),
+            probabilities(7, N) if kind == "cost.crossent" else RNG.uniform(0.05, 0.95, (7, N))]
+
+
+def needed(kind):
+    return [True] if kind == "cost.tica" else [kind == "cost.gsum2", True]
+
+
+@pytest.mark.parametrize("kind,shapes,params", [COSTS[i] for i in (0, 2, 4, 5, 6, 7)])
+def test_a_cost_without_coeff_weighs_its_gradient_by_one(kind, shapes, params):
+    """The 2012 parser required coeff (layer.py:1231); here it defaults to 1: the gradient of coeff=1."""
+    xs = cost_inputs(kind, shapes)
+    unweighted = {k: v for k, v in params.items() if k != "coeff"}
+    grads = []
+    for p in (unweighted, dict(unweighted, coeff=1), dict(unweighted, coeff=3)):
+        layer = make_layer(kind, shapes, keys_of(kind), p or None)
+        grads.append(layer.backward(xs, layer.forward(xs, TRAIN), None, needed(kind), TRAIN)[-1])
+    np.testing.assert_array_equal(grads[0], grads[1])
+    np.testing.assert_allclose(grads[2], 3 * grads[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+@pytest.mark.parametrize("kind,shapes,params", COSTS)
+def test_gpu_path(backend, kind, shapes, params):
+    cpu, gpu = gpu_twin(kind, shapes, keys_of(kind), params, backend)
+    xs = cost_inputs(kind, shapes)
+    need = needed(kind)
     errors = check_parity(cpu, gpu, xs, need=need)
     assert f"input {len(xs) - 1}" in errors                     # the gradient was compared too
 
