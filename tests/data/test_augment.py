@@ -74,6 +74,25 @@ def test_provider_colour_pca_matches_a_direct_computation():
     np.testing.assert_allclose(p.mean_image([1, 2]), images.mean(axis=3), rtol=1e-5)
 
 
+def test_a_provider_of_images_first_batches_has_the_same_mean_and_colour_pca():
+    """Provider.mean_image and color_pca read (N, C, H, W) batches when images_first: the statistics of
+    the same images stored channel-major, as the provider above checks them against np.cov."""
+    from convnet.data.provider import Provider
+    p = get_provider("default")
+
+    class ImagesFirst(Provider):
+        image_shape, images_first = p.image_shape, True
+
+        def read_batch(self, number):
+            images, labels = p.read_batch(number)
+            return images.transpose(3, 0, 1, 2).copy(), labels
+
+    q = ImagesFirst()
+    np.testing.assert_array_equal(q.mean_image([1, 2]), p.mean_image([1, 2]))
+    for ours, theirs in zip(q.color_pca([1, 2]), p.color_pca([1, 2])):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_crop_larger_than_the_images():
     from convnet.errors import OptionError
     with pytest.raises(OptionError, match="--crop 13 is larger than the 12x12 images"):
