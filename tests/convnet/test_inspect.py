@@ -36,6 +36,7 @@ def test_the_statistics_are_those_of_the_arrays(run):
     row = by_name["conv1_neuron"]
     assert row["mean"] == pytest.approx(y.mean()) and row["std"] == pytest.approx(y.std(), rel=1e-6)
     assert row["zero_fraction"] == pytest.approx(np.mean(y == 0)) and row["max"] == pytest.approx(y.max())
+    assert row["min"] == y.min() == 0 and row["saturated_fraction"] == 0             # a relu's
     g = net.gradient("pool1").astype(np.float64)
     assert by_name["pool1"]["grad_norm"] == pytest.approx(np.linalg.norm(g), rel=1e-6)
     assert by_name["pool1"]["grad_mean_abs"] == pytest.approx(np.abs(g).mean(), rel=1e-6)
@@ -80,6 +81,40 @@ def test_saturation_by_neuron():
     brelu = SimpleNamespace(kind="brelu", p=(6.0,))
     assert saturated(brelu, np.array([0.0, 6.0, 3.0])) == 2
     assert saturated(SimpleNamespace(kind="relu", p=()), np.zeros(4)) == 0
+
+
+def test_the_saturated_fraction_is_of_every_output_seen():
+    from convnet.inspect import _Moments
+    moments = _Moments()
+    moments.add(np.array([0.001, 0.5, 0.995, 0.2]), saturated=2)
+    moments.add(np.array([[0.3, 0.999], [0.4, 0.6]]), saturated=1)
+    summary = moments.summary()
+    assert summary["saturated_fraction"] == 3 / 8 and summary["zero_fraction"] == 0
+    assert (summary["min"], summary["max"]) == (0.001, 0.999)
+
+
+def test_the_minibatches_past_the_end_of_an_epoch_are_the_next_epochs_first(run, tmp_path):
+    """inspect --batches 3 from the last minibatch of epoch 2: that one, then epoch 3's first two."""
+    from convnet.checkpoint import save
+    from convnet.data.loader import TrainStream
+    from convnet.inspect import minibatches
+    from convnet.opening import open_checkpoint
+    checkpoint, data, net, options = open_checkpoint(run, {})
+    per_epoch = sum(data.provider.batch_size(n) for n in data.train) // options["mini"]
+    stopped = tmp_path / "stopped.h5"
+    save(stopped, net, (2, per_epoch - 1, 99), checkpoint.configs, checkpoint.options, checkpoint.state,
+         checkpoint.history)
+    seen = list(minibatches(data, options, Checkpoint(stopped), 3, train=True))
+    expected = []
+    for epoch, start, count in ((2, per_epoch - 1, 1), (3, 0, 2)):
+        stream = TrainStream(data.provider, data.train, data.augmentation, options["mini"], options["seed"], epoch,
+                             start=start, threads=1)
+        expected += [batch for _, batch in zip(range(count), (b for _, b in stream))]
+        stream.close()
+    assert len(seen) == 3
+    for ours, theirs in zip(seen, expected):
+        for a, b in zip(ours, theirs):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_the_command(run, tmp_path):
