@@ -59,10 +59,25 @@ def test_tied_maxima_all_receive_the_gradient():
     np.testing.assert_array_equal(dx.reshape(-1), [0, 5, 5, 0])
 
 
-def test_empty_window_is_a_config_error():
+@pytest.mark.parametrize("start,outputs", [(0, 5), (0, 4), (-2, 3)])
+def test_empty_window_is_a_config_error(start, outputs):
+    """Windows of 2 by 2 on 6 rows: from 0, the 4th starts at row 6 (and the 5th at 8), past the
+    image; from -2, the first covers rows -2 and -1."""
     with pytest.raises(ConfigError) as e:
-        make_layer("pool", [(1, 6, 6)], dict(pool="avg", sizeX=2, stride=2, outputsX=5, channels=1))
-    assert e.value.key == "outputsX"
+        make_layer("pool", [(1, 6, 6)], dict(pool="avg", sizeX=2, stride=2, start=start, outputsX=outputs, channels=1))
+    assert e.value.key == "outputsX" and "a window would be empty" in str(e.value)
+
+
+@pytest.mark.parametrize("start,outputs,first,last", [(0, 3, 2, 2), (-1, 4, 1, 1)])
+def test_windows_with_one_row_inside_are_pooled(start, outputs, first, last):
+    """The edge cases beside the empty ones: from 0, the 3rd window covers rows 4-5; from -1, the
+    first covers row 0 alone and the 4th row 5 alone; avg divides by the rows inside."""
+    layer = make_layer("pool", [(1, 6, 6)], dict(pool="avg", sizeX=2, stride=2, start=start, outputsX=outputs,
+                                                  channels=1))
+    x = np.ones((1, 6, 6, 1))
+    y = layer.forward([x], TRAIN).reshape(outputs, outputs)
+    np.testing.assert_allclose(y, 1.0)
+    assert (layer.extent[0][0], layer.extent[0][-1]) == (first, last)
 
 
 def naive_maxabs(x, size, stride, outputs):
