@@ -84,3 +84,12 @@ def test_paper_lrn_hyperparameters_act_as_alpha_over_n():
     x[2] = 10.0
     y = layer.forward([x], TRAIN)
     assert y[2, 0, 0, 0] == pytest.approx(10 * (2 + 1e-4 / 5 * 100) ** -0.75, rel=1e-14)
+
+
+def test_cmrnorm_windows_slide_unless_blocked_is_given():
+    """blocked defaults to 0 (layer.py:1193): the paper's windows centred on each map."""
+    x = np.random.default_rng(4).uniform(-2, 2, (7, 2, 2, 3))
+    params = dict(scale=1.3, pow=0.75, minDiv=2)
+    y = make_layer("cmrnorm", [(7, 2, 2)], dict(channels=7, size=3), params).forward([x], TRAIN)
+    np.testing.assert_allclose(y, naive_cmrnorm(x, 3, 1.3, 0.75, 2, blocked=False), rtol=1e-13)
+    assert not np.allclose(y, naive_cmrnorm(x, 3, 1.3, 0.75, 2, blocked=True))

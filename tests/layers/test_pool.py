@@ -25,6 +25,8 @@ CASES = [  # pool, size, sizeX, stride, start, outputsX
     ("max", 9, 2, 2, 0, 0),
     ("avg", 7, 3, 2, -1, 4),      # a negative start and outputsX
     ("max", 6, 4, 3, 1, 2),
+    ("max", 7, 3, 2, -1, 0),      # a negative start: 4 windows, from rows -1, 1, 3 and 5
+    ("avg", 8, 3, 2, 1, 0),       # a positive start: 3 windows, from rows 1, 3 and 5
 ]
 
 
@@ -32,7 +34,9 @@ CASES = [  # pool, size, sizeX, stride, start, outputsX
 def test_forward_matches_loops(kind, S, k, s, start, outputs):
     layer = make_layer("pool", [(3, S, S)], dict(pool=kind, sizeX=k, stride=s, start=start,
                                                  outputsX=outputs, channels=3))
-    n_out = outputs or 1 + math.ceil((S - start - k) / s)
+    n_out = outputs or 1 + math.ceil((S - start - k) / s)       # layer.py:1167
+    assert (S, start, outputs) != (7, -1, 0) or n_out == 4
+    assert (S, start, outputs) != (8, 1, 0) or n_out == 3
     assert layer.output_shape == (3, n_out, n_out)
     x = np.random.default_rng(0).standard_normal((3, S, S, 2))
     np.testing.assert_allclose(layer.forward([x], TRAIN), naive_pool(x, kind, k, s, start, n_out), rtol=1e-13)
