@@ -49,6 +49,22 @@ def test_imagenet_style_draws_one_crop_and_reflection_per_32_images(images_first
         np.testing.assert_array_equal(restored[..., j], window[..., ::-1] if reflected[j] else window)
 
 
+@pytest.mark.parametrize("style,n", [("cifar", 5000), ("imagenet", 32 * 500)])
+def test_every_crop_position_and_reflection_is_drawn_equally_often(style, n):
+    """The 2012 providers drew each offset in 0..border (both ends) and a reflection with p = 1/2
+    (nr.randint(0, border_size*2 + 1) and nr.randint(2), convdata.py:253-258, convdata_cifar.py:94-97):
+    25 positions, each about 1/25 of the
+    draws (per image for CIFAR style, per chunk of 32 for ImageNet style: 500 draws)."""
+    aug = Augmentation2012(ramp_mean(), CROP, style=style, flip=True)
+    rows, cols, reflected = origins(aug.train(coordinate_images(n), np.random.default_rng(2)), aug)
+    draws = n // aug.chunk
+    counts = np.zeros((BORDER + 1, BORDER + 1))
+    np.add.at(counts, (rows[::aug.chunk], cols[::aug.chunk]), 1)
+    expected = draws / 25                                    # each count binomial(draws, 1/25)
+    assert counts.min() > 0 and np.abs(counts - expected).max() < 5 * np.sqrt(expected * 24 / 25)
+    assert abs(reflected[::aug.chunk].mean() - 0.5) < 5 * 0.5 / np.sqrt(draws)
+
+
 def test_the_centre_crop_of_the_mean_is_subtracted_from_every_crop():
     mean = ramp_mean()
     aug = Augmentation2012(mean, CROP, style="cifar")
