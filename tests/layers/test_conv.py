@@ -104,12 +104,26 @@ def test_initial_weights_have_the_asked_spread():
 @pytest.mark.parametrize("keys,key,fragment", [
     (dict(channels=4, filters=2, filterSize=3), "channels", "is 4 but input 'in0' has 3 channels"),
     (dict(channels=3, filters=2, filterSize=9, padding=0), "filterSize", "larger than input"),
+    (dict(channels=3, filters=2, filterSize=11, padding=1), "filterSize", "is 11, larger than input 'in0' (8x8) with "
+                                                                          "padding 1"),
     (dict(channels=3, filters=2, filterSize=3, groups=2), "groups", "do not divide"),
 ])
 def test_config_that_does_not_fit_the_input(keys, key, fragment):
     with pytest.raises(ConfigError) as e:
         make_layer("conv", [(3, 8, 8)], keys, WEIGHT_PARAMS)
     assert e.value.key == key and fragment in str(e.value)
+
+
+def test_filters_as_large_as_the_padded_input_fit_and_inputs_must_give_outputs_of_one_size():
+    """layer.py:1025 refuses filterSize > imgSize + 2 * padding only; layer.py:1011, outputs of two sizes."""
+    keys = dict(channels=3, filters=2, filterSize=10, padding=1)
+    assert make_layer("conv", [(3, 8, 8)], keys, WEIGHT_PARAMS).output_shape == (2, 1, 1)
+    two = dict(channels="3,3", filters="2,2", filterSize="3,3", padding="0,0", stride="1,1", initW="0.1,0.1")
+    params = dict(WEIGHT_PARAMS, epsW="0.01,0.01", momW="0.9,0.9")
+    assert make_layer("conv", [(3, 8, 8), (3, 8, 8)], two, params).output_shape == (2, 6, 6)
+    with pytest.raises(ConfigError) as e:
+        make_layer("conv", [(3, 8, 8), (3, 6, 6)], two, params)
+    assert e.value.key == "filters" and "every input must give equally sized outputs; they give 2x6x6, 2x4x4" in str(e.value)
 
 
 def test_backward_refills_the_frame_another_pass_overwrote():
