@@ -1,4 +1,6 @@
 """Reading the two INI files: the dialect of the 2012 files, and one clear line for every broken file."""
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -266,3 +268,47 @@ def test_the_bytes_editors_write_read_as_the_same_file(tmp_path):
     result = CliRunner().invoke(main, ["describe", "--layers", str(tmp_path / "bom.cfg"), "--params",
                                        write(tmp_path, "params.cfg", GOOD_PARAMS), "--input-size", "8"])
     assert result.exit_code == 0 and "total" in result.output, result.output
+
+
+def test_one_value_of_a_per_input_key_serves_every_input():
+    """The README's convention: fc of two inputs with epsW=0.01 has 0.01 for both (the 2012 parser
+    wanted one value per input, layer.py:333-336); two values are one each, three are refused."""
+    from tests.helpers import make_layer
+    params = dict(epsW="0.01", epsB="0.02", momW="0.9,0.5", momB="0.9")
+    fc = make_layer("fc", [(4,), (3,)], dict(outputs=2), params)
+    assert [w.base for w in fc.conf.epsW] == [0.01, 0.01] and fc.conf.momW == [0.9, 0.5]
+    assert [(p.eps.base, p.mom) for p in fc.params[:2]] == [(0.01, 0.9), (0.01, 0.5)]
+    with pytest.raises(ConfigError) as e:
+        make_layer("fc", [(4,), (3,)], dict(outputs=2), dict(params, momW="0.9,0.5,0.1"))
+    assert e.value.key == "momW" and "gives 3 values for 2 inputs" in str(e.value)
+
+
+def test_two_versions_of_a_config_differ_in_their_first_section_of_other_keys_or_values():
+    """What --load with --layers compares (cli_train._same_net): comments, spacing, the case of keys and
+    their order do not count; a value, a key, a section added or removed does."""
+    from convnet.config import first_difference
+    base = "[data]\ntype=data\ndataIdx=0\n\n[fc1]\ntype=fc\ninputs=data\noutputs=4\n"
+    same = "# the same net\n[data]\ndataIdx = 0 ; first\ntype=data\n[fc1]\nTYPE=fc\n  \ninputs=data\noutputs= 4\n"
+    assert first_difference("a.cfg", base, "b.cfg", base) is None
+    assert first_difference("a.cfg", same, "b.cfg", base) is None
+    assert first_difference("a.cfg", base.replace("outputs=4", "outputs=5"), "b.cfg", base) == ("fc1", "differs from")
+    assert first_difference("a.cfg", base.replace("outputs=4", "outputs=4\ninitW=0.1"), "b.cfg", base) == \
+        ("fc1", "differs from")
+    grown = base + "[fc2]\ntype=fc\ninputs=fc1\noutputs=2\n"
+    assert first_difference("a.cfg", grown, "b.cfg", base) == ("fc2", "is not in")
+    assert first_difference("a.cfg", base, "b.cfg", grown) == ("fc2", "is missing from")
+
+
+def test_the_value_types():
+    """boolean as the 2012 files write it (1/0; true/false too), probability in (0, 1], and numbers that
+    must not be negative, at their bounds."""
+    from convnet.config import boolean, non_negative_number, probability
+    assert [boolean(t) for t in ("1", " true", "Yes", "on")] == [True] * 4
+    assert [boolean(t) for t in ("0", "false ", "NO", "off")] == [False] * 4
+    assert probability("1") == 1.0 and probability("0.5") == 0.5 and non_negative_number("0") == 0.0
+    for parse, text, said in ((boolean, "2", "expected true/false or 1/0, got '2'"),
+                              (probability, "0", "must be in (0, 1], got 0"),
+                              (probability, "1.5", "must be in (0, 1], got 1.5"),
+                              (non_negative_number, "-0.1", "must not be negative, got -0.1")):
+        with pytest.raises(ValueError, match=re.escape(said)):
+            parse(text)
