@@ -187,3 +187,24 @@ def test_norm_backward_without_the_forwards_divisor(backend, kind):
     keys = dict(channels=4, size=3)
     cpu, gpu = gpu_twin(kind, [(4, 4, 4)], keys, dict(scale=1.0, pow=0.75), backend)
     check_parity(cpu, gpu, [data(4, 4, 4, 2)], ctx=TEST)
+
+
+@pytest.mark.parametrize("kind,shape,keys,params", [
+    ("pool", (3, 7, 9), dict(pool="max", sizeX=3, stride=2, channels=3), None),
+    ("pool", (3, 7, 9), dict(pool="avg", sizeX=3, stride=2, start=-1, channels=3), None),
+    ("conv", (3, 7, 9), dict(channels=3, filters=4, filterSize=3, padding=1, stride=2, initW=0.3, initB=0.1),
+     WEIGHT_PARAMS),
+    ("conv", (3, 7, 9), dict(channels=3, filters=4, filterSize=3, padding=1, stride=1, sharedBiases=0, initW=0.3,
+                             initB=0.1), WEIGHT_PARAMS),
+    ("local", (3, 6, 8), dict(channels=3, filters=2, filterSize=3, padding=1, stride=1, initW=0.3, initB=0.1),
+     WEIGHT_PARAMS),
+    ("rnorm", (2, 5, 7), dict(channels=2, size=3), dict(scale=2.0, pow=0.6, minDiv=1.5)),
+    ("cnorm", (2, 5, 7), dict(channels=2, size=3), dict(scale=2.0, pow=0.6, minDiv=1.5)),
+    ("cmrnorm", (5, 3, 4), dict(channels=5, size=3), dict(scale=2.0, pow=0.6, minDiv=1.5)),
+    ("href", (3, 6, 8), dict(channels=3), None),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_images_of_other_rows_than_columns(backend, kind, shape, keys, params):
+    """Every other case here is square, where a kernel that swapped rows and columns would agree."""
+    cpu, gpu = gpu_twin(kind, [shape], keys, params, backend)
+    assert cpu.output_shape[1] != cpu.output_shape[2]
+    check_parity(cpu, gpu, [data(*shape, 3)])
