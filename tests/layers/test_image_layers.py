@@ -112,17 +112,21 @@ def test_rscale_draws_sizes_by_their_crops_and_crops_at_test():
     layer = make_layer("rscale", [(1, 10, 10)], dict(channels=1, maxScale=1.25, tgtSize=8))
     x = images(1, 10, 1)
     np.testing.assert_array_equal(layer.forward([x], TEST), x[:, 1:9, 1:9])
-    sizes = []
+    sizes, starts = [], []
     for step in range(1500):
         ay, ax = layer.axes(Pass(True, step))
         if np.all(ay.a == 1) and np.all(ax.a == 1):          # a plain crop: the size drawn was the image's
             sizes.append(10)
+            starts += [ay.i0[0], ax.i0[0]]
             y = layer.forward([x], Pass(True, step))
             np.testing.assert_array_equal(y, x[:, ay.i0[0]:ay.i0[0] + 8, ax.i0[0]:ax.i0[0] + 8])
         else:
             sizes.append(8 if ay.i0[-1] - ay.i0[0] >= 8 else 9)
     # sizes 8, 9, 10 hold 1, 4 and 9 crops of 8: drawn with probabilities 1/14, 4/14, 9/14
     assert abs(sizes.count(10) / 1500 - 9 / 14) < 0.04
+    # its crop starts, rand() % (1 + maxStart) (layer.cu:1408): 0, 1 and 2 alike
+    shares = np.bincount(starts, minlength=3) / len(starts)
+    assert shares.size == 3 and np.abs(shares - 1 / 3).max() < 0.05
     check_layer_gradients(layer, [images(1, 10)])
     check_layer_gradients(layer, [images(1, 10)], ctx=Pass(True, 5))
 
