@@ -152,3 +152,13 @@ def test_gpu_path(backend, kind, shape, keys, ctx):
     x = RNG.uniform(0, 1, shape + (3,)) if kind == "rgb2lab" else RNG.standard_normal(shape + (3,))
     for step in range(3):
         check_parity(cpu, gpu, [x], ctx=Pass(ctx.train, step))
+
+
+@pytest.mark.parametrize("kind", ["rgb2yuv", "rgb2lab"])
+def test_colour_conversions_take_three_channel_images_only(kind):
+    assert make_layer(kind, [(3, 4, 5)]).output_shape == (3, 4, 5)
+    assert make_layer(kind, [(12,)]).output_shape == (3, 2, 2)           # flat: 3 maps of 2x2
+    for shape, said in (((4, 2, 2), "4x2x2"), ((10,), "10")):
+        with pytest.raises(ConfigError) as e:
+            make_layer(kind, [shape])
+        assert e.value.key == "inputs" and f"needs 3-channel (RGB) images; 'in0' gives {said}" in str(e.value)
