@@ -112,13 +112,7 @@ def test_every_weighted_layer_type_reads_back_what_was_saved(tmp_path):
     types_of = {layer.name: layer.type for layer in source.layers}
     assert {"conv", "local", "fc", "treefc"} <= {types_of[k.split("/")[0]] for k in saved}
     assert any("/conns/" in k for k in saved)
-    dicts = layers_2012(types_of, saved)
-    for layer in source.layers:          # a shared matrix is its owner's very array, as layer.py:800 held it
-        for i, (owner, j) in getattr(layer, "weight_sources", {}).items():
-            d = dicts.setdefault(layer.name, {"name": layer.name, "type": layer.type, "weights": [], "weightsInc": []})
-            for key in ("weights", "weightsInc"):
-                d[key] += [None] * (i + 1 - len(d[key]))
-                d[key][i] = dicts[owner][key][j]
+    dicts = with_shared(source, layers_2012(types_of, saved))
     assert any(d["weights"][0] is dicts["sparse1"]["weights"][1] for d in dicts.values() if d["name"] == "shared1")
     layers, epoch, batch, file = read_2012(write_2012(tmp_path / "3.2", dicts))
     assert (epoch, batch, file) == (3, 2, str(tmp_path / "3.2"))
@@ -132,6 +126,55 @@ def test_every_weighted_layer_type_reads_back_what_was_saved(tmp_path):
     batch = [rng.standard_normal((3, 9, 9, 6)).astype(np.float32), rng.integers(0, 5, (1, 6)).astype(np.float32)]
     a, b = source.forward(batch, train=False), target.forward(batch, train=False)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def with_shared(net, dicts, copy=False):
+    """dicts with each shared matrix (weightSource) its owner's very array, as layer.py:800 held it, or
+    (copy) an equal array of its own, as a pickle written elsewhere might hold it."""
+    for layer in net.layers:
+        for i, (owner, j) in getattr(layer, "weight_sources", {}).items():
+            d = dicts.setdefault(layer.name, {"name": layer.name, "type": layer.type, "weights": [], "weightsInc": []})
+            for key in ("weights", "weightsInc"):
+                d[key] += [None] * (i + 1 - len(d[key]))
+                d[key][i] = dicts[owner][key][j].copy() if copy else dicts[owner][key][j]
+    return dicts
+
+
+def every_layer_2012(tmp_path, change=None, copy=False):
+    """The every-layer net's arrays written as a 2012 checkpoint, after change(dicts); loaded into
+    another every-layer net: (the net it came from, the net loaded)."""
+    source = every_layer_net(seed=1)
+    dicts = with_shared(source, layers_2012({layer.name: layer.type for layer in source.layers},
+                                            net_arrays(source, np.random.default_rng(0))), copy)
+    if change:
+        change(dicts)
+    target = every_layer_net(seed=2)
+    load_into(target, *read_2012(write_2012(tmp_path / "3.2", dicts))[::3])
+    return source, target
+
+
+def test_a_gzipped_checkpoint_and_a_shared_matrix_held_as_an_equal_copy_read(tmp_path):
+    """util.py's unpickle read gzip files too; a copy of the owner's matrix is the owner's."""
+    import gzip
+    source, target = every_layer_2012(tmp_path, copy=True)
+    np.testing.assert_array_equal(target["shared1"].params[0].value, source["shared1"].params[0].value)
+    (tmp_path / "3.3").write_bytes(gzip.compress((tmp_path / "3.2").read_bytes()))
+    assert read_2012(tmp_path / "3.3")[1:3] == (3, 2)
+
+
+@pytest.mark.parametrize("change,said", [
+    (lambda d: d["fc1"]["weights"][0].__setitem__((0, 0), np.nan), "[fc1] weights[0]: not finite floats in"),
+    (lambda d: d["fc1"]["weights"].__setitem__(0, d["fc1"]["weights"][0].astype(np.int32)),
+     "[fc1] weights[0]: not finite floats in"),
+    (lambda d: d["sparse1"]["weights"].pop(), "[sparse1] weights: the cuda-convnet checkpoint has no matrix for "
+                                              "input 1"),
+    (lambda d: d["shared1"]["weights"].__setitem__(0, d["shared1"]["weights"][0] + 1),
+     "[shared1] weights[0]: a matrix of its own in the cuda-convnet checkpoint, sparse1[1]'s here"),
+])
+def test_a_checkpoint_of_broken_or_missing_matrices_is_one_line(tmp_path, change, said):
+    with pytest.raises(CheckpointError) as e:
+        every_layer_2012(tmp_path, change, copy=True)
+    assert str(e.value).startswith(f"{tmp_path / '3.2'}") and said in str(e.value), str(e.value)
 
 
 def net_arrays_unchanged(net):
