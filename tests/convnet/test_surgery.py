@@ -179,3 +179,21 @@ def test_a_changed_checkpoint_trains_on_in_a_new_folder_and_the_old_run_keeps_it
     assert conv1["type"] == "local" and conv1["params"] == 17 * 17 * 8 * (3 * 5 * 5 + 1)     # weights and biases
     convnet("train", "--load", folder / "latest.h5", "--epochs", "3")          # resumed as any run
     assert Checkpoint(folder / "latest.h5").step == 3 * changed.step // 2
+
+
+def test_unsharing_one_matrix_of_a_layer_keeps_its_others_shared(data):
+    """fcB reads both its matrices by weightSource; --unshare-weights fcB[1],fcC frees fcB's second and
+    fcC's only one: fcB keeps fcA for its first, and each comment names the layer's own inputs."""
+    from convnet.surgery import changed_configs
+    fc = "[{0}]\ntype=fc\ninputs={1}\noutputs=10\n{2}\n"
+    layers = (DATA_LAYERS + fc.format("fcA", "data", "initW=0.01") + fc.format("fcB", "data,data", "weightSource=fcA,fcA")
+              + fc.format("fcC", "data", "weightSource=fcA") + "[sum]\ntype=eltsum\ninputs=fcA,fcB,fcC\n"
+              + SOFTMAX_COST.replace("inputs=fc", "inputs=sum"))
+    params = f"[fcA]\n{LEARN}[fcB]\n{LEARN}[fcC]\n{LEARN}[cost]\ncoeff=1\n"
+    configs, said = changed_configs(data, ("l.cfg", layers, "p.cfg", params), OPTIONS, Changes(None, "fcB[1],fcC"))
+    sections = read_ini(*configs[:2])
+    assert sections["fcB"].items["weightsource"] == "fcA," and "weightsource" not in sections["fcC"].items
+    assert "# weightSource of input 1 removed by --unshare-weights" in configs[1].split("[fcC]")[0]
+    assert "# weightSource of input 0 removed by --unshare-weights" in configs[1].split("[fcC]")[1]
+    net = build_net(data, *configs, OPTIONS)                     # the edited text reads as that net
+    assert net["fcB"].weight_sources == {0: ("fcA", 0)} and net["fcC"].weight_sources == {}
