@@ -59,6 +59,16 @@ def test_features(run, tmp_path):
         assert f["features"].shape == (2000, 8 * 8 * 8) and f["labels"].shape == (2000,)
         from convnet.data import get_provider
         np.testing.assert_array_equal(f["labels"][()], get_provider("default").read_batch(6)[1])
+    # drop1's test-mode outputs (hs: times keep, no units dropped), from the images as the net reads them
+    convnet("features", "--load", path / "latest.h5", "--layer", "drop1", "--out", tmp_path / "d.h5")
+    import convnet as package
+    net, data = package.load(path / "latest.h5")
+    images, labels = data.provider.read_batch(6)
+    first = images[..., :100].astype(np.float32) - data.provider.mean_image(data.train)[..., None]
+    net.forward([first, labels[None, :100].astype(np.float32)], train=False)
+    with h5py.File(tmp_path / "d.h5") as f:
+        np.testing.assert_allclose(f["features"][:100], net.activation("drop1").reshape(-1, 100).T, rtol=1e-5,
+                                   atol=1e-6)
     bad = convnet("features", "--load", path / "latest.h5", "--layer", "pool9", "--out", tmp_path / "g.h5", check=False)
     assert bad.returncode == 2 and "--layer: no layer named 'pool9'" in bad.stderr
     cost = convnet("features", "--load", path / "latest.h5", "--layer", "logprob", "--out", tmp_path / "g.h5", check=False)
