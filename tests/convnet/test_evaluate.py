@@ -1,0 +1,57 @@
+"""The test's numbers (evaluate, what `convnet test` and every test point print) against a forward pass
+written here: the net in test mode (hs scaling by keep, nothing dropped) on the mean-subtracted images."""
+import numpy as np
+import pytest
+
+import convnet as package
+from convnet.evaluate import evaluate
+from convnet.session import DEFAULTS, build_net
+from tests.helpers import ROOT
+from tests.training import tiny_checkpoint
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return package.load(tiny_checkpoint(tmp_path_factory))
+
+
+def mean_subtracted_test_batch(data):
+    images, labels = data.provider.read_batch(data.test[0])
+    return images.astype(np.float32) - data.provider.mean_image(data.train)[..., None], labels
+
+
+def test_the_cost_and_errors_are_those_of_the_test_mode_softmax(tiny):
+    net, data = tiny
+    x, labels = mean_subtracted_test_batch(data)
+    parts = []
+    for i in range(0, labels.size, 500):
+        net.forward([x[..., i:i + 500], labels[None, i:i + 500].astype(np.float32)], train=False)
+        parts.append(net.activation("probs").astype(np.float64))
+    p = np.concatenate(parts, axis=1)
+    result = evaluate(net, data)
+    assert result["cases"] == labels.size == 2000
+    assert result["cost"] == pytest.approx(-np.log(p[labels, np.arange(labels.size)]).mean(), rel=1e-5)
+    assert result["top1_error"] == pytest.approx(np.mean(p.argmax(axis=0) != labels), abs=1e-9)
+    top5 = np.argsort(-p, axis=0)[:5]
+    assert result["topk_error"] == pytest.approx(1 - np.mean((top5 == labels).any(axis=0)), abs=1e-9)
+
+
+def test_a_net_with_a_cost_but_no_softmax_is_tested_by_its_cost_in_test_mode(tiny):
+    """cost.sum2 of fc10, whose input is the hs layer's (times keep at test): sum y^2 / images."""
+    _, data = tiny
+    text = (ROOT / "tests/configs/tiny.cfg").read_text()
+    for old, new in (("[labels]\ntype=data\ndataIdx=1\n\n", ""), ("[probs]\ntype=softmax\ninputs=fc10\n\n", ""),
+                     ("[logprob]\ntype=cost.logreg\ninputs=labels,probs", "[energy]\ntype=cost.sum2\ninputs=fc10")):
+        assert old in text
+        text = text.replace(old, new)
+    params = (ROOT / "tests/configs/tiny-params.cfg").read_text().replace("[logprob]\ncoeff=1\ntopk=5",
+                                                                         "[energy]\ncoeff=1")
+    net = build_net(data, "n.cfg", text, "p.cfg", params, {**DEFAULTS, "seed": 1})
+    x, labels = mean_subtracted_test_batch(data)
+    net.forward([x, labels[None].astype(np.float32)], train=False)
+    y = net.activation("fc10").astype(np.float64)
+    result = evaluate(net, data)
+    assert result["cost"] == pytest.approx((y * y).sum() / labels.size, rel=1e-5)
+    assert result["top1_error"] is None
