@@ -188,10 +188,10 @@ def test_maps_are_a_layers_outputs_for_the_first_test_images_on_one_grey_scale(r
     from convnet.opening import open_checkpoint
     from convnet.show import maps_panel
     _, data, net, _ = open_checkpoint(run, {})
-    panel = np.asarray(maps_panel(net, data, "pool1", count=2, maps=3))
+    panel = np.asarray(maps_panel(net, data, "drop1", count=2, maps=3))    # hs: as at test, times keep
     images, labels = data.provider.read_batch(data.test[0])
-    net.forward([data.augmentation.test(images[..., :2]), labels_row(labels[:2])])
-    acts = net.activation("pool1")[:3].astype(np.float64)                  # (3 maps, 8, 8, 2 images)
+    net.forward([data.augmentation.test(images[..., :2]), labels_row(labels[:2])], train=False)
+    acts = net.activation("drop1")[:3].astype(np.float64)                  # (3 maps, 8, 8, 2 images)
     expected = np.round((acts - acts.min()) / (acts.max() - acts.min()) * 255).astype(np.uint8)
     zoom, size = 48 // 8, 8 * (48 // 8)
     row_height = size + 4
