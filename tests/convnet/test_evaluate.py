@@ -7,7 +7,7 @@ import convnet as package
 from convnet.evaluate import evaluate
 from convnet.session import DEFAULTS, build_net
 from tests.helpers import ROOT
-from tests.training import tiny_checkpoint
+from tests.training import FAST, TINY, convnet, tiny_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +55,32 @@ def test_a_net_with_a_cost_but_no_softmax_is_tested_by_its_cost_in_test_mode(tin
     result = evaluate(net, data)
     assert result["cost"] == pytest.approx((y * y).sum() / labels.size, rel=1e-5)
     assert result["top1_error"] is None
+
+
+@pytest.fixture(scope="module")
+def cropped(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cropped")
+    convnet("train", *TINY, *FAST, "--crop", "28", "--epochs", "1", "--save-path", folder)
+    return package.load(folder / "latest.h5")
+
+
+def test_the_multiview_test_averages_the_softmax_of_the_ten_crops(cropped):
+    """The paper's section 4.1: the four corner crops, the centre one and their reflections, each less
+    the same window of the mean image, their softmax outputs averaged."""
+    net, data = cropped
+    images, labels = data.provider.read_batch(data.test[0])
+    mean = data.provider.mean_image(data.train)
+    p = np.zeros((10, labels.size))
+    for flip in (False, True):
+        for y, x in ((0, 0), (0, 4), (2, 2), (4, 0), (4, 4)):
+            view = images[:, y:y + 28, x:x + 28].astype(np.float32) - mean[:, y:y + 28, x:x + 28, None]
+            view = np.ascontiguousarray(view[:, :, ::-1] if flip else view)
+            for i in range(0, labels.size, 500):
+                net.forward([view[..., i:i + 500], labels[None, i:i + 500].astype(np.float32)], train=False)
+                p[:, i:i + 500] += net.activation("probs").astype(np.float64)
+    p /= 10                                      # summed in the views' order, then divided, as evaluate does
+    result = evaluate(net, data, multiview=True)
+    assert result["cases"] == labels.size
+    assert result["cost"] == pytest.approx(-np.log(p[labels, np.arange(labels.size)]).mean(), rel=1e-5)
+    assert result["top1_error"] == pytest.approx(np.mean(p.argmax(axis=0) != labels), abs=1e-9)
+    assert result["cost"] != pytest.approx(evaluate(net, data)["cost"], rel=1e-3)     # not the centre alone
