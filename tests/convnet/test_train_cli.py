@@ -25,10 +25,18 @@ def test_a_run_prints_test_lines_and_keeps_latest_and_best(run):
     assert [l[0] for l in lines] == ["1.10", "1.20", "2.10", "2.20"]
     assert sorted(os.listdir(path)) == [".lock", "best.h5", "latest.h5"]      # .lock: the run's hold on the folder
     history = Checkpoint(path / "latest.h5").history
-    assert len(history) == 4 and history[-1]["step"] == 40 and history[-1]["epoch"] == 2.0
+    assert len(history) == 4 and [(h["step"], h["epoch"]) for h in history] == [(10, 0.5), (20, 1.0), (30, 1.5),
+                                                                                 (40, 2.0)]
     best = min(range(4), key=lambda i: (history[i]["test_top1"], i))
     assert Checkpoint(path / "best.h5").step == history[best]["step"]
     assert lines[-1][3] < lines[0][3] and lines[-1][4] < 88     # it learns a little in 40 minibatches
+
+
+def test_a_test_freq_that_does_not_divide_the_run_still_tests_its_end(tmp_path):
+    """Every 15 steps of 40 (two epochs of 20): at 15 and 30, and at the last step, where the run ends."""
+    convnet("train", *TINY, *FAST, "--epochs", "2", "--test-freq", "15", "--save-path", tmp_path / "r")
+    history = Checkpoint(tmp_path / "r/latest.h5").history
+    assert [(h["step"], h["epoch"]) for h in history] == [(15, 0.75), (30, 1.5), (40, 2.0)]
 
 
 def test_convnet_test_agrees_with_the_last_test_line(run):
