@@ -208,3 +208,25 @@ def test_images_of_other_rows_than_columns(backend, kind, shape, keys, params):
     cpu, gpu = gpu_twin(kind, [shape], keys, params, backend)
     assert cpu.output_shape[1] != cpu.output_shape[2]
     check_parity(cpu, gpu, [data(*shape, 3)])
+
+
+@pytest.mark.parametrize("kind", ["conv", "local"])
+def test_a_backward_after_another_passs_forward_unfolds_its_own_input(backend, kind):
+    """The unfolded input a training forward keeps serves the backward of its own pass only (as on the
+    CPU, test_conv.py): after a forward of another pass on other data, the first pass's backward gives
+    what it gave with nothing between."""
+    from convnet.layer import Pass
+    keys = dict(channels=3, filters=4, filterSize=3, padding=1, stride=1, initW=0.5)
+    cpu, gpu = gpu_twin(kind, [(3, 6, 6)], keys, WEIGHT_PARAMS, backend)
+    be = gpu.be
+    host = [data(*shape) for shape in ((3, 6, 6, 2), (3, 6, 6, 2), (4, 6, 6, 2))]
+    x1, x2, dy = (be.from_host(a, gpu.device) for a in host)
+    first, other = Pass(True, 1), Pass(True, 2)
+    y = gpu.forward([x1], first)
+    expected = [be.to_host(a) for a in gpu.backward([x1], y, dy, [True], first) + [gpu.params[0].grad]]
+    y = gpu.forward([x1], first)
+    y2 = be.to_host(gpu.forward([x2], other))                   # its own input's, not the kept one's
+    np.testing.assert_allclose(y2, cpu.forward([host[1]], other), rtol=PARITY, atol=PARITY)
+    got = [be.to_host(a) for a in gpu.backward([x1], y, dy, [True], first) + [gpu.params[0].grad]]
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
