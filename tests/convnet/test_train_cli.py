@@ -500,3 +500,42 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
             f"the previous checkpoint is kept") in result.output
     assert Checkpoint(tmp_path / "latest.h5").step == 10
     assert [name for name in os.listdir(tmp_path) if ".tmp" in name] == []
+
+
+def test_the_schedules_progress_counts_the_data_batches_trained_before_each_minibatch(tmp_path, monkeypatch):
+    """convnet.py:107 of the 2012 code: (data batches done - 1) / all the run's, the current one not
+    counted. Two data batches of 4 minibatches each, two epochs: 0 x 4, 1/4 x 4, 1/2 x 4, 3/4 x 4."""
+    from click.testing import CliRunner
+    from convnet.cli import main
+    from convnet.solver import Solver
+    seen, update = [], Solver.update
+    monkeypatch.setattr(Solver, "update", lambda self, n, progress, *a, **k: (seen.append(progress),
+                                                                                update(self, n, progress, *a, **k)))
+    result = CliRunner().invoke(main, ["train", *TINY, "--train-range", "1-2", "--mini", "500", "--seed", "7",
+                                       "--epochs", "2", "--save-path", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert seen == [0.0] * 4 + [0.25] * 4 + [0.5] * 4 + [0.75] * 4
+
+
+def test_the_train_columns_are_the_costs_and_errors_of_the_minibatches_since_the_last_test_point(tmp_path, monkeypatch):
+    """Each test point's train cost and error: the logreg's summed values of the steps since the one
+    before, over their images (the sums start again at every test point)."""
+    from click.testing import CliRunner
+    from convnet.cli import main
+    from convnet.cost_tally import CostTally
+    steps, read = [], CostTally.read
+
+    def recorded(self):
+        got = read(self)
+        steps.extend(got)
+        return got
+    monkeypatch.setattr(CostTally, "read", recorded)
+    result = CliRunner().invoke(main, ["train", *TINY, *FAST, "--epochs", "2", "--test-freq", "15",
+                                       "--save-path", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert len(steps) == 40
+    history = Checkpoint(tmp_path / "r/latest.h5").history
+    for point, part in zip(history, (steps[:15], steps[15:30], steps[30:])):
+        cost, errors = np.sum([costs["logprob"][:2] for _, costs in part], axis=0)
+        assert point["train_cost"] == pytest.approx(cost / (100 * len(part)), rel=1e-12)
+        assert point["train_error"] == pytest.approx(errors / (100 * len(part)), rel=1e-12)
