@@ -539,3 +539,26 @@ def test_the_train_columns_are_the_costs_and_errors_of_the_minibatches_since_the
         cost, errors = np.sum([costs["logprob"][:2] for _, costs in part], axis=0)
         assert point["train_cost"] == pytest.approx(cost / (100 * len(part)), rel=1e-12)
         assert point["train_error"] == pytest.approx(errors / (100 * len(part)), rel=1e-12)
+
+
+def test_a_short_last_minibatch_is_a_step_of_its_own_size(tmp_path, monkeypatch):
+    """2000 images by 300: six minibatches of 300 and one of 200, whose update is the mean over its 200
+    (the 2012 code's too: a data batch's last minibatch held what was left); the train cost is per image."""
+    from click.testing import CliRunner
+    from convnet.cli import main
+    from convnet.cost_tally import CostTally
+    from convnet.solver import Solver
+    sizes, costs, update, read = [], [], Solver.update, CostTally.read
+    monkeypatch.setattr(Solver, "update", lambda self, n, *a, **k: (sizes.append(n), update(self, n, *a, **k)))
+
+    def recorded(self):
+        got = read(self)
+        costs.extend(c["logprob"][0] for _, c in got)
+        return got
+    monkeypatch.setattr(CostTally, "read", recorded)
+    result = CliRunner().invoke(main, ["train", *TINY, "--train-range", "1", "--mini", "300", "--seed", "7",
+                                       "--epochs", "1", "--save-path", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert sizes == [300] * 6 + [200] and len(costs) == 7
+    (point,) = Checkpoint(tmp_path / "r/latest.h5").history
+    assert point["train_cost"] == pytest.approx(sum(costs) / 2000, rel=1e-12)
