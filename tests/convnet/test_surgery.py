@@ -186,8 +186,8 @@ def test_unsharing_one_matrix_of_a_layer_keeps_its_others_shared(data):
     fcC's only one: fcB keeps fcA for its first, and each comment names the layer's own inputs."""
     from convnet.surgery import changed_configs
     fc = "[{0}]\ntype=fc\ninputs={1}\noutputs=10\n{2}\n"
-    layers = (DATA_LAYERS + fc.format("fcA", "data", "initW=0.01") + fc.format("fcB", "data,data", "weightSource=fcA,fcA")
-              + fc.format("fcC", "data", "weightSource=fcA") + "[sum]\ntype=eltsum\ninputs=fcA,fcB,fcC\n"
+    layers = (DATA_LAYERS + fc.format("fcA", "data", "initW=0.01")
+              + fc.format("fcB", "data,data", "weightSource=fcA,fcA") + fc.format("fcC", "data", "weightSource=fcA") + "[sum]\ntype=eltsum\ninputs=fcA,fcB,fcC\n"
               + SOFTMAX_COST.replace("inputs=fc", "inputs=sum"))
     params = f"[fcA]\n{LEARN}[fcB]\n{LEARN}[fcC]\n{LEARN}[cost]\ncoeff=1\n"
     configs, said = changed_configs(data, ("l.cfg", layers, "p.cfg", params), OPTIONS, Changes(None, "fcB[1],fcC"))

@@ -517,7 +517,7 @@ def test_the_schedules_progress_counts_the_data_batches_trained_before_each_mini
     assert seen == [0.0] * 4 + [0.25] * 4 + [0.5] * 4 + [0.75] * 4
 
 
-def test_the_train_columns_are_the_costs_and_errors_of_the_minibatches_since_the_last_test_point(tmp_path, monkeypatch):
+def test_the_train_columns_are_the_sums_of_the_steps_since_the_last_test_point(tmp_path, monkeypatch):
     """Each test point's train cost and error: the logreg's summed values of the steps since the one
     before, over their images (the sums start again at every test point)."""
     from click.testing import CliRunner

@@ -141,7 +141,8 @@ def test_a_restored_sparse_matrix_gives_its_sharers_the_checkpoints_connections(
 
 def test_connections_of_another_length_are_refused_in_one_line(tmp_path):
     """4 filters in each of 2 groups and 2 in each of 4, filterChannels=2, have weights of one shape,
-    (8, 2, 3, 3), but 4 and 8 connections: the checkpoint's cannot index the other net's groups, and its restore says so."""
+    (8, 2, 3, 3), but 4 and 8 connections: the checkpoint's cannot index the other net's groups, and
+    its restore says so."""
     net = Net(load_graph(*files(tmp_path, SPARSE, SPARSE_PARAMS), [(4, 5, 5), (1,)]), seed=1)
     path = tmp_path / "c.h5"
     four = files(tmp_path, SPARSE.replace("filters=4\n", "filters=2\n").replace("groups=2", "groups=4"), SPARSE_PARAMS)

@@ -29,7 +29,8 @@ def test_bad_ranges_are_one_line_naming_the_option(text, said):
 
 
 @pytest.mark.parametrize("numbers,text", [([], "no batches"), ([7], "7"), ([1, 2, 3, 4, 5], "1-5"),
-                                          ([6, 1, 3, 2], "1-3,6"), ([1, 3, 5], "1,3,5"), ([2, 3, 9, 10, 12], "2-3,9-10,12")])
+                                          ([6, 1, 3, 2], "1-3,6"), ([1, 3, 5], "1,3,5"),
+                                          ([2, 3, 9, 10, 12], "2-3,9-10,12")])
 def test_ranges_written(numbers, text):
     assert format_range(numbers) == text
 

@@ -123,7 +123,8 @@ def test_filters_as_large_as_the_padded_input_fit_and_inputs_must_give_outputs_o
     assert make_layer("conv", [(3, 8, 8), (3, 8, 8)], two, params).output_shape == (2, 6, 6)
     with pytest.raises(ConfigError) as e:
         make_layer("conv", [(3, 8, 8), (3, 6, 6)], two, params)
-    assert e.value.key == "filters" and "every input must give equally sized outputs; they give 2x6x6, 2x4x4" in str(e.value)
+    assert e.value.key == "filters"
+    assert "every input must give equally sized outputs; they give 2x6x6, 2x4x4" in str(e.value)
 
 
 def test_backward_refills_the_frame_another_pass_overwrote():

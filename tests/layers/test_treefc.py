@@ -68,4 +68,5 @@ def test_gpu_path(backend):
     for p, q in zip(cpu.params, gpu.params):
         p.value[:] = rng.standard_normal(p.value.shape)
         q.value = gpu.be.from_host(p.value, gpu.device)
-    check_parity(cpu, gpu, [rng.standard_normal((2, 3, 3, 5)).astype(np.float32)])   # 5 images, not 4: N and the classes told apart
+    # 5 images, not 4: with as many images as classes, N read from the classes' axis passed
+    check_parity(cpu, gpu, [rng.standard_normal((2, 3, 3, 5)).astype(np.float32)])
