@@ -210,23 +210,29 @@ def test_images_of_other_rows_than_columns(backend, kind, shape, keys, params):
     check_parity(cpu, gpu, [data(*shape, 3)])
 
 
-@pytest.mark.parametrize("kind", ["conv", "local"])
-def test_a_backward_after_another_passs_forward_unfolds_its_own_input(backend, kind):
-    """The unfolded input a training forward keeps serves the backward of its own pass only (as on the
-    CPU, test_conv.py): after a forward of another pass on other data, the first pass's backward gives
-    what it gave with nothing between."""
+NORM_PARAMS = dict(scale=2.0, pow=0.75, minDiv=1.5)
+
+
+@pytest.mark.parametrize("kind,keys,params", [
+    ("conv", dict(channels=3, filters=4, filterSize=3, padding=1, stride=1, initW=0.5), WEIGHT_PARAMS),
+    ("local", dict(channels=3, filters=4, filterSize=3, padding=1, stride=1, initW=0.5), WEIGHT_PARAMS),
+    ("cmrnorm", dict(channels=3, size=3), NORM_PARAMS), ("rnorm", dict(channels=3, size=3), NORM_PARAMS),
+    ("cnorm", dict(channels=3, size=3), NORM_PARAMS)], ids=["conv", "local", "cmrnorm", "rnorm", "cnorm"])
+def test_a_backward_after_another_passs_forward_reads_its_own_pass(backend, kind, keys, params):
+    """What a training forward keeps (a convolution's unfolded input, a norm's denominators) serves the
+    backward of its own pass only (as on the CPU, test_conv.py): a forward of another pass on other data
+    computes its own, and the first pass's backward then gives what it gave with nothing between."""
     from convnet.layer import Pass
-    keys = dict(channels=3, filters=4, filterSize=3, padding=1, stride=1, initW=0.5)
-    cpu, gpu = gpu_twin(kind, [(3, 6, 6)], keys, WEIGHT_PARAMS, backend)
+    cpu, gpu = gpu_twin(kind, [(3, 6, 6)], keys, params, backend)
     be = gpu.be
-    host = [data(*shape) for shape in ((3, 6, 6, 2), (3, 6, 6, 2), (4, 6, 6, 2))]
+    host = [data(3, 6, 6, 2), data(3, 6, 6, 2), data(*cpu.output_shape, 2)]
     x1, x2, dy = (be.from_host(a, gpu.device) for a in host)
     first, other = Pass(True, 1), Pass(True, 2)
+    grads = lambda dx: [be.to_host(dx)] + [be.to_host(p.grad) for p in gpu.params]
     y = gpu.forward([x1], first)
-    expected = [be.to_host(a) for a in gpu.backward([x1], y, dy, [True], first) + [gpu.params[0].grad]]
+    expected = grads(gpu.backward([x1], y, dy, [True], first)[0])
     y = gpu.forward([x1], first)
     y2 = be.to_host(gpu.forward([x2], other))                   # its own input's, not the kept one's
     np.testing.assert_allclose(y2, cpu.forward([host[1]], other), rtol=PARITY, atol=PARITY)
-    got = [be.to_host(a) for a in gpu.backward([x1], y, dy, [True], first) + [gpu.params[0].grad]]
-    for a, b in zip(got, expected):
+    for a, b in zip(grads(gpu.backward([x1], y, dy, [True], first)[0]), expected):
         np.testing.assert_array_equal(a, b)
