@@ -38,6 +38,14 @@ def test_json_for_the_paper_net():
                               "macs": 48 * 55 * 55 * 3 * 121}
     assert rows["fc2048a"]["params"] == 2048 * 9216 + 2048
     assert out["total_macs"] == sum(r["macs"] for r in out["layers"])
+    # filters x positions x (channels x filter pixels) seen by each; fc: inputs x outputs
+    by_hand = {"conv2a": 128 * 27 * 27 * 48 * 25, "conv3a": 192 * 13 * 13 * 256 * 9, "conv4b": 192 * 13 * 13 * 192 * 9,
+               "conv5a": 128 * 13 * 13 * 192 * 9, "fc2048b": 9216 * 2048, "fc2048ba": 4096 * 2048, "fc1000": 4096 * 1000,
+               "rnorm1a": 48 * 55 * 55 * 5, "pool1a": 0}
+    assert {name: rows[name]["macs"] for name in by_hand} == by_hand
+    weights = sum(r["macs"] for r in out["layers"] if r["type"] in ("conv", "fc"))
+    assert weights == 2 * (52_707_600 + 111_974_400 + 74_760_192 + 56_070_144 + 37_380_096 + 18_874_368
+                           + 8_388_608) + 4_096_000 == 724_406_816          # the paper net's 0.72 G multiply-adds
 
 
 def test_image_size_from_a_data_provider(tmp_path):
