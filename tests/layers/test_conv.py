@@ -144,3 +144,10 @@ def test_backward_refills_the_frame_another_pass_overwrote():
     (dx,) = layer.backward([x1], y, dy, [True], first)
     np.testing.assert_array_equal(dx, expected)
     np.testing.assert_array_equal(layer.params[0].grad, expected_w)
+
+
+def test_the_multiply_adds_of_a_grouped_convolution_are_its_groups_own():
+    """describe's count: each of the 6 filters (3 per group) sees its group's 2 channels at 25 positions."""
+    layer = make_layer("conv", [(4, 5, 5)], dict(channels=4, filters=3, filterSize=3, padding=1, groups=2),
+                       WEIGHT_PARAMS)
+    assert layer.output_shape == (6, 5, 5) and layer.macs() == 6 * 25 * 2 * 9
