@@ -151,3 +151,16 @@ def test_the_multiply_adds_of_a_grouped_convolution_are_its_groups_own():
     layer = make_layer("conv", [(4, 5, 5)], dict(channels=4, filters=3, filterSize=3, padding=1, groups=2),
                        WEIGHT_PARAMS)
     assert layer.output_shape == (6, 5, 5) and layer.macs() == 6 * 25 * 2 * 9
+
+
+def test_a_flat_input_is_read_as_square_images_or_refused():
+    """As cuda-convnet read a flat input (layer.py's imgPixels, imgSize = sqrt): 27 values of 3 channels
+    are 3x3x3 images; 24 (8 a channel) and 10 (not a multiple of 3) are no square images."""
+    keys = dict(channels=3, filters=2, filterSize=2)
+    assert make_layer("conv", [(27,)], keys, WEIGHT_PARAMS).output_shape == (2, 2, 2)
+    assert make_layer("conv", [(3,)], dict(keys, filterSize=1), WEIGHT_PARAMS).output_shape == (2, 1, 1)   # 1x1
+    for features in (24, 10):
+        with pytest.raises(ConfigError) as e:
+            make_layer("conv", [(features,)], keys, WEIGHT_PARAMS)
+        assert e.value.key == "channels" and str(e.value).endswith(
+            f"input 'in0' gives {features} values per image, not interpretable as 3-channel square images")
