@@ -218,6 +218,13 @@ def test_topk_beside_a_cost_that_reports_none_is_ignored_with_a_note(tmp_path):
     assert "convnet: note: [xent] topk: ignored, as the 2012 code did: a cost.crossent layer" in result.output
 
 
+def test_topk_beside_a_layer_that_is_no_cost_and_a_neuron_on_a_cost_are_unknown_keys(tmp_path):
+    """topk is a cost's key alone; the 2012 parser read neuron= on a cost layer and dropped it
+    (CostParser's del dic['neuron']): here a neuron after a cost, which ends the net, is refused."""
+    one_line_error(describe(tmp_path, params=GOOD_PARAMS + "    topk=5\n"), "[fc1]", "topk:", "unknown key")
+    one_line_error(describe(tmp_path, layers=GOOD_LAYERS + "    neuron=relu\n"), "[cost]", "neuron:", "unknown key")
+
+
 def test_describe_sizes_the_labels_by_what_the_net_needs(tmp_path):
     # layers-flickr-105.cfg subtracts a (tags,) label vector from its logistic outputs; without a
     # data provider, describe sizes the labels by that, and keeps 1 (class numbers) otherwise
