@@ -517,11 +517,8 @@ def test_the_schedules_progress_counts_the_data_batches_trained_before_each_mini
     assert seen == [0.0] * 4 + [0.25] * 4 + [0.5] * 4 + [0.75] * 4
 
 
-def test_the_train_columns_are_the_sums_of_the_steps_since_the_last_test_point(tmp_path, monkeypatch):
-    """Each test point's train cost and error: the logreg's summed values of the steps since the one
-    before, over their images (the sums start again at every test point)."""
-    from click.testing import CliRunner
-    from convnet.cli import main
+def recorded_tally(monkeypatch):
+    """The list that every training step's (where, {cost layer: values}) joins as the trainer reads it."""
     from convnet.cost_tally import CostTally
     steps, read = [], CostTally.read
 
@@ -530,6 +527,15 @@ def test_the_train_columns_are_the_sums_of_the_steps_since_the_last_test_point(t
         steps.extend(got)
         return got
     monkeypatch.setattr(CostTally, "read", recorded)
+    return steps
+
+
+def test_the_train_columns_are_the_sums_of_the_steps_since_the_last_test_point(tmp_path, monkeypatch):
+    """Each test point's train cost and error: the logreg's summed values of the steps since the one
+    before, over their images (the sums start again at every test point)."""
+    from click.testing import CliRunner
+    from convnet.cli import main
+    steps = recorded_tally(monkeypatch)
     result = CliRunner().invoke(main, ["train", *TINY, *FAST, "--epochs", "2", "--test-freq", "15",
                                        "--save-path", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
@@ -546,19 +552,14 @@ def test_a_short_last_minibatch_is_a_step_of_its_own_size(tmp_path, monkeypatch)
     (the 2012 code's too: a data batch's last minibatch held what was left); the train cost is per image."""
     from click.testing import CliRunner
     from convnet.cli import main
-    from convnet.cost_tally import CostTally
     from convnet.solver import Solver
-    sizes, costs, update, read = [], [], Solver.update, CostTally.read
+    sizes, update = [], Solver.update
     monkeypatch.setattr(Solver, "update", lambda self, n, *a, **k: (sizes.append(n), update(self, n, *a, **k)))
-
-    def recorded(self):
-        got = read(self)
-        costs.extend(c["logprob"][0] for _, c in got)
-        return got
-    monkeypatch.setattr(CostTally, "read", recorded)
+    steps = recorded_tally(monkeypatch)
     result = CliRunner().invoke(main, ["train", *TINY, "--train-range", "1", "--mini", "300", "--seed", "7",
                                        "--epochs", "1", "--save-path", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
+    costs = [c["logprob"][0] for _, c in steps]
     assert sizes == [300] * 6 + [200] and len(costs) == 7
     (point,) = Checkpoint(tmp_path / "r/latest.h5").history
     assert point["train_cost"] == pytest.approx(sum(costs) / 2000, rel=1e-12)
