@@ -114,3 +114,17 @@ def test_weights_give_each_net_its_share_as_in_the_test(run, tmp_path):
         np.testing.assert_allclose(got, p, rtol=1e-5, atol=1e-7)
     single = _test_probs(checkpoint, tmp_path)
     assert not np.allclose(expected[:4], single[:4], rtol=1e-3)       # the second net's share shows
+
+
+@pytest.mark.parametrize("shape", [(1, 32, 32), (3, 32, 24)])
+def test_data_other_than_square_colour_images_is_refused(run, shape):
+    """predict prepares files as make-data does (3 x S x S): a net of other images (the cifar provider
+    reads any channel count, in Python) is told so rather than fed images of the wrong shape."""
+    import convnet
+    from convnet.errors import DataError
+    from convnet.predict import predict
+    checkpoint, files = run
+    net, data = convnet.load(checkpoint)
+    data.provider.image_shape = shape
+    with pytest.raises(DataError, match=rf"trained on {shape[0]}x{shape[1]}x{shape[2]} images; predict prepares"):
+        predict([net], data, files[:1], 1)
