@@ -71,6 +71,8 @@ def test_a_net_given_twice_is_noted(two_runs, tmp_path):
     assert f"convnet: note: {tmp_path / 'copy.h5'} holds the same weights as {a}: the average counts that net " \
            f"twice" in run.stderr
     assert "same weights" not in convnet("test", "--load", f"{a},{b}").stderr
+    assert f"{tmp_path / 'copy.h5'} holds the same weights as {a}" in \
+        convnet("test", "--load", f"{a},{tmp_path / 'copy.h5'}").stderr
     assert convnet("test", "--load", f"{a},").stdout.startswith(f"{a} (epoch 1.00)")
 
 
@@ -177,3 +179,36 @@ def test_fitted_weights_are_those_that_test_with_the_same_numbers(two_runs, tmp_
         run = convnet("test", "--load", load, "--fit-weights", *extra, check=False)
         said = said or "--fit-weights weights the nets of an average: give --load several checkpoints"
         assert run.returncode == 2 and run.stderr == f"convnet: error: {said}\n"
+
+
+def _tiny_variant(folder, cost_type, cost_params):
+    """tiny.cfg with its cost.logreg replaced: (--layers, --params) of the files written in folder."""
+    folder.mkdir(exist_ok=True)
+    text = (ROOT / "tests/configs/tiny.cfg").read_text()
+    params = (ROOT / "tests/configs/tiny-params.cfg").read_text()
+    assert "type=cost.logreg\n" in text and "[logprob]\ncoeff=1\ntopk=5" in params
+    (folder / "n.cfg").write_text(text.replace("type=cost.logreg\n", f"type={cost_type}\n"))
+    (folder / "p.cfg").write_text(params.replace("[logprob]\ncoeff=1\ntopk=5", f"[logprob]\ncoeff=1\n{cost_params}"))
+    return "--layers", folder / "n.cfg", "--params", folder / "p.cfg"
+
+
+def test_the_cost_layers_k_names_the_test_error_and_the_fitted_one(tmp_path):
+    """A cost.logreg's topk is the k of the test's line; a cost.crossent counts no top-k error, and its
+    nets' weights are fitted to the top-1 error (the error it counts)."""
+    configs = _tiny_variant(tmp_path / "k3", "cost.logreg", "topk=3")
+    convnet("train", *configs, *FAST, "--epochs", "1", "--save-path", tmp_path / "k3/run")
+    load = tmp_path / "k3/run/latest.h5"
+    result = strict_json(convnet("test", "--load", load, "--json").stdout)
+    assert result["topk"] == 3
+    assert f"top-3 error {100 * result['topk_error']:.2f}% on 2000 images" in convnet("test", "--load", load).stdout
+    configs = _tiny_variant(tmp_path / "ce", "cost.crossent", "")
+    loads = []
+    for seed in (1, 2):
+        convnet("train", *configs, *FAST[:-2], "--seed", seed, "--epochs", "1", "--save-path", tmp_path / f"ce/{seed}")
+        loads.append(str(tmp_path / f"ce/{seed}/latest.h5"))
+    equal = strict_json(convnet("test", "--load", ",".join(loads), "--json").stdout)
+    assert equal["topk"] is None and equal["topk_error"] is None
+    lines = convnet("test", "--load", ",".join(loads), "--fit-weights").stdout.splitlines()
+    assert lines[0] == (f"fitting the weights of 2 nets to the top-1 error on these 2000 images (the 2012 code's "
+                        f"avg-valid.py): equal weights {100 * equal['top1_error']:.2f}%")
+    assert lines[-1].startswith("the weighted average of 2 nets") and " top-1 error " in lines[-1]
