@@ -129,3 +129,21 @@ def test_from_checkpoint_starts_a_layer_from_a_trained_one(folder):
 
 def test_restoring_does_not_call_them(folder):
     build(folder, LAYERS.replace("initmod.makew(2,x)", "initmod.broken"), restoring=True)
+
+
+def test_a_checkpoint_is_tested_and_resumed_without_its_init_module(tmp_path):
+    """The functions start a run; its checkpoint holds the arrays they gave. Tested or resumed after the
+    module has gone (another machine, a tidied folder), the net is rebuilt without calling them."""
+    from tests.training import FAST, ROOT, TINY, convnet, strict_json
+    (tmp_path / "initmod.py").write_text("import numpy as np\n"
+                                         "def w(name, idx, shapes, params=None):\n"
+                                         "    return np.full(shapes, 0.01, dtype=np.float32)\n")
+    text = (ROOT / "tests/configs/tiny.cfg").read_text()
+    assert "outputs=10\ninitW=0.01\n" in text
+    layers = write(tmp_path, "l.cfg", text.replace("outputs=10\ninitW=0.01\n", "outputs=10\ninitWFunc=initmod.w\n"))
+    convnet("train", "--layers", layers, "--params", TINY[3], *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
+    before = strict_json(convnet("test", "--load", tmp_path / "r/latest.h5", "--json").stdout)
+    (tmp_path / "initmod.py").unlink()
+    after = strict_json(convnet("test", "--load", tmp_path / "r/latest.h5", "--json").stdout)
+    assert after == before and before["cost"] > 0
+    convnet("train", "--load", tmp_path / "r/latest.h5", "--epochs", "2")
