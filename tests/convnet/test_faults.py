@@ -308,6 +308,7 @@ def test_a_checkpoint_trained_on_a_gpu_opened_where_there_is_none(tmp_path):
     assert json.loads(looked.stdout) == json.loads(on_numpy)
     assert f"convnet: note: {gpu} was trained on cuda, and " in looked.stderr
     assert "numpy computes it here (--backend to choose)" in looked.stderr
+    assert looked.stderr.count("convnet: note:") == 1, looked.stderr        # no word of --gpu or --tf32 on numpy
     resumed = convnet("train", "--load", gpu, "--epochs", "2", "--save-path", tmp_path / "more", check=False)
     assert resumed.returncode == 1
     one_line(resumed, f"{gpu} was trained on cuda, and ", "give --backend numpy to resume it on the CPU")
