@@ -494,3 +494,28 @@ def test_a_photo_with_an_exif_orientation_is_read_upright(tmp_path, orientation)
     for (r, c), colour in np.ndenumerate(np.arange(4).reshape(2, 2)):
         patch = pixels[:, 4 + 16 * r:12 + 16 * r, 4 + 16 * c:12 + 16 * c].reshape(3, -1)
         np.testing.assert_allclose(patch.mean(axis=1), colours[r, c], atol=8)
+
+
+@pytest.mark.parametrize("wide", [True, False])
+def test_the_shorter_side_is_scaled_to_the_size_and_the_centre_square_cut(tmp_path, wide):
+    """Section 2 of the paper: rescaled so that the shorter side is 10 (by 1/3 here), then the central
+    10 x 10. Red rises 2 a pixel along the longer side, green 4 a pixel along the shorter: resampling
+    keeps a linear ramp, so output pixel j, whose centre is the source's 3j + 1, holds 2 (3(j + 15) + 1)
+    along the longer side (the crop starts 15 pixels into the 40 the rescaling left) and 4 (3j + 1)
+    along the shorter."""
+    from PIL import Image
+    long, short = np.meshgrid(np.arange(120), np.arange(30))               # (30, 120): rows along the short side
+    image = np.stack([2 * long, 4 * short, np.full_like(long, 7)], axis=-1).astype(np.uint8)
+    if not wide:
+        image = image.transpose(1, 0, 2)                                    # 120 high, 30 wide
+    Image.fromarray(np.ascontiguousarray(image)).save(tmp_path / "ramp.png")
+    pixels, said = load_image(str(tmp_path / "ramp.png"), 10)
+    assert said == "" and pixels.shape == (3, 10, 10)
+    j = np.arange(10)
+    along_long, along_short = 2 * (3 * (j + 15) + 1), 4 * (3 * j + 1)
+    red, green = (pixels[0], pixels[1]) if wide else (pixels[0].T, pixels[1].T)   # as (short, long)
+    np.testing.assert_allclose(red, np.broadcast_to(along_long, (10, 10)), atol=1)
+    # the short side's edges read a clipped kernel; inside it the ramp is exact to a level
+    np.testing.assert_allclose(green[1:-1], np.broadcast_to(along_short[1:-1, None], (8, 10)), atol=1)
+    assert abs(int(green[0, 0]) - along_short[0]) <= 4 and abs(int(green[-1, 0]) - along_short[-1]) <= 4
+    np.testing.assert_array_equal(pixels[2], 7)
