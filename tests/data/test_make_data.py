@@ -364,13 +364,19 @@ def test_a_second_make_data_on_the_same_folder_is_refused(tree, tmp_path):
     ("ILSVRC2012_val_00000001 n99999999\n", "neither a training synset nor a class number"),
     ("ILSVRC2012_val_00000001 n01440764\nmissing_image n01440764\n", "no image 'missing_image'"),
     ("n01440764\n", "1 labels for 5 images"),
+    # class numbers count from 0: 3 classes are 0, 1 and 2; the line named is the file's, from 1
+    ("ILSVRC2012_val_00000001 2\nILSVRC2012_val_00000002 3\n",
+     "labels.txt:2: '3' is neither a training synset nor a class number below 3"),
+    ("n01440764\n" * 3 + "3\nn01440764\n", "labels.txt:4: '3' is neither a training synset nor a class number below 3"),
+    (None, "give --val-labels (or put the validation images in class subfolders)"),
 ])
 def test_bad_validation_labels(tree, tmp_path, labels, fragment):
     root, _ = tree
-    (tmp_path / "labels.txt").write_text(labels)
+    if labels is not None:
+        (tmp_path / "labels.txt").write_text(labels)
     with pytest.raises(DataError) as e:
-        make_data(str(root / "train"), str(tmp_path / "o"), str(root / "val"), str(tmp_path / "labels.txt"),
-                  size=32, workers=1, echo=lambda *_: None)
+        make_data(str(root / "train"), str(tmp_path / "o"), str(root / "val"),
+                  None if labels is None else str(tmp_path / "labels.txt"), size=32, workers=1, echo=lambda *_: None)
     assert fragment in str(e.value) and "\n" not in str(e.value)
 
 
