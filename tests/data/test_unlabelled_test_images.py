@@ -2,6 +2,7 @@
 order), the provider that reads them, what may read them (a test that writes a submission or
 predictions, features) and what may not (training, a test that counts errors)."""
 import os
+import re
 import shutil
 
 import h5py
@@ -153,6 +154,10 @@ def test_unreadable_test_images_are_reported_as_missing_lines(tree, tmp_path):
                   "--size", "32", "--workers", "1")
     assert "1 test image could not be read (see the report): a submission from these batches has no line " \
            "for it" in run.stderr
+    # every image found, test images included, was written or skipped
+    found, written, skipped = map(int, re.match(r"(\d+) images found, (\d+) written, (\d+) skipped",
+                                                (tmp_path / "out/report.txt").read_text()).groups())
+    assert found == written + skipped and skipped >= 1
     for image in folder.iterdir():
         image.write_bytes(b"not an image")
     run = convnet("make-data", "--images", tree / "train", "--test-images", folder, "--out", tmp_path / "out2",
