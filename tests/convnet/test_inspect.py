@@ -174,3 +174,26 @@ def test_a_checkpoint_stopped_mid_epoch_is_inspected_on_the_images_training_woul
     net.forward(batch, train=True)
     with h5py.File(out) as f:
         np.testing.assert_array_equal(f["activations/conv1"][()], net.activation("conv1"))
+
+
+def test_the_update_ratio_uses_the_rate_at_the_checkpoints_point_of_its_run(tmp_path):
+    """fc10's epsW=exp[0.002;100] (0.002 * 100^-progress) at a checkpoint after epoch 1 of 4 (progress 1/4),
+    whose rates were halved (a plateau's drop, --lr-scale): the ratio is that rate times |grad| / |W|
+    of the one minibatch looked at."""
+    import json
+    from tests.training import ROOT
+    params = (ROOT / "tests/configs/tiny-params.cfg").read_text()
+    old = "[fc10]\nepsW=0.001\n"
+    assert old in params
+    (tmp_path / "p.cfg").write_text(params.replace(old, "[fc10]\nepsW=exp[0.002;100]\n"))
+    convnet("train", *TINY[:2], "--params", tmp_path / "p.cfg", *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
+    path = tmp_path / "r/latest.h5"
+    with h5py.File(path, "r+") as f:                  # as if the run were to go on for 4 epochs, at half its rates
+        assert int(f.attrs["epoch"]) == 2 and int(f.attrs["batch"]) == 0
+        f.attrs["options"] = json.dumps({**json.loads(f.attrs["options"]), "epochs": 4})
+        f.attrs["state"] = json.dumps({**json.loads(f.attrs["state"]), "lr_scale": 0.5})
+        del f.attrs["digest"]
+    rows = {r["parameter"]: r for r in strict_json(convnet("inspect", "--load", path, "--json").stdout)["parameters"]}
+    row = rows["fc10/weights/0"]
+    rate = 0.5 * 0.002 * 100 ** -0.25
+    assert row["update_ratio"] == pytest.approx(rate * row["grad_norm"] / row["weight_norm"], rel=1e-6)
