@@ -89,6 +89,9 @@ def test_a_variant_that_is_the_base_or_names_no_file_is_refused(tmp_path, varian
         assert f"--variant '{given}': give LAYERS or LAYERS:PARAMS, two file names" in run.stderr
     else:
         assert f"--variant {given}: the same net and params as the base net {TINY[1]}" in run.stderr
+    if variant == "the base":      # --layers alone: its params file is the one beside it, tiny-params.cfg
+        alone = convnet("ablate", *TINY[:2], "--variant", given, "--out", tmp_path / "out", check=False)
+        assert alone.returncode == 2 and alone.stderr == run.stderr
     assert not (tmp_path / "out").exists()
 
 
