@@ -459,6 +459,8 @@ def test_cost_layers_beside_the_logreg_are_named_as_not_in_the_line(tmp_path):
 
 def test_layers_and_params_are_needed():
     one_line(convnet("train", check=False), "give --layers and --params")
+    for given in (TINY[:2], TINY[2:]):                  # one of the two
+        one_line(convnet("train", *given, check=False), "give --layers and --params")
 
 
 @pytest.mark.parametrize("option,size", [("--crop", "24"), ("--image-size", "40")])
