@@ -27,6 +27,21 @@ def tiny_checkpoint(tmp_path_factory):
     return folder / "latest.h5"
 
 
+def tiny_variant(folder, layers=(), params=()):
+    """--layers and --params of the tiny net with these (old, new) replacements made in its two files
+    (each old text must be there), written as n.cfg and p.cfg in folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for (source, name), changes in zip(((TINY[1], "n.cfg"), (TINY[3], "p.cfg")), (layers, params)):
+        text = open(source).read()
+        for old, new in changes:
+            assert old in text, old
+            text = text.replace(old, new)
+        (folder / name).write_text(text)
+        files.append(folder / name)
+    return ["--layers", files[0], "--params", files[1]]
+
+
 def start(*args, cwd=None):
     return subprocess.Popen([sys.executable, "-m", "convnet", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=cwd)

@@ -134,14 +134,12 @@ def test_restoring_does_not_call_them(folder):
 def test_a_checkpoint_is_tested_and_resumed_without_its_init_module(tmp_path):
     """The functions start a run; its checkpoint holds the arrays they gave. Tested or resumed after the
     module has gone (another machine, a tidied folder), the net is rebuilt without calling them."""
-    from tests.training import FAST, ROOT, TINY, convnet, strict_json
+    from tests.training import FAST, convnet, strict_json, tiny_variant
     (tmp_path / "initmod.py").write_text("import numpy as np\n"
                                          "def w(name, idx, shapes, params=None):\n"
                                          "    return np.full(shapes, 0.01, dtype=np.float32)\n")
-    text = (ROOT / "tests/configs/tiny.cfg").read_text()
-    assert "outputs=10\ninitW=0.01\n" in text
-    layers = write(tmp_path, "l.cfg", text.replace("outputs=10\ninitW=0.01\n", "outputs=10\ninitWFunc=initmod.w\n"))
-    convnet("train", "--layers", layers, "--params", TINY[3], *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
+    configs = tiny_variant(tmp_path, [("outputs=10\ninitW=0.01\n", "outputs=10\ninitWFunc=initmod.w\n")])
+    convnet("train", *configs, *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
     before = strict_json(convnet("test", "--load", tmp_path / "r/latest.h5", "--json").stdout)
     (tmp_path / "initmod.py").unlink()
     after = strict_json(convnet("test", "--load", tmp_path / "r/latest.h5", "--json").stdout)

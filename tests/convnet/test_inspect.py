@@ -181,12 +181,9 @@ def test_the_update_ratio_uses_the_rate_at_the_checkpoints_point_of_its_run(tmp_
     whose rates were halved (a plateau's drop, --lr-scale): the ratio is that rate times |grad| / |W|
     of the one minibatch looked at."""
     import json
-    from tests.training import ROOT
-    params = (ROOT / "tests/configs/tiny-params.cfg").read_text()
-    old = "[fc10]\nepsW=0.001\n"
-    assert old in params
-    (tmp_path / "p.cfg").write_text(params.replace(old, "[fc10]\nepsW=exp[0.002;100]\n"))
-    convnet("train", *TINY[:2], "--params", tmp_path / "p.cfg", *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
+    from tests.training import tiny_variant
+    configs = tiny_variant(tmp_path, params=[("[fc10]\nepsW=0.001\n", "[fc10]\nepsW=exp[0.002;100]\n")])
+    convnet("train", *configs, *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
     path = tmp_path / "r/latest.h5"
     with h5py.File(path, "r+") as f:                  # as if the run were to go on for 4 epochs, at half its rates
         assert int(f.attrs["epoch"]) == 2 and int(f.attrs["batch"]) == 0

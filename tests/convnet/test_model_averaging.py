@@ -5,7 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.training import FAST, ROOT, TINY, convnet, strict_json
+from tests.training import FAST, TINY, convnet, strict_json, tiny_variant
 
 pytestmark = pytest.mark.slow
 
@@ -99,16 +99,11 @@ def test_a_net_without_class_probabilities_writes_no_predictions(two_runs, tmp_p
     """A net whose only cost is a cost.sum2 gives no probabilities: --predictions and --submission say
     so before the test runs, and write nothing (an empty file would read as a result); averaged with
     another net, it has nothing to average."""
-    text = (ROOT / "tests/configs/tiny.cfg").read_text()
-    for old, new in (("[labels]\ntype=data\ndataIdx=1\n\n", ""),
-                     ("[logprob]\ntype=cost.logreg\ninputs=labels,probs", "[energy]\ntype=cost.sum2\ninputs=probs")):
-        assert old in text
-        text = text.replace(old, new)
-    (tmp_path / "n.cfg").write_text(text)
-    (tmp_path / "n-params.cfg").write_text((ROOT / "tests/configs/tiny-params.cfg").read_text()
-                                           .replace("[logprob]\ncoeff=1\ntopk=5", "[energy]\ncoeff=0.0001"))
-    convnet("train", "--layers", tmp_path / "n.cfg", "--params", tmp_path / "n-params.cfg", *FAST, "--epochs", "1",
-            "--save-path", tmp_path / "r")
+    configs = tiny_variant(tmp_path, [("[labels]\ntype=data\ndataIdx=1\n\n", ""),
+                                      ("[logprob]\ntype=cost.logreg\ninputs=labels,probs",
+                                       "[energy]\ntype=cost.sum2\ninputs=probs")],
+                           [("[logprob]\ncoeff=1\ntopk=5", "[energy]\ncoeff=0.0001")])
+    convnet("train", *configs, *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
     for option, name in (("--predictions", "p.h5"), ("--submission", "s.txt")):
         run = convnet("test", "--load", tmp_path / "r/latest.h5", option, tmp_path / name, check=False)
         assert run.returncode == 1 and run.stderr == (f"convnet: error: {option}: the net has no cost.logreg, "
@@ -181,27 +176,17 @@ def test_fitted_weights_are_those_that_test_with_the_same_numbers(two_runs, tmp_
         assert run.returncode == 2 and run.stderr == f"convnet: error: {said}\n"
 
 
-def _tiny_variant(folder, cost_type, cost_params):
-    """tiny.cfg with its cost.logreg replaced: (--layers, --params) of the files written in folder."""
-    folder.mkdir(exist_ok=True)
-    text = (ROOT / "tests/configs/tiny.cfg").read_text()
-    params = (ROOT / "tests/configs/tiny-params.cfg").read_text()
-    assert "type=cost.logreg\n" in text and "[logprob]\ncoeff=1\ntopk=5" in params
-    (folder / "n.cfg").write_text(text.replace("type=cost.logreg\n", f"type={cost_type}\n"))
-    (folder / "p.cfg").write_text(params.replace("[logprob]\ncoeff=1\ntopk=5", f"[logprob]\ncoeff=1\n{cost_params}"))
-    return "--layers", folder / "n.cfg", "--params", folder / "p.cfg"
-
-
 def test_the_cost_layers_k_names_the_test_error_and_the_fitted_one(tmp_path):
     """A cost.logreg's topk is the k of the test's line; a cost.crossent counts no top-k error, and its
     nets' weights are fitted to the top-1 error (the error it counts)."""
-    configs = _tiny_variant(tmp_path / "k3", "cost.logreg", "topk=3")
+    configs = tiny_variant(tmp_path / "k3", params=[("topk=5", "topk=3")])
     convnet("train", *configs, *FAST, "--epochs", "1", "--save-path", tmp_path / "k3/run")
     load = tmp_path / "k3/run/latest.h5"
     result = strict_json(convnet("test", "--load", load, "--json").stdout)
     assert result["topk"] == 3
     assert f"top-3 error {100 * result['topk_error']:.2f}% on 2000 images" in convnet("test", "--load", load).stdout
-    configs = _tiny_variant(tmp_path / "ce", "cost.crossent", "")
+    configs = tiny_variant(tmp_path / "ce", [("type=cost.logreg\n", "type=cost.crossent\n")],
+                           [("[logprob]\ncoeff=1\ntopk=5", "[logprob]\ncoeff=1\n")])
     loads = []
     for seed in (1, 2):
         convnet("train", *configs, *FAST[:-2], "--seed", seed, "--epochs", "1", "--save-path", tmp_path / f"ce/{seed}")
