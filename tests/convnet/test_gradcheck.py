@@ -136,6 +136,25 @@ def test_a_dropped_term_fails(monkeypatch, norms):
     assert failed[-1] == "rnorm1" and set(failed) <= {"conv1", "conv1_neuron", "rnorm1"}
 
 
+def test_a_broken_layer_fails_on_the_cli_naming_the_failure_nearest_the_cost(monkeypatch, norms):
+    """The command's verdict: exit 1, FAIL on the broken layer's row, and a last line that counts the
+    failures and sends the reader to the topmost one (those below inherit its error)."""
+    cls = layer_class("rnorm")
+    monkeypatch.setattr(cls, "backward_cpu", lambda self, xs, y, dy, need, ctx:
+                        [dy * self._divisor(self.as_image(xs[0])) ** -self.conf.pow])
+    result = CliRunner().invoke(main, ["check-grads", "--layers", str(norms[0]), "--params", str(norms[1]),
+                                       "--input-size", "9"])
+    assert result.exit_code == 1, result.output
+    rows = {line.split()[0]: line.split()[3] for line in result.stdout.splitlines()[1:]}
+    assert list(rows) == ["conv1", "conv1_neuron", "rnorm1", "cmr1", "cmr2", "fc", "probs", "cost"]
+    failed = [name for name, status in rows.items() if status == "FAIL"]
+    assert failed[-1] == "rnorm1" and set(rows.values()) == {"ok", "FAIL"}
+    assert result.stderr.strip() == (
+        f"FAILED: {len(failed)} of 8 layers above the tolerance 1e-06. Look first at 'rnorm1', the failing "
+        f"layer nearest the cost: the layers below a wrong backward inherit its error.")
+    assert "within the tolerance" not in result.stdout
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
 def test_check_grads_passes_the_quick_start_net_whatever_the_seed(seed):
