@@ -57,6 +57,32 @@ def test_momentum_and_weight_decay_as_the_paper_writes_them(tmp_path):
         np.testing.assert_allclose(w.inc, incW, rtol=1e-4, atol=1e-7)
 
 
+def test_an_update_every_third_step_takes_the_sum_of_three_batch_means(tmp_path):
+    """--wupdate-freq 3: the weights stay put at steps 0 and 1 and move at step 2 (steps count from 0,
+    src/convnet.cu:246), by the paper's update with the sum of the three batch means for the gradient;
+    then again at step 5."""
+    net = net_with(tmp_path, "[fc1]\nepsW=0.1\nepsB=0.3\nmomW=0.9\nmomB=0.5\nwc=0.01\n")
+    solver = Solver(net)
+    w, b = net.parameters()
+    W, B = w.value.astype(np.float64), b.value.astype(np.float64)
+    W0, incW, incB, sumW, sumB = W, np.zeros_like(W), np.zeros_like(B), 0.0, 0.0
+    rng = np.random.default_rng(6)
+    for s in range(6):
+        n = 3 + s                                          # the minibatches need not be equal
+        data = [rng.standard_normal((3, 2, 2, n)).astype(np.float32), rng.integers(0, 4, (1, n)).astype(np.float32)]
+        net.forward(data, train=True)
+        net.backward()
+        sumW, sumB = sumW + w.grad.astype(np.float64) / n, sumB + b.grad.astype(np.float64) / n
+        solver.update(n, 0.0, step=s, every=3)
+        if s % 3 == 2:
+            incW = 0.9 * incW - 0.01 * 0.1 * W - 0.1 * sumW
+            incB = 0.5 * incB - 0.3 * sumB
+            W, B, sumW, sumB = W + incW, B + incB, 0.0, 0.0
+        np.testing.assert_allclose(w.value, W, rtol=1e-5, atol=1e-7, err_msg=f"step {s}")
+        np.testing.assert_allclose(b.value, B, rtol=1e-5, atol=1e-7, err_msg=f"step {s}")
+    assert np.abs(W - W0).max() > 1e-3                     # two updates moved them
+
+
 def test_zero_rate_leaves_a_parameter_alone(tmp_path):
     """Weights::update (src/weights.cu:148) updates only a base rate > 0, and constrainWeights
     (src/layer.cu:679) bounds only those: a matrix frozen by epsW=0 keeps its values and its momentum,
