@@ -255,16 +255,19 @@ inputs=labels,probs
 
 def test_wcnorm_scales_each_filters_spread_into_its_range(tmp_path):
     """ConvLayer::constrainWeights: a = sqrt(sum (w - mean)^2) / n, n = weights per filter; a filter
-    with a above wcNormMax is scaled by wcNormMax / a (its mean too), below wcNormMin by wcNormMin / a."""
+    with a above wcNormMax is scaled by wcNormMax / a (its mean too), below wcNormMin by wcNormMin / a,
+    and one within the range is left as it is."""
     g = load_graph(write(tmp_path, "l.cfg", CONV), write(tmp_path, "p.cfg", "[conv]\nepsW=1e-9\nepsB=0\nmomW=0\nmomB=0\n"
                                                                              "wcNormMax=0.1\nwcNormMin=0.05\n"), [(3, 2, 2), (1,)])
     net = Net(g, seed=3)
     w = net.parameters()[0]
-    w.value[0] *= 0.01                                   # spread far below wcNormMin
+    spread = lambda f: np.sqrt(((f - f.mean()) ** 2).sum()) / 12
+    filters = w.value.reshape(4, 12)
+    for f, a in enumerate((0.01, 0.07, 0.3, 0.09)):      # below, within, above, within the range
+        filters[f] *= np.float32(a / spread(filters[f].astype(np.float64)))
     before = w.value.astype(np.float64).reshape(4, 12)
     step(net, Solver(net), np.random.default_rng(1))
     after = w.value.astype(np.float64).reshape(4, 12)
-    spread = lambda f: np.sqrt(((f - f.mean()) ** 2).sum()) / 12
     for f in range(4):
         a = spread(before[f])
         target = 0.05 if a < 0.05 else 0.1 if a > 0.1 else a
