@@ -58,7 +58,8 @@ def noisy_nets(seed, count, classes=6, images=300):
     return nets, labels
 
 
-@pytest.mark.parametrize("seed, count, k", [(0, 2, 1), (1, 3, 2), (2, 4, 1), (3, 3, 3)])
+# seed 10: five nets whose search gains in every one of its 5 passes, ended by the cap on passes
+@pytest.mark.parametrize("seed, count, k", [(0, 2, 1), (1, 3, 2), (2, 4, 1), (3, 3, 3), (10, 5, 1)])
 def test_the_search_finds_what_find_coeffs_finds(seed, count, k, monkeypatch):
     import convnet.fit_weights as module
     nets, labels = noisy_nets(seed, count)
@@ -70,7 +71,8 @@ def test_the_search_finds_what_find_coeffs_finds(seed, count, k, monkeypatch):
     np.testing.assert_allclose(found, expected, atol=1e-12)
     assert error == pytest.approx(expected_error, abs=1e-12)
     assert error < topk_error_by_loops(sum(n.astype(np.float64) for n in nets), labels, k)   # better than equal
-    assert expected != [0.5] * count and len(passes) == begun and passes[-1][1] == error
+    assert expected != [0.5] * count and [p[0] for p in passes] == list(range(1, begun + 1))
+    assert passes[-1][1] == error
     assert len(scored) == averages              # and it stops where find_coeffs stops, not a pass later
 
 
@@ -188,3 +190,31 @@ def test_the_weights_found_are_tested_on_the_scores_of_the_search_without_runnin
             net.forward([view], train=False)
             by_views = by_views + net.probs.astype(np.float64)
         np.testing.assert_allclose(p, by_views, rtol=1e-12)
+
+
+class EnergyNet(CountingNet):
+    """The stand-in with a cost.msm over sets of 2: its scores are energies, which rank the classes."""
+    cost_layers = [type("Msm", (), {"type": "cost.msm", "inputs": ("labels", "energies"), "classes": 4,
+                                    "conf": type("Conf", (), {"setSize": 2})})]
+
+    def forward(self, inputs, train):
+        self.passes += 1
+        self.energies = self.weights @ inputs[0]
+
+    def activation(self, name):
+        assert name == "energies"
+        return self.energies
+
+
+def test_the_search_records_the_ranks_of_nets_that_rank_by_their_energies():
+    """What --fit-weights weighs for cost.msm nets: each net's energies summed over its views, image by
+    image in the test range's order, beside its set probabilities."""
+    from convnet.fit_weights import net_scores
+    nets, data = [EnergyNet(seed) for seed in (1, 2)], TwoViews()
+    scores, labels = net_scores(nets, data, multiview=True, mini=16)
+    images = np.concatenate([data.batches[1][0], data.batches[2][0]], axis=1).astype(np.float64)
+    for net, (p, r) in zip(nets, scores, strict=True):
+        by_views = sum(net.weights.astype(np.float64) @ view for view in (images, images[::-1]))
+        np.testing.assert_allclose(r, by_views, rtol=1e-5, atol=1e-5)
+        assert p.shape == (4, 80) and np.all(p >= 0)
+        np.testing.assert_allclose(p.sum(axis=0), 2 * 2, rtol=1e-6)   # 2 views of P(class in the set): 2 each
