@@ -32,8 +32,9 @@ class Augmentation:
             from convnet.errors import OptionError
             raise OptionError(f"--crop {crop} is larger than the {H}x{W} images")
         self.border = (H - self.crop, W - self.crop)
-        # None: reflect exactly when cropping, as cuda-convnet did (convdata_cifar.py, convdata.py)
-        self.flip = self.crop < min(H, W) if flip is None else bool(flip)
+        # None: reflect exactly when cropping, as cuda-convnet did (convdata_cifar.py, convdata.py); images
+        # wider than tall are cropped along their columns even at a crop of their height
+        self.flip = self.border != (0, 0) if flip is None else bool(flip)
         self.color_noise = color_noise
         self.pca = pca
 

@@ -99,6 +99,48 @@ def test_crop_larger_than_the_images():
         Augmentation(MEAN, crop=13)
 
 
+def test_images_wider_than_tall_are_cropped_over_both_borders():
+    """A provider's images need not be square (HDF5 batches of 10 x 14): the crop is square, the training
+    windows range over each border on its own (2 rows, 6 columns), the centre crop and the views sit at
+    each border's half, and the crop is at most the shorter side, which it is by default, reflected
+    (it still crops the columns). Both layouts agree."""
+    from convnet.errors import OptionError
+    images = RNG.integers(0, 256, (3, 10, 14, 300)).astype(np.uint8)
+    mean = RNG.uniform(0, 255, (3, 10, 14)).astype(np.float32)
+    centred = images.astype(np.float32) - mean[..., None]
+    aug = Augmentation(mean, crop=8)
+    assert aug.shape == (3, 8, 8) and aug.border == (2, 6)
+    out = aug.train(images, np.random.default_rng(2))
+    windows = {(y, x): centred[:, y:y + 8, x:x + 8] for y in range(3) for x in range(7)}
+    seen = set()
+    for n in range(300):
+        matches = [w for w, crop in windows.items() for f in (False, True)
+                   if np.array_equal(out[..., n], crop[:, :, ::-1, n] if f else crop[..., n])]
+        assert len(matches) == 1, f"image {n}: {matches}"
+        seen.add(matches[0])
+    assert seen == set(windows)                       # 300 draws of 21 windows: every one drawn
+    stored = np.ascontiguousarray(images.transpose(3, 0, 1, 2))
+    np.testing.assert_array_equal(Augmentation(mean, crop=8, images_first=True).train(stored, np.random.default_rng(2)), out)
+    np.testing.assert_array_equal(aug.test(images), centred[:, 1:9, 3:11])
+    for view, (y, x) in zip(aug.views(images)[:5], [(0, 0), (0, 6), (1, 3), (2, 0), (2, 6)], strict=True):
+        np.testing.assert_array_equal(view, centred[:, y:y + 8, x:x + 8])
+    whole_height = Augmentation(mean)
+    assert whole_height.crop == 10 and whole_height.border == (0, 4) and whole_height.flip
+    assert whole_height.describe() == "crops and reflections"
+    with pytest.raises(OptionError, match="--crop 11 is larger than the 10x14 images"):
+        Augmentation(mean, crop=11)
+
+
+def test_what_training_does_is_said_in_a_few_words():
+    square = np.zeros((3, 12, 12), np.float32)
+    assert Augmentation(square).describe() == "whole images"
+    assert Augmentation(square, flip=True).describe() == "whole images, reflections"
+    assert Augmentation(square, crop=8).describe() == "crops and reflections"
+    assert Augmentation(square, crop=8, flip=False).describe() == "crops, no reflections"
+    assert Augmentation(square, crop=8, color_noise=0.1).describe() == "crops and reflections, colour noise 0.1"
+    assert Augmentation(square, color_noise=0.5).describe() == "whole images, colour noise 0.5"
+
+
 def test_both_layouts_give_the_same_crops_noise_and_views():
     stdevs = np.array([30.0, 8.0, 2.0], dtype=np.float32)
     vectors = np.linalg.qr(RNG.standard_normal((3, 3)))[0].astype(np.float32)
