@@ -94,9 +94,40 @@ def test_shownet_keeps_only_the_values_3_standard_deviations_from_the_mean():
     assert set(np.unique(shades)) == {0, int(centre), 255} and abs(int(centre) - 128) <= 1
 
 
+def test_the_threshold_is_3_standard_deviations_of_the_images_own_gradient():
+    """96 zeros and +-10, +-3: the standard deviation is sqrt(2 (100 + 9) / 100) = 1.48, so 3 is under
+    3 deviations (4.43) and goes to the mean with the zeros, while 10 stays."""
+    g = np.zeros((1, 10, 10))
+    g[0, 0, :4] = 10.0, -10.0, 3.0, -3.0
+    shades = shownet_shades(g)
+    assert list(shades[0, 0, :5]) == [255, 0, 128, 128, 128]
+    assert set(np.unique(shades)) == {0, 128, 255}
+
+
 def test_show_draws_the_first_test_images_over_their_gradients(tmp_path):
     convnet("train", *TINY, *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
     out = tmp_path / "grads.png"
     convnet("show", "--load", tmp_path / "r/latest.h5", "--data-grads", "--out", out)
     image = Image.open(out)
     assert image.width >= 8 * 104 and image.height == 16 + 2 * 96 + 20
+
+
+def test_each_test_image_is_drawn_above_its_gradient():
+    """The panel, cell by cell (104 pixels apart, under the 16-pixel title): the picture at the top, 4
+    pixels of background, the gradient's shades scaled 3 times (32 to 96 pixels), then the class name."""
+    from convnet.data_grads import data_grads_panel
+    from convnet.show import BACKGROUND, _mean_view, _picture
+    data = Data(dict(DEFAULTS), need_train=False)
+    net = Net(load_graph(ROOT / "tests/configs/tiny.cfg", ROOT / "tests/configs/tiny-params.cfg",
+                         [data.augmentation.shape, (1,)]), seed=4)
+    panel = np.asarray(data_grads_panel(net, data, 3))
+    view, labels, grads, images = data_gradients(net, data, 3)
+    mean = _mean_view(data, images)
+    assert panel.shape[0] == 16 + 2 * 96 + 20
+    for j in range(3):
+        cell = panel[16:, 104 * j:104 * (j + 1)]
+        np.testing.assert_array_equal(cell[:96, :96], np.asarray(_picture(view[..., j], mean)))
+        assert (cell[96:100] == BACKGROUND).all() and (cell[:, 96:] == BACKGROUND).all()
+        shades = shownet_shades(grads[..., j]).transpose(1, 2, 0)
+        np.testing.assert_array_equal(cell[100:196, :96], shades.repeat(3, axis=0).repeat(3, axis=1))
+        assert (cell[196:] != BACKGROUND).any()                     # the class name under it
