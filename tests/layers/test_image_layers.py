@@ -33,6 +33,25 @@ def test_blur_is_a_zero_padded_normalized_gaussian():
     check_layer_gradients(layer, [x])
 
 
+@pytest.mark.parametrize("shape, keys, key, fragment", [
+    ((2, 9, 9), dict(filterSize=5, stdev=0), "stdev", "must be positive, got 0"),
+    ((2, 9, 9), dict(filterSize=5, stdev=-1), "stdev", "must be positive, got -1"),
+    ((2, 7, 7), dict(filterSize=9, stdev=2), "filterSize", "is 9, larger than the 7x7 images"),
+    ((2, 7, 12), dict(filterSize=9, stdev=2), "filterSize", "is 9, larger than the 7x12 images"),
+])
+def test_a_blur_that_cannot_be_is_refused_naming_its_key(shape, keys, key, fragment):
+    with pytest.raises(ConfigError, match=fragment) as e:
+        make_layer("blur", [shape], dict(channels=2, **keys))
+    assert e.value.key == key
+
+
+def test_a_blur_as_wide_as_the_images_or_of_a_small_stdev_is_made():
+    x = images(2, 7)
+    for stdev in (0.5, 1):
+        layer = make_layer("blur", [(2, 7, 7)], dict(channels=2, filterSize=7, stdev=stdev))
+        check_layer_gradients(layer, [x])
+
+
 def test_nailbed_picks_centred_nails():
     layer = make_layer("nailbed", [(3, 10, 10)], dict(channels=3, stride=4))
     assert layer.output_shape == (3, 3, 3)          # ceil(10 / 4) nails per axis, from (10 - 8) // 2 = 1
