@@ -73,3 +73,50 @@ def test_too_small_an_image_for_the_paper_net():
     result = describe("imagenet/layers-145.cfg", "imagenet/layer-params-145.cfg", 32)
     assert result.exit_code == 2
     assert "[pool3a] sizeX: is 3, larger than the 1x1 input" in result.output
+
+
+EVERY = (str(ROOT / "configs/every-layer.cfg"), str(ROOT / "configs/every-layer-params.cfg"))
+
+
+def test_a_treefc_net_without_classes_assumes_ilsvrcs_and_says_so():
+    """treefc makes one output per class: with only --input-size there is no provider to count them, so
+    describe takes ILSVRC's 1000 and says it in a note; --classes gives the count, and no note."""
+    def tree1(*extra):
+        result = CliRunner().invoke(main, ["describe", "--layers", EVERY[0], "--params", EVERY[1],
+                                           "--input-size", "9", "--json", *extra])
+        assert result.exit_code == 0, result.output
+        rows = {r["name"]: r for r in strict_json(result.stdout)["layers"]}
+        return rows["tree1"]["output_shape"], result.stderr
+    shape, said = tree1()
+    assert shape == [1000] and said == ("convnet: note: treefc makes one output per class: 1000 classes (ILSVRC) "
+                                        "and a flat class tree assumed; give --classes or a --data-provider\n")
+    assert tree1("--classes", "10") == ([10], "")
+
+
+def test_channels_gives_the_images_depth(tmp_path):
+    """A net of grey images (conv1 reads 1 channel) is described at --channels 1, and its data row says
+    1 x 8 x 8; at the default 3 the conv's channels do not fit."""
+    from tests.helpers import DATA_LAYERS, SOFTMAX_COST, write
+    layers = write(tmp_path, "grey.cfg", DATA_LAYERS + "[conv1]\ntype=conv\ninputs=data\nchannels=1\nfilters=4\n"
+                   "filterSize=3\ninitW=0.1\n[fc]\ntype=fc\ninputs=conv1\noutputs=10\ninitW=0.1\n" + SOFTMAX_COST)
+    params = write(tmp_path, "grey-params.cfg", "".join(f"[{n}]\nepsW=0.1\nepsB=0.1\nmomW=0.9\nmomB=0.9\n"
+                                                         for n in ("conv1", "fc")))
+    run = lambda *extra: CliRunner().invoke(main, ["describe", "--layers", layers, "--params", params,
+                                                   "--input-size", "8", "--json", *extra])
+    result = run("--channels", "1")
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in strict_json(result.stdout)["layers"]}
+    assert rows["data"]["output_shape"] == [1, 8, 8] and rows["conv1"]["params"] == 4 * 9 + 4
+    result = run()
+    assert result.exit_code == 2 and "[conv1] channels: is 1 but input 'data' has 3 channels" in result.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--load", "run", "--layers", "l.cfg"], "give --load, or --layers and --params: the checkpoint holds its net's two files"),
+    (["--load", "run", "--params", "p.cfg"], "give --load, or --layers and --params: the checkpoint holds its net's two files"),
+    (["--layers", "l.cfg", "--input-size", "32"], "give --layers and --params (or --load a checkpoint)"),
+    (["--params", "p.cfg", "--input-size", "32"], "give --layers and --params (or --load a checkpoint)"),
+])
+def test_describe_takes_a_checkpoint_or_both_files(tmp_path, args, fragment):
+    result = CliRunner().invoke(main, ["describe", *args])
+    assert result.exit_code == 2 and result.stderr == f"convnet: error: {fragment}\n" and result.stdout == ""
