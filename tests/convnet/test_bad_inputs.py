@@ -249,3 +249,19 @@ def test_ctrl_c_outside_training_is_interrupted_and_an_eof_error_is_not(monkeypa
         else:           # click would say 'interrupted' too: an EOFError is a file cut short, not a Ctrl-C
             assert result.exit_code == 1 and "interrupted" not in result.output, result.output
             assert str(result.exception) == "EOFError: marshal data too short"
+
+
+def test_running_out_of_memory_is_one_line_that_says_what_to_shrink(monkeypatch):
+    import convnet.graph
+    args = ["describe", "--layers", ROOT / "configs/layers.cfg", "--params", ROOT / "configs/params.cfg",
+            "--input-size", "32"]
+    for raised, said in ((MemoryError("Unable to allocate 3.20 GiB for an array with shape (363, 2367488)"),
+                          "Unable to allocate 3.20 GiB for an array with shape (363, 2367488)"),
+                         (MemoryError(), "MemoryError")):
+        def stop(*_args, raised=raised, **_kwargs):
+            raise raised
+        monkeypatch.setattr(convnet.graph, "load_graph", stop)
+        result = invoke(*args)
+        assert result.exit_code == 1 and result.stdout == ""
+        assert result.stderr == (f"convnet: error: not enough memory for this ({said}); try a smaller --mini, "
+                                 f"--image-size or net\n")
