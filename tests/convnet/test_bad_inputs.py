@@ -265,3 +265,13 @@ def test_running_out_of_memory_is_one_line_that_says_what_to_shrink(monkeypatch)
         assert result.exit_code == 1 and result.stdout == ""
         assert result.stderr == (f"convnet: error: not enough memory for this ({said}); try a smaller --mini, "
                                  f"--image-size or net\n")
+
+
+def test_convnet_alone_shows_its_help_and_an_unknown_command_is_one_line():
+    from importlib.metadata import version
+    alone = CliRunner().invoke(main, [], prog_name="convnet")
+    assert alone.exit_code == 0 and alone.stdout.startswith("Usage: convnet [OPTIONS] COMMAND [ARGS]...")
+    assert all(f"  {command} " in alone.stdout for command in ("train", "test", "describe", "check-grads", "show"))
+    said = CliRunner().invoke(main, ["--version"], prog_name="convnet")
+    assert said.exit_code == 0 and said.stdout == f"convnet, version {version('convnet')}\n"
+    one_line(invoke("trian", *TINY), 2, "No such command 'trian'")
