@@ -21,6 +21,7 @@ def inspect(load, names, batches, test_mode, as_json, out, **overrides):
     weight, gradient and momentum norms and the update-to-weight ratio."""
     from . import json_text
     from . import inspect as look
+    from .notes import unsaid
     from .solver import Solver
     if out:
         from .files import check_output_file
@@ -34,10 +35,13 @@ def inspect(load, names, batches, test_mode, as_json, out, **overrides):
             raise OptionError(f"--layers: no layer named {unknown[0]!r} (the net has: "
                               f"{', '.join(l.name for l in net.layers)})")
     solver = Solver(net, lr_scale=checkpoint.state.get("lr_scale", 1.0))
-    progress = min(max(checkpoint.epoch - 1, 0) / max(options["epochs"], 1), 1.0)
+    # the rates are those of the run's next update, where its training goes on (a note says where, when
+    # the options moved it; not for --test, which looks at no training minibatch)
+    with unsaid(test_mode):
+        epoch, start = look.next_position(data, options, checkpoint)
     layer_rows, param_rows, arrays = look.inspect(
-        net, solver, look.minibatches(data, options, checkpoint, batches, not test_mode), train=not test_mode,
-        names=wanted, progress=progress, step=checkpoint.step)
+        net, solver, look.minibatches(data, options, checkpoint, batches, not test_mode, start), train=not test_mode,
+        names=wanted, progress=look.progress_at(data, options, epoch, start), step=checkpoint.step)
     if out:
         look.write_arrays(out, arrays)
     if as_json:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from .errors import ConfigError, ShapeError
 from .graph import load_graph
-from .notes import send_notes_to
+from .notes import unsaid
 
 LARGEST = 1024
 
@@ -17,19 +17,16 @@ def smallest_input_size(layers_file, params_file, channels, above, data_info=Non
     """The smallest SIZE over `above` at which the net takes SIZE x SIZE images, or None (no size up
     to LARGEST: the error is not the size's). The notes of each try (ignored sections) are dropped:
     the failed load has given them once."""
-    before = send_notes_to(lambda message: None)
-    try:
-        def fits(size):
-            try:
-                load_graph(layers_file, params_file, [(channels, size, size), (1,)], data_info=data_info)
-                return True
-            except ConfigError:
-                return False
+    def fits(size):
+        try:
+            load_graph(layers_file, params_file, [(channels, size, size), (1,)], data_info=data_info)
+            return True
+        except ConfigError:
+            return False
+    with unsaid():
         if above >= LARGEST or not fits(LARGEST):
             return None
         return next(size for size in range(above + 1, LARGEST + 1) if fits(size))
-    finally:
-        send_notes_to(before)
 
 
 @contextmanager

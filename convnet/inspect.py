@@ -54,8 +54,27 @@ def saturated(layer, y):
     return 0
 
 
-def minibatches(data, options, checkpoint, count, train):
-    """The next `count` minibatches of training (from where the checkpoint stopped) or of the test range."""
+def next_position(data, options, checkpoint):
+    """(epoch, minibatch) where the checkpoint's training goes on (resuming.place_in_this_plan)."""
+    from .resuming import place_in_this_plan
+    return checkpoint.epoch, place_in_this_plan(checkpoint, data, options)
+
+
+def progress_at(data, options, epoch, start):
+    """The run's progress at the update of minibatch `start` of `epoch`, as the trainer reckons it for its
+    schedules (trainer._train_step, after the 2012 convnet.py): the data batches trained before that
+    minibatch's, over all of the run's; 1 past its end."""
+    from convnet.data.loader import epoch_plan
+    per_epoch = len(data.train)
+    plan = epoch_plan(data.provider, data.train, options["mini"], options["seed"], epoch,
+                      getattr(data.augmentation, "ordered", False))
+    done = plan[start][2] if start < len(plan) else per_epoch
+    return min(((epoch - 1) * per_epoch + done) / (max(options["epochs"], 1) * per_epoch), 1.0)
+
+
+def minibatches(data, options, checkpoint, count, train, start=None):
+    """The next `count` minibatches of training (from where the checkpoint stopped, or from minibatch
+    `start` of its epoch) or of the test range."""
     if not train:
         asked = count
         for batch in data.test_minibatches(options["mini"]):
@@ -67,8 +86,7 @@ def minibatches(data, options, checkpoint, count, train):
             note(f"--batches {asked}: the test range holds {asked - count} minibatches of {options['mini']}; "
                  f"these are all inspected")
         return
-    from .resuming import place_in_this_plan
-    epoch, start = checkpoint.epoch, place_in_this_plan(checkpoint, data, options)   # what training would see next
+    epoch, start = (checkpoint.epoch, start) if start is not None else next_position(data, options, checkpoint)
     while count > 0:
         stream = TrainStream(data.provider, data.train, data.augmentation, options["mini"], options["seed"], epoch,
                              start=start, threads=1)

@@ -2,6 +2,7 @@
 code ignored and convnet ignores too. The CLI prints each as one `convnet: note:` line on stderr;
 used as a library, convnet gives them to Python's warnings (category Note)."""
 import warnings
+from contextlib import contextmanager
 
 
 class Note(UserWarning):
@@ -24,3 +25,14 @@ def send_notes_to(echo):
     global _sink
     before, _sink = _sink, echo
     return before
+
+
+@contextmanager
+def unsaid(quiet=True):
+    """Within: the notes are dropped (where they would repeat or mislead), when quiet."""
+    before = send_notes_to(lambda message: None) if quiet else None
+    try:
+        yield
+    finally:
+        if quiet:
+            send_notes_to(before)

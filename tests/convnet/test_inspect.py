@@ -194,3 +194,27 @@ def test_the_update_ratio_uses_the_rate_at_the_checkpoints_point_of_its_run(tmp_
     row = rows["fc10/weights/0"]
     rate = 0.5 * 0.002 * 100 ** -0.25
     assert row["update_ratio"] == pytest.approx(rate * row["grad_norm"] / row["weight_norm"], rel=1e-6)
+
+
+def test_the_rate_of_a_checkpoint_mid_epoch_is_that_of_its_next_update(tmp_path):
+    """A checkpoint that stopped mid-epoch (--save-freq, a Ctrl-C) goes on with a minibatch of its third
+    data batch of epoch 2, of 4 epochs of 3 batches: the trainer's progress there is (3 + 2) / 12, and
+    so is inspect's, not the epoch's start (3 / 12)."""
+    import json
+    from convnet.data import get_provider
+    from convnet.data.loader import epoch_plan
+    from tests.training import tiny_variant
+    configs = tiny_variant(tmp_path, params=[("[fc10]\nepsW=0.001\n", "[fc10]\nepsW=exp[0.002;100]\n")])
+    convnet("train", *configs, *FAST, "--epochs", "1", "--save-path", tmp_path / "r")
+    plan = epoch_plan(get_provider("default", None), [1, 2, 3], 100, 7, 2)
+    k = next(k for k, (_, _, position) in enumerate(plan) if position == 2)
+    path = tmp_path / "r/latest.h5"
+    with h5py.File(path, "r+") as f:
+        f.attrs["options"] = json.dumps({**json.loads(f.attrs["options"]), "epochs": 4, "train_range": "1-3"})
+        f.attrs["epoch"], f.attrs["batch"] = 2, k
+        del f.attrs["digest"]
+    result = convnet("inspect", "--load", path, "--json")
+    assert "convnet: note" not in result.stderr                # the plan is the checkpoint's: it goes on at k
+    row = {r["parameter"]: r for r in strict_json(result.stdout)["parameters"]}["fc10/weights/0"]
+    assert row["update_ratio"] == pytest.approx(0.002 * 100 ** (-5 / 12) * row["grad_norm"] / row["weight_norm"],
+                                                rel=1e-6)
