@@ -144,3 +144,17 @@ extern "C" __global__ void read_static_shared(float* out, int* counts, int writt
     out[3 * base + 128 + t] = t == 0 ? total : 0.0f;
     counts[base + t] = count_slots[t];
 }
+
+// index_kernels.cu's where_am_i, its threads run as fibers (the barrier): the same indices.
+extern "C" __global__ void where_am_i_at_a_barrier(int* out, int* dims) {
+    unsigned block = (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
+    unsigned thread = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
+    int* at = out + 6 * (block * blockDim.x * blockDim.y * blockDim.z + thread);
+    at[0] = blockIdx.x, at[1] = blockIdx.y, at[2] = blockIdx.z;
+    __syncthreads();
+    at[3] = threadIdx.x, at[4] = threadIdx.y, at[5] = threadIdx.z;
+    if (block == 0 && thread == 0) {
+        dims[0] = gridDim.x, dims[1] = gridDim.y, dims[2] = gridDim.z;
+        dims[3] = blockDim.x, dims[4] = blockDim.y, dims[5] = blockDim.z;
+    }
+}
