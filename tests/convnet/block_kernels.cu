@@ -79,6 +79,22 @@ extern "C" __global__ void warp_ops(const float* x, float* out, int n) {
     }
 }
 
+// One whole warp's shuffles where the source lane falls past the edge of its group (width 32 or 8):
+// CUDA gives such a lane its own value back (shfl_down, shfl_up), or takes the source lane modulo the
+// width (shfl). out holds 6 values per lane.
+extern "C" __global__ void shuffles_at_the_edges(float* out) {
+    unsigned all = 0xffffffffu;
+    int lane = threadIdx.x;
+    float v = 100.0f + lane;
+    float* o = out + 6 * lane;
+    o[0] = __shfl_down_sync(all, v, 3);
+    o[1] = __shfl_down_sync(all, v, 3, 8);
+    o[2] = __shfl_up_sync(all, v, 3);
+    o[3] = __shfl_up_sync(all, v, 3, 8);
+    o[4] = __shfl_sync(all, v, 37);
+    o[5] = __shfl_sync(all, v, 9, 8);
+}
+
 // Wrong on purpose: each reached by tests that expect the emulator's message.
 extern "C" __global__ void barrier_some_skip(float* out) {
     if (threadIdx.x < 16) __syncthreads();

@@ -116,6 +116,21 @@ def test_warp_shuffles_votes_and_partial_warps(backend, order):
 
 
 @pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_shuffles_whose_source_is_past_the_edge_of_their_group(backend):
+    """CUDA's rules, lane by lane: shfl_down and shfl_up do not wrap at the width (the lanes whose source
+    lies past it keep their own value); shfl takes its source lane modulo the width, in the lane's group."""
+    be = get_backend(backend)
+    out = be.empty(6 * 32)
+    run(backend, "shuffles_at_the_edges", (1, 1, 1), (32, 1, 1), out)
+    expected = []
+    for i in range(32):
+        first = i - i % 8
+        expected.append([i + 3 if i + 3 < 32 else i, i + 3 if i % 8 + 3 < 8 else i,
+                         i - 3 if i >= 3 else i, i - 3 if i % 8 >= 3 else i, 37 % 32, first + 9 % 8])
+    np.testing.assert_array_equal(be.to_host(out).reshape(32, 6), 100 + np.array(expected, np.float32))
+
+
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
 def test_a_shuffle_from_outside_its_mask(backend):
     """Defined lanes get their neighbour's value; on the emulator the undefined ones get a NaN."""
     be = get_backend(backend)
