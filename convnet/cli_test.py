@@ -95,14 +95,15 @@ def test(load, weights_text, fit_weights, multiview, predictions, submission, as
     views = f"multiview ({data.augmentation.view_count} views)" if multiview else "centre crop"
     cost = "n/a" if result["cost"] is None else f"{result['cost']:.4f}"
     top1 = "n/a" if result["top1_error"] is None else f"{100 * result['top1_error']:.2f}%"
-    topk = "n/a" if result["topk_error"] is None else f"{100 * result['topk_error']:.2f}%"
-    k = result["topk"] or 5
+    # a net that counts no top-k error (a cost.crossent) has no such part; one without labels, n/a
+    topk = "" if result["topk"] is None else \
+        f", top-{result['topk']} error " + ("n/a" if result["topk_error"] is None else f"{100 * result['topk_error']:.2f}%")
     images = f"{result['cases']} images{' (no labels)' if data.unlabelled else ''}"
     click.echo(f"{paths[0]} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {cost}, "
-               f"top-1 error {top1}, top-{k} error {topk} on {images}, {views}"
+               f"top-1 error {top1}{topk} on {images}, {views}"
                if checkpoint.history else
                f"{paths[0] if len(paths) == 1 else _average_of(weights, len(paths))}: cost {cost}, "
-               f"top-1 error {top1}, top-{k} error {topk} on {images}, {views}")
+               f"top-1 error {top1}{topk} on {images}, {views}")
 
 
 def _fitted_weights(nets, data, multiview, mini, as_json):
