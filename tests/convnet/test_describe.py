@@ -1,4 +1,5 @@
 """convnet describe: the table and the JSON object, on every 2012 file pair."""
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -120,3 +121,18 @@ def test_channels_gives_the_images_depth(tmp_path):
 def test_describe_takes_a_checkpoint_or_both_files(tmp_path, args, fragment):
     result = CliRunner().invoke(main, ["describe", *args])
     assert result.exit_code == 2 and result.stderr == f"convnet: error: {fragment}\n" and result.stdout == ""
+
+
+def test_the_window_layers_count_a_multiply_add_per_window_element():
+    """every-layer.cfg at 9x9: per output value, rnorm1 sums a 4x4 window of squares, cnorm1 a 3x3 one,
+    the avg pool1 a 3x3 window, cmr1 4 maps' squares, the blur two 3-tap passes, the resize 4
+    neighbours (bilinear); a max pool multiplies nothing."""
+    result = CliRunner().invoke(main, ["describe", "--layers", EVERY[0], "--params", EVERY[1], "--input-size", "9",
+                                       "--classes", "10", "--json"])
+    rows = {r["name"]: r for r in strict_json(result.stdout)["layers"]}
+    per_value = {"rnorm1": 4 * 4, "cnorm1": 3 * 3, "pool1": 3 * 3, "cmr1": 4, "cmr2": 3, "blur1": 2 * 3,
+                 "resize1": 4, "pool2": 0}
+    values = {name: int(np.prod(rows[name]["output_shape"])) for name in per_value}
+    assert values == {"rnorm1": 6 * 9 * 9, "cnorm1": 6 * 9 * 9, "pool1": 6 * 5 * 5, "cmr1": 8 * 5 * 5,
+                      "cmr2": 8 * 5 * 5, "blur1": 3 * 9 * 9, "resize1": 3 * 7 * 7, "pool2": 8 * 2 * 2}
+    assert {name: rows[name]["macs"] for name in per_value} == {n: values[n] * per_value[n] for n in per_value}
