@@ -22,7 +22,7 @@ class Terminal(io.StringIO):
 
 
 def test_the_line_shows_the_bar_the_count_the_rate_and_the_time_left_and_is_wiped_by_clear(monkeypatch):
-    clock = iter([0.0, 1.0, 2.0, 2.05, 4.0])             # the start, then each show
+    clock = iter([10.0, 11.0, 12.0, 12.05, 14.0])        # the start (not 0: rates are since it), then each show
     monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
     out = Terminal()
     bar = Progress("testing", 400, stream=out)
