@@ -136,3 +136,24 @@ def test_the_window_layers_count_a_multiply_add_per_window_element():
     assert values == {"rnorm1": 6 * 9 * 9, "cnorm1": 6 * 9 * 9, "pool1": 6 * 5 * 5, "cmr1": 8 * 5 * 5,
                       "cmr2": 8 * 5 * 5, "blur1": 3 * 9 * 9, "resize1": 3 * 7 * 7, "pool2": 8 * 2 * 2}
     assert {name: rows[name]["macs"] for name in per_value} == {n: values[n] * per_value[n] for n in per_value}
+
+
+def test_the_table_of_the_tiny_net():
+    """Columns padded to their widest cell, numbers to the right; conv1: 8 filters of 3x5x5 and 8 biases,
+    8x17x17 outputs of 75 multiply-adds each; fc10: 10 x 512 and 10 biases."""
+    result = CliRunner().invoke(main, ["describe", "--layers", str(ROOT / "tests/configs/tiny.cfg"), "--params",
+                                       str(ROOT / "tests/configs/tiny-params.cfg"), "--input-size", "32"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "layer         type         inputs        gpu  output   params  MACs/image",
+        "data          data         -             -    3x32x32       0           0",
+        "labels        data         -             -    1             0           0",
+        "conv1         conv         data          0    8x17x17     608     173,400",
+        "conv1_neuron  neuron       conv1         0    8x17x17       0           0",
+        "pool1         pool         conv1_neuron  0    8x8x8         0           0",
+        "drop1         hs           pool1         0    8x8x8         0           0",
+        "fc10          fc           drop1         0    10        5,130       5,120",
+        "probs         softmax      fc10          0    10            0           0",
+        "logprob       cost.logreg  labels,probs  0    3             0           0",
+        "------------  -----------  ------------  ---  -------  ------  ----------",
+        "total                                                   5,738     178,520"]
