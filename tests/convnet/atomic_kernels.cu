@@ -36,6 +36,11 @@ extern "C" __global__ void claims(int* slots, int* claimed, int* last, int* swap
     }
 }
 
+// Each i adds 1 to a float and keeps what atomicAdd returned: the value before its add.
+extern "C" __global__ void counted_float_adds(float* counter, float* seen, int n) {
+    FOR_EACH(i, n) seen[i] = atomicAdd(counter, 1.0f);
+}
+
 // Counters that wrap: atomicInc up to `limit` then 0, atomicDec down to 0 then `limit`.
 extern "C" __global__ void wrapping_counters(int* counters, int* seen_inc, int* seen_dec, unsigned int limit, int n) {
     FOR_EACH(i, n) {

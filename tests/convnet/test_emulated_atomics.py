@@ -71,16 +71,44 @@ def test_compare_and_swap_and_exchange_return_what_was_there(backend, order):
 
 
 @pytest.mark.parametrize("backend", GPU_BACKENDS)
-def test_counters_that_wrap(backend, order):
+def test_a_float_add_returns_what_was_there_before_it(backend, order):
+    """N adds of 1 from 0.5 (exact in float32): the values returned are 0.5, 1.5, ..., each once."""
+    be = get_backend(backend)
+    counter, seen = be.from_host(np.full(1, 0.5), None), be.empty(N)
+    launch(backend, "counted_float_adds", counter, seen, i32(N))
+    np.testing.assert_array_equal(np.sort(be.to_host(seen)), np.arange(N) + 0.5)
+    assert be.to_host(counter)[0] == N + 0.5
+
+
+def wrapped(start, limit, step, calls):
+    """(the values `calls` calls of CUDA's atomicInc (step 1) or atomicDec (-1) return, from start, in
+    order; the value left): ((old >= limit) ? 0 : old + 1) and ((old == 0 || old > limit) ? limit : old - 1)."""
+    seen, value = [], start
+    for _ in range(calls):
+        seen.append(value)
+        if step > 0:
+            value = 0 if value >= limit else value + 1
+        else:
+            value = limit if value == 0 or value > limit else value - 1
+    return seen, value
+
+
+@pytest.mark.parametrize("start", [(0, 0), (12, 20)])      # from 0, and from above the limit
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_counters_that_wrap(backend, order, start):
+    """Whatever the order of the calls, each value comes back as often as it does one call after
+    another (the calls on one address are one sequence)."""
     limit = 9
     be = get_backend(backend)
-    counters = be.from_host_int(np.array([0, 0]), None)
+    counters = be.from_host_int(np.array(start), None)
     seen_inc, seen_dec = be.from_host_int(np.zeros(N), None), be.from_host_int(np.zeros(N), None)
     launch(backend, "wrapping_counters", counters, seen_inc, seen_dec, np.uint32(limit), i32(N))
-    # N calls from 0: each value 0..limit comes back N / (limit + 1) times, whatever the order
-    assert Counter(be.to_host(seen_inc).tolist()) == Counter({k: N // (limit + 1) for k in range(limit + 1)})
-    assert Counter(be.to_host(seen_dec).tolist()) == Counter({k: N // (limit + 1) for k in range(limit + 1)})
-    assert be.to_host(counters).tolist() == [N % (limit + 1), (-N) % (limit + 1)]
+    (incs, inc_left), (decs, dec_left) = wrapped(start[0], limit, 1, N), wrapped(start[1], limit, -1, N)
+    assert Counter(be.to_host(seen_inc).tolist()) == Counter(incs)
+    assert Counter(be.to_host(seen_dec).tolist()) == Counter(decs)
+    assert be.to_host(counters).tolist() == [inc_left, dec_left]
+    if start == (0, 0):     # N calls from 0: each value 0..limit N / (limit + 1) times
+        assert Counter(incs) == Counter(decs) == Counter({k: N // (limit + 1) for k in range(limit + 1)})
 
 
 @pytest.mark.parametrize("backend", GPU_BACKENDS)
