@@ -110,6 +110,24 @@ extern "C" __global__ void barriers_apart(float* out) {
     out[threadIdx.x] = 1.0f;
 }
 
+// Even lanes shuffle on one line, odd lanes on another, each naming every lane: lane 0's shuffle waits
+// for lane 1, which is in another warp operation.
+extern "C" __global__ void warp_ops_apart(float* out) {
+    float v = (float)threadIdx.x;
+    if (threadIdx.x % 2) {
+        v = __shfl_sync(~0u, v, 0);                 // odd lanes
+    } else {
+        v = __shfl_xor_sync(~0u, v, 1);             // even lanes
+    }
+    out[threadIdx.x] = v;
+}
+
+// One shuffle, its mask other in lane 0 (lanes 0 and 1) than in the others (every lane).
+extern "C" __global__ void warp_masks_apart(float* out) {
+    unsigned mask = threadIdx.x == 0 ? 0x3u : 0xffffffffu;
+    out[threadIdx.x] = __shfl_xor_sync(mask, (float)threadIdx.x, 1);
+}
+
 // Lanes 8-15 read lanes 16-23, outside the mask: an undefined value (the emulator's is a NaN).
 extern "C" __global__ void shuffle_outside_mask(float* out) {
     if (threadIdx.x < 16) out[threadIdx.x] = __shfl_down_sync(0x0000ffffu, (float)threadIdx.x, 8);

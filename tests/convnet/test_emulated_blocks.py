@@ -148,6 +148,12 @@ UNDEFINED = [
      ["threadIdx.x < 16) __syncthreads"]),
     ("barriers_apart", 8, r"block \(0,0,0\): thread \(0,0,0\) waits at the __syncthreads on line {}, thread "
                           r"\(1,0,0\) at the one on line {}", ["// even threads", "// odd threads"]),
+    ("warp_ops_apart", 32, r"block \(0,0,0\): thread \(0,0,0\) __shfl_xor_sync \(line {}, mask 0xffffffff\): lane 1, "
+                           r"which the mask names, waits in another warp operation \(line {}\)",
+     ["// even lanes", "// odd lanes"]),
+    ("warp_masks_apart", 32, r"block \(0,0,0\): thread \(0,0,0\) __shfl_xor_sync \(line {}, mask 0x00000003\): lane 1, "
+                             r"which the mask names, waits in another warp operation \(line {}\)",
+     ["__shfl_xor_sync(mask, (float)", "__shfl_xor_sync(mask, (float)"]),
     ("mask_without_own_lane", 32, r"block \(0,0,0\): thread \(0,0,0\) __shfl_sync \(line {}\): its mask 0x00000002 "
                                   r"leaves out its own lane 0", ["__shfl_sync(0x2u"]),
     ("mask_past_the_block", 16, r"block \(0,0,0\): thread \(0,0,0\) __shfl_xor_sync \(line {}\): its mask 0xffffffff "
