@@ -115,11 +115,17 @@ extern "C" __global__ void barriers_apart(float* out) {
 extern "C" __global__ void warp_ops_apart(float* out) {
     float v = (float)threadIdx.x;
     if (threadIdx.x % 2) {
-        v = __shfl_sync(~0u, v, 0);                 // odd lanes
+        v = __shfl_xor_sync(~0u, v, 3);             // odd lanes
     } else {
         v = __shfl_xor_sync(~0u, v, 1);             // even lanes
     }
     out[threadIdx.x] = v;
+}
+
+// On one line, odd lanes in one kind of shuffle and even lanes in another.
+extern "C" __global__ void warp_op_kinds_apart(float* out) {
+    float v = (float)threadIdx.x;
+    out[threadIdx.x] = threadIdx.x % 2 ? __shfl_sync(~0u, v, 0) : __shfl_xor_sync(~0u, v, 1);
 }
 
 // One shuffle, its mask other in lane 0 (lanes 0 and 1) than in the others (every lane).

@@ -151,6 +151,9 @@ UNDEFINED = [
     ("warp_ops_apart", 32, r"block \(0,0,0\): thread \(0,0,0\) __shfl_xor_sync \(line {}, mask 0xffffffff\): lane 1, "
                            r"which the mask names, waits in another warp operation \(line {}\)",
      ["// even lanes", "// odd lanes"]),
+    ("warp_op_kinds_apart", 32, r"block \(0,0,0\): thread \(0,0,0\) __shfl_xor_sync \(line {}, mask 0xffffffff\): "
+                                r"lane 1, which the mask names, waits in another warp operation \(line {}\)",
+     ["__shfl_sync(~0u, v, 0) :", "__shfl_sync(~0u, v, 0) :"]),
     ("warp_masks_apart", 32, r"block \(0,0,0\): thread \(0,0,0\) __shfl_xor_sync \(line {}, mask 0x00000003\): lane 1, "
                              r"which the mask names, waits in another warp operation \(line {}\)",
      ["__shfl_xor_sync(mask, (float)", "__shfl_xor_sync(mask, (float)"]),
