@@ -111,6 +111,31 @@ def test_the_norms_net_passes(norms):
     rows, tolerance = check_gradients(*norms, input_size=9)
     assert [r.name for r in rows] == ["conv1", "conv1_neuron", "rnorm1", "cmr1", "cmr2", "fc", "probs", "cost"]
     assert all(r.ok for r in rows), [(r.name, r.error) for r in rows if not r.ok]
+    # every input of every layer (the images' too) and every parameter, 12 elements each or all it has
+    assert {r.name: [(c[0], c[2]) for c in r.checks] for r in rows} == {
+        "conv1": [("input data", 12), ("weights/0", 12), ("biases", 8)], "conv1_neuron": [("input conv1", 12)],
+        "rnorm1": [("input conv1_neuron", 12)], "cmr1": [("input rnorm1", 12)], "cmr2": [("input rnorm1", 12)],
+        "fc": [("input cmr1", 12), ("input cmr2", 12), ("weights/0", 12), ("weights/1", 12), ("biases", 10)],
+        "probs": [("input fc", 12)], "cost": []}
+
+
+def test_a_gradient_wrong_only_at_its_largest_element_fails(monkeypatch, norms):
+    """The samples start where the analytic gradient is largest: fc's first weight gradient 10% off at its
+    largest element alone (1 of its 2,000) fails its row, and no other."""
+    cls = layer_class("fc")
+    original = cls.backward_cpu
+
+    def off_at_the_largest(self, xs, y, dy, need, ctx):
+        grads = original(self, xs, y, dy, need, ctx)
+        g = self.params[0].grad.copy()
+        g.flat[np.argmax(np.abs(g))] *= 1.1
+        self.params[0].grad = g
+        return grads
+    monkeypatch.setattr(cls, "backward_cpu", off_at_the_largest)
+    rows, _ = check_gradients(*norms, input_size=9)
+    assert [r.name for r in rows if not r.ok] == ["fc"]
+    fc = {c[0]: c for c in next(r for r in rows if r.name == "fc").checks}
+    assert fc["weights/0"][1] > 1e-3 and fc["weights/1"][1] < 1e-6
 
 
 def test_an_off_by_one_window_fails(monkeypatch, norms):
