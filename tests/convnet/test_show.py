@@ -295,3 +295,20 @@ def test_checkpoints_keep_an_absolute_data_path(tmp_path):
         assert f"{tmp_path / 'batches'}: no such folder: {tmp_path / 'run/latest.h5'} was trained on the data there; " \
                f"give --data-path where it is now" in run.stderr
     convnet("test", "--load", tmp_path / "run/latest.h5", "--data-path", tmp_path / "moved")
+
+
+def test_the_filters_that_see_colours_are_those_of_3_channels():
+    """What --no-rgb and --yuv-to-rgb take: a conv's or local's filters over 3 channels, an fc's over an
+    input of 3 maps; not over 4 maps of 3 x 3, nor 3 flat features."""
+    from convnet.show import _sees_colours
+    made = lambda kind, shape, **keys: make_layer(kind, [shape], keys, WEIGHT_PARAMS)
+    sees = {"conv 3": made("conv", (3, 8, 8), channels=3, filters=4, filterSize=3),
+            "conv 4": made("conv", (4, 3, 3), channels=4, filters=4, filterSize=3),
+            "local 3": made("local", (3, 8, 8), channels=3, filters=2, filterSize=3, stride=2),
+            "local 4": made("local", (4, 3, 3), channels=4, filters=2, filterSize=3),
+            "fc 3 maps": made("fc", (3, 4, 4), outputs=5),
+            "fc 4 maps of 3x3": made("fc", (4, 3, 3), outputs=5),
+            "fc 3 flat": made("fc", (3,), outputs=5)}
+    assert {name: _sees_colours(layer, 0) for name, layer in sees.items()} == {
+        "conv 3": True, "conv 4": False, "local 3": True, "local 4": False, "fc 3 maps": True,
+        "fc 4 maps of 3x3": False, "fc 3 flat": False}
