@@ -89,3 +89,13 @@ def test_a_hidden_neuron_layer_takes_the_first_unused_name(tmp_path, taken, expe
     g = load_graph(layers, params, [(3, 2, 2), (1,)])
     assert g[expected].type == "neuron" and g[expected].inputs == ["fc"]
     assert g["probs"].inputs == [expected] and g["fc_neuron"].type == "fc"
+
+
+def test_the_cost_layers_are_the_types_named_cost():
+    """As the 2012 parser (layer.py:302): a layer whose type starts with 'cost.' is a cost, which may end
+    the net; every other layer must feed one. Each of convnet's layer classes says it with is_cost."""
+    from convnet.registry import layer_class, layer_types
+    costs = {t for t in layer_types() if layer_class(t).is_cost}
+    assert costs == {t for t in layer_types() if t.startswith("cost.")}
+    assert {"cost.logreg", "cost.msm", "cost.crossent", "cost.crossent2", "cost.sum2", "cost.gsum2",
+            "cost.tica", "cost.rflickr"} <= costs
