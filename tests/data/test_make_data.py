@@ -229,7 +229,8 @@ def test_rerun_makes_only_what_is_missing_or_broken(tree, made, tmp_path):
     mtimes = {p: os.path.getmtime(out / p) for p in os.listdir(out)}
     time.sleep(0.05)
     os.remove(out / "data_batch_3.h5")
-    os.remove(out / "meta.h5")
+    meta = (out / "meta.h5").read_bytes()
+    (out / "meta.h5").write_bytes(meta[: len(meta) // 2])                  # damaged (by a disk, a copy cut short)
     data = (out / "data_batch_5.h5").read_bytes()
     (out / "data_batch_5.h5").write_bytes(data[: len(data) // 2])       # a half-written batch
     (out / "data_batch_6.h5.tmp-999").write_bytes(b"left by a crash")
@@ -239,6 +240,9 @@ def test_rerun_makes_only_what_is_missing_or_broken(tree, made, tmp_path):
     for name in ("data_batch_1.h5", "data_batch_2.h5", "data_batch_4.h5", "data_batch_6.h5", "data_batch_7.h5"):
         assert os.path.getmtime(out / name) == mtimes[name], name
     assert snapshot(out) == before
+    assert (out / "meta.h5").read_bytes() != meta[: len(meta) // 2]
+    with h5py.File(out / "meta.h5") as m:                                     # written again, whole
+        assert "class_names" in m and "batch_sizes" in m
 
 
 def test_sigkill_then_rerun_gives_what_one_run_gives(tmp_path, made):
@@ -310,18 +314,31 @@ def test_a_remake_with_overwrite_leaves_only_its_own_batches(tree, tmp_path, mon
     assert "4 batches of 8; 4 already done, 0 to make" in rerun(tree, out, batch_size=8)[0]   # no --overwrite needed
 
 
+FOREIGN_BATCH = ("an HDF5 file that make-data did not write (it has no batch digest), where this make-data "
+                 "writes a batch")
+FOREIGN_META = "an HDF5 file that is not make-data's meta.h5, which make-data writes there"
+
+
 @pytest.mark.parametrize("name, content, why", [
-    ("data_batch_2.h5", "hdf5", "an HDF5 file that make-data did not write (it has no batch digest), where this "
-                                "make-data writes a batch"),
-    ("meta.h5", "hdf5", "an HDF5 file that is not make-data's meta.h5, which make-data writes there"),
+    ("data_batch_2.h5", "hdf5", FOREIGN_BATCH),
+    ("data_batch_2.h5", "hdf5 split", FOREIGN_BATCH),          # one of make-data's two marks is not its batch
+    ("data_batch_2.h5", "hdf5 digest", FOREIGN_BATCH),
+    ("meta.h5", "hdf5", FOREIGN_META),
+    ("meta.h5", "hdf5 class_names", FOREIGN_META),             # nor one of its meta.h5's two datasets
+    ("meta.h5", "hdf5 batch_sizes", FOREIGN_META),
     ("report.txt", "my notes\n", "not a make-data report, which make-data writes there"),
 ])
 def test_a_users_own_file_under_a_name_make_data_writes_is_never_replaced(tree, tmp_path, name, content, why):
     out = tmp_path / "out"
     out.mkdir()
-    if content == "hdf5":
+    if content.startswith("hdf5"):
         with h5py.File(out / name, "w") as f:
             f["mine"] = np.arange(3)
+            for mark in content.split()[1:]:
+                if name == "meta.h5":
+                    f[mark] = np.arange(2)
+                else:
+                    f.attrs[mark] = "mine"
     else:
         (out / name).write_text(content)
     kept = (out / name).read_bytes()
