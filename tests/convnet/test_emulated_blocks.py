@@ -244,6 +244,14 @@ def test_a_launch_asks_for_what_a_block_can_have(shared):
         kernel((1, 1, 1), (32, 1, 1), be.empty(32), shared=shared)
 
 
+def test_a_launch_may_ask_for_all_of_it():
+    """48 KiB, the most a launch gets without opting in, is given (and read: NaN, as nobody wrote it)."""
+    be = get_backend("emulated")
+    out = be.from_host(np.zeros(32, np.float32), None)
+    getattr(kernels(be, str(BLOCK_KERNELS)), "read_unwritten")((1, 1, 1), (32, 1, 1), out, shared=48 * 1024)
+    assert np.isnan(be.to_host(out)).all()
+
+
 def test_dynamic_shared_memory_declared_outside_a_kernel_is_one_line(tmp_path):
     path = tmp_path / "file_scope.cu"
     path.write_text('extern __shared__ float s[];\n'
