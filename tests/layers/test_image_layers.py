@@ -150,6 +150,31 @@ def test_rscale_draws_sizes_by_their_crops_and_crops_at_test():
     check_layer_gradients(layer, [images(1, 10)], ctx=Pass(True, 5))
 
 
+def test_rscale_rescales_by_a_factor_of_its_size_then_crops_within_it():
+    """Training on ramps (channel 0: row r holds r; channel 1: column c holds c), which bilinear sampling
+    keeps: output o holds s = (o + start) f + S/2 - R/2 f (kResizeBilinear, layer.cu:1397-1417), so
+    its slope is the factor f, which lies in [max(1, S/(R+1)), S/R] for the size R drawn, and its
+    start is a whole number in 0..R - T; each of them is drawn. (R = S, a plain crop, is tested above.)"""
+    S, T = 10, 8                                      # maxScale 1.25: sizes 8, 9 and 10
+    layer = make_layer("rscale", [(2, S, S)], dict(channels=2, maxScale=1.25, tgtSize=T))
+    ramp = np.arange(S, dtype=np.float64)
+    x = np.stack([np.repeat(ramp[:, None], S, 1), np.repeat(ramp[None, :], S, 0)])[..., None]
+    starts = {8: set(), 9: set()}
+    for step in range(400):
+        y = layer.forward([x], Pass(True, step))[..., 0]
+        rows, cols = y[0, :-1, 0], y[1, 0, :-1]      # (the last output may be clamped at S - 1.01)
+        f = rows[1] - rows[0]
+        if abs(f - 1) < 1e-6 and abs(rows[0] - round(rows[0])) < 1e-4:
+            continue                                  # R = S
+        np.testing.assert_allclose(np.diff(rows), f, atol=1e-4)
+        np.testing.assert_allclose(np.diff(cols), f, atol=1e-4)          # one factor for both axes
+        R = next(R for R in (8, 9) if max(1, S / (R + 1)) - 1e-6 <= f <= S / R + 1e-6)
+        start = [(line[0] - S / 2) / f + R / 2 for line in (rows, cols)]
+        assert all(abs(v - round(v)) < 1e-3 and 0 <= round(v) <= R - T for v in start), (step, f, R, start)
+        starts[R].add(tuple(round(v) for v in start))
+    assert starts == {8: {(0, 0)}, 9: {(0, 0), (0, 1), (1, 0), (1, 1)}}
+
+
 @pytest.fixture(params=GPU_BACKENDS)
 def backend(request):
     return request.param
