@@ -99,10 +99,11 @@ def test_a_second_call_reuses_only_the_runs_it_asks_for(tmp_path):
     """Runs left in --out by another net, other options or more epochs are refused before anything
     trains, naming the folder and the difference: reused, they would put another experiment's numbers
     in the table."""
-    variant = tmp_path / "tiny-nolrn.cfg"
+    variant, params = tmp_path / "tiny-nolrn.cfg", tmp_path / "tiny-nolrn-params.cfg"
     variant.write_text(another_tiny())
+    params.write_text(open(TINY[3]).read())
     out = tmp_path / "out"
-    args = ["ablate", *TINY, "--variant", f"{variant}:{TINY[3]}", "--seeds", "1", *FAST[:-2], "--out", out]
+    args = ["ablate", *TINY, "--variant", f"{variant}:{params}", "--seeds", "1", *FAST[:-2], "--out", out]
     convnet(*args, "--epochs", "2")
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.h5")}
 
@@ -120,6 +121,11 @@ def test_a_second_call_reuses_only_the_runs_it_asks_for(tmp_path):
     variant.write_text(another_tiny().replace("sizeX=3\nstride=2", "sizeX=2\nstride=2"))
     refused("--epochs", "2", fragment=f"{out}/nolrn/seed-0 holds a run of another net: [pool1] of {variant} "
                                       f"differs from the one it was trained with")
+    variant.write_text(another_tiny())
+    params.write_text(open(TINY[3]).read().replace("epsW=0.001", "epsW=0.002", 1))       # conv1's rate
+    refused("--epochs", "2", fragment=f"{out}/nolrn/seed-0 holds a run of another net: [conv1] of {params} "
+                                      f"differs from the one it was trained with")
+    params.write_text(open(TINY[3]).read())
     variant.write_text(another_tiny() + "\n# a comment changes nothing\n")
     assert convnet(*args, "--epochs", "2").stdout.count("done earlier") == 2
     # a run saved before --wupdate-freq existed was trained with 1: reused as that
@@ -131,6 +137,11 @@ def test_a_second_call_reuses_only_the_runs_it_asks_for(tmp_path):
     save(str(out / "base/seed-0/latest.h5"), net, (old.epoch, old.batch, old.step), old.configs, options, old.state,
          old.history)
     assert convnet(*args, "--epochs", "2").stdout.count("done earlier") == 2
+    # a run that stopped after minibatch 1 of epoch 2 has trained into epoch 2: more than --epochs 1
+    save(str(out / "base/seed-0/latest.h5"), net, (2, 1, old.step), old.configs, old.options, old.state, old.history)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.h5")}
+    refused("--epochs", "1", fragment=f"{out}/base/seed-0 has trained into epoch 2, more than --epochs 1; give "
+                                      f"--epochs 2")
 
 
 def test_a_relative_data_path_is_kept_absolute(tmp_path):
