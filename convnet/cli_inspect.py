@@ -40,8 +40,9 @@ def inspect(load, names, batches, test_mode, as_json, out, **overrides):
     with unsaid(test_mode):
         epoch, start = look.next_position(data, options, checkpoint)
     layer_rows, param_rows, arrays = look.inspect(
-        net, solver, look.minibatches(data, options, checkpoint, batches, not test_mode, start), train=not test_mode,
-        names=wanted, progress=look.progress_at(data, options, epoch, start), step=checkpoint.step)
+        net, solver, look.minibatches(data, options, checkpoint, batches, not test_mode, start),
+        train=not test_mode, names=wanted, progress=look.progress_at(data, options, epoch, start),
+        step=checkpoint.step)
     if out:
         look.write_arrays(out, arrays)
     if as_json:

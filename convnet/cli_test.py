@@ -96,8 +96,8 @@ def test(load, weights_text, fit_weights, multiview, predictions, submission, as
     cost = "n/a" if result["cost"] is None else f"{result['cost']:.4f}"
     top1 = "n/a" if result["top1_error"] is None else f"{100 * result['top1_error']:.2f}%"
     # a net that counts no top-k error (a cost.crossent) has no such part; one without labels, n/a
-    topk = "" if result["topk"] is None else \
-        f", top-{result['topk']} error " + ("n/a" if result["topk_error"] is None else f"{100 * result['topk_error']:.2f}%")
+    topk = "" if result["topk"] is None else f", top-{result['topk']} error " + (
+        "n/a" if result["topk_error"] is None else f"{100 * result['topk_error']:.2f}%")
     images = f"{result['cases']} images{' (no labels)' if data.unlabelled else ''}"
     click.echo(f"{paths[0]} (epoch {checkpoint.history[-1]['epoch']:.2f}): cost {cost}, "
                f"top-1 error {top1}{topk} on {images}, {views}"

@@ -86,7 +86,7 @@ def minibatches(data, options, checkpoint, count, train, start=None):
             note(f"--batches {asked}: the test range holds {asked - count} minibatches of {options['mini']}; "
                  f"these are all inspected")
         return
-    epoch, start = (checkpoint.epoch, start) if start is not None else next_position(data, options, checkpoint)
+    epoch, start = next_position(data, options, checkpoint) if start is None else (checkpoint.epoch, start)
     while count > 0:
         stream = TrainStream(data.provider, data.train, data.augmentation, options["mini"], options["seed"], epoch,
                              start=start, threads=1)
