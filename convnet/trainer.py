@@ -349,7 +349,7 @@ class Trainer:
         elif len(others) > 1:
             note(f"the line's cost is the sum of {', '.join(others)}'s (without coeff); convnet inspect gives each "
                  f"one's cost per image")
-        k = topk_of(self.cost_layer) or 5
+        k = topk_of(self.cost_layer) or "k"         # a net that counts no top-k error (n/a): no k to name
         self.echo(f"{'epoch':>8} {'train cost':>10} {'train err':>10} {'test cost':>10} {'top-1 err':>10} "
                   f"{f'top-{k} err':>10} {'images/s':>9}")
 

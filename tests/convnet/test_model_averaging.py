@@ -189,7 +189,9 @@ def test_the_cost_layers_k_names_the_test_error_and_the_fitted_one(tmp_path):
                            [("[logprob]\ncoeff=1\ntopk=5", "[logprob]\ncoeff=1\n")])
     loads = []
     for seed in (1, 2):
-        convnet("train", *configs, *FAST[:-2], "--seed", seed, "--epochs", "1", "--save-path", tmp_path / f"ce/{seed}")
+        trained = convnet("train", *configs, *FAST[:-2], "--seed", seed, "--epochs", "1", "--save-path",
+                          tmp_path / f"ce/{seed}").stdout
+        assert "top-1 err  top-k err" in trained and "top-5" not in trained        # its column is n/a
         loads.append(str(tmp_path / f"ce/{seed}/latest.h5"))
     equal = strict_json(convnet("test", "--load", ",".join(loads), "--json").stdout)
     assert equal["topk"] is None and equal["topk_error"] is None
