@@ -107,3 +107,44 @@ def test_the_cost_of_the_batch_before_and_after_the_steps():
     want = -np.log(probs[labels[0].astype(int), np.arange(16)]).sum() / 16
     assert r["initial_cost"] == pytest.approx(want, rel=1e-5)
     assert r["final_cost"] < 0.8 * r["initial_cost"] and r["gpu_memory_mib"] is None
+
+
+def test_every_timed_step_trains_with_a_step_number_of_its_own(monkeypatch):
+    """warmup 2 + repeat 3 timed steps, then 3 back to back: 8 training passes (dropout on), steps 0 to 7,
+    and the rate, the work and the share of peak follow from the median step."""
+    from convnet import bench
+    from convnet.net import Net
+    seen, forward = [], Net.forward
+
+    def recording(self, inputs, train=False, step=0, **kwargs):
+        if kwargs.get("read_costs") is False:          # the steps' passes (the costs read before and after: not)
+            seen.append((train, step))
+        return forward(self, inputs, train=train, step=step, **kwargs)
+    monkeypatch.setattr(Net, "forward", recording)
+    layers, params = ROOT / "tests/configs/tiny.cfg", ROOT / "tests/configs/tiny-params.cfg"
+    r = bench.run(layers, params, input_size=32, mini=16, backend="numpy", warmup=2, repeat=3, profile=False)
+    assert seen == [(True, step) for step in range(8)]
+    work = 2 * (2 * 8 * 17 * 17 * 3 * 5 * 5 + 3 * 10 * 8 * 8 * 8) * 16        # flops of a step (the MACs above)
+    assert r["images_per_s"] == pytest.approx(16 / (r["step_ms"] / 1000))
+    assert r["tflops"] == pytest.approx(work / (r["step_ms"] / 1000) / 1e12)
+    assert r["share_of_peak"] == pytest.approx(r["tflops"] / r["peak_tflops"])
+
+
+def test_the_report_splits_a_step_into_its_layers_its_update_and_the_rest():
+    from convnet.bench import report
+    result = {"device": "CPU x", "backend": "numpy", "backend_choice": "", "mini": 16, "input_size": 32, "tf32": False,
+              "blas": [], "compiled": None, "step_ms": 10.0, "steps_ms": [9.0, 10.0, 11.0], "images_per_s": 1600.0,
+              "tflops": 0.5, "share_of_peak": 0.25, "peak_tflops": 2.0, "peak_kind": "a peak",
+              "back_to_back_step_ms": 8.0, "back_to_back_images_per_s": 2000.0, "initial_cost": 2.3,
+              "final_cost": 1.5, "peak_memory_mib": 100.0, "gpu_memory_mib": None, "loader_ms": 0.5,
+              "update_ms": 1.0, "per_layer": {"conv1": {"forward_ms": 2.0, "backward_ms": 3.0},
+                                              "fc10": {"forward_ms": 1.0, "backward_ms": 1.0}}}
+    lines = report(result).splitlines()
+    assert next(line for line in lines if line.startswith("training step")) == "training step 10.0 ms (median of 3), 1600 images/s, 0.50 TFLOP/s = 25.0% of 2.00 TFLOP/s (a peak)"
+    table = lines[lines.index(f"{'layer':<18} {'forward ms':>11} {'backward ms':>12} {'share':>6}") + 1:]
+    assert table[:4] == [f"{'conv1':<18} {2:>11.2f} {3:>12.2f} {50:>5.1f}%",
+                         f"{'fc10':<18} {1:>11.2f} {1:>12.2f} {20:>5.1f}%",
+                         f"{'update':<18} {1:>24.2f} {10:>5.1f}%",
+                         f"{'the rest of a step':<18} {2:>24.2f} {20:>5.1f}%  (step - layers - update; layers "
+                         f"timed alone, so it can be negative)"]
+    assert table[4].startswith("loader: 0.5 ms a minibatch for crops from 64x64") and "5.0% of a step" in table[4]
