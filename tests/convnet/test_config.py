@@ -69,7 +69,7 @@ def test_good_files_describe(tmp_path):
 
 def test_keys_are_case_insensitive_and_comments_are_allowed(tmp_path):
     layers = GOOD_LAYERS.replace("filterSize=3", "FILTERSIZE = 3   ; the filter\n    # a comment line")
-    layers = layers.replace("outputs=4", "Outputs=4 # four classes")
+    layers = layers.replace("outputs=4", "Outputs=4 # four classes\n#\n;\n#[a section commented out]")
     result = describe(tmp_path, layers)
     assert result.exit_code == 0, result.output
 
