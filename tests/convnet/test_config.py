@@ -97,6 +97,8 @@ BROKEN = [  # (what to break, replacement, fragments of the message)
     ("padding=1", "padding=one", ["[conv1]", "padding:", "expected an integer, got 'one'"]),
     ("outputs=4", "outputs=-4", ["[fc1]", "outputs:", "must be at least 1"]),
     ("[labels]", "[labels]\n    junk", ["layers.cfg:", "cannot parse 'junk'"]),
+    ("dataIdx=1", "dataIdx=2", ["[labels]", "dataIdx:", "is 2, but the data provider gives 2 arrays (0: images, "
+                                                        "1: labels)"]),
 ]
 
 
