@@ -48,8 +48,11 @@ def test_ablate_compares_seed_by_seed_and_resumes(tmp_path):
 
 
 def test_ablate_needs_a_base_and_a_variant(tmp_path):
-    run = convnet("ablate", *TINY, "--out", tmp_path, check=False)
-    assert run.returncode == 2 and "one --variant or more" in run.stderr
+    said = "convnet: error: give --layers (and --params) for the base net and one --variant or more\n"
+    for args in (TINY, ["--variant", TINY[1]]):            # a base without variants, variants without a base
+        run = convnet("ablate", *args, "--out", tmp_path / "out", check=False)
+        assert run.returncode == 2 and run.stderr == said, run.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_two_nets_of_one_name_are_refused(tmp_path):
