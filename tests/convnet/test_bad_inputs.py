@@ -245,7 +245,7 @@ def test_ctrl_c_outside_training_is_interrupted_and_an_eof_error_is_not(monkeypa
         monkeypatch.setattr(convnet.graph, "load_graph", stop)
         result = invoke(*args)
         if isinstance(raised, KeyboardInterrupt):
-            assert result.exit_code == 130 and "convnet: interrupted" in result.output, result.output
+            assert result.exit_code == 130 and result.stderr == "convnet: interrupted\n" and result.stdout == ""
         else:           # click would say 'interrupted' too: an EOFError is a file cut short, not a Ctrl-C
             assert result.exit_code == 1 and "interrupted" not in result.output, result.output
             assert str(result.exception) == "EOFError: marshal data too short"
@@ -274,4 +274,23 @@ def test_convnet_alone_shows_its_help_and_an_unknown_command_is_one_line():
     assert all(f"  {command} " in alone.stdout for command in ("train", "test", "describe", "check-grads", "show"))
     said = CliRunner().invoke(main, ["--version"], prog_name="convnet")
     assert said.exit_code == 0 and said.stdout == f"convnet, version {version('convnet')}\n"
-    one_line(invoke("trian", *TINY), 2, "No such command 'trian'")
+    unknown = invoke("trian", *TINY)          # on stderr, and no "-h for help" of a command there is none of
+    assert unknown.exit_code == 2 and unknown.stdout == "" and unknown.stderr.count("\n") == 1
+    assert unknown.stderr.startswith("convnet: error: No such command 'trian'") and "-h for help" not in unknown.stderr
+
+
+def test_a_usage_error_of_a_command_is_one_line_on_stderr_that_says_where_its_help_is(tmp_path):
+    """click's own errors (their words are click's): a missing option, a folder for a file, a seed past
+    int64 (the checkpoint's)."""
+    for args, words in ((["--layers", TINY[1]], ["'--params'"]),
+                        (["--layers", tmp_path, "--params", TINY[3]], ["'--layers'", str(tmp_path), "directory"]),
+                        ([*TINY, "--seed", str(2 ** 63)], ["'--seed'", str(2 ** 63), "9223372036854775807"])):
+        run = invoke("check-grads", *args)
+        assert run.exit_code == 2 and run.stdout == "" and run.stderr.count("\n") == 1, run.output
+        assert run.stderr.startswith("convnet: error: ") and run.stderr.endswith(" (convnet check-grads -h for help)\n")
+        assert all(word in run.stderr for word in words), run.stderr
+
+
+def test_the_largest_seed_is_taken():
+    run = invoke("check-grads", *TINY, "--seed", str(2 ** 63 - 1), "--samples", "2")
+    assert run.exit_code == 0 and "layers within the tolerance" in run.stdout, run.output

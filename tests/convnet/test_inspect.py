@@ -218,3 +218,10 @@ def test_the_rate_of_a_checkpoint_mid_epoch_is_that_of_its_next_update(tmp_path)
     row = {r["parameter"]: r for r in strict_json(result.stdout)["parameters"]}["fc10/weights/0"]
     assert row["update_ratio"] == pytest.approx(0.002 * 100 ** (-5 / 12) * row["grad_norm"] / row["weight_norm"],
                                                 rel=1e-6)
+
+
+def test_a_minibatch_of_one_image_is_taken(run, tmp_path):
+    """--mini 1, the smallest --mini of every command that reads data: one image's activations."""
+    convnet("inspect", "--load", run, "--mini", "1", "--out", tmp_path / "one.h5")
+    with h5py.File(tmp_path / "one.h5") as f:
+        assert f["activations/conv1"].shape == (8, 17, 17, 1)
