@@ -1,4 +1,6 @@
 """convnet inspect, features and show: what a trained net holds and does."""
+from contextlib import nullcontext
+
 import click
 
 from .cli import _open_checkpoint, data_options, main, run_folder_latest
@@ -37,7 +39,7 @@ def inspect(load, names, batches, test_mode, as_json, out, **overrides):
     solver = Solver(net, lr_scale=checkpoint.state.get("lr_scale", 1.0))
     # the rates are those of the run's next update, where its training goes on (a note says where, when
     # the options moved it; not for --test, which looks at no training minibatch)
-    with unsaid(test_mode):
+    with unsaid() if test_mode else nullcontext():
         epoch, start = look.next_position(data, options, checkpoint)
     layer_rows, param_rows, arrays = look.inspect(
         net, solver, look.minibatches(data, options, checkpoint, batches, not test_mode, start),

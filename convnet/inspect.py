@@ -65,11 +65,12 @@ def progress_at(data, options, epoch, start):
     schedules (trainer._train_step, after the 2012 convnet.py): the data batches trained before that
     minibatch's, over all of the run's; 1 past its end."""
     from convnet.data.loader import epoch_plan
+    from .schedule import run_progress
     per_epoch = len(data.train)
     plan = epoch_plan(data.provider, data.train, options["mini"], options["seed"], epoch,
                       getattr(data.augmentation, "ordered", False))
     done = plan[start][2] if start < len(plan) else per_epoch
-    return min(((epoch - 1) * per_epoch + done) / (max(options["epochs"], 1) * per_epoch), 1.0)
+    return min(run_progress(epoch, done, per_epoch, max(options["epochs"], 1)), 1.0)
 
 
 def minibatches(data, options, checkpoint, count, train, start=None):

@@ -28,11 +28,10 @@ def send_notes_to(echo):
 
 
 @contextmanager
-def unsaid(quiet=True):
-    """Within: the notes are dropped (where they would repeat or mislead), when quiet."""
-    before = send_notes_to(lambda message: None) if quiet else None
+def unsaid():
+    """Within: the notes are dropped (where they would repeat or mislead)."""
+    before = send_notes_to(lambda message: None)
     try:
         yield
     finally:
-        if quiet:
-            send_notes_to(before)
+        send_notes_to(before)

@@ -18,6 +18,7 @@ from .notes import note
 from .progress import Progress, progress_of
 from .resuming import keep_later_checkpoints, place_in_this_plan, refuse_another_run
 from .save_folder import SaveFolder
+from .schedule import run_progress
 from .evaluate import classifying_layer, evaluate, topk_of
 from .session import Data, build_net
 from .solver import Solver
@@ -171,7 +172,7 @@ class Trainer:
             self.net.backward(release=not self.o.get("watch"))
         # As the 2012 code (convnet.py): the data batches trained before this one, over all of the run's.
         per_epoch = len(self.data.train)
-        self._progress_done = ((self.epoch - 1) * per_epoch + batches_done) / (self.o["epochs"] * per_epoch)
+        self._progress_done = run_progress(self.epoch, batches_done, per_epoch, self.o["epochs"])
         self.solver.update(n, self._progress_done, self.step, every=self.o.get("wupdate_freq", 1))
         self.step += 1
         self.state["cases"] += n
