@@ -3,7 +3,9 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from convnet import native
 from convnet.backends import get_backend
 from convnet.config import LayerConfig, Section
 from convnet.devices import Device
@@ -13,6 +15,19 @@ from convnet.registry import layer_class
 # The 2012 files, copied unmodified from ../shared/reference (test_reference_files.py checks it).
 REFERENCE = Path(__file__).resolve().parent / "reference" / "alexnet-2012"
 ROOT = Path(__file__).resolve().parents[1]
+
+def compiled_or_skip(name, what):
+    """native.library(name), for a test module of that compiled kernel: skipped where the numpy backend
+    runs its NumPy code by design (no C++ compiler, or CONVNET_NATIVE=0), failed where a compiler is
+    there and the build fails: a shipped file that does not compile would otherwise only skip its tests
+    and leave every user on the NumPy code."""
+    lib, why = native.library(name)
+    if lib is None and "could not build" in why:
+        pytest.fail(f"{name} does not build here: {why}", pytrace=False)
+    if lib is None:
+        pytest.skip(f"no compiled {what} here: {why}", allow_module_level=True)
+    return lib
+
 
 TRAIN = Pass(train=True, step=3)
 TEST = Pass(train=False, step=3)

@@ -7,11 +7,10 @@ import pytest
 from convnet import conv_cpu, conv_native, native, session
 from convnet.notes import send_notes_to
 from convnet.session import DEFAULTS, Data
-from tests.helpers import TRAIN, WEIGHT_PARAMS, make_layer
+from tests.helpers import TRAIN, WEIGHT_PARAMS, compiled_or_skip, make_layer
 from tests.training import TINY
 
-if conv_native.available()[0] is None:
-    pytest.skip(f"no compiled convolution here: {conv_native.available()[1]}", allow_module_level=True)
+compiled_or_skip("conv_direct.cpp", "convolution")
 
 CASES = {  # channels, size, filters per group, filterSize, padding, stride, groups
     "3x3, filters not a multiple of the 8 in a tile": (3, 9, 12, 3, 1, 1, 1),

@@ -6,10 +6,9 @@ import pytest
 
 from convnet import native
 from convnet.layers import pool
-from tests.helpers import TEST, TRAIN, make_layer
+from tests.helpers import TEST, TRAIN, compiled_or_skip, make_layer
 
-if native.library("pool_direct.cpp")[0] is None:
-    pytest.skip(f"no compiled pooling here: {native.library('pool_direct.cpp')[1]}", allow_module_level=True)
+compiled_or_skip("pool_direct.cpp", "pooling")
 
 CASES = {  # pool, size, sizeX, stride, start, outputsX
     "the paper's overlapping windows, the last past the edge": ("max", 8, 3, 2, 0, 0),
