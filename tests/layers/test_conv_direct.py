@@ -125,6 +125,23 @@ def test_weight_gradient_of_some_rows_is_theirs_alone():
     close(conv_native.weight_grad_rows(frame, dy.reshape(g.F, -1), g, 2, 5), dw_ref)
 
 
+def test_a_piece_of_output_rows_writes_those_rows_alone():
+    """Pieces of rows run at once on every core, each writing into one output array: the forward of
+    rows 2-3 of 12 filters (a full tile of 8 and a part-stored one of 4), into a view of an array of
+    NaNs twice as wide, changes no float outside those rows and filters."""
+    _, g, x, _ = layer_and_data("3x3, filters not a multiple of the 8 in a tile", 32)
+    w = np.random.default_rng(3).standard_normal((g.F, g.Cg, g.k, g.k)).astype(np.float32)
+    frame = conv_cpu.framed(x, g, conv_cpu.Workspace())
+    wide = np.full((g.F + 1, 2 * g.oy * g.ox * 32), np.nan, np.float32)
+    out = wide[:g.F, :g.oy * g.ox * 32]
+    conv_native.forward_rows(frame, conv_native.packed(w), out, g, 2, 4, False)
+    y_ref = reference(x.astype(np.float64), w.astype(np.float64), np.zeros((g.F, g.oy, g.ox, 32)), g)[0]
+    rows = out.reshape(g.F, g.oy, g.ox * 32)
+    close(rows[:, 2:4].reshape(g.F, 2, g.ox, 32), y_ref[:, 2:4])
+    rows[:, 2:4] = np.nan
+    assert np.isnan(wide).all()
+
+
 @pytest.mark.parametrize("N", [20, 1], ids=["20 images", "one image"])
 def test_batches_not_a_multiple_of_16_take_the_numpy_path(N, counted):
     layer, g, x, dy = layer_and_data("5x5 taps in one tile, two groups of 6 filters", N)

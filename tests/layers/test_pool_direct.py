@@ -70,3 +70,32 @@ def test_avg_and_float64_keep_the_numpy_code():
         layer._unpool = lambda *a: calls.append(kind) or original(*a)
         layer.backward([x], y, np.ones_like(y), [True], TEST)
     assert calls == ["avg", "avg", "max", "max"]        # one piece per map, on the NumPy code
+
+
+def guarded(a, fill, margin):
+    """A copy of a in the middle of a larger array of `fill`: (the copy, the whole)."""
+    whole = np.full(a.size + 2 * margin, fill, np.float32)
+    inner = whole[margin:margin + a.size].reshape(a.shape)
+    inner[...] = a
+    return inner, whole
+
+
+def test_a_piece_of_maps_writes_its_own_gradient_alone():
+    """Pieces of maps run at once on every core, each on its part of x, y, dy and dx: the gradient of
+    maps 1-2 of 4 touches nothing outside them. Around x and y are equal values and around dy ones,
+    so that a read past them would add a 1 to what is around dx."""
+    layer, x, k, s, start = layer_and_data("a negative start and outputsX", 16)
+    x = np.concatenate([x, x[:1]])                                   # 4 maps
+    layer = make_layer("pool", [(4,) + x.shape[1:3]], dict(pool="max", sizeX=k, stride=s, start=start,
+                                                           outputsX=4, channels=4), dtype=np.float32)
+    y = layer.forward([x], TRAIN)
+    dy = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+    C, H, W, N = x.shape
+    margin = H * W * N
+    (xs, _), (ys, _), (dys, _) = guarded(x[1:3], 0, margin), guarded(y[1:3], 0, margin), guarded(dy[1:3], 1, margin)
+    dx, around = guarded(np.full(x[1:3].shape, 5), 7, margin)
+    native.library("pool_direct.cpp")[0].pool_equal_backward(xs.ctypes.data, ys.ctypes.data, dys.ctypes.data,
+                                                             dx.ctypes.data, 2, H, W, N, k, start, s, *y.shape[1:3])
+    np.testing.assert_allclose(dx, naive_equal_gradient(x, y, dy, k, s, start)[1:3], rtol=1e-6, atol=1e-6)
+    dx[...] = 7
+    assert (around == 7).all()
