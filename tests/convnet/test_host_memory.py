@@ -17,7 +17,7 @@ from convnet.host_memory import keep_freed_memory
 
 def resident():
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * {os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096}
+        return int(f.read().split()[1]) * {os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 0}
 
 if sys.argv[1] == "keep":
     print(keep_freed_memory(), keep_freed_memory())
@@ -29,6 +29,7 @@ print(used, resident() - base)
 """
 
 pytestmark = pytest.mark.skipif(not (sys.platform.startswith("linux") and os.path.exists("/proc/self/statm")
+                                     and "CS_GNU_LIBC_VERSION" in os.confstr_names
                                      and os.confstr("CS_GNU_LIBC_VERSION")),
                                 reason="glibc's malloc on Linux, whose resident memory /proc tells")
 
