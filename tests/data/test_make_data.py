@@ -129,6 +129,55 @@ def test_a_damaged_batch_is_an_error_not_black_images(made, tmp_path):
     assert images.shape == (p.batch_size(2), 3, 64, 64)
 
 
+def rewritten(made, tmp_path, number=None, labels=None, **meta):
+    """A copy of the made batches with batch `number`'s labels replaced by labels(old) (its CRC-32
+    dropped, as in a batch of before it, so that the labels' own check is what speaks) and meta.h5's
+    arrays given in meta replaced."""
+    import shutil
+    copy = tmp_path / "out"
+    shutil.copytree(made[0], copy)
+    if number is not None:
+        with h5py.File(copy / f"data_batch_{number}.h5", "r+") as f:
+            new = labels(f["labels"][()])
+            del f["labels"], f.attrs["crc32"]
+            f["labels"] = new
+    with h5py.File(copy / "meta.h5", "r+") as f:
+        for key, value in meta.items():
+            del f[key]
+            f[key] = np.array(value, dtype=np.int64)
+    return get_provider("imagenet", str(copy))
+
+
+def with_label(i, value):
+    return lambda labels: np.where(np.arange(labels.size) == i, value, labels)
+
+
+@pytest.mark.parametrize("labels", [with_label(1, 3), with_label(2, -1), lambda labels: labels[:-1]],
+                         ids=["one past the classes", "-1 in a labelled batch", "one label too few"])
+def test_labels_that_are_not_class_numbers_are_an_error(made, tmp_path, labels):
+    p = rewritten(made, tmp_path, 2, labels)
+    p.read_batch(1)
+    with pytest.raises(DataError, match=r"data_batch_2.h5: its labels must be 3 class numbers in 0..2; run make-data "
+                                        r"again to remake it$"):
+        p.read_batch(2)
+
+
+def test_a_test_batchs_labels_must_all_be_minus_1(made, tmp_path):
+    """Batch 7, the last validation batch, made a test batch in meta.h5: its labels are classes, not -1;
+    with -1 written in, it reads."""
+    with pytest.raises(DataError, match=r"data_batch_7.h5: a test batch's labels must be 1 times -1 \(no label\); "
+                                        r"run make-data again to remake it$"):
+        rewritten(made, tmp_path / "classes", val_batches=[6], test_batches=[7]).read_batch(7)
+    p = rewritten(made, tmp_path / "unlabelled", 7, lambda labels: np.full_like(labels, -1), val_batches=[6],
+                  test_batches=[7])
+    assert p.read_batch(7)[1].tolist() == [-1] and p.unlabelled_batches == {7} and p.default_test_range == [6]
+
+
+def test_without_validation_batches_the_last_training_batch_is_the_test_range(made, tmp_path):
+    p = rewritten(made, tmp_path, val_batches=np.zeros(0), test_batches=np.zeros(0))
+    assert p.default_train_range == [1, 2, 3, 4, 5] and p.default_test_range == [5]
+
+
 def zero_some_images(batch):
     """64 bytes in the middle of a batch's images zeroed, as a damaged disk or copy does."""
     with h5py.File(batch, "r") as f:
