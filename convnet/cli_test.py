@@ -92,7 +92,8 @@ def test(load, weights_text, fit_weights, multiview, predictions, submission, as
         return
     if len(paths) > 1:
         checkpoint.history = []          # no one epoch to name
-    views = f"multiview ({data.augmentation.view_count} views)" if multiview else "centre crop"
+    views = (f"multiview ({data.augmentation.view_count} views)" if multiview else
+             "centre crop" if data.augmentation.cropping else "uncropped")
     cost = "n/a" if result["cost"] is None else f"{result['cost']:.4f}"
     top1 = "n/a" if result["top1_error"] is None else f"{100 * result['top1_error']:.2f}%"
     # a net that counts no top-k error (a cost.crossent) has no such part; one without labels, n/a
@@ -151,7 +152,7 @@ def _checkpoint_paths(load):
 def _open_nets(paths, overrides, multiview, unlabelled_ok=False):
     """(the first checkpoint, data, [the nets of every checkpoint], options) for test and predict."""
     checkpoint, data, net, options = _open_checkpoint(paths[0], overrides, unlabelled_ok=unlabelled_ok)
-    if multiview and data.augmentation.border == (0, 0):
+    if multiview and not data.augmentation.cropping:
         note(f"--multiview on whole images (the net sees them uncropped): its {data.augmentation.view_count} views "
              f"are the same image{' and its reflection' if data.augmentation.view_count == 10 else ''}, "
              f"again and again")

@@ -34,9 +34,14 @@ class Augmentation:
         self.border = (H - self.crop, W - self.crop)
         # None: reflect exactly when cropping, as cuda-convnet did (convdata_cifar.py, convdata.py); images
         # wider than tall are cropped along their columns even at a crop of their height
-        self.flip = self.border != (0, 0) if flip is None else bool(flip)
+        self.flip = self.cropping if flip is None else bool(flip)
         self.color_noise = color_noise
         self.pca = pca
+
+    @property
+    def cropping(self):
+        """Whether the net sees crops of the images rather than the whole images."""
+        return self.border != (0, 0)
 
     @property
     def shape(self):
@@ -45,7 +50,7 @@ class Augmentation:
 
     def describe(self):
         """What training does to the images, in a few words (for the run's header)."""
-        cropping = self.border != (0, 0)
+        cropping = self.cropping
         what = ("crops" if cropping else "whole images") + (
             " and reflections" if self.flip and cropping else ", reflections" if self.flip else
             ", no reflections" if cropping else "")

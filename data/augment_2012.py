@@ -36,7 +36,7 @@ class Augmentation2012(Augmentation):
             self.mean_image[:, by // 2:by // 2 + self.crop, bx // 2:bx // 2 + self.crop])
 
     def describe(self):
-        cropping = self.border != (0, 0)
+        cropping = self.cropping
         what = "2012 pipeline: " + ("whole images" if not cropping else
                                     "crops" + (f" (one position per {self.chunk} images)" if self.chunk > 1 else ""))
         what += (" and reflections" if self.flip and cropping else ", reflections" if self.flip else "")

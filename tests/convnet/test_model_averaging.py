@@ -196,7 +196,7 @@ def test_the_cost_layers_k_names_the_test_error_and_the_fitted_one(tmp_path):
     equal = strict_json(convnet("test", "--load", ",".join(loads), "--json").stdout)
     assert equal["topk"] is None and equal["topk_error"] is None
     line = convnet("test", "--load", ",".join(loads)).stdout.strip()
-    assert line.endswith(f"top-1 error {100 * equal['top1_error']:.2f}% on 2000 images, centre crop")
+    assert line.endswith(f"top-1 error {100 * equal['top1_error']:.2f}% on 2000 images, uncropped")
     assert "top-5" not in line and "n/a" not in line
     lines = convnet("test", "--load", ",".join(loads), "--fit-weights").stdout.splitlines()
     assert lines[0] == (f"fitting the weights of 2 nets to the top-1 error on these 2000 images (the 2012 code's "
