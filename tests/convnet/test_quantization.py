@@ -3,9 +3,11 @@ rounded to float16 (the 2012 code's HalfQuantizer on its host copies), and stay 
 import numpy as np
 import pytest
 
+from convnet.backends import get_backend
 from convnet.gradcheck import check_gradients
 from convnet.graph import load_graph
 from convnet.net import Net
+from convnet.kernels import ELEMENTWISE, i32, kernels
 from tests.helpers import DATA_LAYERS, write
 
 LAYERS = DATA_LAYERS + """
@@ -67,3 +69,33 @@ def test_one_device_and_the_gradient_check_are_exact(tmp_path):
     rows, _ = check_gradients(write(tmp_path, "l.cfg", LAYERS.format(gpu=1)), write(tmp_path, "p.cfg", PARAMS),
                               input_size=1, channels=5)
     assert all(r.ok for r in rows)
+
+
+def halves_and_between():
+    """float32 values that take every path of a rounding to float16: every finite half; the midpoint
+    of every two neighbours (ties: to the even one) and a float32 step either side of it; values of
+    every exponent from far below the smallest subnormal half to past the largest half; the edge of
+    overflow (65504 is the largest half, 65520 the first value that rounds to inf); and 0, -0, inf."""
+    halves = np.arange(2 ** 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    halves = np.unique(halves[np.isfinite(halves)].astype(np.float32))          # ascending, -0 gone
+    mids = (halves[:-1] + halves[1:]) / 2                                          # exact in float32
+    rng = np.random.default_rng(5)
+    spread = np.exp2(rng.uniform(-30, 17, 20_000)).astype(np.float32) * rng.choice([-1, 1], 20_000)
+    edges = np.array([65504, 65519.996, 65520, 65536, 1e6, 3e38, 2.0 ** -24, 2.0 ** -25, 2.0 ** -26,
+                      3 * 2.0 ** -26, 0.0, -0.0, np.inf, -np.inf], np.float32)
+    return np.concatenate([halves, mids, np.nextafter(mids, np.float32(np.inf)),
+                           np.nextafter(mids, np.float32(-np.inf)), spread, edges, -edges])
+
+
+def test_the_rounding_kernel_is_numpys_astype_float16_bit_for_bit():
+    be = get_backend("emulated")
+    x = halves_and_between()
+    out = be.empty(x.shape)
+    kernels(be, ELEMENTWISE).round_to_half.launch(x.size, be.from_host(x, None), out, i32(x.size))
+    with np.errstate(over="ignore"):                                  # past 65520: inf, as asked
+        expected = x.astype(np.float16).astype(np.float32)
+    np.testing.assert_array_equal(be.to_host(out).view(np.uint32), expected.view(np.uint32))   # -0 and inf too
+    nan = be.empty((3,))
+    kernels(be, ELEMENTWISE).round_to_half.launch(3, be.from_host(np.array([np.nan, -np.nan, 1], np.float32), None),
+                                                  nan, i32(3))
+    assert np.isnan(be.to_host(nan)[:2]).all() and be.to_host(nan)[2] == 1
