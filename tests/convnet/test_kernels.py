@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from convnet import native
+from convnet import native, native_build
 from convnet.backends import get_backend
 from convnet.errors import BackendError
 from convnet.kernels import ELEMENTWISE, INCLUDE, f32, i32, kernels, source
@@ -154,6 +154,32 @@ def test_a_compiler_that_cannot_be_run_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(BackendError, match=re.escape(f"could not compile {tmp_path}/uncached.cu: {compiler}: "
                                                      f"permission denied")):
         kernels(be, str(tmp_path / "uncached.cu"))
+
+
+def test_a_compiler_without_openmp_builds_the_kernels_unchecked(tmp_path, monkeypatch):
+    """A compiler that rejects -fopenmp (Apple's clang) or the bounds checks: the emulated backend
+    builds again without them, and a kernel with barriers between its threads still computes its sums
+    (its blocks one after the other)."""
+    gxx = native_build.compiler()
+    if not gxx:
+        pytest.skip("no C++ compiler")
+    log = tmp_path / "calls.log"
+    wrapper = tmp_path / "c++-without-openmp"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {log}\n'
+                       'case "$*" in *-fopenmp*|*-fsanitize*) echo "clang: error: unsupported option" >&2; exit 1;; esac\n'
+                       f'exec {shutil.which(gxx)} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CONVNET_CACHE", str(tmp_path / "cache"))
+    be = get_backend("emulated")
+    monkeypatch.setattr(be, "compiler", str(wrapper))
+    shutil.copy(ROOT / "tests/convnet/block_kernels.cu", tmp_path / "blocks_without_openmp.cu")
+    x = np.arange(3 * 128, dtype=np.float32)
+    sums = be.empty(3)
+    kernels(be, str(tmp_path / "blocks_without_openmp.cu")).block_sums((3, 1, 1), (128, 1, 1), be.from_host(x, None),
+                                                                       sums)
+    np.testing.assert_array_equal(be.to_host(sums), x.reshape(3, 128).sum(axis=1))
+    first, second = log.read_text().splitlines()
+    assert "-fopenmp" in first and "-fopenmp" not in second and "-fsanitize" not in second and "-O" in second
 
 
 def test_the_images_a_thread_takes_are_one_number_in_python_and_cuda():
