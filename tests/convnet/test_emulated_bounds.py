@@ -129,6 +129,9 @@ def test_memory_nobody_wrote_reads_as_nan(be):
     np.testing.assert_array_equal(be.to_host(zeroed), np.arange(10))
     assert (be.to_host(be.from_host_int(np.zeros(3), None)) == 0).all()        # uploads are what was sent
     assert (be.xp.empty(3, np.int32).view(np.ndarray) == np.iinfo(np.int32).min).all()
+    through_xp = be.xp.zeros(10)                  # cupy.zeros' twin: device memory, and zeroed
+    launch(be, "accumulate", 10, x, through_xp, i32(10))
+    np.testing.assert_array_equal(be.to_host(through_xp), np.arange(10))
 
 
 @pytest.mark.parametrize("past,thread,line", [(1, 63, "// the __shared__ array"), (2, 0, "// the local array")])
