@@ -123,6 +123,17 @@ def test_softmax(backend, K, N):
     check_parity(cpu, gpu, [data(K, N) * 4])
 
 
+def test_softmax_of_scores_far_from_zero(backend):
+    """Scores near +-300, where exp overflows (or underflows) float32: with the maximum subtracted
+    first, both paths give the closed form, computed here in float64 from the scores' differences."""
+    cpu, gpu = gpu_twin("softmax", [(5,)], backend=backend)
+    x = data(5, 40) + np.where(np.arange(40) % 2, 300, -300).astype(np.float32)
+    d = x.astype(np.float64) - x.max(axis=0)
+    expected = np.exp(d) / np.exp(d).sum(axis=0)
+    np.testing.assert_allclose(cpu.forward([x], TRAIN), expected, rtol=1e-5, atol=1e-7)
+    check_parity(cpu, gpu, [x])
+
+
 def test_logreg(backend):
     cpu, gpu = gpu_twin("cost.logreg", [(1,), (6,)], params=dict(coeff=1.5, topk=3), backend=backend)
     probs = RNG.uniform(0.05, 1, (6, 40)).astype(np.float32)
