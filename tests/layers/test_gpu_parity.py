@@ -111,6 +111,7 @@ def test_neuron(backend, spec, ctx):
     gpu.seed = cpu.seed = 4321
     x = data(4, 3, 3, 5) * 3
     x[0, 0, 0] = 0                                        # abs at 0
+    x[0, 0, 1] = 4                                        # softrelu's edge: log(1 + e^4) there, x above
     check_parity(cpu, gpu, [np.abs(x) + 0.1 if spec == "sqrt" else x], ctx=ctx)
 
 
@@ -141,6 +142,24 @@ def test_logreg(backend):
     labels = RNG.integers(0, 6, (1, 40)).astype(np.float32)
     errors = check_parity(cpu, gpu, [labels, probs], need=[False, True])
     assert errors["output"] < PARITY
+
+
+def test_logreg_counts_ties_as_the_2012_code(backend):
+    """Probabilities of three values only, so that the label often ties with other classes: a hit shared
+    by a tie counts as a fraction (the label tied with 2 others for the top is a third of a top-1 hit),
+    on both paths; image 0's is worked by hand."""
+    cpu, gpu = gpu_twin("cost.logreg", [(1,), (6,)], params=dict(topk=3), backend=backend)
+    probs = RNG.choice(np.array([1, 2, 4], np.float32), (6, 64))
+    probs[:, 0] = [4, 4, 4, 1, 2, 1]                      # label 1 ties with classes 0 and 2
+    probs /= probs.sum(axis=0)
+    labels = RNG.integers(0, 6, (1, 64)).astype(np.float32)
+    labels[0, 0] = 1
+    y = cpu.forward([labels, probs], TEST)
+    errors = check_parity(cpu, gpu, [labels, probs], need=[False, True])
+    assert errors["output"] < PARITY
+    single = cpu.forward([labels[:, :1], probs[:, :1]], TEST)
+    np.testing.assert_allclose(single[1:], [2 / 3, 0], atol=1e-7)          # top-1: a third right; top-3: right
+    assert 0 < y[1] < 64 and y[1] != np.round(y[1])                        # fractions elsewhere too
 
 
 def test_sum_of_squares(backend):
