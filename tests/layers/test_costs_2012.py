@@ -173,6 +173,35 @@ def test_gpu_path(backend, kind, shapes, params):
     assert f"input {len(xs) - 1}" in errors                     # the gradient was compared too
 
 
+def forward_on_both_paths(backend, kind, shapes, xs):
+    """The cost layer's value from the NumPy path and from the GPU path (float32), same inputs."""
+    cpu, gpu = gpu_twin(kind, shapes, backend=backend)
+    xs = [np.asarray(x, np.float32) for x in xs]
+    return cpu.forward(xs, TRAIN), gpu.be.to_host(gpu.forward([gpu.be.from_host(x, gpu.device) for x in xs], TRAIN))
+
+
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_crossent_at_probabilities_of_0_and_ties_at_the_top(backend):
+    """Images as columns. 0: classes 0 and 1 tied at the top, the target 1 among them (half an error);
+    1: a target of 0.5 on a probability of exactly 0 (safelog's -50) and a tie of classes 1 and 2, a
+    target on 1 (half an error); 2: class 1 alone at the top, the target elsewhere (an error)."""
+    p = [[0.5, 0.0, 0.2], [0.5, 0.5, 0.6], [0.0, 0.5, 0.2]]
+    t = [[0.0, 0.5, 1.0], [1.0, 0.5, 0.0], [0.0, 0.0, 0.0]]
+    cost = -math.log(0.5) + (25 - 0.5 * math.log(0.5)) - math.log(0.2)
+    for value in forward_on_both_paths(backend, "cost.crossent", [(3,), (3,)], [t, p]):
+        np.testing.assert_allclose(value, [cost, 0.5 + 0.5 + 1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_crossent2_at_outputs_of_exactly_0_and_1(backend):
+    """safelog(0) = -50 on either side: an output of 1 where the target is 0 costs 50, and of 0 where it
+    is 1; an output equal to its 0/1 target costs 0."""
+    y = [[1.0], [0.0], [0.0], [1.0], [0.5]]                 # 5 classes of one image
+    t = [[0.0], [1.0], [0.0], [1.0], [1.0]]
+    for value in forward_on_both_paths(backend, "cost.crossent2", [(5,), (5,)], [t, y]):
+        np.testing.assert_allclose(value, [50 + 50 + 0 + 0 - math.log(0.5)], rtol=1e-6)
+
+
 def test_safelog_is_log_and_minus_50_where_p_is_not_positive():
     """include/layer_kernels.cuh:40-41: x > 0 ? log(x) : -50."""
     from convnet.layers.cost_crossent import safelog
