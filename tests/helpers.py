@@ -16,6 +16,7 @@ from convnet.registry import layer_class
 REFERENCE = Path(__file__).resolve().parent / "reference" / "alexnet-2012"
 ROOT = Path(__file__).resolve().parents[1]
 
+
 def compiled_or_skip(name, what):
     """native.library(name), for a test module of that compiled kernel: skipped where the numpy backend
     runs its NumPy code by design (no C++ compiler, or CONVNET_NATIVE=0), failed where a compiler is
