@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from convnet.backends import get_backend
 from convnet.errors import ConfigError
+from convnet.kernels import f32, i32, kernels
 from tests.conftest import GPU_BACKENDS
 from tests.helpers import TRAIN, check_cost_gradients, check_parity, gpu_twin, make_layer
 
@@ -200,6 +202,42 @@ def test_crossent2_at_outputs_of_exactly_0_and_1(backend):
     t = [[0.0], [1.0], [0.0], [1.0], [1.0]]
     for value in forward_on_both_paths(backend, "cost.crossent2", [(5,), (5,)], [t, y]):
         np.testing.assert_allclose(value, [50 + 50 + 0 + 0 - math.log(0.5)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+@pytest.mark.parametrize("k", [1, 2, 6])
+def test_msm_on_the_gpu_path_with_ties_and_every_kind_of_set_size(backend, k):
+    """setSize 1 (the given lattice is of 0-sets: the softmax's logistic regression), 2 and classes - 1;
+    energies of three values only, so that labels tie with other classes (fractions of a hit)."""
+    cpu, gpu = gpu_twin("cost.msm", [(1,), (7,)], params=dict(coeff=1.2, setSize=k), backend=backend)
+    e = RNG.choice([0.0, 1.0, 2.5], (7, 40))
+    labels = RNG.integers(0, 7, (1, 40)).astype(float)
+    check_parity(cpu, gpu, [labels, e], need=[False, True])
+    _, top1, topk = cpu.forward([labels, e], TRAIN)
+    assert top1 != round(top1) and (k == 6 or topk != round(topk))        # ties were counted as fractions
+
+
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_msm_gives_each_image_its_own_lattices(backend):
+    """One thread per image builds its lattices in its own (K + 2, k + 1) slice of four workspaces; run
+    at once on a GPU, images whose slices overlapped would overwrite each other's (the emulator runs
+    the threads one after another, so the costs alone would not show it). After the launch every slice
+    holds its own image's lattices: F, B for sets of k; F2, B2 for sets of k - 1 without the label."""
+    from convnet.layers.cost_msm import CU, lattices
+    K, N, k = 5, 6, 2
+    be = get_backend(backend)
+    e = RNG.standard_normal((K, N)).astype(np.float32)
+    labels = RNG.integers(0, K, (1, N)).astype(np.float32)
+    work = [be.empty((N, K + 2, k + 1)) for _ in range(4)]
+    kernels(be, CU).msm_image.launch(N, be.from_host(labels, None), be.from_host(e, None), *work, be.empty((3, N)),
+                                     be.empty((K, N)), i32(K), i32(N), i32(k), f32(1))
+    shifted = (e - e.max(axis=0)).astype(np.float64)
+    given = shifted.copy()
+    given[labels[0].astype(int), np.arange(N)] = -np.inf
+    for got, want, sets in zip(work, lattices(shifted, k) + lattices(given, k - 1), (k, k, k - 1, k - 1)):
+        rows, cols = want.shape[:2]
+        got = be.to_host(got).reshape(N, -1)[:, :(K + 2) * (sets + 1)].reshape(N, K + 2, sets + 1)
+        np.testing.assert_allclose(got[:, :rows], want.transpose(2, 0, 1), rtol=1e-5, atol=1e-6)
 
 
 def test_safelog_is_log_and_minus_50_where_p_is_not_positive():
