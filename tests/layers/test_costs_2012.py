@@ -205,6 +205,18 @@ def test_crossent2_at_outputs_of_exactly_0_and_1(backend):
 
 
 @pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_tica_on_the_gpu_path_with_wide_windows_over_zeros(backend):
+    """sizeX=5 (windows from 2 rows and columns before the pixel, where 3's start 1 before) on maps with
+    a corner of zeros, where a window holds nothing but eps: its root is sqrt(eps)."""
+    cpu, gpu = gpu_twin("cost.tica", [(2, 7, 7)], dict(channels=2, sizeX=5), dict(coeff=0.4), backend)
+    x = RNG.standard_normal((2, 7, 7, 4))
+    x[:, :4, :4] = 0
+    check_parity(cpu, gpu, [x], need=[True])
+    alone = cpu.forward([np.zeros((2, 7, 7, 1))], TRAIN)[0]
+    assert alone == pytest.approx(2 * 49 * math.sqrt(1e-6), rel=1e-6)
+
+
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
 @pytest.mark.parametrize("k", [1, 2, 6])
 def test_msm_on_the_gpu_path_with_ties_and_every_kind_of_set_size(backend, k):
     """setSize 1 (the given lattice is of 0-sets: the softmax's logistic regression), 2 and classes - 1;
