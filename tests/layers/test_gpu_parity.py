@@ -125,10 +125,13 @@ def test_softmax(backend, K, N):
 
 
 def test_softmax_of_scores_far_from_zero(backend):
-    """Scores near +-300, where exp overflows (or underflows) float32: with the maximum subtracted
-    first, both paths give the closed form, computed here in float64 from the scores' differences."""
+    """Scores near +-300, where exp overflows (or underflows) float32, and in every third image one
+    class 120 above the others (e^120 is past float32 too, whichever score is subtracted but the
+    largest): with the maximum subtracted first, both paths give the closed form, computed here in
+    float64 from the scores' differences."""
     cpu, gpu = gpu_twin("softmax", [(5,)], backend=backend)
     x = data(5, 40) + np.where(np.arange(40) % 2, 300, -300).astype(np.float32)
+    x[3, ::3] += 120
     d = x.astype(np.float64) - x.max(axis=0)
     expected = np.exp(d) / np.exp(d).sum(axis=0)
     np.testing.assert_allclose(cpu.forward([x], TRAIN), expected, rtol=1e-5, atol=1e-7)
