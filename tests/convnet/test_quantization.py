@@ -6,8 +6,9 @@ import pytest
 from convnet.backends import get_backend
 from convnet.gradcheck import check_gradients
 from convnet.graph import load_graph
-from convnet.net import Net
 from convnet.kernels import ELEMENTWISE, i32, kernels
+from convnet.net import Net
+from tests.conftest import GPU_BACKENDS
 from tests.helpers import DATA_LAYERS, write
 
 LAYERS = DATA_LAYERS + """
@@ -87,8 +88,9 @@ def halves_and_between():
                            np.nextafter(mids, np.float32(-np.inf)), spread, edges, -edges])
 
 
-def test_the_rounding_kernel_is_numpys_astype_float16_bit_for_bit():
-    be = get_backend("emulated")
+@pytest.mark.parametrize("backend", GPU_BACKENDS)
+def test_the_rounding_kernel_is_numpys_astype_float16_bit_for_bit(backend):
+    be = get_backend(backend)
     x = halves_and_between()
     out = be.empty(x.shape)
     kernels(be, ELEMENTWISE).round_to_half.launch(x.size, be.from_host(x, None), out, i32(x.size))
