@@ -84,6 +84,33 @@ def test_overlapping_arguments_stay_aliased(be, guard, monkeypatch):
     np.testing.assert_array_equal(be.to_host(whole), np.zeros(50))
 
 
+@pytest.mark.parametrize("guard,name,shift,element", [("end", "shifted_copy", 1, 999), ("end", "shifted_store", 1, 999),
+                                                   ("start", "shifted_copy", -1, -1), ("start", "shifted_store", -1, -1)])
+def test_past_one_of_two_overlapping_arguments_names_that_one(be, guard, name, shift, element, monkeypatch):
+    """x and out are two views of one array, one from its element 1 and one to its last but one, so
+    they share one guarded copy: the failure names the argument whose own edge is the copy's edge (the
+    view that ends at the array's end, or starts at its start), whichever argument it is."""
+    monkeypatch.setenv("CONVNET_EMULATED_GUARD", guard)
+    whole = be.from_host(np.arange(1000, dtype=np.float32), None)
+    head, tail = whole[:-1], whole[1:]
+    reader = name == "shifted_copy"
+    # the view whose edge is crossed: x (argument 0) for the read, out (argument 1) for the write
+    crossed = tail if guard == "end" else head
+    other = head if guard == "end" else tail
+    x, out = (crossed, other) if reader else (other, crossed)
+    verb, arg = ("reads", r"argument 0 \(x\)") if reader else ("writes", r"argument 1 \(out\)")
+    with pytest.raises(BackendError, match=rf" {verb} element {element} of {arg}, which has 999, at "):
+        launch(be, name, 999, x, out, i32(999), i32(shift))
+
+
+@pytest.mark.parametrize("guard", ["end", "start"])
+def test_an_empty_array_faults_at_its_first_element(be, guard, monkeypatch):
+    monkeypatch.setenv("CONVNET_EMULATED_GUARD", guard)
+    with pytest.raises(BackendError, match=r"reads element 0 of argument 0 \(x\), which has 0"
+                                           + at("out[i] = x[i + shift]")):
+        launch(be, "shifted_copy", 1, be.empty(0), be.empty(1), i32(1), i32(0))
+
+
 def test_an_unknown_guard_is_one_line(be, monkeypatch):
     monkeypatch.setenv("CONVNET_EMULATED_GUARD", "both")
     with pytest.raises(BackendError, match="CONVNET_EMULATED_GUARD=both: expected end, start or off"):
