@@ -25,17 +25,15 @@ import math
 import re
 
 FORMS = ("linear", "exp", "dexp", "jdexp")
+_2012_ARGS = ("tgtFactor", "noiseStdev", "numSteps")
+_OURS = {"linear": ("base", "tgtFactor"), "exp": ("base", "tgtFactor"),
+         "dexp": ("base", "tgtFactor", "numSteps")}
+_PATTERN = re.compile(r"^\s*(\w+)\s*(?:\[(.*)\])?\s*$")
 
 
 def run_progress(epoch, batches_done, batches_per_epoch, epochs):
     """progress at a minibatch of `epoch` (from 1) after batches_done of the epoch's data batches."""
     return ((epoch - 1) * batches_per_epoch + batches_done) / (epochs * batches_per_epoch)
-
-
-_2012_ARGS = ("tgtFactor", "noiseStdev", "numSteps")
-_OURS = {"linear": ("base", "tgtFactor"), "exp": ("base", "tgtFactor"),
-         "dexp": ("base", "tgtFactor", "numSteps")}
-_PATTERN = re.compile(r"^\s*(\w+)\s*(?:\[(.*)\])?\s*$")
 
 
 class Schedule:
