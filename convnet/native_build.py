@@ -36,10 +36,11 @@ def library_path(kind, name, program, compiler, flags, depends=()):
     return os.path.join(cache_dir(), kind, f"{name}-{digest.hexdigest()[:16]}.so")
 
 
-def build(program, compiler, flags, path, fallback_flags=None):
-    """Compile `program` (C++ text) into the shared library `path`. When the compiler rejects `flags`
-    and fallback_flags is given, tries those (a compiler without OpenMP, say). A cache or temporary
-    folder that cannot be written, or a compiler that cannot be run, is a BuildError naming it."""
+def build(program, compiler, flags, path, fallback_flags=None, libraries=()):
+    """Compile `program` (C++ text) into the shared library `path`, linked with `libraries` (-l flags,
+    which go after the program). When the compiler rejects `flags` and fallback_flags is given, tries
+    those (a compiler without OpenMP, say). A cache or temporary folder that cannot be written, or a
+    compiler that cannot be run, is a BuildError naming it."""
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
     except OSError as e:
@@ -50,7 +51,7 @@ def build(program, compiler, flags, path, fallback_flags=None):
         raise BuildError(f"no temporary folder in {tempfile.gettempdir()} ({describe(e)}): set TMPDIR to "
                          f"another") from None
     try:
-        _build(program, compiler, flags, path, fallback_flags, tmp)
+        _build(program, compiler, flags, path, fallback_flags, list(libraries), tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -60,7 +61,7 @@ def _unwritable_cache(e):
                       f"folder that can")
 
 
-def _build(program, compiler, flags, path, fallback_flags, tmp):
+def _build(program, compiler, flags, path, fallback_flags, libraries, tmp):
     cpp, out = os.path.join(tmp, "program.cpp"), os.path.join(tmp, "program.so")
     try:
         with open(cpp, "w") as f:
@@ -68,9 +69,10 @@ def _build(program, compiler, flags, path, fallback_flags, tmp):
     except OSError as e:
         raise BuildError(f"{cpp}: {describe(e)} (the build's temporary folder; set TMPDIR to another)") from None
     try:
-        run = subprocess.run([compiler, *flags, cpp, "-o", out], capture_output=True, text=True)
+        run = subprocess.run([compiler, *flags, cpp, *libraries, "-o", out], capture_output=True, text=True)
         if run.returncode != 0 and fallback_flags is not None:
-            run = subprocess.run([compiler, *fallback_flags, cpp, "-o", out], capture_output=True, text=True)
+            run = subprocess.run([compiler, *fallback_flags, cpp, *libraries, "-o", out], capture_output=True,
+                                 text=True)
     except OSError as e:
         raise BuildError(f"{compiler}: {describe(e)}") from None
     if run.returncode != 0:

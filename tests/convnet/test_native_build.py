@@ -69,3 +69,15 @@ def test_a_failed_build_is_its_first_error_line(tmp_path, stderr, message):
         build(PROGRAM, compiler, ["-fopenmp"], str(tmp_path / "cache" / "lib.so"), fallback_flags=[])
     assert str(e.value) == message
     assert len(calls(tmp_path)) == 2 and os.listdir(tmp_path / "cache") == []
+
+
+def test_libraries_go_after_the_program_in_both_tries(tmp_path):
+    """A linker takes a library only for the symbols still missing when it reaches it: -l flags named
+    before the program would be passed over."""
+    compiler = fake_compiler(tmp_path, WITHOUT_OPENMP)
+    build(PROGRAM, compiler, ["-fopenmp"], str(tmp_path / "cache" / "lib.so"), fallback_flags=[],
+          libraries=["-lstdc++", "-lm"])
+    for call in calls(tmp_path):
+        words = call.split()
+        program = next(i for i, w in enumerate(words) if w.endswith("program.cpp"))
+        assert words[program + 1:program + 3] == ["-lstdc++", "-lm"] and words[program + 3] == "-o"
