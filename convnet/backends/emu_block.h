@@ -183,6 +183,7 @@ static bool emu_complete_warp_op(emu_fiber* lanes, unsigned count, unsigned firs
     }
     for (unsigned i = 0; i < count; ++i)
         if (f.mask >> i & 1) lanes[i].state = EMU_RUNNABLE;
+    emu_race_warp_sync((unsigned)(lanes - emu_this_block->fibers.data()) / 32);   // its lanes are ordered now
     return true;
 }
 
@@ -224,6 +225,7 @@ static bool emu_release(emu_block& b) {
         return false;
     }
     for (emu_fiber& f : b.fibers) f.state = EMU_RUNNABLE;
+    emu_race_barrier();
     return true;
 }
 
@@ -285,6 +287,7 @@ struct emu_dynamic_buffer {
         bytes = n;
         data = guard - rounded;
         std::memset(data, 0xff, rounded);             // every float a NaN
+        emu_race_shared(data, n, nullptr);
         return true;
     }
 };
@@ -298,15 +301,20 @@ static inline void* emu_dynamic_shared() { return emu_dynamic.data; }
 // backend's source rewrite follows each `__shared__ T name...;` with emu_undefined_at_block_start(name,
 // seen): the first thread of a block to reach the declaration fills the variable with set bits (every
 // float a NaN), as CUDA leaves it undefined; the block's other threads find `seen` current and leave it.
-// A thread can only use the variable after passing its declaration, so nothing it wrote is lost.
+// A thread can only use the variable after passing its declaration, so nothing it wrote is lost. The
+// race check (emu_race.h) starts keeping the variable's accesses there, by its name.
 static thread_local unsigned long long emu_block_serial = 0;
-static inline void emu_begin_block() { ++emu_block_serial; }
+static inline void emu_begin_block() {
+    ++emu_block_serial;
+    emu_race_block_begin();
+}
 
 template <class T>
-static inline void emu_undefined_at_block_start(T& variable, unsigned long long& seen) {
+static inline void emu_undefined_at_block_start(T& variable, unsigned long long& seen, const char* name) {
     if (seen == emu_block_serial) return;
     seen = emu_block_serial;
     std::memset((void*)&variable, 0xff, sizeof variable);
+    emu_race_shared((void*)&variable, sizeof variable, name);
 }
 
 // ---- what kernels call -----------------------------------------------------------------------------

@@ -168,6 +168,7 @@ static bool emu_guard_begin(int mode, int count, void** pointers, const long lon
             pointers[i] = starts[i];
         }
     }
+    emu_race_arguments(count, names, starts, bytes, written);
     return true;
 }
 
@@ -175,6 +176,7 @@ static bool emu_guard_begin(int mode, int count, void** pointers, const long lon
 static void emu_guard_end() {
     sigaction(SIGILL, &emu_previous_trap, nullptr);
     if (emu_guard.mode == EMU_GUARD_NONE) return;
+    emu_race_end();
     sigaction(SIGSEGV, &emu_guard.previous, nullptr);
     for (emu_guarded_range& r : emu_guard.ranges) {
         if (!r.region) continue;

@@ -6,7 +6,9 @@ memory, and NumPy stands in for cuBLAS. It exists so that CI, which has no GPU, 
 kernel. It is slow, and only for tests. CONVNET_EMULATED_ORDER=reverse runs the blocks and the threads
 of each block in reverse order: a race between threads changes results. Every launch checks its
 arrays' bounds with a guard page after each (CONVNET_EMULATED_GUARD=start: before each; off: none),
-emu_guard.h; a failure names its source line.
+emu_guard.h; a failure names its source line. CONVNET_EMULATED_RACECHECK=on also checks every launch
+for races between its threads, in global and shared memory, whatever the order (emu_race.h), with
+the kernels built again for it (ThreadSanitizer's instrumentation; slower still).
 
 Compiled libraries are cached in $CONVNET_CACHE (default ~/.cache/convnet), keyed by a hash of
 everything that went into them.
@@ -25,11 +27,12 @@ from ..host_copy import copy_into
 from ..native_build import BuildError, build, compiler, library_path
 from . import emulated_memory as memory
 from .emulated_memory import ORDERING, XP, DeviceArray
-from .emulated_program import program, without_checks
+from .emulated_program import HEADERS, program, without_checks
 from .gpu_path import GpuPathBackend
 from .ordering import Buffer, Stream
 
 _GUARDS = {"off": 0, "end": 1, "start": 2}           # emu_guard.h's modes
+_EMULATOR_HEADERS = {os.path.basename(h) for h in HEADERS}
 _GUARDED = threading.Lock()                          # a guarded launch installs a process-wide fault handler
 _CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.int32): ctypes.c_int,
            np.dtype(np.uint32): ctypes.c_uint}
@@ -44,22 +47,44 @@ def _guard():
     return _GUARDS[guard]
 
 
-def _source_line(library):
-    """", at file.cu:line" for the instruction that faulted in the library's last launch (from its
-    debug information, by addr2line), or "" when none did or the line cannot be found."""
-    offset = library.emu_fault_offset()
+def _source_line(library, offset):
+    """", at file.cu:line" for the instruction at `offset` in the library (from its debug information,
+    by addr2line), or "" when offset is 0 or the line cannot be found. Where the instruction is the
+    emulator's own (an atomic function inlined into a kernel), the line is the kernel's that called it."""
     addr2line = shutil.which("addr2line")
     if not offset or not addr2line:
         return ""
     try:
-        run = subprocess.run([addr2line, "-e", library._name, hex(offset)], capture_output=True, text=True,
+        run = subprocess.run([addr2line, "-i", "-e", library._name, hex(offset)], capture_output=True, text=True,
                              timeout=30)
     except (OSError, subprocess.SubprocessError):
         return ""
-    place = run.stdout.strip().splitlines()[0] if run.stdout.strip() else ""
+    places = run.stdout.strip().splitlines()          # -i: the innermost first, then where each was inlined
+    places = [p for p in places if os.path.basename(p.rpartition(":")[0]) not in _EMULATOR_HEADERS] or places
+    place = places[0] if places else ""
     path, _, line = place.rpartition(":")
     line = line.split()[0] if line else ""
     return f", at {os.path.basename(path)}:{line}" if path and path != "??" and line.isdigit() else ""
+
+
+def _failure_place(library):
+    """Where the library's last launch failed: ", at file.cu:line" for the instruction that faulted or
+    made the access that races, and for a race the other access's line after it ("" where unknown)."""
+    here = _source_line(library, library.emu_fault_offset())
+    other = _source_line(library, library.emu_race_other_offset())
+    return f"{here} (the other access{other})" if here and other else here
+
+
+def _racecheck():
+    """Whether launches are checked for races between their threads (CONVNET_EMULATED_RACECHECK=on),
+    which needs the arrays' guarded copies: the check keeps its record beside them."""
+    check = os.environ.get("CONVNET_EMULATED_RACECHECK") or "off"
+    if check not in ("on", "off"):
+        raise BackendError(f"CONVNET_EMULATED_RACECHECK={check}: expected on or off")
+    if check == "on" and not _guard():
+        raise BackendError("CONVNET_EMULATED_RACECHECK=on checks the arrays' guarded copies: set "
+                           "CONVNET_EMULATED_GUARD to end or start, not off")
+    return check == "on"
 
 
 def _order():
@@ -212,19 +237,24 @@ class EmulatedBackend(GpuPathBackend):
         return max(1, min(-(-n // block), 64))
 
     def compile(self, src):
-        """{kernel name: launcher(grid, block, args, shared)} for a kernels.Source."""
-        library = self._library(src)
-        launchers = {}
-        for name, params in src.kernels.items():
-            fn = getattr(library, f"emu_{name}")
-            fn.restype = ctypes.c_char_p
-            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p] + [ctypes.c_uint] * 7 + \
-                [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
-            launchers[name] = self._launcher(name, fn, params, library)
-        return launchers
+        """{kernel name: launcher(grid, block, args, shared)} for a kernels.Source. The library with the
+        race check is built the first time a launch asks for it."""
+        libraries, functions = {False: self._library(src, racecheck=False)}, {}
+
+        def function(name, params, racecheck):
+            if (name, racecheck) not in functions:
+                if racecheck not in libraries:
+                    libraries[racecheck] = self._library(src, racecheck)
+                fn = getattr(libraries[racecheck], f"emu_{name}")
+                fn.restype = ctypes.c_char_p
+                fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p] + [ctypes.c_uint] * 7 + \
+                    [ctypes.c_void_p if p.pointer else _CTYPES[p.dtype] for p in params]
+                functions[name, racecheck] = fn, libraries[racecheck]
+            return functions[name, racecheck]
+        return {name: self._launcher(name, params, function) for name, params in src.kernels.items()}
 
     @staticmethod
-    def _launcher(name, fn, params, library):
+    def _launcher(name, params, function):
         def launch(grid, block, args, shared=0):
             reads = [memory.buffer_of(a) for p, a in zip(params, args) if p.pointer and p.const]
             writes = [memory.buffer_of(a) for p, a in zip(params, args) if p.pointer and not p.const]
@@ -232,27 +262,30 @@ class EmulatedBackend(GpuPathBackend):
             converted = [a.ctypes.data if p.pointer else a.item() for p, a in zip(params, args)]
             sizes = [a.nbytes for p, a in zip(params, args) if p.pointer]
             guard = _guard()
+            fn, library = function(name, params, _racecheck())
             with _GUARDED if guard else contextlib.nullcontext():
                 failure = fn(_order(), guard, (ctypes.c_longlong * max(len(sizes), 1))(*sizes), shared, *grid, *block,
                              *converted)
             if failure:
-                raise BackendError(f"kernel {name}: {failure.decode()}{_source_line(library)}")
+                raise BackendError(f"kernel {name}: {failure.decode()}{_failure_place(library)}")
         return launch
 
-    def _library(self, src):
+    def _library(self, src, racecheck):
         try:
-            text, flags, depends = program(src)
+            text, flags, libraries, depends = program(src, racecheck)
         except ValueError as e:
             raise BackendError(f"the emulated backend cannot run {src.path}: {e}") from None
-        path = library_path("emulated", os.path.basename(src.path), text, self.compiler, flags, depends)
+        path = library_path("emulated", os.path.basename(src.path), text, self.compiler, flags + libraries, depends)
         with self._lock:
             if not os.path.exists(path):
                 try:
-                    build(text, self.compiler, flags, path, fallback_flags=without_checks(flags))
+                    build(text, self.compiler, flags, path, fallback_flags=without_checks(flags), libraries=libraries)
                 except BuildError as e:
-                    raise BackendError(f"the emulated backend could not compile {src.path}: {e}") from None
+                    check = " with the race check (GCC's -fsanitize=thread)" if racecheck else ""
+                    raise BackendError(f"the emulated backend could not compile {src.path}{check}: {e}") from None
             library = ctypes.CDLL(path)
             library.emu_fault_offset.restype = ctypes.c_ulonglong
+            library.emu_race_other_offset.restype = ctypes.c_ulonglong
             return library
 
 

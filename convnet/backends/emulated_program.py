@@ -15,7 +15,7 @@ from ..native_build import read
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = os.path.join(HERE, "cuda_compat.h")
-HEADERS = [HEADER] + [os.path.join(HERE, name) for name in ("emu_block.h", "emu_guard.h", "emu_atomic.h")]
+HEADERS = [HEADER] + [os.path.join(HERE, name) for name in ("emu_block.h", "emu_guard.h", "emu_race.h", "emu_atomic.h")]
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _SYNCHRONIZING = re.compile(r"\b(__syncthreads|__syncwarp|__shfl(_up|_down|_xor)?_sync|__ballot_sync|__any_sync"
                             r"|__all_sync)\b")
@@ -28,11 +28,18 @@ _STATIC_DECLARATION = re.compile(rf"(?<!\w)__shared__\s+({_ALIGN}){_TYPE}\s+({_A
 # each check keeps a trap of its own (no merging), so a trap's source line is its check's.
 BOUNDS_CHECKS = ["-fsanitize=bounds", "-fsanitize-undefined-trap-on-error", "-fno-crossjumping",
                  "-fno-tree-tail-merge"]
+# The race check (emu_race.h): GCC's ThreadSanitizer instrumentation, calling emu_race.h's functions in
+# place of its runtime, which is left out of the link (-nodefaultlibs drops it; the libraries it drops
+# with it are named again after the program, in the order the compiler gives them). No OpenMP: the
+# check's record is one, for blocks that run one after another.
+RACE_CHECK = ["-DEMU_RACECHECK", "-fsanitize=thread", "--param=tsan-instrument-func-entry-exit=0", "-nodefaultlibs"]
+RACE_CHECK_LIBRARIES = ["-lstdc++", "-lm", "-lc", "-lgcc_s", "-lgcc"]
 
 
-def program(src):
-    """(C++ text, compiler flags, what else the library depends on) for a kernels.Source. Raises
-    ValueError for a file the emulator cannot run."""
+def program(src, racecheck=False):
+    """(C++ text, compiler flags, libraries, what else the library depends on) for a kernels.Source;
+    with racecheck, a library with emu_race.h's check. Raises ValueError for a file the emulator cannot
+    run."""
     where = os.path.abspath(src.path)
     rewritten = _shared_rewritten(src.text)
     fibers = _synchronizes(src.expanded())
@@ -40,15 +47,19 @@ def program(src):
     # A rewritten file goes in as text, its lines numbered as in the file (messages, debug information).
     kernel_file = f'#include "{where}"' if rewritten is None else f'#line 1 "{where}"\n{rewritten}\n'
     text = f'#include "{HEADER}"\n{kernel_file}\n{launchers}'
-    flags = ["-O2", "-g", "-std=c++14", "-shared", "-fPIC", f"-I{INCLUDE}", f"-I{os.path.dirname(where)}",
-             "-fopenmp"] + BOUNDS_CHECKS
+    flags = ["-O2", "-g", "-std=c++14", "-shared", "-fPIC", f"-I{INCLUDE}", f"-I{os.path.dirname(where)}"]
+    flags += (RACE_CHECK if racecheck else ["-fopenmp"]) + BOUNDS_CHECKS
+    libraries = RACE_CHECK_LIBRARIES if racecheck else []
     depends = [read(h) for h in HEADERS] + [src.text] + [read(p) for p in src.includes()
                                                           if os.path.exists(p)]
-    return text, flags, depends
+    return text, flags, libraries, depends
 
 
 def without_checks(flags):
-    """The flags for a compiler without OpenMP or the bounds checks: blocks one after the other, unchecked."""
+    """The flags for a compiler without OpenMP or the bounds checks: blocks one after the other, unchecked
+    (None for a race check's flags: that check is not left out)."""
+    if RACE_CHECK[0] in flags:
+        return None
     return [f for f in flags if f != "-fopenmp" and f not in BOUNDS_CHECKS]
 
 
@@ -70,11 +81,18 @@ def _launcher_source(name, params, fibers):
         block = f"""auto emu_body = [&] {{ {name}({call}); }};
             emu_run_block(emu_reverse, emu_body);"""
     else:
+        # For the race check, each thread's call goes through a pointer the compiler cannot see through:
+        # it may not move one thread's loads and stores into another's (one store for all, say).
         block = f"""unsigned emu_threads = emu_bx * emu_by * emu_bz;
+#ifdef EMU_RACECHECK
+            auto* volatile emu_kernel = &{name};
+#else
+            auto* const emu_kernel = &{name};
+#endif
             for (unsigned emu_i = 0; emu_i < emu_threads; ++emu_i) {{
                 unsigned emu_t = emu_reverse ? emu_threads - 1 - emu_i : emu_i;
                 threadIdx = emu_dim3{{emu_t % emu_bx, emu_t / emu_bx % emu_by, emu_t / emu_bx / emu_by}};
-                {name}({call});
+                emu_kernel({call});
             }}"""
     # Every local name starts with emu_, so that no kernel parameter can shadow it.
     return f"""
@@ -157,7 +175,7 @@ def _shared_rewritten(text):
         edits.append((static.start(), static.end(), " ".join(
             align.split() + ["__shared__", " ".join(kind.split()), name + "".join(dims.split()) + ";",
                              f"static thread_local unsigned long long {seen} = ~0ull;",
-                             f"emu_undefined_at_block_start({name}, {seen});"])))
+                             f'emu_undefined_at_block_start({name}, {seen}, "{name}");'])))
     if not edits:
         return None
     out, last = [], 0
