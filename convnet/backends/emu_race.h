@@ -9,12 +9,18 @@
 // this header defines those calls itself, and no ThreadSanitizer runtime is linked (as the Linux
 // kernel's KCSAN does). For every 4-byte word of what a launch's threads share (its arguments'
 // guarded copies, emu_guard.h; each block's __shared__ variables and dynamic shared memory) it keeps
-// the last write and up to two reads since, each with its thread, its block, how many of the block's
-// __syncthreads had passed, how many operations its warp had done together (emu_block.h), and its
-// place in the library. Two accesses to one word by two threads, at least one a write and not both
-// atomic, stop the launch with one line naming both threads and the word, unless something orders
-// them: a __syncthreads of their block between them, or, for two lanes of one warp, a warp operation.
-// Nothing orders the threads of two blocks. The blocks run on one CPU thread in such a library.
+// the last plain write and the accesses since (reads, atomic updates), each with its thread, its
+// block, how many of the block's __syncthreads had passed, how many operations its warp had done
+// together (emu_block.h), and its place in the library. Two accesses to one word by two threads, at
+// least one a write and not both atomic, stop the launch with one line naming both threads and the
+// word, unless something orders them: a __syncthreads of their block between them, or, for two lanes
+// of one warp, a warp operation. Nothing orders the threads of two blocks.
+//
+// The blocks run one after another on one CPU thread in such a library, which keeps the record short
+// and still exact: an access stands for the earlier ones of its kind that it is ordered after (what
+// races with those races with it), one access of a finished block stands for all of that kind in
+// finished blocks (no thread of a finished block comes again), and two of one thread group (one
+// block, barrier interval, warp and warp operation count) for the rest of the group.
 //
 // What it does not see: accesses the code makes through library calls (memcpy, memset), and a byte
 // or a half of a word: a word is the unit, as for our kernels' float and int arrays.
@@ -26,17 +32,24 @@
 #define EMU_RACE_HOOK extern "C" __attribute__((no_sanitize_thread, noinline, used))
 #define EMU_UNCHECKED __attribute__((no_sanitize_thread))
 
-enum { EMU_RACE_READ, EMU_RACE_WRITE };
-
 struct emu_race_access {
     unsigned long long thread;                 // 1 + the thread's index in the grid; 0: none
     unsigned barriers, warp_sync, place;       // its block's __syncthreads, its warp's operations, its code
-    bool atomic;
+    bool atomic, write;
 };
 
 struct emu_race_word {
-    emu_race_access write, other_atomic_write, read[2];
+    emu_race_access write;                     // the last plain write
+    unsigned count, capacity;                  // the accesses since: here while two, else in `more`
+    emu_race_access first[2], *more;
 };
+
+// Where the words' longer lists go: chunks kept until the launch ends.
+struct emu_race_chunk {
+    emu_race_chunk* next;
+    size_t used, size;
+};
+static emu_race_chunk* emu_race_chunks = nullptr;
 
 struct emu_race_region {
     char* start;
@@ -61,7 +74,6 @@ static thread_local emu_race_region emu_race_shared_regions[EMU_RACE_MAX_REGIONS
 static thread_local int emu_race_shared_count = 0;
 static thread_local unsigned emu_race_barrier_count = 0;
 static thread_local unsigned emu_race_warp_syncs[32];               // a block has at most 1024 threads
-static thread_local bool emu_race_busy = false;                     // in the check's own code
 
 extern "C" unsigned long long emu_race_other_offset() { return emu_race_other_pc; }
 
@@ -104,14 +116,32 @@ EMU_UNCHECKED static void emu_race_end() {
     emu_race_on = false;
     emu_race_free(emu_race_global, emu_race_global_count);
     emu_race_free(emu_race_shared_regions, emu_race_shared_count);
+    while (emu_race_chunks) {
+        emu_race_chunk* next = emu_race_chunks->next;
+        std::free(emu_race_chunks);
+        emu_race_chunks = next;
+    }
 }
 
-// A block begins: its shared memory is new, no barrier has passed.
-EMU_UNCHECKED static void emu_race_block_begin() {
-    emu_race_free(emu_race_shared_regions, emu_race_shared_count);
-    emu_race_barrier_count = 0;
-    std::memset(emu_race_warp_syncs, 0, sizeof emu_race_warp_syncs);
+// A block begins: its shared memory is new. (The barrier and warp counts go on: only accesses of one
+// block are compared by them.)
+EMU_UNCHECKED static void emu_race_block_begin() { emu_race_free(emu_race_shared_regions, emu_race_shared_count); }
+
+EMU_UNCHECKED static emu_race_access* emu_race_allocate(size_t n) {
+    size_t bytes = n * sizeof(emu_race_access);
+    if (!emu_race_chunks || emu_race_chunks->used + bytes > emu_race_chunks->size) {
+        size_t size = std::max(bytes, (size_t)1 << 20);
+        emu_race_chunk* chunk = static_cast<emu_race_chunk*>(std::malloc(sizeof(emu_race_chunk) + size));
+        if (!chunk) return nullptr;
+        *chunk = emu_race_chunk{emu_race_chunks, 0, size};
+        emu_race_chunks = chunk;
+    }
+    emu_race_access* p = reinterpret_cast<emu_race_access*>(reinterpret_cast<char*>(emu_race_chunks + 1) + emu_race_chunks->used);
+    emu_race_chunks->used += bytes;
+    return p;
 }
+
+EMU_UNCHECKED static emu_race_access& emu_race_at(emu_race_word& w, unsigned i) { return i < 2 ? w.first[i] : w.more[i - 2]; }
 
 EMU_UNCHECKED static void emu_race_shared(void* start, size_t bytes, const char* name) {
     if (emu_race_on) emu_race_add(emu_race_shared_regions, emu_race_shared_count, static_cast<char*>(start), bytes, name);
@@ -124,13 +154,13 @@ EMU_UNCHECKED static unsigned long long emu_race_threads_per_block() {
     return (unsigned long long)blockDim.x * blockDim.y * blockDim.z;
 }
 
-EMU_UNCHECKED static emu_race_access emu_race_now(void* pc, bool atomic) {
+EMU_UNCHECKED static emu_race_access emu_race_now(void* pc, bool atomic, bool write) {
     unsigned long long block = blockIdx.x + (unsigned long long)gridDim.x * (blockIdx.y + (unsigned long long)gridDim.y * blockIdx.z);
     unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     // The call's return address: one byte back is in the instruction that made the access.
     unsigned place = emu_race_library ? (unsigned)(static_cast<char*>(pc) - emu_race_library - 1) : 0;
     return emu_race_access{1 + block * emu_race_threads_per_block() + t, emu_race_barrier_count,
-                           t / 32 < 32 ? emu_race_warp_syncs[t / 32] : 0, place, atomic};
+                           t / 32 < 32 ? emu_race_warp_syncs[t / 32] : 0, place, atomic, write};
 }
 
 // Whether `before` is ordered before `now` (the same thread, or a barrier or warp operation between).
@@ -142,17 +172,9 @@ EMU_UNCHECKED static bool emu_race_ordered(const emu_race_access& before, const 
     return (a % per) / 32 == (b % per) / 32 && before.warp_sync != now.warp_sync;
 }
 
-// Whether an access kept races with this one: two threads, unordered, not both atomic (a read against a
-// read never gets here: reads are checked against the writes alone).
+// Whether a kept access races with this one: two threads, unordered, one writing, not both atomic.
 EMU_UNCHECKED static bool emu_race_races(const emu_race_access& kept, const emu_race_access& now) {
-    return kept.thread && !(kept.atomic && now.atomic) && !emu_race_ordered(kept, now);
-}
-
-// Whether a read may take a kept read's slot: the slot is empty, or the kept read is ordered before this
-// one in the same block, so that whatever races with the kept read races with this one too.
-EMU_UNCHECKED static bool emu_race_replaces(const emu_race_access& kept, const emu_race_access& now) {
-    unsigned long long per = emu_race_threads_per_block();
-    return !kept.thread || ((kept.thread - 1) / per == (now.thread - 1) / per && emu_race_ordered(kept, now));
+    return kept.thread && (kept.write || now.write) && !(kept.atomic && now.atomic) && !emu_race_ordered(kept, now);
 }
 
 EMU_UNCHECKED static void emu_race_thread_text(char* out, size_t size, unsigned long long thread, bool with_block) {
@@ -166,7 +188,7 @@ EMU_UNCHECKED static void emu_race_thread_text(char* out, size_t size, unsigned 
 
 // What the word at p is called: "element 3 of argument 1 (out)", "element 40 of __shared__ part". Of
 // arguments that overlap, a write is named by one the kernel writes (the others are const).
-EMU_UNCHECKED static void emu_race_word_text(char* out, size_t size, const emu_race_region& region, char* p, int kind) {
+EMU_UNCHECKED static void emu_race_word_text(char* out, size_t size, const emu_race_region& region, char* p, bool write) {
     if (region.name) {
         std::snprintf(out, size, "element %lld of __shared__ %s", (long long)(p - region.start) / 4, region.name);
         return;
@@ -178,28 +200,26 @@ EMU_UNCHECKED static void emu_race_word_text(char* out, size_t size, const emu_r
     int named = -1;
     for (int i = 0; i < emu_race_count; ++i)
         if (emu_race_bytes[i] > 0 && p >= emu_race_starts[i] && p < emu_race_starts[i] + emu_race_bytes[i] &&
-            (named < 0 || (kind == EMU_RACE_WRITE && emu_race_written[i] && !emu_race_written[named])))
+            (named < 0 || (write && emu_race_written[i] && !emu_race_written[named])))
             named = i;
     if (named < 0) std::snprintf(out, size, "a word of an argument");
     else std::snprintf(out, size, "element %lld of %s", (long long)(p - emu_race_starts[named]) / 4, emu_race_names[named]);
 }
 
-[[noreturn]] EMU_UNCHECKED static void emu_race_stop(const emu_race_region& region, char* p, int kind,
-                                                     const emu_race_access& now, const emu_race_access& other,
-                                                     int other_kind) {
+[[noreturn]] EMU_UNCHECKED static void emu_race_stop(const emu_race_region& region, char* p,
+                                                     const emu_race_access& now, const emu_race_access& other) {
     char word[160], them[96];
-    emu_race_word_text(word, sizeof word, region, p, kind);
+    emu_race_word_text(word, sizeof word, region, p, now.write);
     unsigned long long per = emu_race_threads_per_block();
     bool blocks = (other.thread - 1) / per != (now.thread - 1) / per;
     emu_race_thread_text(them, sizeof them, other.thread, blocks);
-    const char* verb = kind == EMU_RACE_READ ? "reads" : now.atomic ? "updates" : "writes";
-    const char* was = other_kind == EMU_RACE_READ ? "read" : other.atomic ? "updated" : "wrote";
+    const char* verb = !now.write ? "reads" : now.atomic ? "updates" : "writes";
+    const char* was = !other.write ? "read" : other.atomic ? "updated" : "wrote";
     emu_fault_pc = now.place;
     emu_race_other_pc = other.place;
     emu_fail("thread (%u,%u,%u) %s %s%s, which %s %s%s %s: a race", threadIdx.x, threadIdx.y, threadIdx.z, verb,
              word, now.atomic ? " atomically" : "", them, was, other.atomic ? " atomically" : "",
              blocks ? "(the blocks of a launch run in no set order)" : "with no __syncthreads between them");
-    emu_race_busy = false;
     siglongjmp(*emu_escape, 1);
 }
 
@@ -213,46 +233,69 @@ EMU_UNCHECKED static bool emu_race_find(char* p, emu_race_region** region) {
     return false;
 }
 
+// Adds `now` to the accesses kept since the word's last plain write, leaving out those it stands for.
+EMU_UNCHECKED static void emu_race_keep(emu_race_word& w, const emu_race_access& now) {
+    unsigned long long per = emu_race_threads_per_block(), block = (now.thread - 1) / per;
+    unsigned kept = 0;
+    bool finished_block = false, group = false;
+    for (unsigned i = 0; i < w.count; ++i) {
+        emu_race_access e = emu_race_at(w, i);
+        bool stands_for = false;
+        if (e.atomic == now.atomic && e.write == now.write) {
+            unsigned long long b = (e.thread - 1) / per;
+            if (e.thread == now.thread || (b == block && emu_race_ordered(e, now))) {
+                stands_for = true;
+            } else if (b != block) {                       // a finished block's: one is enough
+                stands_for = finished_block;
+                finished_block = true;
+            } else if (e.barriers == now.barriers && ((e.thread - 1) % per) / 32 == ((now.thread - 1) % per) / 32 &&
+                       e.warp_sync == now.warp_sync) {     // now's group: one besides now is enough
+                stands_for = group;
+                group = true;
+            }
+        }
+        if (!stands_for) emu_race_at(w, kept++) = e;
+    }
+    w.count = kept;
+    if (w.count == w.capacity) {
+        unsigned capacity = w.capacity < 2 ? 4 : w.capacity * 2;
+        emu_race_access* more = emu_race_allocate(capacity - 2);
+        if (!more) { emu_fail("no memory for the race check's record"); return; }
+        for (unsigned i = 2; i < w.count; ++i) more[i - 2] = w.more[i - 2];
+        w.more = more, w.capacity = capacity;
+    }
+    emu_race_at(w, w.count++) = now;
+}
+
 // One access of `size` bytes at address; pc: the instrumented code's return address.
-EMU_UNCHECKED static void emu_race_access_at(void* address, size_t size, int kind, bool atomic, void* pc) {
-    if (!emu_race_on || emu_race_busy || !emu_escape) return;
-    emu_race_busy = true;
+EMU_UNCHECKED static void emu_race_access_at(void* address, size_t size, bool write, bool atomic, void* pc) {
+    if (!emu_race_on || !emu_escape) return;
     char* first = static_cast<char*>(address);
-    emu_race_access now = emu_race_now(pc, atomic);
+    emu_race_access now = emu_race_now(pc, atomic, write);
     for (char* p = first; p < first + size; p += 4) {
         emu_race_region* region;
         if (!emu_race_find(p, &region)) continue;
         emu_race_word& w = region->words[(p - region->start) / 4];
-        if (emu_race_races(w.write, now)) emu_race_stop(*region, p, kind, now, w.write, EMU_RACE_WRITE);
-        if (emu_race_races(w.other_atomic_write, now)) emu_race_stop(*region, p, kind, now, w.other_atomic_write, EMU_RACE_WRITE);
-        if (kind == EMU_RACE_WRITE) {
-            for (const emu_race_access& r : w.read)
-                if (emu_race_races(r, now)) emu_race_stop(*region, p, kind, now, r, EMU_RACE_READ);
-            // Several threads' atomic updates with none between them: one besides the last is kept, so
-            // that a plain access later is checked against a thread other than the last.
-            if (atomic && w.write.atomic && w.write.thread && !emu_race_ordered(w.write, now))
-                w.other_atomic_write = w.write;
-            else if (!atomic)
-                w.other_atomic_write = emu_race_access{};
+        if (w.capacity == 0) w.capacity = 2;
+        if (emu_race_races(w.write, now)) emu_race_stop(*region, p, now, w.write);
+        for (unsigned i = 0; i < w.count; ++i)
+            if (emu_race_races(emu_race_at(w, i), now)) emu_race_stop(*region, p, now, emu_race_at(w, i));
+        if (write && !atomic) {                    // every access kept is ordered before it: it stands for all
             w.write = now;
-            w.read[0] = w.read[1] = emu_race_access{};
-            continue;
+            w.count = 0;
+        } else {
+            emu_race_keep(w, now);
         }
-        if (w.read[0].thread == now.thread) w.read[0] = now;
-        else if (w.read[1].thread == now.thread) w.read[1] = now;
-        else if (emu_race_replaces(w.read[0], now)) w.read[0] = now;
-        else if (emu_race_replaces(w.read[1], now)) w.read[1] = now;
     }
-    emu_race_busy = false;
 }
 
 // ---- the calls -fsanitize=thread puts in the code -------------------------------------------------
 
 #define EMU_RACE_PLAIN(n)                                                                                      \
-    EMU_RACE_HOOK void __tsan_read##n(void* a) { emu_race_access_at(a, n, EMU_RACE_READ, false, __builtin_return_address(0)); } \
-    EMU_RACE_HOOK void __tsan_write##n(void* a) { emu_race_access_at(a, n, EMU_RACE_WRITE, false, __builtin_return_address(0)); } \
-    EMU_RACE_HOOK void __tsan_unaligned_read##n(void* a) { emu_race_access_at(a, n, EMU_RACE_READ, false, __builtin_return_address(0)); } \
-    EMU_RACE_HOOK void __tsan_unaligned_write##n(void* a) { emu_race_access_at(a, n, EMU_RACE_WRITE, false, __builtin_return_address(0)); }
+    EMU_RACE_HOOK void __tsan_read##n(void* a) { emu_race_access_at(a, n, false, false, __builtin_return_address(0)); } \
+    EMU_RACE_HOOK void __tsan_write##n(void* a) { emu_race_access_at(a, n, true, false, __builtin_return_address(0)); } \
+    EMU_RACE_HOOK void __tsan_unaligned_read##n(void* a) { emu_race_access_at(a, n, false, false, __builtin_return_address(0)); } \
+    EMU_RACE_HOOK void __tsan_unaligned_write##n(void* a) { emu_race_access_at(a, n, true, false, __builtin_return_address(0)); }
 EMU_RACE_PLAIN(1)
 EMU_RACE_PLAIN(2)
 EMU_RACE_PLAIN(4)
@@ -260,8 +303,8 @@ EMU_RACE_PLAIN(8)
 EMU_RACE_PLAIN(16)
 #undef EMU_RACE_PLAIN
 
-EMU_RACE_HOOK void __tsan_read_range(void* a, unsigned long n) { emu_race_access_at(a, n, EMU_RACE_READ, false, __builtin_return_address(0)); }
-EMU_RACE_HOOK void __tsan_write_range(void* a, unsigned long n) { emu_race_access_at(a, n, EMU_RACE_WRITE, false, __builtin_return_address(0)); }
+EMU_RACE_HOOK void __tsan_read_range(void* a, unsigned long n) { emu_race_access_at(a, n, false, false, __builtin_return_address(0)); }
+EMU_RACE_HOOK void __tsan_write_range(void* a, unsigned long n) { emu_race_access_at(a, n, true, false, __builtin_return_address(0)); }
 EMU_RACE_HOOK void __tsan_init() {}
 EMU_RACE_HOOK void __tsan_func_entry(void*) {}
 EMU_RACE_HOOK void __tsan_func_exit() {}
@@ -271,11 +314,11 @@ EMU_RACE_HOOK void __tsan_atomic_signal_fence(int) { __atomic_signal_fence(__ATO
 // The atomic operations, done with the same builtins (sequentially consistent: at least what was asked).
 #define EMU_RACE_ATOMICS(n, T)                                                                                 \
     EMU_RACE_HOOK T __tsan_atomic##n##_load(const volatile void* a, int) {                                    \
-        emu_race_access_at((void*)a, sizeof(T), EMU_RACE_READ, true, __builtin_return_address(0));            \
+        emu_race_access_at((void*)a, sizeof(T), false, true, __builtin_return_address(0));            \
         return __atomic_load_n((const volatile T*)a, __ATOMIC_SEQ_CST);                                        \
     }                                                                                                          \
     EMU_RACE_HOOK void __tsan_atomic##n##_store(volatile void* a, T v, int) {                                 \
-        emu_race_access_at((void*)a, sizeof(T), EMU_RACE_WRITE, true, __builtin_return_address(0));           \
+        emu_race_access_at((void*)a, sizeof(T), true, true, __builtin_return_address(0));           \
         __atomic_store_n((volatile T*)a, v, __ATOMIC_SEQ_CST);                                                 \
     }                                                                                                          \
     EMU_RACE_ATOMIC_RMW(n, T, exchange, __atomic_exchange_n)                                                   \
@@ -286,21 +329,21 @@ EMU_RACE_HOOK void __tsan_atomic_signal_fence(int) { __atomic_signal_fence(__ATO
     EMU_RACE_ATOMIC_RMW(n, T, fetch_xor, __atomic_fetch_xor)                                                   \
     EMU_RACE_ATOMIC_RMW(n, T, fetch_nand, __atomic_fetch_nand)                                                 \
     EMU_RACE_HOOK bool __tsan_atomic##n##_compare_exchange_strong(volatile void* a, void* expected, T v, int, int) { \
-        emu_race_access_at((void*)a, sizeof(T), EMU_RACE_WRITE, true, __builtin_return_address(0));           \
+        emu_race_access_at((void*)a, sizeof(T), true, true, __builtin_return_address(0));           \
         return __atomic_compare_exchange_n((volatile T*)a, (T*)expected, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
     }                                                                                                          \
     EMU_RACE_HOOK bool __tsan_atomic##n##_compare_exchange_weak(volatile void* a, void* expected, T v, int, int) { \
-        emu_race_access_at((void*)a, sizeof(T), EMU_RACE_WRITE, true, __builtin_return_address(0));           \
+        emu_race_access_at((void*)a, sizeof(T), true, true, __builtin_return_address(0));           \
         return __atomic_compare_exchange_n((volatile T*)a, (T*)expected, v, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); \
     }                                                                                                          \
     EMU_RACE_HOOK T __tsan_atomic##n##_compare_exchange_val(volatile void* a, T expected, T v, int, int) {    \
-        emu_race_access_at((void*)a, sizeof(T), EMU_RACE_WRITE, true, __builtin_return_address(0));           \
+        emu_race_access_at((void*)a, sizeof(T), true, true, __builtin_return_address(0));           \
         __atomic_compare_exchange_n((volatile T*)a, &expected, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);  \
         return expected;                                                                                       \
     }
 #define EMU_RACE_ATOMIC_RMW(n, T, op, builtin)                                                                 \
     EMU_RACE_HOOK T __tsan_atomic##n##_##op(volatile void* a, T v, int) {                                     \
-        emu_race_access_at((void*)a, sizeof(T), EMU_RACE_WRITE, true, __builtin_return_address(0));           \
+        emu_race_access_at((void*)a, sizeof(T), true, true, __builtin_return_address(0));           \
         return builtin((volatile T*)a, v, __ATOMIC_SEQ_CST);                                                   \
     }
 EMU_RACE_ATOMICS(8, unsigned char)

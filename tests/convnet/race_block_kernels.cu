@@ -42,3 +42,24 @@ extern "C" __global__ void shared_atomic_sum(const float* x, float* out) {
     __syncthreads();
     if (threadIdx.x == 0) out[blockIdx.x] = total[0];
 }
+
+// Every thread reads s[0], then thread 0 writes it, after a __syncwarp (barrier 0) or a __syncthreads
+// (barrier 1): the __syncwarp orders the other lanes of thread 0's warp before the write, not the
+// other warp's.
+extern "C" __global__ void read_then_overwrite(const float* x, float* out, int barrier) {
+    __shared__ float s[1];
+    if (threadIdx.x == 0) s[0] = x[0];
+    __syncthreads();
+    out[threadIdx.x] = s[0];
+    if (barrier) __syncthreads();
+    else __syncwarp();
+    if (threadIdx.x == 0) s[0] = 0.0f;
+}
+
+// Every thread adds 1 to count[0]; after a __syncthreads, thread 0 of the last block reads it: ordered
+// after its own block's adds, not after another block's.
+extern "C" __global__ void count_then_read(int* count, int* seen) {
+    atomicAdd(count, 1);
+    __syncthreads();
+    if (threadIdx.x == 0 && blockIdx.x == gridDim.x - 1) seen[0] = *count;
+}

@@ -54,3 +54,9 @@ extern "C" __global__ void scratch_slices(float* work, float* out, int size, int
 extern "C" __global__ void copy_over(const float* src, float* dst, int n) {
     FOR_EACH(i, n) dst[i] = src[i] * 1.0f;
 }
+
+// Thread 0 writes elements 0 and 1 in one 8-byte store, thread 1 element 1.
+extern "C" __global__ void wide_store(float* out) {
+    if (threadIdx.x == 0) *reinterpret_cast<unsigned long long*>(out) = 0ull;
+    if (threadIdx.x == 1) out[1] = 1.0f;
+}

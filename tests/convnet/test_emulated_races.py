@@ -97,6 +97,13 @@ def test_two_blocks_writing_the_same_words(be, order, blocks):
         race(be, RACE_KERNELS, "every_block_the_same", (2, 1, 1), (64, 1, 1), be.empty(64))
 
 
+@pytest.mark.usefixtures("checked")
+def test_a_wide_store_covers_each_of_its_words(be):
+    with pytest.raises(BackendError, match=r"thread \(1,0,0\) writes element 1 of argument 0 \(out\), which thread "
+                                           rf"\(0,0,0\) wrote {NO_BARRIER}"):
+        race(be, RACE_KERNELS, "wide_store", (1, 1, 1), (2, 1, 1), be.empty(2))
+
+
 def test_overlapping_scratch_slices_give_the_right_sums_and_are_a_race(be, monkeypatch):
     """cost.msm's kind of bug: each thread's workspace slice overlaps the next one's. One thread after
     another, every sum is right in either order; only the check sees the race."""
@@ -193,6 +200,36 @@ def test_a_syncwarp_orders_a_warp_and_not_two(be, order):
     with pytest.raises(BackendError, match=r"reads element (32|31) of __shared__ s, which thread \((32|31),0,0\) wrote "
                                            + NO_BARRIER):
         race(be, BLOCK_KERNELS, "partner_after_syncwarp", (1, 1, 1), (64, 1, 1), x, out, i32(32))
+
+
+@pytest.mark.usefixtures("checked")
+def test_every_reader_of_a_word_counts_where_a_warp_operation_orders_some(be, order):
+    """64 threads read s[0], then thread 0 overwrites it after a __syncwarp: its own warp's reads are
+    ordered before the write, the other warp's race with it (however many reads came between)."""
+    x, out = device(be, [7.0]), be.empty(64)
+    with pytest.raises(BackendError, match=r"thread \(0,0,0\) writes element 0 of __shared__ s, which thread "
+                                           rf"\((3[2-9]|[4-5]\d|6[0-3]),0,0\) read {NO_BARRIER}"):
+        race(be, BLOCK_KERNELS, "read_then_overwrite", (1, 1, 1), (64, 1, 1), x, out, i32(0))
+    race(be, BLOCK_KERNELS, "read_then_overwrite", (1, 1, 1), (64, 1, 1), x, out, i32(1))
+    np.testing.assert_array_equal(be.to_host(out), 7)
+
+
+@pytest.mark.usefixtures("checked")
+def test_a_read_after_a_barrier_races_with_another_blocks_atomic_adds(be, order):
+    """The last block's read of the count follows its own block's adds (a barrier), not block 0's; with
+    one block, nothing races."""
+    if order == "forward":
+        expected = (r"block \(1,0,0\): thread \(0,0,0\) reads element 0 of argument 0 \(count\), which thread "
+                    rf"\(\d+,0,0\) of block \(0,0,0\) updated atomically {BETWEEN_BLOCKS}")
+    else:
+        expected = (r"block \(0,0,0\): thread \(63,0,0\) updates element 0 of argument 0 \(count\) atomically, which "
+                    rf"thread \(0,0,0\) of block \(1,0,0\) read {BETWEEN_BLOCKS}")
+    with pytest.raises(BackendError, match=expected):
+        race(be, BLOCK_KERNELS, "count_then_read", (2, 1, 1), (64, 1, 1), device(be, [0], np.int32),
+             device(be, [0], np.int32))
+    count, seen = device(be, [0], np.int32), device(be, [0], np.int32)
+    race(be, BLOCK_KERNELS, "count_then_read", (1, 1, 1), (64, 1, 1), count, seen)
+    assert be.to_host(count).tolist() == [64] and be.to_host(seen).tolist() == [64]
 
 
 @pytest.mark.usefixtures("checked")
