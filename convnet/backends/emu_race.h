@@ -243,14 +243,13 @@ EMU_UNCHECKED static void emu_race_keep(emu_race_word& w, const emu_race_access&
         bool stands_for = false;
         if (e.atomic == now.atomic && e.write == now.write) {
             unsigned long long b = (e.thread - 1) / per;
-            if (e.thread == now.thread || (b == block && emu_race_ordered(e, now))) {
+            if (emu_race_ordered(e, now)) {                // the same thread, or before a barrier or warp operation
                 stands_for = true;
             } else if (b != block) {                       // a finished block's: one is enough
                 stands_for = finished_block;
                 finished_block = true;
-            } else if (e.barriers == now.barriers && ((e.thread - 1) % per) / 32 == ((now.thread - 1) % per) / 32 &&
-                       e.warp_sync == now.warp_sync) {     // now's group: one besides now is enough
-                stands_for = group;
+            } else if (((e.thread - 1) % per) / 32 == ((now.thread - 1) % per) / 32) {
+                stands_for = group;                        // unordered in now's warp: its group; one besides now
                 group = true;
             }
         }

@@ -60,3 +60,16 @@ extern "C" __global__ void wide_store(float* out) {
     if (threadIdx.x == 0) *reinterpret_cast<unsigned long long*>(out) = 0ull;
     if (threadIdx.x == 1) out[1] = 1.0f;
 }
+
+// Every thread reads out[0] (and keeps it in out[1 + t]); thread 1 then writes it.
+extern "C" __global__ void read_then_one_writes(float* out) {
+    float v = out[0];
+    out[1 + threadIdx.x] = v;
+    if (threadIdx.x == 1) out[0] = v + 1.0f;
+}
+
+// Thread 0 reads total plainly; then every thread adds 1 to it atomically.
+extern "C" __global__ void read_then_add(float* total, float* seen) {
+    if (threadIdx.x == 0) seen[0] = *total;
+    atomicAdd(total, 1.0f);
+}

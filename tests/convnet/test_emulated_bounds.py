@@ -68,6 +68,7 @@ def test_a_write_past_an_array(be, guard, shift, element, monkeypatch):
 def test_without_the_guard_the_same_read_goes_unseen(be, monkeypatch):
     """What the check is for: off, the kernel reads the memory after x and reports nothing."""
     monkeypatch.setenv("CONVNET_EMULATED_GUARD", "off")
+    monkeypatch.setenv("CONVNET_EMULATED_RACECHECK", "off")        # which needs the guard
     x = be.from_host(np.arange(1000, dtype=np.float32), None)
     out = be.empty(1000)
     launch(be, "shifted_copy", 1000, x, out, i32(1000), i32(1))
@@ -77,8 +78,10 @@ def test_without_the_guard_the_same_read_goes_unseen(be, monkeypatch):
 @pytest.mark.parametrize("guard", ["end", "start", "off"])
 def test_overlapping_arguments_stay_aliased(be, guard, monkeypatch):
     """dst = the array from element 1, src = the array to its last but one: thread by thread each copy
-    reads the one before, so the first value runs through the whole array, as on a device."""
+    reads the one before, so the first value runs through the whole array, as on a device (a race the
+    race check would stop: it is off)."""
     monkeypatch.setenv("CONVNET_EMULATED_GUARD", guard)
+    monkeypatch.setenv("CONVNET_EMULATED_RACECHECK", "off")
     whole = be.from_host(np.arange(50, dtype=np.float32), None)
     launch(be, "serial_copy", 1, whole[:-1], whole[1:], i32(49))
     np.testing.assert_array_equal(be.to_host(whole), np.zeros(50))
@@ -89,8 +92,10 @@ def test_overlapping_arguments_stay_aliased(be, guard, monkeypatch):
 def test_past_one_of_two_overlapping_arguments_names_that_one(be, guard, name, shift, element, monkeypatch):
     """x and out are two views of one array, one from its element 1 and one to its last but one, so
     they share one guarded copy: the failure names the argument whose own edge is the copy's edge (the
-    view that ends at the array's end, or starts at its start), whichever argument it is."""
+    view that ends at the array's end, or starts at its start), whichever argument it is. (Each thread
+    reads what another writes: the race check, which would stop the launch there first, is off.)"""
     monkeypatch.setenv("CONVNET_EMULATED_GUARD", guard)
+    monkeypatch.setenv("CONVNET_EMULATED_RACECHECK", "off")
     whole = be.from_host(np.arange(1000, dtype=np.float32), None)
     head, tail = whole[:-1], whole[1:]
     reader = name == "shifted_copy"

@@ -107,6 +107,7 @@ def test_a_wide_store_covers_each_of_its_words(be):
 def test_overlapping_scratch_slices_give_the_right_sums_and_are_a_race(be, monkeypatch):
     """cost.msm's kind of bug: each thread's workspace slice overlaps the next one's. One thread after
     another, every sum is right in either order; only the check sees the race."""
+    monkeypatch.setenv("CONVNET_EMULATED_RACECHECK", "off")
     for order in ORDERS:
         monkeypatch.setenv("CONVNET_EMULATED_ORDER", order)
         out = be.empty(8)
@@ -145,6 +146,30 @@ def test_reads_alone_and_atomic_updates_do_not_race(be, order):
     count, total = device(be, [0], np.int32), be.zeros(1)
     race(be, RACE_KERNELS, "count_threads", (2, 1, 1), (64, 1, 1), count, total, device(be, np.zeros(128), np.int32), i32(0))
     assert be.to_host(count).tolist() == [128] and be.to_host(total).tolist() == [128.0]
+
+
+@pytest.mark.usefixtures("checked")
+def test_a_write_races_with_a_read_by_another_thread_of_its_group(be, order):
+    """Every thread of one warp reads out[0] (and keeps it in out[1 + t]), and thread 1 then writes it:
+    thread 1's own read does not stand for the others'."""
+    other = "0" if order == "forward" else r"([02-9]|[1-5]\d|6[0-3])"
+    with pytest.raises(BackendError, match=rf"thread \(1,0,0\) writes element 0 of argument 0 \(out\), which thread "
+                                           rf"\({other},0,0\) read {NO_BARRIER}"):
+        race(be, RACE_KERNELS, "read_then_one_writes", (1, 1, 1), (32, 1, 1), device(be, np.full(33, 3.0)))
+
+
+@pytest.mark.usefixtures("checked")
+def test_a_plain_read_then_an_atomic_add_by_one_thread(be, order):
+    """Thread 0 reads total plainly, then adds to it atomically, as every thread does: its atomic
+    operations (a load and a compare-and-swap) do not stand for its plain read, which races with the
+    other threads' adds."""
+    if order == "forward":
+        expected = (r"thread \(1,0,0\) updates element 0 of argument 0 \(total\) atomically, which thread \(0,0,0\) "
+                    rf"read {NO_BARRIER}")
+    else:
+        expected = rf"thread \(0,0,0\) reads element 0 of argument 0 \(total\), which thread \(\d+,0,0\) updated atomically"
+    with pytest.raises(BackendError, match=expected):
+        race(be, RACE_KERNELS, "read_then_add", (1, 1, 1), (64, 1, 1), be.zeros(1), be.empty(1))
 
 
 @pytest.mark.usefixtures("checked")
@@ -256,6 +281,7 @@ def every_layer_step(seed):
 def test_no_kernel_of_ours_races(monkeypatch):
     """Every layer type, forward, backward with the data gradients, and update, with the race check: no
     race, and the same bits as without the check."""
+    monkeypatch.setenv("CONVNET_EMULATED_RACECHECK", "off")
     plain_costs, plain_weights = every_layer_step(seed=6)
     monkeypatch.setenv("CONVNET_EMULATED_RACECHECK", "on")
     costs, weights = every_layer_step(seed=6)
@@ -289,7 +315,8 @@ def test_the_barrier_softmax_needs_is_found_missing(be, tmp_path, monkeypatch):
 
 # ---- settings -------------------------------------------------------------------------------------
 
-def test_without_the_check_the_race_goes_unseen(be):
+def test_without_the_check_the_race_goes_unseen(be, monkeypatch):
+    monkeypatch.setenv("CONVNET_EMULATED_RACECHECK", "off")
     out = be.empty(4)
     race(be, RACE_KERNELS, "one_place", (1, 1, 1), (64, 1, 1), out)
     assert be.to_host(out)[0] == 1
