@@ -3,7 +3,7 @@ declarations rewritten for emu_block.h: dynamic ones to its buffer, static ones 
 each block's start), compiled against cuda_compat.h, and one launcher per kernel that runs every
 block of a grid (in parallel over OpenMP threads where the compiler has OpenMP) and every thread of a
 block (one after the other, or as emu_block.h's fibers where the file's threads wait for each other),
-with emu_guard.h's checks around it.
+with emu_guard.h's checks around it; or the same with emu_race.h's race check, built for it.
 """
 import os
 import re
@@ -29,9 +29,9 @@ _STATIC_DECLARATION = re.compile(rf"(?<!\w)__shared__\s+({_ALIGN}){_TYPE}\s+({_A
 BOUNDS_CHECKS = ["-fsanitize=bounds", "-fsanitize-undefined-trap-on-error", "-fno-crossjumping",
                  "-fno-tree-tail-merge"]
 # The race check (emu_race.h): GCC's ThreadSanitizer instrumentation, calling emu_race.h's functions in
-# place of its runtime, which is left out of the link (-nodefaultlibs drops it; the libraries it drops
-# with it are named again after the program, in the order the compiler gives them). No OpenMP: the
-# check's record is one, for blocks that run one after another.
+# place of its runtime, which is left out of the link (-nodefaultlibs drops it; the C and C++ libraries
+# it drops with it are named again, after the program). No OpenMP: the check keeps one record, for
+# blocks that run one after another.
 RACE_CHECK = ["-DEMU_RACECHECK", "-fsanitize=thread", "--param=tsan-instrument-func-entry-exit=0", "-nodefaultlibs"]
 RACE_CHECK_LIBRARIES = ["-lstdc++", "-lm", "-lc", "-lgcc_s", "-lgcc"]
 
