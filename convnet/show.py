@@ -19,6 +19,7 @@
 Panels are stacked in that order.
 """
 import io
+import math
 import re
 
 import numpy as np
@@ -119,7 +120,8 @@ def _plane_tiles(w, plane, norm, rgb=True, yuv=False):
 
 
 def titled(image, title):
-    out = Image.new("RGB", (max(image.width, 8 * len(title) + 8), image.height + 16), BACKGROUND)
+    """image under a line of title, widened where the title is longer than the image is wide."""
+    out = Image.new("RGB", (max(image.width, math.ceil(FONT.getlength(title)) + 8), image.height + 16), BACKGROUND)
     ImageDraw.Draw(out).text((4, 2), title, fill=INK, font=FONT)
     out.paste(image, (0, 16))
     return out

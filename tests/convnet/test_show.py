@@ -258,7 +258,19 @@ def test_similar_draws_a_row_per_test_image(run, tmp_path):
     out = tmp_path / "similar.png"
     convnet("show", "--load", run, "--similar", "data", "--out", out)
     width, height = Image.open(out).size
-    assert width >= 7 * 104 + 8 and height == 16 + 5 * (96 + 30) + 4 * 8      # 5 rows of 1 + 6 pictures, titled
+    assert (width, height) == (7 * 104 + 8, 16 + 5 * (96 + 30) + 4 * 8)     # 5 rows of 1 + 6 pictures, titled
+
+
+@pytest.mark.parametrize("title", ["a title much longer than the image is wide, " * 3, "short"])
+def test_a_title_fits_its_panel_which_it_widens_no_more_than_it_needs(title):
+    from convnet.show import BACKGROUND, titled
+    out = np.asarray(titled(Image.new("RGB", (100, 10), (0, 0, 0)), title))
+    ink = np.flatnonzero((out[:16] != BACKGROUND).any(axis=(0, 2)))        # the columns the title band inks
+    assert out.shape[0] == 16 + 10 and ink[0] >= 2
+    if len(title) > 20:
+        assert 1 <= out.shape[1] - 1 - ink[-1] <= 8         # the whole title, and a margin after it
+    else:
+        assert out.shape[1] == 100 and ink[-1] < 50
 
 
 @pytest.mark.parametrize("args,fragment", [([], "choose what to show"), (["--filters", "conv9"], "no layer named 'conv9'"),
