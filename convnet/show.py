@@ -286,8 +286,12 @@ def preds_panel(net, data, count=8, errors=False, mini=128):
 
 def _plot(points, series, title, height=220, width=420, from_zero=True):
     """A line plot of one or more series against the x values (the y axis from 0 up, or, with
-    from_zero=False, over the values' own range: logarithms)."""
-    image = Image.new("RGB", (width, height), BACKGROUND)
+    from_zero=False, over the values' own range: logarithms), `width` wide, with its legend in a column
+    to the right of it (where it hides no line) and as tall as its legend needs."""
+    widest = max((FONT.getlength(label) for label, _, _ in series), default=0)
+    legend = math.ceil(widest) + 12 if series else 0
+    height = max(height, 20 + 14 * len(series) + 30)
+    image = Image.new("RGB", (width + legend, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
     left, right, top, bottom = 48, width - 10, 20, height - 30
     xs = np.asarray(points, float)
@@ -307,15 +311,18 @@ def _plot(points, series, title, height=220, width=420, from_zero=True):
         draw.line([left, py(y), right, py(y)], fill=GRID)
         draw.text((4, py(y) - 6), f"{y:.3g}", fill=INK, font=FONT)
     draw.text((left, 4), title, fill=INK, font=FONT)
-    draw.text((right - 60, bottom + 12), "epochs", fill=INK, font=FONT)
-    draw.text((left, bottom + 12), f"{x0:.3g}", fill=INK, font=FONT)
+    ends = [f"{x0:.3g}"] + ([f"{xs.max():.3g}"] if xs.max() > x0 else [])    # the first and the last epoch
+    draw.text((left, bottom + 4), ends[0], fill=INK, font=FONT)
+    if len(ends) > 1:
+        draw.text((right - FONT.getlength(ends[1]), bottom + 4), ends[1], fill=INK, font=FONT)
+    draw.text(((left + right - FONT.getlength("epochs")) / 2, bottom + 12), "epochs", fill=INK, font=FONT)
     for i, (label, values, colour) in enumerate(series):
         line = [(px(x), py(y)) for x, y in zip(xs, values) if np.isfinite(y)]
         if len(line) > 1:
             draw.line(line, fill=colour, width=2)
         for p in line:
             draw.ellipse([p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2], fill=colour)
-        draw.text((right - 150, top + 14 * i), label, fill=colour, font=FONT)
+        draw.text((width + 2, top + 14 * i), label, fill=colour, font=FONT)
     return image
 
 

@@ -1,4 +1,6 @@
 """convnet show: filters, predictions and learning curves, drawn into one PNG."""
+import math
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -145,7 +147,14 @@ def test_every_panel(run, tmp_path):
     assert Image.open(normed).size == Image.open(alone).size and normed.read_bytes() != alone.read_bytes()
     only_cost = tmp_path / "cost.png"
     convnet("show", "--load", run, "--cost", "--out", only_cost)
-    assert Image.open(only_cost).size == (840, 220)
+    assert Image.open(only_cost).size == (420 + legend("train cost", "test cost") + 420 +
+                                          legend("train top-1 error", "test top-1 error", "test top-5 error"), 220)
+
+
+def legend(*labels):
+    """The width of a plot's legend column: its widest label and a margin."""
+    from convnet.show import FONT
+    return math.ceil(max(FONT.getlength(label) for label in labels)) + 12
 
 
 def test_the_cost_panel_of_a_net_without_errors_is_its_costs_alone():
@@ -153,9 +162,35 @@ def test_the_cost_panel_of_a_net_without_errors_is_its_costs_alone():
     nan = float("nan")
     history = [dict(epoch=e, train_cost=c, test_cost=c + 0.1, train_error=nan, test_top1=nan, test_topk=nan)
                for e, c in ((0.5, 2.0), (1.0, 1.5))]
-    assert cost_panel(history).size == (420, 220)
+    assert cost_panel(history).size == (420 + legend("train cost", "test cost"), 220)
     history[1].update(train_error=0.5, test_top1=0.6, test_topk=0.1)
-    assert cost_panel(history).size == (840, 220)
+    assert cost_panel(history).size == (840 + legend("train cost", "test cost") +
+                                        legend("train top-1 error", "test top-1 error", "test top-5 error"), 220)
+
+
+def test_a_plots_legend_is_beside_its_lines_and_its_x_axis_says_where_it_ends():
+    """The legend has a column of its own (a line through the plot's top right corner, where the last
+    point of a falling cost is, leaves it as it is), and the x axis gives its last value as well as its first."""
+    from convnet.show import BACKGROUND, _plot
+    blue, red = (40, 90, 200), (200, 70, 40)
+
+    def plot(last_x, red_top):
+        return np.asarray(_plot([1, 5, last_x], [("a label of some length", [3, 2, 1], blue),
+                                                ("b", [1, 2, 3] if red_top else [0, 0, 0], red)], "title"))
+    high, low = plot(90, True), plot(90, False)
+    assert high.shape == (220, 420 + legend("a label of some length", "b"), 3)
+    assert np.array_equal(high[:, 420:], low[:, 420:]) and not np.array_equal(high[:, :420], low[:, :420])
+    assert (high[:, 420:] != BACKGROUND).any()                                # the labels are there
+    axis = lambda image: image[190:]                                          # under the plot: the x axis' labels
+    other = plot(50, True)
+    assert not np.array_equal(axis(high)[:, 300:420], axis(other)[:, 300:420])   # it ends at 90, not 50
+    assert np.array_equal(axis(high)[:, :100], axis(other)[:, :100])             # and starts at 1 in both
+
+
+def test_a_legend_taller_than_the_plot_makes_it_taller():
+    from convnet.show import _plot
+    series = [(f"layer {i}", [i, i + 1], (40, 90, 200)) for i in range(20)]
+    assert _plot([1, 2], series, "many").size[1] == 20 + 14 * 20 + 30
 
 
 def test_preds_with_errors_are_the_first_test_images_the_net_gets_wrong(run, tmp_path):
