@@ -55,10 +55,9 @@ def fit_weights(scores, labels, k, on_pass=None):
     best = weighted_error(scores, labels, k, [c / STEPS for c in coefficients])
     changed = None                                      # the coefficient changed last
     for number in range(1, PASSES + 1):
-        before, done = list(coefficients), False
+        before = list(coefficients)
         for i in range(len(scores)):
             if changed == i:                            # back to it with no gain since: a whole round
-                done = True
                 break
             for step in range(STEPS + 1):
                 trial = coefficients[:i] + [step] + coefficients[i + 1:]
@@ -69,8 +68,9 @@ def fit_weights(scores, labels, k, on_pass=None):
                     best, coefficients, changed = error, trial, i
         if on_pass:
             on_pass(number, best, [c / STEPS for c in coefficients])
-        # a pass with no change at all would be followed by the same pass again (the 2012 code ran them)
-        if done or coefficients == before:
+        # a pass with no change at all (a whole round reached included) would be followed by the same
+        # pass again (the 2012 code ran them)
+        if coefficients == before:
             break
     return [c / STEPS for c in coefficients], best
 
