@@ -1,5 +1,6 @@
 """The net: forward and backward over the graph; logical devices do not change the numbers."""
 import numpy as np
+import pytest
 
 from convnet.graph import load_graph
 from convnet.net import Net
@@ -118,3 +119,21 @@ def test_a_pass_that_reuses_the_outputs_before_a_changed_layer_gives_the_full_pa
     assert not np.array_equal(whole["logreg"], Net(load_graph(*GC, [(3, 8, 8), (1,)]), seed=5,
                                                    dtype=np.float64).forward(data, train=True, step=1)["logreg"])
     assert all(net.acts[name] is before[name] for name in reuse)          # taken, not computed again
+
+
+@pytest.mark.parametrize("backend", ["numpy", "emulated"])
+def test_the_net_keeps_its_own_copy_of_the_batch(backend):
+    """The loader's threads may fill the next minibatch into memory the net was given: a batch
+    changed after the forward pass leaves the backward's weight gradients as they were."""
+    images, labels = batch()
+    kept = Net(load_graph(*GC, [(3, 8, 8), (1,)]), backend=backend, seed=5)
+    kept.forward([images.copy(), labels.copy()], train=True, step=2)
+    kept.backward()
+    given = [images.copy(), labels.copy()]
+    net = Net(load_graph(*GC, [(3, 8, 8), (1,)]), backend=backend, seed=5)
+    net.forward(given, train=True, step=2)
+    given[0][:] = 0
+    given[1][:] = 1
+    net.backward()
+    for p, q in zip(net.parameters(), kept.parameters()):
+        np.testing.assert_array_equal(net.backend.to_host(p.grad), kept.backend.to_host(q.grad), err_msg=p.path)
