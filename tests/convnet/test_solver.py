@@ -57,6 +57,20 @@ def test_momentum_and_weight_decay_as_the_paper_writes_them(tmp_path):
         np.testing.assert_allclose(w.inc, incW, rtol=1e-4, atol=1e-7)
 
 
+def test_the_plateaus_scale_multiplies_every_rate(tmp_path):
+    """--lr-plateau's drops (and --lr-scale) scale the rates: a step at lr_scale 0.1 is a tenth of the
+    step at 1, weight decay's share too (wc * eps)."""
+    moved = []
+    for scale in (1.0, 0.1):
+        net = net_with(tmp_path, "[fc1]\nepsW=0.1\nepsB=0.3\nmomW=0.9\nmomB=0.5\nwc=0.01\n")
+        before = [p.value.astype(np.float64) for p in net.parameters()]
+        step(net, Solver(net, lr_scale=scale), np.random.default_rng(4))
+        moved.append([p.value - b for p, b in zip(net.parameters(), before)])
+    for full, tenth in zip(*moved):
+        assert np.abs(full).max() > 1e-3
+        np.testing.assert_allclose(tenth, 0.1 * full, rtol=1e-3, atol=1e-7)
+
+
 def test_an_update_every_third_step_takes_the_sum_of_three_batch_means(tmp_path):
     """--wupdate-freq 3: the weights stay put at steps 0 and 1 and move at step 2 (steps count from 0,
     src/convnet.cu:246), by the paper's update with the sum of the three batch means for the gradient;
@@ -253,12 +267,14 @@ inputs=labels,probs
 """
 
 
-def test_wcnorm_scales_each_filters_spread_into_its_range(tmp_path):
+@pytest.mark.parametrize("low, high", [(0.05, 0.1), (0.0, 0.1), (0.0, 0.0)])
+def test_wcnorm_scales_each_filters_spread_into_its_range(tmp_path, low, high):
     """ConvLayer::constrainWeights: a = sqrt(sum (w - mean)^2) / n, n = weights per filter; a filter
     with a above wcNormMax is scaled by wcNormMax / a (its mean too), below wcNormMin by wcNormMin / a,
-    and one within the range is left as it is."""
+    and one within the range is left as it is. wcNormMax > 0 turns it on (src/layer.cu:909), whatever
+    wcNormMin is (0, its default: no filter is too small); at 0, its default, no filter is scaled."""
     g = load_graph(write(tmp_path, "l.cfg", CONV), write(tmp_path, "p.cfg", "[conv]\nepsW=1e-9\nepsB=0\nmomW=0\nmomB=0\n"
-                                                                             "wcNormMax=0.1\nwcNormMin=0.05\n"), [(3, 2, 2), (1,)])
+                                                                             f"wcNormMax={high}\nwcNormMin={low}\n"), [(3, 2, 2), (1,)])
     net = Net(g, seed=3)
     w = net.parameters()[0]
     spread = lambda f: np.sqrt(((f - f.mean()) ** 2).sum()) / 12
@@ -270,7 +286,7 @@ def test_wcnorm_scales_each_filters_spread_into_its_range(tmp_path):
     after = w.value.astype(np.float64).reshape(4, 12)
     for f in range(4):
         a = spread(before[f])
-        target = 0.05 if a < 0.05 else 0.1 if a > 0.1 else a
+        target = a if high == 0 else low if a < low else high if a > high else a
         np.testing.assert_allclose(after[f], before[f] * target / a, rtol=1e-5)
         assert spread(after[f]) == pytest.approx(target, rel=1e-5)
 
