@@ -5,7 +5,8 @@ What the 2012 providers did differently (convdata.py, CroppedImageNetDP; convdat
 CroppedCIFARDataProvider):
 
 - the mean subtracted from every crop, whatever its position, is the centre crop of the mean image
-  (data_mean_crop), not the window of the mean under the crop;
+  (data_mean_crop), not the window of the mean under the crop, and from a reflected crop as it is:
+  the image is reflected, not the mean (in training and in the multiview test's reflected views);
 - ImageNet-style data: one crop position and one reflection are drawn per chunk of 32 images
   (crop_chunk = 32), not per image; CIFAR-style data: per image, as here by default;
 - colour noise is added and the image, noise included, then divided by 1 + c (c = --color-noise),
@@ -70,8 +71,10 @@ class Augmentation2012(Augmentation):
             crop = images[(slice(None),) + window].astype(np.float32).transpose(1, 2, 3, 0)
         else:
             crop = images[window].astype(np.float32)
-        crop = crop - self.mean_centre[..., None]
-        return np.ascontiguousarray(crop[:, :, ::-1] if flip else crop)
+        # The image reflected, not the mean: convdata.py reflects the window (pic[:,:,::-1,:], line 247) and
+        # then subtracts data_mean_crop as it is from every view (subtract_mean, line 225), as in training.
+        crop = (crop[:, :, ::-1] if flip else crop) - self.mean_centre[..., None]
+        return np.ascontiguousarray(crop)
 
     @property
     def view_count(self):

@@ -92,6 +92,13 @@ def test_colour_noise_is_added_then_everything_divided_by_one_plus_c():
     noise = noisy * (1 + c) - clean                  # what was added: one value per image and channel
     np.testing.assert_allclose(noise, noise[:, :1, :1, :].repeat(CROP, 1).repeat(CROP, 2), atol=1e-3)
     np.testing.assert_allclose(noise[:, 0, 0].std(axis=1), c * pca[0], rtol=0.05)
+    # added, as convdata.py:203 adds it (cropped += noise * coeff), not subtracted: the draws come after
+    # the crops' (rows, columns, reflections), alpha ~ N(0, c^2) per channel and image, P = I here
+    rng = np.random.default_rng(3)
+    for high in (BORDER + 1, BORDER + 1, 2):
+        rng.integers(0, high, 4000)
+    alpha = rng.normal(0.0, c, (3, 4000)).astype(np.float32)
+    np.testing.assert_allclose(noise[:, 0, 0], alpha * pca[0][:, None], rtol=1e-4, atol=1e-3)
 
 
 def test_cifar_style_multiview_is_nine_positions_without_reflections():
@@ -101,6 +108,7 @@ def test_cifar_style_multiview_is_nine_positions_without_reflections():
     seen = [(int(origins(v, aug)[0][0]), int(origins(v, aug)[1][0]), bool(origins(v, aug)[2][0])) for v in views]
     grid = (0, BORDER // 2, BORDER)
     assert seen == [(r, col, False) for r in grid for col in grid]
+    assert_views_less_the_centre_mean(views, aug, coordinate_images(3), seen)
 
 
 def test_imagenet_style_multiview_is_ten_views_less_the_centre_mean():
@@ -110,6 +118,18 @@ def test_imagenet_style_multiview_is_ten_views_less_the_centre_mean():
     corners = [(0, 0), (0, 4), (2, 2), (4, 0), (4, 4)]
     seen = [(int(origins(v, aug)[0][0]), int(origins(v, aug)[1][0]), bool(origins(v, aug)[2][0])) for v in views]
     assert seen == [(r, col, flip) for flip in (False, True) for r, col in corners]
+    assert_views_less_the_centre_mean(views, aug, coordinate_images(2), seen)
+
+
+def assert_views_less_the_centre_mean(views, aug, images, origins):
+    """Each view is its window of the images (reflected where it says) less the centre crop of the mean
+    (convdata.py's data_mean_crop, whatever the view's position)."""
+    c = BORDER // 2
+    centre = ramp_mean()[:, c:c + CROP, c:c + CROP]
+    for view, (row, col, reflected) in zip(views, origins):
+        window = images[:, row:row + CROP, col:col + CROP, :].astype(np.float32)
+        expected = (window[:, :, ::-1] if reflected else window) - centre[..., None]
+        np.testing.assert_allclose(view, expected, rtol=0, atol=1e-5)
 
 
 class _Batches:
