@@ -55,6 +55,11 @@ def test_a_net_with_a_cost_but_no_softmax_is_tested_by_its_cost_in_test_mode(tin
     result = evaluate(net, data)
     assert result["cost"] == pytest.approx((y * y).sum() / labels.size, rel=1e-5)
     assert result["top1_error"] is None
+    # multiview on whole images: five views of each image and five of its reflection, their costs averaged
+    net.forward([np.ascontiguousarray(x[:, :, ::-1]), labels[None].astype(np.float32)], train=False)
+    reflected = net.activation("fc10").astype(np.float64)
+    cost = ((y * y).sum() + (reflected * reflected).sum()) / 2 / labels.size
+    assert evaluate(net, data, multiview=True)["cost"] == pytest.approx(cost, rel=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,8 @@ def test_the_average_of_two_nets_is_the_mean_of_their_probabilities(two_runs):
     assert both["top1_error"] == pytest.approx(top1)
     assert both["cost"] == pytest.approx(-np.mean(np.log(p[np.arange(labels.size), labels])), rel=1e-5)
     assert both["checkpoints"] == [str(a), str(b)] and both["cases"] == labels.size
+    with h5py.File(root / "ab.h5") as f:                    # the plain mean: each net's share a half
+        np.testing.assert_array_equal(f.attrs["weights"], [0.5, 0.5])
     assert both["top1_error"] <= max(ra["top1_error"], rb["top1_error"])
 
 
