@@ -65,6 +65,9 @@ def test_a_conv_made_local_computes_what_it_computed_and_then_learns_per_positio
     assert "partialsum" not in layers["convA"] and "sharedbiases" not in layers["convB"]
     assert "wcnormmax" not in params["convA"] and params["convA"].items["epsw"] == "0.001"
     assert "# type=conv until --conv-to-local made it local" in changed[1]
+    # convB had no wcNorm keys: its params section is as it was, and the comment is said once, for convA
+    assert params["convB"].items == read_ini(*configs[2:])["convB"].items
+    assert changed[3].count("wcNormMax and wcNormMin removed by --conv-to-local") == 1
 
     a, arrays = net["convA"], checkpoint.arrays
     np.testing.assert_array_equal(a.params[0].value[2, 3], arrays["convA/weights/0"])      # each position
