@@ -36,6 +36,8 @@ CASES = [  # channels, size, filters (per group), filterSize, padding, stride, g
     (3, 8, 2, 3, 1, 2, 1, 1),     # ceil: the last window reads the padding past the edge
     (4, 9, 3, 5, 2, 3, 2, 0),     # groups, stride 3, a bias per filter and position
     (2, 6, 2, 6, 0, 1, 1, 1),     # the filter as large as the image: a 1x1 output
+    (2, 5, 2, 2, 2, 1, 1, 1),     # padding past the filter size (layer.py:994 allows any): windows of padding alone
+    (2, 5, 2, 3, 4, 2, 1, 0),     # the same with stride 2, a bias per filter and position
 ]
 
 

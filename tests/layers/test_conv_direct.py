@@ -18,6 +18,7 @@ CASES = {  # channels, size, filters per group, filterSize, padding, stride, gro
     "7x7 taps as 5 + 2, stride 2, 5 filters": (3, 20, 5, 7, 0, 2, 1),
     "11x11 at stride 4 reading past the edge (conv1 of the paper)": (2, 24, 3, 11, 0, 4, 1),
     "1x1": (5, 6, 9, 1, 0, 1, 1),
+    "padding past the filter size: windows of padding alone": (2, 5, 4, 3, 4, 2, 1),
 }
 
 

@@ -57,7 +57,7 @@ def test_pool_ties(backend):
 
 @pytest.mark.parametrize("C,S,F,k,p,s,G,shared", [
     (3, 7, 4, 3, 0, 1, 1, 1), (3, 8, 2, 3, 1, 2, 1, 1), (4, 9, 3, 5, 2, 3, 2, 0), (2, 6, 2, 6, 0, 1, 1, 1),
-    (6, 11, 4, 3, 1, 2, 3, 1)])
+    (6, 11, 4, 3, 1, 2, 3, 1), (2, 5, 2, 2, 2, 1, 1, 1), (2, 5, 2, 3, 4, 2, 1, 0)])   # the last two: padding >= filterSize
 def test_conv(backend, C, S, F, k, p, s, G, shared):
     cpu, gpu = gpu_twin("conv", [(C, S, S)], dict(channels=C, filters=F, filterSize=k, padding=p, stride=s, groups=G,
                                                   sharedBiases=shared, initW=0.3, initB=0.1), WEIGHT_PARAMS, backend)
@@ -82,7 +82,8 @@ def test_conv_with_two_inputs(backend):
     check_parity(cpu, gpu, [data(2, 6, 6, 2), data(4, 6, 6, 2)], need=[False, True])
 
 
-@pytest.mark.parametrize("C,S,F,k,p,s,G", [(3, 6, 4, 3, 1, 1, 1), (4, 7, 2, 3, 0, 2, 2), (2, 5, 3, 2, 1, 2, 1)])
+@pytest.mark.parametrize("C,S,F,k,p,s,G", [(3, 6, 4, 3, 1, 1, 1), (4, 7, 2, 3, 0, 2, 2), (2, 5, 3, 2, 1, 2, 1),
+                                            (2, 5, 2, 2, 3, 1, 1)])                  # padding past the filter
 def test_local(backend, C, S, F, k, p, s, G):
     cpu, gpu = gpu_twin("local", [(C, S, S)], dict(channels=C, filters=F, filterSize=k, padding=p, stride=s,
                                                    groups=G, initW=0.3, initB=0.1), WEIGHT_PARAMS, backend)

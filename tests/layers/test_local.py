@@ -26,7 +26,8 @@ def naive_local(x, w, b, groups, pad, stride):
     return y
 
 
-@pytest.mark.parametrize("C,S,F,k,p,s,G", [(3, 6, 4, 3, 1, 1, 1), (4, 7, 2, 3, 0, 2, 2), (2, 5, 3, 2, 1, 2, 1)])
+@pytest.mark.parametrize("C,S,F,k,p,s,G", [(3, 6, 4, 3, 1, 1, 1), (4, 7, 2, 3, 0, 2, 2), (2, 5, 3, 2, 1, 2, 1),
+                                            (2, 5, 2, 2, 3, 1, 1)])                  # padding past the filter
 def test_forward_and_gradients(C, S, F, k, p, s, G):
     layer = make_layer("local", [(C, S, S)], dict(channels=C, filters=F, filterSize=k, padding=p, stride=s,
                                                   groups=G, initW=0.5, initB=0.2), WEIGHT_PARAMS)
