@@ -119,6 +119,14 @@ def test_msm_checks_its_set_size():
     assert e.value.key == "setSize"
 
 
+def test_msm_takes_up_to_32_threads():
+    """layer.py:1308: threads in 1-32 (read and unused: the 2012 code's CPU threads)."""
+    assert make_layer("cost.msm", [(1,), (6,)], params=dict(setSize=2, threads=32)).conf.threads == 32
+    with pytest.raises(ConfigError) as e:
+        make_layer("cost.msm", [(1,), (6,)], params=dict(setSize=2, threads=33))
+    assert e.value.key == "threads"
+
+
 COSTS = [
     ("cost.crossent", [(7,), (7,)], dict(coeff=1.3)),
     ("cost.crossent", [(1,), (7,)], dict(coeff=1.3)),

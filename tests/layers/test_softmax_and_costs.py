@@ -66,6 +66,15 @@ def test_logreg_checks_its_inputs():
     with pytest.raises(ConfigError) as e:
         make_layer("cost.logreg", [(1,), (4,)], params=dict(topk=5))
     assert e.value.key == "topk"
+    assert make_layer("cost.logreg", [(1,), (4,)], params=dict(topk=4)).conf.topk == 4     # every class
+
+
+def test_logreg_counts_top_1_as_its_top_k_without_topk():
+    """layer.py:1257: topk defaults to 1, so the third value is the top-1 error again."""
+    layer = make_layer("cost.logreg", [(1,), (4,)])
+    probs = np.array([[0.1, 0.6], [0.2, 0.1], [0.3, 0.2], [0.4, 0.1]])
+    cost, top1, topk = layer.forward([np.array([[3.0, 2.0]]), probs], TRAIN)
+    assert layer.conf.topk == 1 and top1 == topk == 1     # image 0 right, image 1 second: a top-2 hit, no top-1
 
 
 def test_sum_of_squares():
