@@ -1,5 +1,6 @@
 """Where a run stopped mid-epoch goes on (resuming.place_in_this_plan) when its epoch is made of
 other minibatches now: after the images it had trained, or, on other data, from the epoch's start."""
+import warnings
 from types import SimpleNamespace
 
 import pytest
@@ -35,3 +36,13 @@ def test_other_data_goes_on_from_the_epochs_start():
     assert k == 0
     assert said == ("r/latest.h5 stopped after minibatch 7 of epoch 2; with --image-size changed the epoch has "
                     "other minibatches (other data: from the epoch's start): it goes on with minibatch 1 of 20")
+
+
+@pytest.mark.parametrize("batch", [0, 1, 2, 19])
+def test_the_same_options_go_on_at_the_next_minibatch_without_a_note(batch):
+    """A run resumed as it was (the common case: after a kill, or --save-freq 1) goes on right after the
+    minibatches it had trained, the first one included, and says nothing about it."""
+    checkpoint = stopped(batch, train_range="1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Note)
+        assert place_in_this_plan(checkpoint, Data(options(train_range="1")), options(train_range="1")) == batch
