@@ -288,8 +288,7 @@ def _plot(points, series, title, height=220, width=420, from_zero=True):
     """A line plot of one or more series against the x values (the y axis from 0 up, or, with
     from_zero=False, over the values' own range: logarithms), `width` wide, with its legend in a column
     to the right of it (where it hides no line) and as tall as its legend needs."""
-    widest = max((FONT.getlength(label) for label, _, _ in series), default=0)
-    legend = math.ceil(widest) + 12 if series else 0
+    legend = math.ceil(max(FONT.getlength(label) for label, _, _ in series)) + 12
     height = max(height, 20 + 14 * len(series) + 30)
     image = Image.new("RGB", (width + legend, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
@@ -311,10 +310,10 @@ def _plot(points, series, title, height=220, width=420, from_zero=True):
         draw.line([left, py(y), right, py(y)], fill=GRID)
         draw.text((4, py(y) - 6), f"{y:.3g}", fill=INK, font=FONT)
     draw.text((left, 4), title, fill=INK, font=FONT)
-    ends = [f"{x0:.3g}"] + ([f"{xs.max():.3g}"] if xs.max() > x0 else [])    # the first and the last epoch
-    draw.text((left, bottom + 4), ends[0], fill=INK, font=FONT)
-    if len(ends) > 1:
-        draw.text((right - FONT.getlength(ends[1]), bottom + 4), ends[1], fill=INK, font=FONT)
+    draw.text((left, bottom + 4), f"{x0:.3g}", fill=INK, font=FONT)          # the first and the last epoch
+    if xs.max() > x0:
+        last = f"{xs.max():.3g}"
+        draw.text((right - FONT.getlength(last), bottom + 4), last, fill=INK, font=FONT)
     draw.text(((left + right - FONT.getlength("epochs")) / 2, bottom + 12), "epochs", fill=INK, font=FONT)
     for i, (label, values, colour) in enumerate(series):
         line = [(px(x), py(y)) for x, y in zip(xs, values) if np.isfinite(y)]
