@@ -164,6 +164,14 @@ def test_a_layer_given_twice_before_its_input_is_said_to_be_given_twice(tmp_path
     one_line_error(describe(tmp_path, layers=layers), "layers.cfg: [fc1] inputs: 'conv1' comes later in the file; a "
                    "layer's inputs must be defined before it ([fc1] is given 2 times, at lines 2 and 21: a section "
                    "given again is merged into the first, in its place, as in the 2012 code)")
+    thrice = "\n    [fc1]\n    type=fc\n" + "\n    [fc1]\n    type=fc\n" + GOOD_LAYERS     # lines 2, 5 and 24
+    assert [i + 1 for i, line in enumerate(thrice.splitlines()) if line.strip() == "[fc1]"] == [2, 5, 24]
+    one_line_error(describe(tmp_path, layers=thrice), "before it ([fc1] is given 3 times, at lines 2, 5 and 24: a section")
+    for later_input in ("conv1", "nosuch"):           # a later layer's own inputs need not be known yet
+        once = describe(tmp_path, layers=GOOD_LAYERS.replace("inputs=conv1", "inputs=later") + "\n    [later]\n"
+                        f"    type=neuron\n    neuron=relu\n    inputs={later_input}\n")
+        one_line_error(once, "[fc1] inputs: 'later' comes later in the file")
+        assert once.output.strip().endswith("a layer's inputs must be defined before it"), once.output
     one_line_error(describe(tmp_path, layers=GOOD_LAYERS.replace("inputs=conv1", "inputs=probs")),
                    "'probs' makes a cycle")
 
