@@ -117,14 +117,28 @@ def bilinear(x, T, scale, offset, start=(0, 0), clamp=True):
     return y
 
 
-@pytest.mark.parametrize("S,scale", [(12, 1.5), (10, 0.8), (9, 2.0)])
+@pytest.mark.parametrize("S,scale", [(12, 1.5), (10, 0.8), (9, 2.0), (2, 0.5)])
 def test_resize_samples_as_the_2012_kernel(S, scale):
     layer = make_layer("resize", [(2, S, S)], dict(channels=2, scale=scale))
     T = int(math.floor(S / scale))
-    assert layer.output_shape == (2, T, T)
+    assert layer.output_shape == (2, T, T) and layer.macs() == 4 * 2 * T * T       # four taps an output
     x = images(2, S)
     np.testing.assert_allclose(layer.forward([x], TRAIN), bilinear(x, T, scale, S / 2 - T / 2 * scale), rtol=1e-6, atol=1e-6)
     check_layer_gradients(layer, [x])
+
+
+def test_resize_of_one_pixel_copies_it_and_a_scale_outside_half_to_two_is_refused():
+    """Clamped to size - 1.01 as the larger maps are, a 1x1 map's sample would be -0.01, before the map:
+    a pixel alone is its own bilinear sample. Scales from 0.5 to 2, both included, are taken (the 2012
+    parser's range, layer.py:505)."""
+    x = images(2, 1)
+    for scale, T in ((0.5, 2), (1.0, 1)):
+        y = make_layer("resize", [(2, 1, 1)], dict(channels=2, scale=scale)).forward([x], TRAIN)
+        np.testing.assert_array_equal(y, np.broadcast_to(x, (2, T, T, x.shape[-1])))
+    for scale in (0.49, 2.01):
+        with pytest.raises(ConfigError) as e:
+            make_layer("resize", [(2, 8, 8)], dict(channels=2, scale=scale))
+        assert e.value.key == "scale" and str(e.value).endswith(f"must be in the range 0.5-2, got {scale:g}")
 
 
 def test_rscale_draws_sizes_by_their_crops_and_crops_at_test():
@@ -188,6 +202,7 @@ def backend(request):
     ("rgb2lab", (3, 4, 4), dict(center=1)),
     ("resize", (2, 11, 11), dict(channels=2, scale=1.3)),
     ("resize", (2, 8, 8), dict(channels=2, scale=0.7)),
+    ("resize", (2, 1, 1), dict(channels=2, scale=0.5)),
     ("rscale", (2, 12, 12), dict(channels=2, maxScale=1.5, tgtSize=9)),
 ])
 @pytest.mark.parametrize("ctx", [TRAIN, TEST], ids=["train", "test"])

@@ -17,6 +17,7 @@ def test_class_weights_are_sums_down_the_tree():
     layer = make_layer("treefc", [(5,)], dict(initW=0.3), WEIGHT_PARAMS, data_info=INFO)
     w = layer.params[0].value
     assert w.shape == (7, 5) and np.all(w[4:] == 0)            # internal nodes start at 0
+    assert layer.macs() == 4 * 5           # an image meets the summed weights; the sums are per minibatch
     w[:] = np.random.default_rng(1).standard_normal(w.shape)
     b = layer.params[1].value
     x = np.random.default_rng(2).standard_normal((5, 3))
