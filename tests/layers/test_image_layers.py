@@ -19,6 +19,7 @@ def images(C, S, N=2):
 
 def test_blur_is_a_zero_padded_normalized_gaussian():
     layer = make_layer("blur", [(2, 9, 9)], dict(channels=2, filterSize=5, stdev=1.5))
+    assert layer.macs() == 2 * (2 * 9 * 9) * 5          # a pass along each axis: five taps an output each
     x = images(2, 9)
     taps = np.array([math.exp(-(2 - i) ** 2 / (2 * 1.5 ** 2)) for i in range(5)])
     taps /= taps.sum()
