@@ -79,6 +79,7 @@ def read_ini(path, text=None, notes=True):
             pass
         raise ConfigError(f"line {lineno}: cannot parse {line.strip()!r} (expected key=value)",
                           file=path) from None
+    _refuse_continuation_lines(path, text)
     headers = _section_lines(path, text, notes)
     return {name: Section(str(path), name, parser.items(name), headers.get(name, ()))
             for name in parser.sections()}
@@ -98,6 +99,37 @@ def first_difference(path, text, saved_path, saved_text):
 _SECTION = re.compile(r"^\[([^\]]+)\]")
 _KEY = re.compile(r"^([^\s=:#;\[][^=:]*?)\s*[=:]\s*(.*?)\s*$")
 _INLINE_COMMENT = re.compile(r"\s[#;].*$")
+
+
+def _refuse_continuation_lines(path, text):
+    """An INI reader (Python 2's, which read the 2012 files, as Python 3's) takes a line indented deeper
+    than the key line above it as more of that key's value. Beside a comma that continues a list
+    (`inputs=conv1a,` then `  conv1b`: the 2012 parser strips each item, layer.py:113); anywhere else
+    it is a stray indent, easy to miss, that makes `  channels=3` under `inputs=data` the input
+    'data' and 'channels=3' on two lines and leaves channels unset: it is named here, rather than
+    as the key it hid."""
+    section, key, indent, before = None, None, None, ""
+    for lineno, line in enumerate(text.splitlines(), 1):
+        content = _INLINE_COMMENT.sub("", line.strip()).strip()
+        if not content or content[0] in "#;":
+            indent = None                  # a blank or comment line ends a value (empty_lines_in_values)
+            continue
+        depth = len(line) - len(line.lstrip())
+        if key is not None and indent is not None and depth > indent:
+            if not (before.endswith(",") or content.startswith(",")):
+                raise ConfigError(f"line {lineno}: {content!r}, indented deeper than the line above it, is read "
+                                  f"as more of this key's value (an INI continuation line), not as a list's next "
+                                  f"item after a comma; write it without the indent", file=path, section=section,
+                                  key=key)
+            before = content
+            continue
+        indent, before = depth, content
+        m = _SECTION.match(content)
+        if m:
+            section, key = m.group(1), None
+        else:
+            m = _KEY.match(content)
+            key = m.group(1) if m else key
 
 
 def _section_lines(path, text, notes):

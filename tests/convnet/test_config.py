@@ -176,6 +176,28 @@ def test_a_layer_given_twice_before_its_input_is_said_to_be_given_twice(tmp_path
                    "'probs' makes a cycle")
 
 
+def test_a_line_indented_under_a_key_is_named_as_the_continuation_it_is_read_as(tmp_path):
+    """INI readers take a line indented deeper than the key line above it as more of that key's value:
+    the error names that line, not the key it hid (channels: required key missing) or an input named
+    'data' and 'channels=3' on two lines."""
+    layers = GOOD_LAYERS.replace("    channels=3\n", "      channels=3\n", 1)
+    assert [i + 1 for i, line in enumerate(layers.splitlines()) if "channels=3" in line] == [13]
+    one_line_error(describe(tmp_path, layers=layers), "layers.cfg: [conv1] inputs: line 13: 'channels=3', indented "
+                   "deeper than the line above it, is read as more of this key's value (an INI continuation line), not "
+                   "as a list's next item after a comma; write it without the indent")
+    params = GOOD_PARAMS.replace("    momB=0.9\n    wc=", "    momB=0.9\n     ; said twice\n      wc=", 1)
+    assert "params.cfg: [conv1] momB: line 7: 'wc=0.0005'" in describe(tmp_path, params=params.replace(
+        "     ; said twice\n", "", 1)).output
+    # a blank or comment line ends a value: what follows is a key, however indented, as Python 3 reads it
+    assert describe(tmp_path, params=params).exit_code == 0
+    assert describe(tmp_path, layers=GOOD_LAYERS.replace("    channels=3\n", "\n      channels=3\n", 1)).exit_code == 0
+    assert describe(tmp_path, layers=GOOD_LAYERS.replace("\n    ", "\n      ")).exit_code == 0   # all alike
+    # a list goes on over lines after a comma, as the 2012 parser read it (each item stripped, layer.py:113)
+    for split in ("inputs=labels,  # the labels\n      probs", "inputs=labels\n      , probs"):
+        listed = describe(tmp_path, layers=GOOD_LAYERS.replace("inputs=labels,probs", split, 1))
+        assert listed.exit_code == 0 and "cost.logreg  labels,probs" in listed.output, listed.output
+
+
 def test_per_input_list_of_the_wrong_length(tmp_path):
     params = GOOD_PARAMS.replace("epsW=0.01\n    epsB=0.02\n    momW=0.9\n    momB=0.9\n    wc", "epsW=0.01,0.1\n    epsB=0.02\n    momW=0.9\n    momB=0.9\n    wc", 1)
     one_line_error(describe(tmp_path, params=params), "[conv1]", "epsW:", "gives 2 values for 1 inputs")
