@@ -156,13 +156,17 @@ def write(tmp_path, name, text):
 
 
 def gpu_twin(type_name, input_shapes, keys=None, params=None, backend="emulated", seed=0, data_info=None):
-    """(NumPy layer, GPU-path layer) of one config, float32, with the same parameters."""
+    """(NumPy layer, GPU-path layer) of one config, float32, with the same parameters: each drawn
+    afresh, a different value in every place (biases start at one initB, under which an output that
+    reads another filter's or position's bias reads the right number)."""
     cpu = make_layer(type_name, input_shapes, keys, params, backend="numpy", dtype=np.float32, seed=seed,
                      data_info=data_info)
     gpu = make_layer(type_name, input_shapes, keys, params, backend=backend, dtype=np.float32, seed=seed,
                      data_info=data_info)
-    be = gpu.be
+    be, rng = gpu.be, np.random.default_rng([seed, 23])
     for p, q in zip(cpu.params, gpu.params):
+        step = rng.uniform(0.1, 0.3, p.value.shape) * rng.choice([-1, 1], p.value.shape)
+        p.value = (p.value + step).astype(np.float32)
         q.value = be.from_host(p.value, gpu.device)
     return cpu, gpu
 
