@@ -120,6 +120,10 @@ def test_filters_as_large_as_the_padded_input_fit_and_inputs_must_give_outputs_o
     """layer.py:1025 refuses filterSize > imgSize + 2 * padding only; layer.py:1011, outputs of two sizes."""
     keys = dict(channels=3, filters=2, filterSize=10, padding=1)
     assert make_layer("conv", [(3, 8, 8)], keys, WEIGHT_PARAMS).output_shape == (2, 1, 1)
+    assert make_layer("conv", [(3, 8, 12)], keys, WEIGHT_PARAMS).output_shape == (2, 1, 5)     # rows decide
+    with pytest.raises(ConfigError) as e:
+        make_layer("conv", [(3, 12, 8)], dict(keys, filterSize=11), WEIGHT_PARAMS)
+    assert str(e.value).endswith("[layer] filterSize: is 11, larger than input 'in0' (12x8) with padding 1")
     two = dict(channels="3,3", filters="2,2", filterSize="3,3", padding="0,0", stride="1,1", initW="0.1,0.1")
     params = dict(WEIGHT_PARAMS, epsW="0.01,0.01", momW="0.9,0.9")
     assert make_layer("conv", [(3, 8, 8), (3, 8, 8)], two, params).output_shape == (2, 6, 6)
