@@ -117,10 +117,10 @@ def _refuse_continuation_lines(path, text):
         depth = len(line) - len(line.lstrip())
         if key is not None and indent is not None and depth > indent:
             if not (before.endswith(",") or content.startswith(",")):
-                raise ConfigError(f"line {lineno}: {content!r}, indented deeper than the line above it, is read "
-                                  f"as more of this key's value (an INI continuation line), not as a list's next "
-                                  f"item after a comma; write it without the indent", file=path, section=section,
-                                  key=key)
+                raise ConfigError(f"line {lineno}: {content!r}, indented deeper than the key line above it, "
+                                  f"is read as more of this key's value (an INI continuation line), not as a "
+                                  f"list's next item after a comma; write it without the indent",
+                                  file=path, section=section, key=key)
             before = content
             continue
         indent, before = depth, content

@@ -183,8 +183,8 @@ def test_a_line_indented_under_a_key_is_named_as_the_continuation_it_is_read_as(
     layers = GOOD_LAYERS.replace("    channels=3\n", "      channels=3\n", 1)
     assert [i + 1 for i, line in enumerate(layers.splitlines()) if "channels=3" in line] == [13]
     one_line_error(describe(tmp_path, layers=layers), "layers.cfg: [conv1] inputs: line 13: 'channels=3', indented "
-                   "deeper than the line above it, is read as more of this key's value (an INI continuation line), not "
-                   "as a list's next item after a comma; write it without the indent")
+                   "deeper than the key line above it, is read as more of this key's value (an INI continuation "
+                   "line), not as a list's next item after a comma; write it without the indent")
     params = GOOD_PARAMS.replace("    momB=0.9\n    wc=", "    momB=0.9\n     ; said twice\n      wc=", 1)
     assert "params.cfg: [conv1] momB: line 7: 'wc=0.0005'" in describe(tmp_path, params=params.replace(
         "     ; said twice\n", "", 1)).output
