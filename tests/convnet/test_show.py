@@ -193,15 +193,35 @@ def test_a_legend_taller_than_the_plot_makes_it_taller():
     assert _plot([1, 2], series, "many").size[1] == 20 + 14 * 20 + 30
 
 
-def test_preds_with_errors_are_the_first_test_images_the_net_gets_wrong(run, tmp_path):
-    from convnet.evaluate import classifying_layer
+def restored(run):
+    """(net, data) of the run's checkpoint, as show builds them."""
     from convnet.session import DEFAULTS, Data, build_net
-    from convnet.show import _predictions
     ck = Checkpoint(run)
     options = {**DEFAULTS, **ck.options}
     data = Data(options, need_train=False)
     net = build_net(data, *ck.configs, options, restoring=True)
     ck.restore(net)
+    return net, data
+
+
+def test_preds_names_each_images_label_then_its_five_likeliest_classes_likeliest_first(run, monkeypatch):
+    import convnet.show as show
+    from convnet.evaluate import classifying_layer
+    net, data = restored(run)
+    named, real = [], show.class_name
+    monkeypatch.setattr(show, "class_name", lambda data, k: named.append(int(k)) or real(data, k))
+    show.preds_panel(net, data, count=4, mini=100)
+    _, labels, probs, _ = show._predictions(net, classifying_layer(net), data, 4, False, 100)
+    for j in range(4):
+        likeliest = sorted(range(probs.shape[0]), key=lambda k: -probs[k, j])[:5]
+        assert named[6 * j:6 * j + 6] == [int(labels[j])] + likeliest
+    assert len(named) == 24
+
+
+def test_preds_with_errors_are_the_first_test_images_the_net_gets_wrong(run, tmp_path):
+    from convnet.evaluate import classifying_layer
+    from convnet.show import _predictions
+    net, data = restored(run)
     images, labels = data.provider.read_batch(data.test[0])      # the whole first test batch
     from convnet.data.loader import labels_row
     predicted = []
