@@ -210,12 +210,22 @@ def test_preds_names_each_images_label_then_its_five_likeliest_classes_likeliest
     net, data = restored(run)
     named, real = [], show.class_name
     monkeypatch.setattr(show, "class_name", lambda data, k: named.append(int(k)) or real(data, k))
+    bars, real_draw = [], show.ImageDraw.Draw
+
+    def draw(image):          # the bars: (length, colour)
+        d = real_draw(image)
+        rectangle = d.rectangle
+        d.rectangle = lambda xy, fill=None: bars.append((xy[2] - xy[0], fill)) or rectangle(xy, fill=fill)
+        return d
+    monkeypatch.setattr(show.ImageDraw, "Draw", draw)
     show.preds_panel(net, data, count=4, mini=100)
     _, labels, probs, _ = show._predictions(net, classifying_layer(net), data, 4, False, 100)
+    green, red = (60, 160, 60), (200, 90, 60)
     for j in range(4):
         likeliest = sorted(range(probs.shape[0]), key=lambda k: -probs[k, j])[:5]
         assert named[6 * j:6 * j + 6] == [int(labels[j])] + likeliest
-    assert len(named) == 24
+        assert bars[5 * j:5 * j + 5] == [(int(90 * probs[k, j]), green if k == labels[j] else red) for k in likeliest]
+    assert len(named) == 24 and len(bars) == 20 and {c for _, c in bars} == {green, red}
 
 
 def test_preds_with_errors_are_the_first_test_images_the_net_gets_wrong(run, tmp_path):
