@@ -1,5 +1,6 @@
 """convnet show: filters, predictions and learning curves, drawn into one PNG."""
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -93,6 +94,39 @@ def test_grey_tiles_per_filter_and_channel():
     assert columns == 16 and len(tiles) == 32 * 16 and tiles[0].ndim == 2
     w = layer.params[0].value                       # the scale of all 40 filters, 32 of them shown
     np.testing.assert_array_equal(unzoomed(tiles[16 * 3 + 7], 3), on_one_scale(w[3, 7], w))
+
+
+class Net:
+    """What filters_panel reads of a net: its layers by name."""
+
+    def __init__(self, **layers):
+        self.graph = SimpleNamespace(by_name=layers)
+
+    def __getitem__(self, name):
+        return self.graph.by_name[name]
+
+
+def test_each_filter_panel_is_titled_with_its_layer_input_and_the_filters_it_shows(monkeypatch):
+    import convnet.show as show
+    titles = []
+    monkeypatch.setattr(show, "titled", lambda image, title: titles.append(title) or image)
+    two = make_layer("conv", [(3, 8, 8), (20, 8, 8)], dict(channels="3,20", filters="4,4", filterSize="3,3",
+                     padding="1,1", stride="1,1", initW="0.1,0.1"), dict(WEIGHT_PARAMS, epsW="0.01,0.01",
+                                                                            momW="0.9,0.9", wc="0,0"))
+    big = make_layer("conv", [(2, 8, 8)], dict(channels=2, filters=40, filterSize=3, initW=0.1), WEIGHT_PARAMS)
+    loc = make_layer("local", [(3, 6, 8)], dict(channels=3, filters=2, filterSize=3, initW=0.1), WEIGHT_PARAMS)
+    net = Net(two=two, big=big, loc=loc)
+    show.filters_panel(net, ["two", "two[1]", "big", "loc"])
+    # grey filters: 32 of them at most, each a row of its channels
+    assert titles == ["two[0]: 4 filters", "two[1]: 4 filters", "big: filters 0-31 of 40",
+                      "loc: 2 filters at position (2, 3)"]           # a 4x6 grid of positions: its middle
+    same = make_layer("conv", [(3, 8, 8)], dict(channels=3, filters=2, filterSize=3), WEIGHT_PARAMS)
+    same.params[0].value = loc.params[0].value[2, 3]                  # what the title says is drawn
+    for a, b in zip(show.filter_tiles(loc, 0)[0], show.filter_tiles(same, 0)[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    titles.clear()
+    show.filters_panel(net, ["loc"], plane=1)
+    assert titles == ["loc: filter 1 at each of its 4x6 positions"]
 
 
 def test_a_layers_other_inputs_have_their_own_filters():
@@ -226,6 +260,18 @@ def test_preds_names_each_images_label_then_its_five_likeliest_classes_likeliest
         assert named[6 * j:6 * j + 6] == [int(labels[j])] + likeliest
         assert bars[5 * j:5 * j + 5] == [(int(90 * probs[k, j]), green if k == labels[j] else red) for k in likeliest]
     assert len(named) == 24 and len(bars) == 20 and {c for _, c in bars} == {green, red}
+
+
+@pytest.mark.parametrize("crop, start", [(None, 0), (24, 4)])
+def test_a_test_image_is_shown_as_it_was_stored_its_centre_crop_with_the_mean_added_back(crop, start):
+    from convnet.session import DEFAULTS, Data
+    from convnet.show import _mean_view, _picture, first_test_views
+    data = Data(dict(DEFAULTS, crop=crop), need_train=False)
+    views, _, images = first_test_views(data, 2)
+    size = views.shape[1]
+    for j in range(2):
+        shown = np.asarray(_picture(views[..., j], _mean_view(data, images), width=size))
+        np.testing.assert_array_equal(shown, images[:, start:start + size, start:start + size, j].transpose(1, 2, 0))
 
 
 def test_preds_with_errors_are_the_first_test_images_the_net_gets_wrong(run, tmp_path):
