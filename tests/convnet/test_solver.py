@@ -158,6 +158,9 @@ def test_schedules():
     # progress is held within [0, 1], as the 2012 code held it (convnet.py:107): past the end, the final rate
     assert lin.rate(1.5) == lin.rate(1) and ex.rate(3) == ex.rate(1) and d.rate(2) == d.rate(1)
     assert lin.rate(-0.5) == lin.rate(0) and ex.rate(-1) == ex.rate(0)
+    # a base of 0 (a layer frozen, as epsW=0 freezes it) is a rate of 0 throughout
+    assert all(schedule(f"{form}[0;10{rest}]").rate(p) == 0 for form, rest in (("linear", ""), ("exp", ""),
+                                                                               ("dexp", ";3")) for p in (0, 0.5, 1))
 
 
 @pytest.mark.parametrize("text,fragment", [("fast", "expected a number"), ("exp", "expected a number"),
