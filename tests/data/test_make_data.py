@@ -230,7 +230,7 @@ def test_a_test_batch_damaged_during_a_run_keeps_the_epoch_and_owes_its_test_poi
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
     zero_some_images(copy / "data_batch_6.h5")
-    args = gentle_run(tmp_path)
+    args = gentle_run(tmp_path) + ["--watch"]     # the owed point's --watch record is saved before its test
     convnet("train", *args, "--data-provider", "imagenet", "--data-path", out, "--save-path", tmp_path / "whole")
     run = convnet("train", *args, "--data-provider", "imagenet", "--data-path", copy, "--save-path",
                   tmp_path / "cut", check=False)
@@ -245,6 +245,8 @@ def test_a_test_batch_damaged_during_a_run_keeps_the_epoch_and_owes_its_test_poi
     assert [row[0] for row in parse_test_lines(resumed)] == ["1.9", "2.9"]       # the owed one first
     assert_same_arrays(latest, tmp_path / "whole/latest.h5")
     assert Checkpoint(latest).history == Checkpoint(tmp_path / "whole/latest.h5").history     # the owed point too
+    watched = [[w["step"] for w in Checkpoint(path).watch] for path in (latest, tmp_path / "whole/latest.h5")]
+    assert watched[0] == watched[1] and len(watched[0]) == 2                        # a record a test point
 
 
 def test_train_and_multiview_test_through_the_provider(made, tmp_path):
