@@ -32,6 +32,27 @@ def test_a_run_prints_test_lines_and_keeps_latest_and_best(run):
     assert lines[-1][3] < lines[0][3] and lines[-1][4] < 88     # it learns a little in 40 minibatches
 
 
+def test_training_steps_run_in_training_mode_each_with_its_own_step_and_tests_do_not(tmp_path, monkeypatch):
+    """The trainer's forward passes: each training minibatch in training mode (dropout, the tiny net's
+    hs, draws its masks) with the step that numbers its noise, 0, 1, 2, ...; a test point's without."""
+    from click.testing import CliRunner
+    from convnet.cli import main
+    from convnet.net import Net
+    passes, forward = [], Net.forward
+
+    def recorded(self, data, train=False, step=0, **given):
+        passes.append((train, step) if train else "test")
+        return forward(self, data, train=train, step=step, **given)
+    monkeypatch.setattr(Net, "forward", recorded)
+    result = CliRunner().invoke(main, ["train", *TINY, *FAST, "--epochs", "2", "--test-freq", "15",
+                                       "--save-path", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    training = [p for p in passes if p != "test"]
+    assert training == [(True, k) for k in range(40)]
+    tests = [i for i, p in enumerate(passes) if p == "test"]       # 20 minibatches of 100 at each test point
+    assert len(tests) == 3 * 20 and tests[0] == 15 and tests[20] == 30 + 20 and tests[40] == 40 + 40
+
+
 def test_a_test_freq_that_does_not_divide_the_run_still_tests_its_end(tmp_path):
     """Every 15 steps of 40 (two epochs of 20): at 15 and 30, and at the last step, where the run ends."""
     convnet("train", *TINY, *FAST, "--epochs", "2", "--test-freq", "15", "--save-path", tmp_path / "r")
