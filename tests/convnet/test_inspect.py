@@ -76,8 +76,8 @@ def test_the_update_ratio_of_zero_weights_has_no_value_and_of_frozen_weights_is_
 def test_saturation_by_neuron():
     logistic = SimpleNamespace(kind="logistic", p=())
     assert saturated(logistic, np.array([0.001, 0.5, 0.995, 0.2])) == 2
-    tanh = SimpleNamespace(kind="tanh", p=(2.0, 1.0))
-    assert saturated(tanh, np.array([1.99, -1.985, 0.5])) == 2
+    tanh = SimpleNamespace(kind="tanh", p=(2.0, 1.0))                  # a*tanh(b*x): the bounds are +-a
+    assert saturated(tanh, np.array([1.99, -1.985, 0.5, 1.2])) == 2
     brelu = SimpleNamespace(kind="brelu", p=(6.0,))
     assert saturated(brelu, np.array([0.0, 6.0, 3.0])) == 2
     assert saturated(SimpleNamespace(kind="relu", p=()), np.zeros(4)) == 0
