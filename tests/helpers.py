@@ -156,9 +156,9 @@ def write(tmp_path, name, text):
 
 
 def gpu_twin(type_name, input_shapes, keys=None, params=None, backend="emulated", seed=0, data_info=None):
-    """(NumPy layer, GPU-path layer) of one config, float32, with the same parameters: each drawn
-    afresh, a different value in every place (biases start at one initB, under which an output that
-    reads another filter's or position's bias reads the right number)."""
+    """(NumPy layer, GPU-path layer) of one config, float32, with the same parameters, each value moved
+    by its own random step of 0.1 to 0.3: biases start at one initB, under which an output that read
+    another filter's or position's bias would read the right number."""
     cpu = make_layer(type_name, input_shapes, keys, params, backend="numpy", dtype=np.float32, seed=seed,
                      data_info=data_info)
     gpu = make_layer(type_name, input_shapes, keys, params, backend=backend, dtype=np.float32, seed=seed,
