@@ -52,6 +52,27 @@ def test_the_statistics_are_those_of_the_arrays(run):
     assert by_name["logprob"]["min"] == by_name["logprob"]["max"] == pytest.approx(cost, rel=1e-6)
 
 
+def test_over_several_minibatches_each_parameter_row_is_the_mean_of_theirs(run):
+    """inspect changes no weight: the rows of two minibatches together are the means of their rows apart."""
+    ck = Checkpoint(run)
+    options = {**DEFAULTS, **ck.options}
+    data = Data(options, need_train=False)
+    net = build_net(data, ck.layers_file, ck.layers_cfg, ck.params_file, ck.params_cfg, options, restoring=True)
+    ck.restore(net)
+    rng = np.random.default_rng(1)
+    a, b = ([rng.standard_normal((3, 32, 32, 8)).astype(np.float32) * 40,
+             rng.integers(0, 10, (1, 8)).astype(np.float32)] for _ in range(2))
+    solver = Solver(net)
+    rows = [{r["parameter"]: r for r in inspect(net, solver, batches, progress=0.5, step=7)[1]}
+            for batches in ([a], [b], [a, b])]
+    for name, both in rows[2].items():
+        for key in ("weight_norm", "grad_norm", "momentum_norm", "update_ratio"):
+            if both[key] is not None:
+                mean = (rows[0][name][key] + rows[1][name][key]) / 2
+                assert both[key] == pytest.approx(mean, rel=1e-9), (name, key)
+    assert rows[0]["fc10/weights/0"]["grad_norm"] != rows[1]["fc10/weights/0"]["grad_norm"]
+
+
 def test_the_update_ratio_of_zero_weights_has_no_value_and_of_frozen_weights_is_zero(run):
     ck = Checkpoint(run)
     options = {**DEFAULTS, **ck.options}
