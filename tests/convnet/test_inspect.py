@@ -83,12 +83,16 @@ def test_the_update_ratio_of_zero_weights_has_no_value_and_of_frozen_weights_is_
     bias.value[...] = 0                                   # as initB=0 biases are before their first step
     frozen = net["conv1"].params[0]
     frozen.eps = frozen.eps.with_base(0.0)                # epsW=0, as conv1 in the 2012 layer-params-145.cfg
+    still = net["conv1"].params[1]                         # zero and frozen: nothing moves, a ratio of 0
+    still.value[...] = 0
+    still.eps = still.eps.with_base(0.0)
     batch = [np.random.default_rng(1).standard_normal((3, 32, 32, 8)).astype(np.float32),
              np.arange(8, dtype=np.float32)[None] % 10]
     layers, params, _ = inspect(net, Solver(net), [batch, batch])
     rows = {r["parameter"]: r for r in params}
     assert rows["fc10/biases"]["grad_norm"] > 0 and rows["fc10/biases"]["update_ratio"] is None
     assert rows["conv1/weights/0"]["grad_norm"] > 0 and rows["conv1/weights/0"]["update_ratio"] == 0.0
+    assert rows["conv1/biases"]["weight_norm"] == 0 and rows["conv1/biases"]["update_ratio"] == 0.0
     assert rows["fc10/weights/0"]["update_ratio"] > 0
     line = next(l for l in table(layers, params).splitlines() if l.startswith("fc10/biases"))
     assert line.split()[-1] == "-"
