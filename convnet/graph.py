@@ -19,9 +19,6 @@ class Graph:
     def __getitem__(self, name):
         return self.by_name[name]
 
-    def consumers(self, name):
-        return [layer for layer in self.layers if name in layer.inputs]
-
     @property
     def cost_layers(self):
         return [layer for layer in self.layers if layer.is_cost]
