@@ -18,11 +18,6 @@ def register_provider(name):
     return decorate
 
 
-def provider_names():
-    _load()
-    return sorted(_PROVIDERS)
-
-
 def get_provider(name, path=None, **options):
     _load()
     if name not in _PROVIDERS:
