@@ -102,7 +102,7 @@ def test_the_provider(made):
     # 18 training files (3 of them unreadable) in batches of 4, then 5 validation files
     assert p.default_train_range == [1, 2, 3, 4, 5] and p.default_test_range == [6, 7]
     sizes = [p.batch_size(n) for n in p.batch_numbers]
-    assert sum(sizes[:5]) == 15 and sizes[5:] == [4, 1] and p.default_crop == 56
+    assert sum(sizes[:5]) == 15 and sizes[5:] == [4, 1] and p.default_crop == 56 and type(p.default_crop) is int
     images, labels = p.read_batch(6)
     assert images.shape == (4, 3, 64, 64) and labels.dtype == np.int64 and p.images_first
 
