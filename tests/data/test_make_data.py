@@ -107,6 +107,30 @@ def test_the_provider(made):
     assert images.shape == (4, 3, 64, 64) and labels.dtype == np.int64 and p.images_first
 
 
+def test_a_batch_of_other_images_than_meta_h5_says_is_an_error(made, tmp_path):
+    """A batch of another make-data run (another --image-size) copied in, or of another type, is
+    refused, naming what it holds and what meta.h5 says (batches of older versions have no CRC-32)."""
+    import shutil
+    out, _ = made
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    n2, n3 = (get_provider("imagenet", str(out)).batch_size(n) for n in (2, 3))
+    for number, images in ((2, np.zeros((n2, 3, 32, 32), np.uint8)), (3, np.zeros((n3, 3, 64, 64), np.float32))):
+        path = copy / f"data_batch_{number}.h5"
+        with h5py.File(path, "r+") as f:
+            del f["images"]
+            f["images"] = images
+            f.attrs.pop("crc32", None)
+    p = get_provider("imagenet", str(copy))
+    with pytest.raises(DataError) as e:
+        p.read_batch(2)
+    assert str(e.value) == (f"{copy / 'data_batch_2.h5'}: holds uint8 ({n2}, 3, 32, 32), meta.h5 says uint8 "
+                            f"({n2}, 3, 64, 64)")
+    with pytest.raises(DataError) as e:
+        p.read_batch(3)
+    assert str(e.value).endswith(f"data_batch_3.h5: holds float32 ({n3}, 3, 64, 64), meta.h5 says uint8 ({n3}, 3, 64, 64)")
+
+
 def test_a_damaged_batch_is_an_error_not_black_images(made, tmp_path):
     """Bytes zeroed inside a batch's images (a damaged disk or copy) read without complaint from HDF5;
     the CRC-32 make-data writes with the batch finds them. Batches of older versions, without it, read."""
