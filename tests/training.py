@@ -27,6 +27,13 @@ def tiny_checkpoint(tmp_path_factory):
     return folder / "latest.h5"
 
 
+def restored(checkpoint):
+    """(net, data) of a checkpoint, opened as the commands open it (convnet.opening)."""
+    from convnet.opening import open_checkpoint
+    _, data, net, _ = open_checkpoint(checkpoint, {})
+    return net, data
+
+
 def tiny_variant(folder, layers=(), params=()):
     """--layers and --params of the tiny net with these (old, new) replacements made in its two files
     (each old text must be there), written as n.cfg and p.cfg in folder."""

@@ -9,7 +9,7 @@ import pytest
 from convnet.inspect import inspect, saturated, table
 from convnet.checkpoint import Checkpoint
 from convnet.solver import Solver
-from tests.training import FAST, TINY, convnet, strict_json, tiny_checkpoint
+from tests.training import FAST, TINY, convnet, restored, strict_json, tiny_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +19,8 @@ def run(tmp_path_factory):
     return tiny_checkpoint(tmp_path_factory)
 
 
-def restored(run):
-    """The tiny net of the run's checkpoint, restored as the commands restore it."""
-    from convnet.opening import open_checkpoint
-    return open_checkpoint(run, {})[2]
-
-
 def test_the_statistics_are_those_of_the_arrays(run):
-    net = restored(run)
+    net, _ = restored(run)
     rng = np.random.default_rng(0)
     batch = [rng.standard_normal((3, 32, 32, 16)).astype(np.float32) * 40,
              rng.integers(0, 10, (1, 16)).astype(np.float32)]
@@ -55,7 +49,7 @@ def test_the_statistics_are_those_of_the_arrays(run):
 
 def test_over_several_minibatches_each_parameter_row_is_the_mean_of_theirs(run):
     """inspect changes no weight: the rows of two minibatches together are the means of their rows apart."""
-    net = restored(run)
+    net, _ = restored(run)
     rng = np.random.default_rng(1)
     a, b = ([rng.standard_normal((3, 32, 32, 8)).astype(np.float32) * 40,
              rng.integers(0, 10, (1, 8)).astype(np.float32)] for _ in range(2))
@@ -71,7 +65,7 @@ def test_over_several_minibatches_each_parameter_row_is_the_mean_of_theirs(run):
 
 
 def test_the_update_ratio_of_zero_weights_has_no_value_and_of_frozen_weights_is_zero(run):
-    net = restored(run)
+    net, _ = restored(run)
     bias = net["fc10"].params[1]
     bias.value[...] = 0                                   # as initB=0 biases are before their first step
     frozen = net["conv1"].params[0]

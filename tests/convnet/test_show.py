@@ -9,7 +9,7 @@ from PIL import Image
 from convnet.checkpoint import Checkpoint
 from convnet.show import filter_tiles
 from tests.helpers import make_layer, WEIGHT_PARAMS
-from tests.training import FAST, TINY, convnet
+from tests.training import FAST, TINY, convnet, restored
 
 
 @pytest.fixture(scope="module")
@@ -225,17 +225,6 @@ def test_a_legend_taller_than_the_plot_makes_it_taller():
     from convnet.show import _plot
     series = [(f"layer {i}", [i, i + 1], (40, 90, 200)) for i in range(20)]
     assert _plot([1, 2], series, "many").size[1] == 20 + 14 * 20 + 30
-
-
-def restored(run):
-    """(net, data) of the run's checkpoint, as show builds them."""
-    from convnet.session import DEFAULTS, Data, build_net
-    ck = Checkpoint(run)
-    options = {**DEFAULTS, **ck.options}
-    data = Data(options, need_train=False)
-    net = build_net(data, *ck.configs, options, restoring=True)
-    ck.restore(net)
-    return net, data
 
 
 def test_preds_names_each_images_label_then_its_five_likeliest_classes_likeliest_first(run, monkeypatch):
